@@ -1,0 +1,46 @@
+/* base/util.h: small helpers: checked arithmetic, sizes, containers. */
+#ifndef KITE_BASE_UTIL_H
+#define KITE_BASE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define KiB(x) ((uint64_t)(x) << 10)
+#define MiB(x) ((uint64_t)(x) << 20)
+#define GiB(x) ((uint64_t)(x) << 30)
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+#define ALIGN_DOWN(x, a) ((x) & ~((uint64_t)(a) - 1))
+
+/* True when a + b overflows; the sum is stored otherwise. */
+static inline bool add_overflows(uint64_t a, uint64_t b, uint64_t *sum)
+{
+	return __builtin_add_overflow(a, b, sum);
+}
+
+/* True when [base, base+len) lies inside [0, limit). */
+static inline bool range_within(uint64_t base, uint64_t len, uint64_t limit)
+{
+	uint64_t end;
+
+	return !add_overflows(base, len, &end) && end <= limit;
+}
+
+/*
+ * Parses "256", "512K", "512M", "2G" (binary units, optional trailing "iB"/"B")
+ * into bytes. Fails with -EINVAL and a message naming the text.
+ */
+int parse_size(const char *text, uint64_t *bytes, struct err *err);
+
+/* Parses a decimal unsigned integer in [min, max]. */
+int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out, struct err *err);
+
+/* Reads a whole file (at most max_len bytes) into a malloc'd buffer. */
+int file_read_all(const char *path, size_t max_len, uint8_t **data, size_t *len,
+		  struct err *err);
+
+#endif

@@ -1,0 +1,37 @@
+/* devices/devices.h: the legacy PC devices kite emulates itself on every engine. */
+#ifndef KITE_DEVICES_DEVICES_H
+#define KITE_DEVICES_DEVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/device.h"
+
+struct vm;
+
+#define COM1_PORT 0x3f8
+#define COM1_IRQ 4
+
+/* ACPI PM register blocks (FADT points at them). */
+#define ACPI_PM1A_EVT_PORT 0x600 /* 4 bytes: PM1 status, PM1 enable */
+#define ACPI_PM1A_CNT_PORT 0x604 /* 2 bytes: PM1 control (SLP_TYP, SLP_EN) */
+#define ACPI_PM_TMR_PORT 0x608	 /* 4 bytes: 24-bit 3.579545 MHz timer */
+#define ACPI_SCI_IRQ 9
+#define ACPI_S5_SLP_TYP 5 /* the DSDT's \_S5 package says 5 */
+
+/* 8250/16550A UART; output bytes go to out_fd, input comes from uart_receive(). */
+struct device *uart_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,
+			   struct err *err);
+/* Queues host input for the guest; returns how many bytes fit in the FIFO. */
+size_t uart_receive(struct device *dev, const uint8_t *buf, size_t len);
+
+/* i8042 keyboard controller: enough for Linux, and 0xFE on port 0x64 resets. */
+struct device *i8042_create(struct vm *vm, struct err *err);
+
+/* MC146818 CMOS RTC on ports 0x70/0x71 with the host's time. */
+struct device *rtc_create(struct vm *vm, struct err *err);
+
+/* ACPI PM1a event/control blocks and PM timer; S5 powers the VM off. */
+struct device *acpi_pm_create(struct vm *vm, struct err *err);
+
+#endif

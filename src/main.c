@@ -1,0 +1,385 @@
+/* main.c: the kite command line, the console and the one place errors are reported. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/sysinfo.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "devices/devices.h"
+#include "vm/vm.h"
+
+#define KITE_VERSION "0.1.0"
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+/* Ctrl-A x ends kite from a raw terminal, as with QEMU's -nographic. */
+#define CONSOLE_ESCAPE 0x01
+#define CONSOLE_INPUT_MAX 4096
+
+struct options {
+	struct vm_config cfg;
+	char default_kernel[PATH_MAX];
+	char default_initrd[PATH_MAX];
+};
+
+struct console {
+	bool is_tty;
+	bool raw;
+	struct termios saved;
+	bool escape_pending;
+	uint8_t pending[CONSOLE_INPUT_MAX]; /* input the UART FIFO had no room for */
+	size_t pending_len;
+	bool input_open;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
+		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
+		"       kite --help | --version\n"
+		"\n"
+		"  --kernel PATH    bzImage or ELF vmlinux with a PVH note (default: the guest\n"
+		"                   built by `make guest`, next to this binary)\n"
+		"  --initrd PATH    initial ramdisk\n"
+		"  --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
+		"  --cpus N         vCPUs (default 1)\n"
+		"  --mem SIZE       guest memory, e.g. 512M or 2G (default 256M)\n"
+		"  --accel ENGINE   kvm, soft or auto (default auto: kvm when the CPU has VT-x/AMD-V)\n"
+		"  --log-level L    error, warn, info or debug (default warn)\n"
+		"\n"
+		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n");
+}
+
+/* Prints one usage error line and returns the usage exit status. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kite: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see kite --help)\n", stderr);
+	return KITE_EXIT_USAGE;
+}
+
+static uint64_t host_memory_bytes(void)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) < 0)
+		return UINT64_MAX;
+	return (uint64_t)si.totalram * si.mem_unit;
+}
+
+/* The default guest lives in build/guest/, next to build/kite. */
+static void default_guest_paths(struct options *opt)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *dir;
+
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	dir = dirname(exe);
+	snprintf(opt->default_kernel, sizeof(opt->default_kernel), "%s/guest/vmlinux", dir);
+	snprintf(opt->default_initrd, sizeof(opt->default_initrd), "%s/guest/initramfs.cpio.gz",
+		 dir);
+}
+
+static int parse_accel(const char *text, enum vm_accel *accel)
+{
+	if (!strcmp(text, "kvm"))
+		*accel = ACCEL_KVM;
+	else if (!strcmp(text, "soft"))
+		*accel = ACCEL_SOFT;
+	else if (!strcmp(text, "auto"))
+		*accel = ACCEL_AUTO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_log_level(const char *text)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strcmp(text, names[i])) {
+			log_set_level((enum log_level)i);
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Returns 0, or the exit status to end with. */
+static int parse_run_options(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "cpus", required_argument, NULL, 'n' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "accel", required_argument, NULL, 'a' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct err err = { 0 };
+	uint64_t value;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			opt->cfg.kernel_path = optarg;
+			break;
+		case 'i':
+			opt->cfg.initrd_path = optarg;
+			break;
+		case 'c':
+			opt->cfg.cmdline = optarg;
+			break;
+		case 'n':
+			if (parse_uint(optarg, 1, VM_MAX_VCPUS, &value, &err) < 0)
+				return usage_error("--cpus: %s", err.msg);
+			opt->cfg.nr_cpus = (unsigned)value;
+			break;
+		case 'm':
+			if (parse_size(optarg, &value, &err) < 0)
+				return usage_error("--mem: %s", err.msg);
+			if (value < MEM_MIN_SIZE)
+				return usage_error("--mem: %s is below the %llu MiB minimum", optarg,
+						   (unsigned long long)(MEM_MIN_SIZE >> 20));
+			if (value > host_memory_bytes())
+				return usage_error("--mem: %s is more than this host's %llu MiB of memory",
+						   optarg,
+						   (unsigned long long)(host_memory_bytes() >> 20));
+			if (value % 4096)
+				return usage_error("--mem: %s is not a multiple of 4 KiB", optarg);
+			opt->cfg.mem_size = value;
+			break;
+		case 'a':
+			if (parse_accel(optarg, &opt->cfg.accel) < 0)
+				return usage_error("--accel: '%s' is not kvm, soft or auto", optarg);
+			break;
+		case 'l':
+			if (parse_log_level(optarg) < 0)
+				return usage_error("--log-level: '%s' is not error, warn, info or debug",
+						   optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		case ':':
+			return usage_error("option %s needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!opt->cfg.kernel_path) {
+		if (access(opt->default_kernel, R_OK) != 0) {
+			fprintf(stderr,
+				"kite: no --kernel given and the default guest %s is not built (run `make guest`)\n",
+				opt->default_kernel);
+			return KITE_EXIT_SETUP;
+		}
+		opt->cfg.kernel_path = opt->default_kernel;
+		if (!opt->cfg.initrd_path && access(opt->default_initrd, R_OK) == 0)
+			opt->cfg.initrd_path = opt->default_initrd;
+	}
+	if (!opt->cfg.cmdline)
+		opt->cfg.cmdline = DEFAULT_CMDLINE;
+	return 0;
+}
+
+static void console_restore(struct console *con)
+{
+	if (con->raw) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &con->saved);
+		con->raw = false;
+	}
+}
+
+static void console_open(struct console *con)
+{
+	struct termios raw;
+
+	memset(con, 0, sizeof(*con));
+	con->input_open = true;
+	con->is_tty = isatty(STDIN_FILENO);
+	if (!con->is_tty || tcgetattr(STDIN_FILENO, &con->saved) < 0)
+		return;
+	raw = con->saved;
+	cfmakeraw(&raw);
+	/* Keep output post-processing so our own messages still start on a new line. */
+	raw.c_oflag |= OPOST;
+	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0)
+		con->raw = true;
+}
+
+static void console_flush_pending(struct vm *vm, struct console *con)
+{
+	size_t done;
+
+	if (!con->pending_len || !vm->console)
+		return;
+	done = uart_receive(vm->console, con->pending, con->pending_len);
+	memmove(con->pending, con->pending + done, con->pending_len - done);
+	con->pending_len -= done;
+}
+
+/* Reads host input into the pending buffer, handling the Ctrl-A escape. */
+static void console_read(struct vm *vm, struct console *con)
+{
+	uint8_t buf[512];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EINTR && errno != EAGAIN))
+			con->input_open = false;
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		uint8_t b = buf[i];
+
+		if (con->raw && con->escape_pending) {
+			con->escape_pending = false;
+			if (b == 'x') {
+				vm_request_stop(vm, VM_STOP_SIGNAL);
+				return;
+			}
+			if (b != CONSOLE_ESCAPE && con->pending_len < sizeof(con->pending))
+				con->pending[con->pending_len++] = CONSOLE_ESCAPE;
+		} else if (con->raw && b == CONSOLE_ESCAPE) {
+			con->escape_pending = true;
+			continue;
+		}
+		if (con->pending_len < sizeof(con->pending))
+			con->pending[con->pending_len++] = b;
+	}
+	console_flush_pending(vm, con);
+}
+
+static int signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	/* A closed stdout must not kill kite mid-teardown. */
+	signal(SIGPIPE, SIG_IGN);
+	return pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* The main thread's loop: console input, host signals, and the VM's stop. */
+static void main_loop(struct vm *vm, struct console *con, int sig_fd)
+{
+	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
+		struct pollfd fds[3] = {
+			{ .fd = vm->stop_eventfd, .events = POLLIN },
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = con->input_open && con->pending_len < sizeof(con->pending) ? STDIN_FILENO : -1,
+			  .events = POLLIN },
+		};
+		/* Pending input is retried as the guest drains the UART FIFO. */
+		int timeout = con->pending_len ? 10 : -1;
+
+		if (poll(fds, ARRAY_SIZE(fds), timeout) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+				log_info("kite: signal %u, stopping the VM", si.ssi_signo);
+			vm_request_stop(vm, VM_STOP_SIGNAL);
+		}
+		if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+			console_read(vm, con);
+		console_flush_pending(vm, con);
+	}
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct options opt = { .cfg = { .mem_size = VM_DEFAULT_MEM, .nr_cpus = 1,
+					.accel = ACCEL_AUTO } };
+	struct console con;
+	struct err err = { 0 };
+	struct vm *vm;
+	sigset_t sigs;
+	int sig_fd, rc, status;
+
+	default_guest_paths(&opt);
+	rc = parse_run_options(argc, argv, &opt);
+	if (rc)
+		return rc < 0 ? KITE_EXIT_OK : rc;
+	if (signals_block(&sigs) != 0 || (sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
+		fprintf(stderr, "kite: cannot set up signal handling: %s\n", strerror(errno));
+		return KITE_EXIT_SETUP;
+	}
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		fprintf(stderr, "kite: out of memory\n");
+		close(sig_fd);
+		return KITE_EXIT_SETUP;
+	}
+	rc = vm_create(vm, &opt.cfg, STDOUT_FILENO, &err);
+	if (rc == 0)
+		rc = vm_start(vm, &err);
+	if (rc < 0) {
+		fprintf(stderr, "kite: %s\n", err.msg[0] ? err.msg : strerror(-rc));
+		vm_destroy(vm);
+		free(vm);
+		close(sig_fd);
+		return KITE_EXIT_SETUP;
+	}
+	console_open(&con);
+	main_loop(vm, &con, sig_fd);
+	console_restore(&con);
+	vm_destroy(vm);
+	status = vm_exit_status(vm);
+	if (vm->pio.unclaimed_writes || vm->mmio.unclaimed_writes)
+		log_debug("kite: unclaimed writes: %llu port, %llu mmio",
+			  (unsigned long long)vm->pio.unclaimed_writes,
+			  (unsigned long long)vm->mmio.unclaimed_writes);
+	free(vm);
+	close(sig_fd);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	log_set_level(LOG_WARN);
+	if (argc < 2) {
+		usage(stderr);
+		return KITE_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return KITE_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("kite %s\n", KITE_VERSION);
+		return KITE_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", argv[1]);
+}

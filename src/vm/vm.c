@@ -1,0 +1,472 @@
+/* vm/vm.c: builds the machine, runs one thread per vCPU, and tears it all down. */
+#include "vm/vm.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "acpi/acpi.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "boot/boot.h"
+#include "devices/devices.h"
+
+/* A kernel image larger than this is not a kernel we can load. */
+#define KERNEL_MAX_BYTES (512ull << 20)
+
+/* The signal that interrupts a vCPU thread inside the engine. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+/*
+ * The machine's legacy devices, created in this order (STYLE 5). Each entry
+ * makes one device and adds it to the VM.
+ */
+struct machine_device {
+	const char *name;
+	struct device *(*create)(struct vm *vm, struct err *err);
+};
+
+static struct device *create_com1(struct vm *vm, struct err *err)
+{
+	struct device *dev = uart_create(vm, COM1_PORT, COM1_IRQ, vm->console_out_fd, err);
+
+	if (dev)
+		vm->console = dev;
+	return dev;
+}
+
+static const struct machine_device machine_devices[] = {
+	{ "com1", create_com1 },
+	{ "i8042", i8042_create },
+	{ "rtc", rtc_create },
+	{ "acpi-pm", acpi_pm_create },
+};
+
+bool host_has_hw_virt(void)
+{
+	unsigned int eax, ebx, ecx, edx;
+
+	if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 5)))
+		return true; /* VMX */
+	if (__get_cpuid(0x80000001, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 2)))
+		return true; /* SVM */
+	return false;
+}
+
+static int engine_select(struct vm *vm, struct err *err)
+{
+	enum vm_accel accel = vm->cfg.accel;
+
+	if (accel == ACCEL_AUTO)
+		accel = host_has_hw_virt() ? ACCEL_KVM : ACCEL_SOFT;
+	switch (accel) {
+	case ACCEL_KVM:
+		vm->engine = &kvm_engine;
+		return 0;
+	case ACCEL_SOFT:
+	default:
+		return err_set(err, -ENOTSUP,
+			       "the soft engine is not available yet%s; use --accel kvm on a host with VT-x or AMD-V",
+			       vm->cfg.accel == ACCEL_AUTO ? " (this host has no VT-x or AMD-V)" : "");
+	}
+}
+
+void vm_add_device(struct vm *vm, struct device *dev)
+{
+	struct device **tail = &vm->devices;
+
+	while (*tail)
+		tail = &(*tail)->next;
+	dev->next = NULL;
+	*tail = dev;
+}
+
+static int devices_create(struct vm *vm, struct err *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(machine_devices); i++) {
+		if (!machine_devices[i].create(vm, err))
+			return err_wrap(err, "device %s", machine_devices[i].name);
+	}
+	for (struct device *dev = vm->devices; dev; dev = dev->next) {
+		int rc = dev->ops->realize ? dev->ops->realize(dev, err) : 0;
+
+		if (rc < 0)
+			return err_wrap(err, "device %s", dev->name);
+	}
+	return 0;
+}
+
+static int acpi_setup(struct vm *vm, struct err *err)
+{
+	struct acpi_config cfg = {
+		.nr_cpus = vm->nr_vcpus,
+		.ioapic_addr = IOAPIC_DEFAULT_BASE,
+		.lapic_addr = APIC_DEFAULT_BASE,
+		.pm1a_evt_port = ACPI_PM1A_EVT_PORT,
+		.pm1a_cnt_port = ACPI_PM1A_CNT_PORT,
+		.pm_tmr_port = ACPI_PM_TMR_PORT,
+		.sci_irq = ACPI_SCI_IRQ,
+		.s5_slp_typ = ACPI_S5_SLP_TYP,
+	};
+
+	return acpi_build(&vm->mem, &cfg, &vm->rsdp_gpa, err);
+}
+
+/* Maps a whole file read-only; the size is checked against max first. */
+static int file_map(const char *what, const char *path, uint64_t max, const char *max_what,
+		    const uint8_t **data, size_t *len, struct err *err)
+{
+	struct stat st;
+	void *p;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = err_set(err, -EINVAL, "%s %s: not a regular file", what, path);
+		goto out_close;
+	}
+	if (st.st_size == 0) {
+		rc = err_set(err, -EINVAL, "%s %s: file is empty", what, path);
+		goto out_close;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = err_set(err, -EFBIG, "%s %s: %llu MiB is larger than %s (%llu MiB)", what,
+			     path, (unsigned long long)(st.st_size >> 20), max_what,
+			     (unsigned long long)(max >> 20));
+		goto out_close;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
+		goto out_close;
+	}
+	*data = p;
+	*len = (size_t)st.st_size;
+out_close:
+	close(fd);
+	return rc;
+}
+
+static int kernel_load(struct vm *vm, struct err *err)
+{
+	const uint8_t *kernel = NULL, *initrd = NULL;
+	size_t kernel_len = 0, initrd_len = 0;
+	struct boot_config boot = { 0 };
+	enum boot_kind kind;
+	int rc;
+
+	rc = file_map("kernel", vm->cfg.kernel_path, KERNEL_MAX_BYTES, "the 512 MiB kite accepts",
+		      &kernel, &kernel_len, err);
+	if (rc < 0)
+		return rc;
+	if (vm->cfg.initrd_path) {
+		rc = file_map("initrd", vm->cfg.initrd_path, vm->mem.ram_size, "guest memory",
+			      &initrd, &initrd_len, err);
+		if (rc < 0)
+			goto out_unmap;
+	}
+	boot = (struct boot_config){
+		.kernel = kernel,
+		.kernel_len = kernel_len,
+		.initrd = initrd,
+		.initrd_len = initrd_len,
+		.cmdline = vm->cfg.cmdline,
+		.rsdp_gpa = vm->rsdp_gpa,
+	};
+	rc = boot_load(&vm->mem, &boot, &vm->boot_state, &kind, err);
+	if (rc < 0)
+		err_wrap(err, "kernel %s", vm->cfg.kernel_path);
+	else
+		log_debug("boot: %s loaded as %s", vm->cfg.kernel_path,
+			  kind == BOOT_PVH ? "PVH ELF" : "bzImage");
+out_unmap:
+	if (initrd)
+		munmap((void *)initrd, initrd_len);
+	munmap((void *)kernel, kernel_len);
+	return rc;
+}
+
+static int vcpus_create(struct vm *vm, struct err *err)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+		int rc;
+
+		vcpu->vm = vm;
+		vcpu->id = i;
+		atomic_store(&vcpu->state, VCPU_CREATED);
+		atomic_store(&vcpu->requested, -1);
+		pthread_mutex_init(&vcpu->lock, NULL);
+		pthread_cond_init(&vcpu->cond, NULL);
+		rc = vm->engine->vcpu_create(vcpu, err);
+		if (rc < 0)
+			return err_wrap(err, "vcpu %u", i);
+	}
+	/* Secondary vCPUs wait for INIT/SIPI; only the BSP gets the loader's state. */
+	return vm->engine->vcpu_set_state(&vm->vcpus[0], &vm->boot_state, err);
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err)
+{
+	unsigned max;
+	int rc;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->console_out_fd = console_out_fd;
+	vm->nr_vcpus = cfg->nr_cpus;
+	io_bus_init(&vm->pio, "pio");
+	io_bus_init(&vm->mmio, "mmio");
+	atomic_store(&vm->stop_reason, VM_STOP_NONE);
+	vm->stop_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_eventfd < 0)
+		return err_set(err, -errno, "eventfd: %s", strerror(errno));
+
+	rc = engine_select(vm, err);
+	if (rc < 0)
+		return rc;
+	rc = memory_init(&vm->mem, cfg->mem_size, err);
+	if (rc < 0)
+		return rc;
+	rc = vm->engine->vm_create(vm, err);
+	if (rc < 0)
+		return rc;
+	max = vm->engine->max_vcpus(vm);
+	if (vm->nr_vcpus > max)
+		return err_set(err, -EINVAL, "--cpus: %u is more than the %s engine supports here (%u)",
+			       vm->nr_vcpus, vm->engine->name, max);
+	rc = devices_create(vm, err);
+	if (rc < 0)
+		return rc;
+	rc = acpi_setup(vm, err);
+	if (rc < 0)
+		return rc;
+	rc = kernel_load(vm, err);
+	if (rc < 0)
+		return rc;
+	return vcpus_create(vm, err);
+}
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig; /* Only interrupts a blocking call in the vCPU thread. */
+}
+
+static void vcpu_park(struct vcpu *vcpu)
+{
+	pthread_mutex_lock(&vcpu->lock);
+	atomic_store(&vcpu->state, VCPU_PAUSED);
+	pthread_cond_broadcast(&vcpu->cond);
+	while (atomic_load(&vcpu->requested) == VCPU_PAUSED &&
+	       atomic_load(&vcpu->vm->stop_reason) == VM_STOP_NONE)
+		pthread_cond_wait(&vcpu->cond, &vcpu->lock);
+	atomic_store(&vcpu->state, VCPU_RUNNING);
+	pthread_cond_broadcast(&vcpu->cond);
+	pthread_mutex_unlock(&vcpu->lock);
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	atomic_store(&vcpu->state, VCPU_RUNNING);
+	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
+		if (atomic_load(&vcpu->requested) == VCPU_PAUSED) {
+			vcpu_park(vcpu);
+			continue;
+		}
+		if (vm->engine->vcpu_run(vcpu) == VCPU_STOP)
+			break;
+	}
+	atomic_store(&vcpu->state, VCPU_STOPPED);
+	return NULL;
+}
+
+int vm_start(struct vm *vm, struct err *err)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	sigset_t kick, old;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+		return err_set(err, -errno, "sigaction: %s", strerror(errno));
+	/* Threads start with the kick blocked and unblock it themselves. */
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &kick, &old);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+		int rc = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+
+		if (rc) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			return err_set(err, -rc, "vcpu %u: cannot start thread: %s", i, strerror(rc));
+		}
+		vcpu->thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
+void vcpu_send_kick(struct vcpu *vcpu)
+{
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+static void vcpus_kick_all(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (!vcpu->thread_started)
+			continue;
+		pthread_mutex_lock(&vcpu->lock);
+		pthread_cond_broadcast(&vcpu->cond);
+		pthread_mutex_unlock(&vcpu->lock);
+		vm->engine->vcpu_kick(vcpu);
+	}
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
+{
+	int expected = VM_STOP_NONE;
+	uint64_t one = 1;
+
+	if (!atomic_compare_exchange_strong(&vm->stop_reason, &expected, reason))
+		return;
+	if (vm->engine)
+		vcpus_kick_all(vm);
+	if (vm->stop_eventfd >= 0 && write(vm->stop_eventfd, &one, sizeof(one)) < 0) {
+		/* The counter cannot overflow from one write; nothing to do. */
+	}
+}
+
+void vm_pause(struct vm *vm)
+{
+	for (struct device *dev = vm->devices; dev; dev = dev->next)
+		if (dev->ops->pause)
+			dev->ops->pause(dev);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		atomic_store(&vcpu->requested, VCPU_PAUSED);
+		if (vcpu->thread_started)
+			vm->engine->vcpu_kick(vcpu);
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (!vcpu->thread_started)
+			continue;
+		pthread_mutex_lock(&vcpu->lock);
+		while (atomic_load(&vcpu->state) == VCPU_RUNNING)
+			pthread_cond_wait(&vcpu->cond, &vcpu->lock);
+		pthread_mutex_unlock(&vcpu->lock);
+	}
+}
+
+void vm_resume(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		pthread_mutex_lock(&vcpu->lock);
+		atomic_store(&vcpu->requested, -1);
+		pthread_cond_broadcast(&vcpu->cond);
+		pthread_mutex_unlock(&vcpu->lock);
+	}
+	for (struct device *dev = vm->devices; dev; dev = dev->next)
+		if (dev->ops->resume)
+			dev->ops->resume(dev);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	struct device *dev, *next;
+
+	vm_request_stop(vm, VM_STOP_SIGNAL);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->thread_started) {
+			pthread_join(vcpu->thread, NULL);
+			vcpu->thread_started = false;
+		}
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->engine_data && vm->engine)
+			vm->engine->vcpu_destroy(vcpu);
+		if (vcpu->vm) {
+			pthread_mutex_destroy(&vcpu->lock);
+			pthread_cond_destroy(&vcpu->cond);
+		}
+	}
+	for (dev = vm->devices; dev; dev = next) {
+		next = dev->next;
+		if (dev->ops->destroy)
+			dev->ops->destroy(dev);
+	}
+	vm->devices = NULL;
+	if (vm->engine && vm->engine_data)
+		vm->engine->vm_destroy(vm);
+	memory_destroy(&vm->mem);
+	if (vm->stop_eventfd >= 0)
+		close(vm->stop_eventfd);
+	vm->stop_eventfd = -1;
+}
+
+int vm_exit_status(const struct vm *vm)
+{
+	return atomic_load(&vm->stop_reason) == VM_STOP_ERROR ? KITE_EXIT_GUEST_FAULT : KITE_EXIT_OK;
+}
+
+static void format_seg(char *buf, size_t len, const char *name, const struct x86_segment *s)
+{
+	snprintf(buf, len, " %s=%04x/%" PRIx64 "/%x/%x", name, s->selector, s->base, s->limit,
+		 s->type | (s->l << 5) | (s->db << 6));
+}
+
+void vm_format_cpu_state(const struct x86_cpu_state *st, char *buf, unsigned len)
+{
+	static const char *const names[X86_NR_GPRS] = {
+		"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+		"r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+	};
+	size_t n;
+
+	n = (size_t)snprintf(buf, len,
+			     "rip=%016" PRIx64 " rflags=%08" PRIx64 " cr0=%08" PRIx64
+			     " cr2=%016" PRIx64 " cr3=%016" PRIx64 " cr4=%08" PRIx64
+			     " efer=%04" PRIx64,
+			     st->rip, st->rflags, st->cr0, st->cr2, st->cr3, st->cr4, st->efer);
+	for (unsigned i = 0; i < X86_NR_GPRS && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, " %s=%" PRIx64, names[i], st->gpr[i]);
+	if (n < len)
+		format_seg(buf + n, len - n, "cs", &st->cs);
+	n = strlen(buf);
+	if (n < len)
+		format_seg(buf + n, len - n, "ss", &st->ss);
+}

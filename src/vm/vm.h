@@ -1,0 +1,157 @@
+/* vm/vm.h: the VM object (the one owner of state), vCPUs and the engine boundary. */
+#ifndef KITE_VM_VM_H
+#define KITE_VM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/x86.h"
+#include "bus/bus.h"
+#include "devices/device.h"
+#include "memory/memory.h"
+
+#define VM_MAX_VCPUS 64
+#define VM_DEFAULT_MEM (256ull << 20)
+
+enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
+
+struct vm_config {
+	const char *kernel_path;
+	const char *initrd_path;
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned nr_cpus;
+	enum vm_accel accel;
+};
+
+/* Why the VM stopped; decides kite's exit status. */
+enum vm_stop_reason {
+	VM_STOP_NONE = 0,
+	VM_STOP_POWEROFF, /* ACPI S5: status 0 */
+	VM_STOP_RESET,	  /* guest reboot (i8042, reset register): status 0 */
+	VM_STOP_SIGNAL,	  /* SIGINT/SIGTERM on the host: status 0 */
+	VM_STOP_ERROR,	  /* triple fault, engine internal error, unknown exit */
+};
+
+/* kite's exit statuses, the CLI contract tests rely on. */
+#define KITE_EXIT_OK 0
+#define KITE_EXIT_SETUP 1	/* bad file, no /dev/kvm, out of memory */
+#define KITE_EXIT_USAGE 2	/* unknown flag or bad flag value */
+#define KITE_EXIT_GUEST_FAULT 3 /* VM_STOP_ERROR */
+
+/*
+ * vCPU state machine (STYLE 8). The thread owns the vCPU; others post a
+ * request in the mailbox and kick it. State is read or written only while
+ * the vCPU is PAUSED (or before it first runs).
+ */
+enum vcpu_state { VCPU_CREATED, VCPU_RUNNING, VCPU_PAUSED, VCPU_STOPPED };
+
+/* What the engine's run loop tells the generic vCPU loop. */
+enum vcpu_action {
+	VCPU_CONTINUE, /* handled; run again (after checking the mailbox) */
+	VCPU_STOP,     /* the VM is stopping (vm_request_stop was called) */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	pthread_t thread;
+	bool thread_started;
+	_Atomic int state;     /* enum vcpu_state */
+	_Atomic int requested; /* mailbox: the state others want, or -1 */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	void *engine_data;
+};
+
+/*
+ * The engine boundary: kvm and soft implement this; everything else in the
+ * machine model (memory, buses, devices, loaders, ACPI) is shared.
+ */
+struct engine_ops {
+	const char *name;
+	/* Upper bound on vCPUs this engine runs on this host. */
+	unsigned (*max_vcpus)(struct vm *vm);
+	/* After guest memory exists; creates VM-wide state (irqchip, timers). */
+	int (*vm_create)(struct vm *vm, struct err *err);
+	void (*vm_destroy)(struct vm *vm);
+	int (*vcpu_create)(struct vcpu *vcpu, struct err *err);
+	void (*vcpu_destroy)(struct vcpu *vcpu);
+	int (*vcpu_set_state)(struct vcpu *vcpu, const struct x86_cpu_state *st, struct err *err);
+	int (*vcpu_get_state)(struct vcpu *vcpu, struct x86_cpu_state *st);
+	/* Enters the guest; returns when an exit needs the generic loop. */
+	enum vcpu_action (*vcpu_run)(struct vcpu *vcpu);
+	/* Makes vcpu_run return soon; callable from any thread. */
+	void (*vcpu_kick)(struct vcpu *vcpu);
+	/* Drives interrupt line gsi (ISA IRQs are GSIs 0-15) to level. */
+	void (*irq_set)(struct vm *vm, unsigned gsi, int level);
+};
+
+struct vm {
+	struct vm_config cfg;
+	struct guest_memory mem;
+	struct io_bus pio;
+	struct io_bus mmio;
+	struct device *devices; /* creation order */
+	struct device *console; /* receives host stdin */
+	const struct engine_ops *engine;
+	void *engine_data;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	unsigned nr_vcpus;
+	struct x86_cpu_state boot_state; /* BSP entry state from the loader */
+	uint64_t rsdp_gpa;
+	int console_out_fd;
+	_Atomic int stop_reason;  /* enum vm_stop_reason; first writer wins */
+	int stop_eventfd;	  /* written once the VM must stop */
+};
+
+/* The engines kite was built with. */
+extern const struct engine_ops kvm_engine;
+
+/*
+ * Builds the whole machine from cfg: memory, engine, devices, ACPI, kernel.
+ * console_out_fd receives guest console output. On failure err says why.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err);
+
+/* Starts one thread per vCPU. */
+int vm_start(struct vm *vm, struct err *err);
+
+/*
+ * Asks the VM to stop for reason; the first reason wins. Callable from any
+ * thread (devices, vCPUs, signal handling). Wakes vm->stop_eventfd.
+ */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+
+/* Kicks, joins and destroys everything; safe after a partial vm_create. */
+void vm_destroy(struct vm *vm);
+
+/* Pauses every vCPU and device (returns once all are paused), and back. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+
+/* Device helpers. */
+void vm_add_device(struct vm *vm, struct device *dev);
+static inline void vm_irq_set(struct vm *vm, unsigned gsi, int level)
+{
+	vm->engine->irq_set(vm, gsi, level);
+}
+
+/* True when the host CPU reports VMX or SVM (what --accel auto checks). */
+bool host_has_hw_virt(void);
+
+/* Interrupts a blocking call in the vCPU's thread (engines' kick helper). */
+void vcpu_send_kick(struct vcpu *vcpu);
+
+/* Exit status kite should end with for the reason the VM stopped. */
+int vm_exit_status(const struct vm *vm);
+
+/* Formats a vCPU's registers on one line (for fatal exits). */
+void vm_format_cpu_state(const struct x86_cpu_state *st, char *buf, unsigned len);
+
+#endif

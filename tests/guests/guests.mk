@@ -1,0 +1,29 @@
+# tests/guests/guests.mk: the tiny test guests, included by the top-level
+# Makefile. Freestanding assembly built with the system gcc/as/ld/objcopy only;
+# no host libraries and none of the VMM's CFLAGS (sanitizers would not link).
+
+GUEST_SRC := tests/guests
+GUEST_OUT := $(BUILD)/guests
+GUEST_PVH := hello mmio timer smp reset triplefault bench uart
+GUEST_ASFLAGS := -nostdinc -I$(GUEST_SRC) -Wa,--fatal-warnings
+GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin
+
+.PHONY: guests
+guests: $(GUEST_BINS)
+
+$(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/guests.mk
+	@mkdir -p $(dir $@)
+	$(CC) -m32 $(GUEST_ASFLAGS) -c $< -o $@
+
+$(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_SRC)/pvh.ld
+	ld -m elf_i386 -static -nostdlib --no-warn-rwx-segments -T $(GUEST_SRC)/pvh.ld -o $@ $<
+
+$(GUEST_OUT)/bzimage.o: $(GUEST_SRC)/bzimage.S $(GUEST_SRC)/lib64.inc $(GUEST_SRC)/guests.mk
+	@mkdir -p $(dir $@)
+	$(CC) -m64 $(GUEST_ASFLAGS) -c $< -o $@
+
+$(GUEST_OUT)/bzimage.elf: $(GUEST_OUT)/bzimage.o $(GUEST_SRC)/bzimage.ld
+	ld -m elf_x86_64 -static -nostdlib --no-warn-rwx-segments -T $(GUEST_SRC)/bzimage.ld -o $@ $<
+
+$(GUEST_OUT)/bzimage.bin: $(GUEST_OUT)/bzimage.elf
+	objcopy -O binary $< $@

@@ -1,0 +1,76 @@
+/*
+ * tests/guests/timer.S: one local APIC timer interrupt. The handler finishes
+ * the test itself (prints, powers off) instead of returning, because kvm-pvm
+ * cannot emulate a 32-bit IRET.
+ */
+#include "lib32.inc"
+
+#define TIMER_VECTOR 0x40
+#define TIMER_COUNT 1000000 /* about 1 ms at KVM's 1 GHz APIC bus, divide by 1 */
+
+	.text
+	.globl main
+main:
+	call idt_fill
+	lidt idt_desc
+	PRINT "waiting\n"
+	movl $0, LAPIC + 0x80 /* TPR: accept every priority */
+	movl $0x1ff, LAPIC + 0xf0 /* SVR: enabled, spurious vector 0xff */
+	movl $0xb, LAPIC + 0x3e0 /* divide by 1 */
+	movl $TIMER_VECTOR, LAPIC + 0x320 /* one-shot, unmasked */
+	movl $TIMER_COUNT, LAPIC + 0x380
+	sti
+	hlt
+	cli
+	PRINT "hlt returned\n"
+	jmp acpi_poweroff
+
+/* idt_fill: exceptions and stray interrupts get loud handlers, 0x40 the timer. */
+idt_fill:
+	push %eax
+	push %ecx
+	push %edi
+	xor %ecx, %ecx
+1:	mov $exc_handler, %eax
+	cmp $32, %ecx
+	jb 2f
+	mov $irq_handler, %eax
+	cmp $TIMER_VECTOR, %ecx
+	jne 2f
+	mov $timer_handler, %eax
+2:	lea idt(, %ecx, 8), %edi
+	mov %eax, (%edi)
+	movw $SEL_CODE, 2(%edi)
+	andl $0xffff0000, %eax
+	or $0x8e00, %eax /* present, DPL 0, 32-bit interrupt gate */
+	mov %eax, 4(%edi)
+	inc %ecx
+	cmp $256, %ecx
+	jb 1b
+	pop %edi
+	pop %ecx
+	pop %eax
+	ret
+
+timer_handler:
+	PRINT "timer fired\n"
+	jmp acpi_poweroff
+
+exc_handler:
+	PRINT "exception\n"
+	jmp acpi_poweroff
+
+irq_handler:
+	PRINT "unexpected interrupt\n"
+	jmp acpi_poweroff
+
+	.section .rodata, "a"
+	.balign 8
+idt_desc:
+	.word 256 * 8 - 1
+	.long idt
+
+	.bss
+	.balign 8
+idt:
+	.skip 256 * 8

@@ -1,0 +1,282 @@
+#!/bin/bash
+# tests/run.sh: kite's test runner: unit tests, the tiny guests on each engine,
+# and bad inputs. Prints "PASS name" / "FAIL name: why" per test and ends with
+# "N passed, N failed"; exits 1 if anything failed.
+#
+# Environment: BUILD (build), KITE_ENGINES ("kvm"), KITE_GUESTS (all cases;
+# a space-separated list of case or guest names selects a subset).
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+
+BUILD=${BUILD:-build}
+KITE=$BUILD/kite
+GUESTS=$BUILD/guests
+SRC=tests/guests
+ENGINES=${KITE_ENGINES:-kvm}
+SELECT=${KITE_GUESTS:-}
+TIMEOUT="timeout -k 5 30"
+
+passed=0
+failed=0
+
+TMP=$(mktemp -d /tmp/kite-test.XXXXXX) || exit 1
+cleanup() { rm -rf "$TMP"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+pass() {
+	echo "PASS $1"
+	passed=$((passed + 1))
+}
+
+fail() {
+	echo "FAIL $1: $2"
+	failed=$((failed + 1))
+}
+
+skip() {
+	echo "SKIP $1: $2"
+}
+
+# Shows the head of a file, indented, when a test failed.
+show() {
+	local what=$1 file=$2
+
+	[ -s "$file" ] || return 0
+	echo "    --- $what"
+	head -n 20 "$file" | cat -v | sed 's/^/    /'
+}
+
+# ---- a) unit tests ---------------------------------------------------------
+
+unit_tests() {
+	local bin name out rc p f np nf
+
+	for bin in "$BUILD"/tests/test_*; do
+		if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
+			continue
+		fi
+		name=unit/$(basename "$bin")
+		out=$TMP/unit.out
+		CMOCKA_MESSAGE_OUTPUT=stdout timeout -k 5 120 "$bin" </dev/null >"$out" 2>&1
+		rc=$?
+		np=0
+		nf=0
+		for p in $(sed -n 's/^\[  PASSED  \] \([0-9][0-9]*\) test(s)\..*/\1/p' "$out"); do
+			np=$((np + p))
+		done
+		for f in $(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s).*/\1/p' "$out"); do
+			nf=$((nf + f))
+		done
+		# A crash, a timeout or a bad exit that the summary does not explain.
+		if [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
+			nf=1
+		fi
+		passed=$((passed + np))
+		failed=$((failed + nf))
+		if [ "$nf" -eq 0 ] && [ "$np" -gt 0 ]; then
+			echo "PASS $name ($np tests)"
+		elif [ "$nf" -eq 0 ]; then
+			fail "$name" "no cmocka summary (exit $rc)"
+		else
+			echo "FAIL $name: $nf failed, $np passed (exit $rc)"
+			sed 's/^/    /' "$out" | head -n 100
+		fi
+	done
+}
+
+# ---- b) tiny guests --------------------------------------------------------
+
+selected() {
+	local name=$1 guest=$2 s
+
+	[ -z "$SELECT" ] && return 0
+	for s in $SELECT; do
+		[ "$s" = "$name" ] || [ "$s" = "$guest" ] && return 0
+	done
+	return 1
+}
+
+# guest_case NAME KERNEL STATUS STDERR_PATTERNS [kite args...]
+# Runs KERNEL and checks the exit status, that stdout is byte-for-byte
+# tests/guests/NAME.expected and that stderr contains every pattern
+# (";"-separated, case-insensitive).
+guest_case() {
+	local name=$1 kernel=$2 want=$3 patterns=$4 engine=$5
+	shift 5
+	local guest id out err rc why="" pat
+
+	guest=$(basename "$kernel")
+	guest=${guest%.*}
+	selected "$name" "$guest" || return 0
+	id="guest/$engine/$name"
+	out=$TMP/$name.out
+	err=$TMP/$name.err
+	if [ ! -f "$kernel" ]; then
+		fail "$id" "$kernel not built"
+		return
+	fi
+	$TIMEOUT "$KITE" run --accel "$engine" --kernel "$kernel" "$@" \
+		</dev/null >"$out" 2>"$err"
+	rc=$?
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		why="timed out after 30 s"
+	elif [ "$rc" -ne "$want" ]; then
+		why="exit status $rc, want $want"
+	elif ! cmp -s "$SRC/$name.expected" "$out"; then
+		why="stdout differs from $SRC/$name.expected"
+	else
+		IFS=';'
+		for pat in $patterns; do
+			if ! grep -qiF -- "$pat" "$err"; then
+				why="stderr lacks \"$pat\""
+				break
+			fi
+		done
+		unset IFS
+	fi
+	if [ -z "$why" ]; then
+		pass "$id"
+		return
+	fi
+	fail "$id" "$why"
+	if [ -f "$SRC/$name.expected" ]; then
+		echo "    --- stdout diff (expected, actual)"
+		diff "$SRC/$name.expected" "$out" | head -n 20 | cat -v | sed 's/^/    /'
+	fi
+	show stderr "$err"
+}
+
+guest_tests() {
+	local e g=$GUESTS
+
+	for e in $ENGINES; do
+		guest_case hello "$g/hello.elf" 0 "" "$e" --cmdline "kite test" --mem 64M
+		guest_case hello_initrd "$g/hello.elf" 0 "" "$e" --cmdline "kite test" \
+			--mem 64M --initrd "$SRC/initrd.txt"
+		guest_case hello_4g "$g/hello.elf" 0 "" "$e" --cmdline "4g" --mem 4G
+		guest_case bzimage "$g/bzimage.bin" 0 "" "$e" --cmdline "kite test" \
+			--mem 64M --initrd "$SRC/initrd.txt"
+		guest_case mmio "$g/mmio.elf" 0 "" "$e" --mem 64M
+		guest_case uart "$g/uart.elf" 0 "" "$e" --mem 64M
+		guest_case timer "$g/timer.elf" 0 "" "$e" --mem 64M
+		guest_case smp "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 2
+		guest_case reset "$g/reset.elf" 0 "" "$e" --mem 64M
+		guest_case triplefault "$g/triplefault.elf" 3 "triple fault;rip=" "$e" --mem 64M
+		guest_case bench "$g/bench.elf" 0 "" "$e"
+	done
+}
+
+# ---- c) bad inputs ---------------------------------------------------------
+
+# bad_case NAME STATUSES PATTERNS command...
+# The command must exit with one of STATUSES (space-separated), not crash
+# (status >= 128) and say something on stderr containing every pattern.
+bad_case() {
+	local name=$1 statuses=$2 patterns=$3
+	shift 3
+	local id="bad/$name" err=$TMP/bad.err rc s ok=0 why="" pat
+
+	timeout -k 5 30 "$@" </dev/null >/dev/null 2>"$err"
+	rc=$?
+	for s in $statuses; do
+		[ "$rc" -eq "$s" ] && ok=1
+	done
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		why="timed out after 30 s"
+	elif [ "$rc" -ge 128 ]; then
+		why="crashed (status $rc)"
+	elif [ "$ok" -eq 0 ]; then
+		why="exit status $rc, want ${statuses// / or }"
+	elif [ ! -s "$err" ]; then
+		why="nothing on stderr"
+	else
+		IFS=';'
+		for pat in $patterns; do
+			if ! grep -qiF -- "$pat" "$err"; then
+				why="stderr lacks \"$pat\""
+				break
+			fi
+		done
+		unset IFS
+	fi
+	if [ -z "$why" ]; then
+		pass "$id"
+	else
+		fail "$id" "$why"
+		show stderr "$err"
+	fi
+}
+
+bad_tests() {
+	local k=$GUESTS/hello.elf bz=$GUESTS/bzimage.bin nb=$TMP/nobody
+	local run=("$KITE" run --accel kvm)
+
+	bad_case missing-kernel 1 "no such file" "${run[@]}" --kernel "$TMP/does-not-exist"
+	bad_case not-a-kernel 1 "not a kernel" "${run[@]}" --kernel /etc/passwd
+
+	if [ -f "$bz" ]; then
+		head -c 600 "$bz" >"$TMP/truncated.bin"
+		bad_case truncated-bzimage 1 "truncated" "${run[@]}" --kernel "$TMP/truncated.bin"
+		cp "$bz" "$TMP/old.bin"
+		printf '\001\002' | dd of="$TMP/old.bin" bs=1 seek=$((0x206)) conv=notrunc 2>/dev/null
+		bad_case old-boot-protocol 1 "boot protocol" "${run[@]}" --kernel "$TMP/old.bin"
+	else
+		fail bad/bzimage "$bz not built"
+	fi
+
+	truncate -s 64M "$TMP/big.initrd"
+	bad_case initrd-too-big 1 "initrd" "${run[@]}" --kernel "$k" --mem 32M --initrd "$TMP/big.initrd"
+	rm -f "$TMP/big.initrd"
+
+	bad_case mem-zero 2 "--mem" "${run[@]}" --kernel "$k" --mem 0
+	bad_case mem-huge "1 2" "--mem" "${run[@]}" --kernel "$k" --mem 64T
+	bad_case mem-banana 2 "--mem" "${run[@]}" --kernel "$k" --mem banana
+	bad_case cpus-zero 2 "--cpus" "${run[@]}" --kernel "$k" --cpus 0
+	bad_case cpus-huge 2 "--cpus" "${run[@]}" --kernel "$k" --cpus 100000
+	bad_case unknown-option 2 "unknown option" "${run[@]}" --kernel "$k" --frobnicate
+	bad_case bad-accel 2 "--accel" "$KITE" run --kernel "$k" --accel warp
+
+	if [ "$(id -u)" -ne 0 ]; then
+		skip bad/no-dev-kvm "needs root for a private mount namespace"
+		skip bad/dev-kvm-permission "needs root to run as nobody"
+		return
+	fi
+	# /dev/kvm replaced by another device, and missing altogether.
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	bad_case dev-kvm-not-kvm 1 "/dev/kvm" unshare -m sh -c \
+		'mount --bind /dev/null /dev/kvm && exec "$0" run --accel kvm --kernel "$1"' \
+		"$KITE" "$k"
+	# shellcheck disable=SC2016
+	bad_case no-dev-kvm 1 "/dev/kvm" unshare -m sh -c \
+		'mount -t tmpfs none /dev && exec "$0" run --accel kvm --kernel "$1"' \
+		"$KITE" "$k"
+
+	# Everything nobody needs is copied where nobody can read it.
+	if [ -r /dev/kvm ] && setpriv --reuid=65534 --regid=65534 --clear-groups \
+		sh -c '[ -r /dev/kvm ] && [ -w /dev/kvm ]' 2>/dev/null; then
+		skip bad/dev-kvm-permission "user nobody may open /dev/kvm here"
+		return
+	fi
+	mkdir -p "$nb" && cp "$KITE" "$k" "$nb/" && chmod 755 "$TMP" "$nb" "$nb/kite" &&
+		chmod 644 "$nb/hello.elf"
+	bad_case dev-kvm-permission 1 "/dev/kvm;permission" \
+		setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$nb/kite" run --accel kvm --kernel "$nb/hello.elf"
+	chmod 700 "$TMP"
+}
+
+# ---- main ------------------------------------------------------------------
+
+unit_tests
+if [ -x "$KITE" ]; then
+	guest_tests
+	bad_tests
+else
+	fail kite "$KITE not built"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
