@@ -16,7 +16,7 @@ pkgs=(
 	# guest disk images, ACPI table checks, module inspection
 	e2fsprogs acpica-tools kmod ca-certificates
 	# reference runs and benchmarks
-	qemu-system-x86 hyperfine
+	qemu-system-x86 hyperfine time
 )
 
 sudo=()

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/reaper.h"
 #include "base/util.h"
 #include "devices/devices.h"
 #include "vm/vm.h"
@@ -379,6 +380,8 @@ int main(int argc, char **argv)
 		printf("kite %s\n", KITE_VERSION);
 		return KITE_EXIT_OK;
 	}
+	if (!strcmp(argv[1], REAPER_COMMAND))
+		return reaper_main();
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);

@@ -208,7 +208,8 @@ static void tx_byte(struct uart *u, uint8_t byte)
 
 		if (rc < 0 && errno == EINTR)
 			continue;
-		if (rc <= 0)
+		/* A reader that went away would make the write raise SIGPIPE. */
+		if (rc <= 0 || (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)))
 			break;
 		if (write(u->out_fd, &byte, 1) == 1) {
 			u->tx_stalled = false;
@@ -218,7 +219,8 @@ static void tx_byte(struct uart *u, uint8_t byte)
 			break;
 	}
 	if (!u->tx_stalled)
-		log_ratelimited(LOG_WARN, "uart %#x: console output stalled or failed; dropping bytes",
+		log_ratelimited(LOG_WARN,
+				"uart %#x: console output stalled or failed; dropping bytes",
 				u->port);
 	u->tx_stalled = true;
 	u->tx_dropped++;

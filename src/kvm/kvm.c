@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/reaper.h"
 #include "base/util.h"
 #include "kvm/kvm.h"
 #include "vm/vm.h"
@@ -143,22 +144,26 @@ static int kvm_vm_create(struct vm *vm, struct err *err)
 		return err_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 	if (ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0)
 		log_debug("kvm: KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	/*
+	 * Memory slots before the irqchip: once an irqchip exists every slot
+	 * update waits for an SRCU grace period (measured: 6 ms vs 0.04 ms).
+	 */
+	rc = kvm_memory_map(vm, err);
+	if (rc < 0)
+		return rc;
 	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return err_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
 	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return err_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
-	rc = kvm_supported_cpuid(k, err);
-	if (rc < 0)
-		return rc;
-	return kvm_memory_map(vm, err);
+	return kvm_supported_cpuid(k, err);
 }
 
 static void kvm_vm_destroy(struct vm *vm)
 {
 	struct kvm_vm *k = kvm_of(vm);
-
+	/* The VM's last close waits for the kernel's teardown; a helper takes it. */
 	if (k->vm_fd >= 0)
-		close(k->vm_fd);
+		reaper_close_detached(&k->vm_fd, 1);
 	if (k->sys_fd >= 0)
 		close(k->sys_fd);
 	free(k->supported_cpuid);
