@@ -12,6 +12,7 @@
 /* The tables are built as packed little-endian structs on the host. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ACPI tables need a little-endian host");
 
+#define FADT_RTC_CENTURY_INDEX 0x32
 #define OEM_ID		 "KITE  "
 #define OEM_TABLE_ID	 "KITEVM  "
 #define OEM_REVISION	 1
@@ -446,6 +447,8 @@ static int build_fadt(struct image *img, const struct acpi_config *cfg, size_t f
 	f->p_lvl2_lat = 101;
 	f->p_lvl3_lat = 1001;
 	f->iapc_boot_arch = FADT_BOOT_LEGACY_DEVICES | FADT_BOOT_8042;
+	/* Where the RTC keeps the century, so Linux reads years past 2099 right. */
+	f->century = FADT_RTC_CENTURY_INDEX;
 	/*
 	 * TMR_VAL_EXT stays clear (the timer is 24 bits), RESET_REG_SUP clear
 	 * (reset goes through the i8042), HW_REDUCED_ACPI clear.

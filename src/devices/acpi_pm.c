@@ -248,7 +248,7 @@ static int acpi_pm_load(struct device *dev, struct state_reader *r, struct err *
 	pm->cnt = cnt;
 	ticks = ns_to_ticks(clock_monotonic_ns());
 	atomic_store(&pm->tmr_base, (tmr - ticks) & PM_TMR_MASK);
-	pm->tmr_sts_since = tmr_now(pm);
+	pm->tmr_sts_since = ticks + atomic_load(&pm->tmr_base);
 	pthread_mutex_unlock(&pm->lock);
 	return 0;
 }

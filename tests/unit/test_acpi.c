@@ -28,6 +28,7 @@
 #define FADT_PM1_CNT_LEN 89
 #define FADT_PM_TMR_LEN	 91
 #define FADT_BOOT_ARCH	 109
+#define FADT_CENTURY	 108
 #define FADT_FLAGS	 112
 #define FADT_MINOR	 131
 #define FADT_X_FACS	 132
@@ -280,6 +281,7 @@ static void test_fadt(void **state)
 	assert_int_equal(fadt[FADT_PM1_CNT_LEN], 2);
 	assert_int_equal(fadt[FADT_PM_TMR_LEN], 4);
 	assert_int_equal(rd16(fadt + FADT_BOOT_ARCH) & 0x3, 0x3); /* legacy devices, 8042 */
+	assert_int_equal(fadt[FADT_CENTURY], 0x32); /* RTC century register */
 
 	flags = rd32(fadt + FADT_FLAGS);
 	assert_true(flags & (1u << 0));	  /* WBINVD */
