@@ -26,6 +26,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A sanitizer report fails a run even when the exit status looks right.
+sanitized() {
+	grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$1"
+}
+
 pass() {
 	echo "PASS $1"
 	passed=$((passed + 1))
@@ -99,7 +104,7 @@ selected() {
 	return 1
 }
 
-# guest_case NAME KERNEL STATUS STDERR_PATTERNS [kite args...]
+# guest_case NAME KERNEL STATUS STDERR_PATTERNS ENGINE [kite args...]
 # Runs KERNEL and checks the exit status, that stdout is byte-for-byte
 # tests/guests/NAME.expected and that stderr contains every pattern
 # (";"-separated, case-insensitive).
@@ -123,6 +128,8 @@ guest_case() {
 	rc=$?
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		why="timed out after 30 s"
+	elif sanitized "$err"; then
+		why="sanitizer report"
 	elif [ "$rc" -ne "$want" ]; then
 		why="exit status $rc, want $want"
 	elif ! cmp -s "$SRC/$name.expected" "$out"; then
@@ -161,8 +168,10 @@ guest_tests() {
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case mmio "$g/mmio.elf" 0 "" "$e" --mem 64M
 		guest_case uart "$g/uart.elf" 0 "" "$e" --mem 64M
+		guest_case rtc "$g/rtc.elf" 0 "" "$e" --mem 64M
 		guest_case timer "$g/timer.elf" 0 "" "$e" --mem 64M
 		guest_case smp "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 2
+		guest_case smp_4cpus "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 4
 		guest_case reset "$g/reset.elf" 0 "" "$e" --mem 64M
 		guest_case triplefault "$g/triplefault.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case bench "$g/bench.elf" 0 "" "$e"
@@ -188,6 +197,8 @@ bad_case() {
 		why="timed out after 30 s"
 	elif [ "$rc" -ge 128 ]; then
 		why="crashed (status $rc)"
+	elif sanitized "$err"; then
+		why="sanitizer report"
 	elif [ "$ok" -eq 0 ]; then
 		why="exit status $rc, want ${statuses// / or }"
 	elif [ ! -s "$err" ]; then

@@ -4,12 +4,15 @@
 
 GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/guests
-GUEST_PVH := hello mmio timer smp reset triplefault bench uart
+GUEST_PVH := hello mmio uart rtc timer smp reset triplefault bench
 GUEST_ASFLAGS := -nostdinc -I$(GUEST_SRC) -Wa,--fatal-warnings
 GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin
 
 .PHONY: guests
 guests: $(GUEST_BINS)
+
+# Keep the objects: no "rm" noise after every build.
+.SECONDARY: $(GUEST_PVH:%=$(GUEST_OUT)/%.o)
 
 $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/guests.mk
 	@mkdir -p $(dir $@)
