@@ -156,6 +156,51 @@ guest_case() {
 	show stderr "$err"
 }
 
+# signal_case NAME SIGNAL ENGINE: a guest that never stops by itself; once it
+# has printed its line, SIGNAL must end kite with status 0 and that output.
+signal_case() {
+	local name=$1 sig=$2 engine=$3
+	local id="guest/$engine/$name" kernel=$GUESTS/spin.elf out=$TMP/$name.out
+	local err=$TMP/$name.err pid rc i why=""
+
+	selected "$name" spin || return 0
+	if [ ! -f "$kernel" ]; then
+		fail "$id" "$kernel not built"
+		return
+	fi
+	"$KITE" run --accel "$engine" --kernel "$kernel" --mem 64M \
+		</dev/null >"$out" 2>"$err" &
+	pid=$!
+	for i in $(seq 100); do
+		grep -q spinning "$out" 2>/dev/null && break
+		sleep 0.1
+	done
+	kill "-$sig" "$pid" 2>/dev/null
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null
+		why="still running 10 s after SIG$sig"
+	fi
+	wait "$pid"
+	rc=$?
+	if [ -z "$why" ] && [ "$rc" -ne 0 ]; then
+		why="exit status $rc after SIG$sig, want 0"
+	elif [ -z "$why" ] && ! cmp -s "$SRC/spin.expected" "$out"; then
+		why="stdout differs from $SRC/spin.expected"
+	elif [ -z "$why" ] && sanitized "$err"; then
+		why="sanitizer report"
+	fi
+	if [ -z "$why" ]; then
+		pass "$id"
+	else
+		fail "$id" "$why"
+		show stderr "$err"
+	fi
+}
+
 guest_tests() {
 	local e g=$GUESTS
 
@@ -175,6 +220,8 @@ guest_tests() {
 		guest_case reset "$g/reset.elf" 0 "" "$e" --mem 64M
 		guest_case triplefault "$g/triplefault.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case bench "$g/bench.elf" 0 "" "$e"
+		signal_case sigterm TERM "$e"
+		signal_case sigint INT "$e"
 	done
 }
 
