@@ -4,7 +4,7 @@
 
 GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/guests
-GUEST_PVH := hello mmio uart rtc timer smp reset triplefault bench spin
+GUEST_PVH := hello mmio uart rtc timer smp reset triplefault bench spin cpuloop
 GUEST_ASFLAGS := -nostdinc -I$(GUEST_SRC) -Wa,--fatal-warnings
 GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin
 
