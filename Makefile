@@ -22,7 +22,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test unit guest run deps bench format guests
-all: $(BUILD)/kite $(UNIT_BINS) guests
+all: $(BUILD)/kite $(UNIT_BINS) guests $(BUILD)/tests/diff_x86
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -41,6 +41,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkite.a
 
 # Tiny purpose-built guests (freestanding, no host libraries).
 include tests/guests/guests.mk
+# The soft CPU against the host CPU, instruction by instruction.
+include tests/diff/diff.mk
 
 unit: $(UNIT_BINS)
 

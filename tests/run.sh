@@ -92,6 +92,33 @@ unit_tests() {
 	done
 }
 
+# ---- a2) the soft CPU against the host CPU ---------------------------------
+
+# Each instruction group of the differential harness counts as one test.
+diff_tests() {
+	local bin=$BUILD/tests/diff_x86 out=$TMP/diff.out rc np nf
+
+	if [ ! -x "$bin" ]; then
+		fail diff/x86 "$bin not built"
+		return
+	fi
+	timeout -k 5 300 "$bin" --quick </dev/null >"$out" 2>&1
+	rc=$?
+	np=$(grep -c '^PASS ' "$out")
+	nf=$(grep -c '^FAIL ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
+		nf=1
+	fi
+	passed=$((passed + np))
+	failed=$((failed + nf))
+	if [ "$nf" -eq 0 ]; then
+		echo "PASS diff/x86 ($np instruction groups: $(tail -n 1 "$out"))"
+	else
+		echo "FAIL diff/x86: $nf groups failed (exit $rc)"
+		grep -v '^PASS ' "$out" | head -n 60 | sed 's/^/    /'
+	fi
+}
+
 # ---- b) tiny guests --------------------------------------------------------
 
 selected() {
@@ -329,6 +356,7 @@ bad_tests() {
 # ---- main ------------------------------------------------------------------
 
 unit_tests
+diff_tests
 if [ -x "$KITE" ]; then
 	guest_tests
 	bad_tests

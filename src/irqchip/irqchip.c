@@ -1,0 +1,248 @@
+/* irqchip/irqchip.c: the soft engine's interrupt fabric: routing, delivery, lifecycle, state. */
+#include "irqchip/irqchip.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/x86.h"
+#include "bus/bus.h"
+#include "irqchip/internal.h"
+#include "vm/vm.h"
+
+#define PIC_MASTER_PORT	  0x20
+#define PIC_SLAVE_PORT	  0xa0
+#define ELCR_PORT	  0x4d0
+#define PIT_PORT	  0x40
+#define PORT61		  0x61
+#define IOAPIC_WINDOW_LEN 0x1000
+
+#define IRQCHIP_STATE_VERSION 1
+
+static bool targeted(struct irqchip *chip, unsigned cpu, const struct irq_msg *m)
+{
+	switch (m->shorthand) {
+	case SH_SELF:
+		return cpu == m->src;
+	case SH_ALL:
+		return true;
+	case SH_OTHERS:
+		return cpu != m->src;
+	default:
+		return lapic_dest_match(&chip->lapics[cpu], m->dest, m->logical);
+	}
+}
+
+/*
+ * The APIC bus: one message to every LAPIC it addresses (lowest priority:
+ * to the lowest-numbered one that accepts). Returns how many accepted it.
+ */
+unsigned irq_deliver(struct irqchip *chip, const struct irq_msg *m)
+{
+	unsigned n = 0;
+
+	for (unsigned cpu = 0; cpu < chip->nr_cpus; cpu++) {
+		if (!targeted(chip, cpu, m))
+			continue;
+		n += lapic_accept(&chip->lapics[cpu], m);
+		if (m->mode == DM_LOWEST && n)
+			break; /* one taker is enough; a refusing APIC passes it on */
+	}
+	return n;
+}
+
+void irqchip_set_irq(struct irqchip *chip, unsigned gsi, int level)
+{
+	if (gsi >= IRQCHIP_NR_GSIS) {
+		log_ratelimited(LOG_WARN, "irqchip: ignoring GSI %u (only 0-%u exist)", gsi,
+				IRQCHIP_NR_GSIS - 1);
+		return;
+	}
+	/* The MADT maps ISA IRQs 1:1 onto GSIs, so IRQ n is PIC input n and IOAPIC pin n. */
+	if (gsi < IRQCHIP_NR_ISA_IRQS)
+		pic_set_irq(chip, gsi, level);
+	ioapic_set_pin(chip, gsi, level);
+}
+
+bool irqchip_has_interrupt(struct irqchip *chip, unsigned cpu)
+{
+	struct lapic *l;
+
+	if (cpu >= chip->nr_cpus)
+		return false;
+	l = &chip->lapics[cpu];
+	if (atomic_load(&l->ready))
+		return true;
+	if (atomic_load(&chip->pic_intr) &&
+	    (atomic_load(&l->extint_ok) || atomic_load(&l->extint_req))) {
+		/* INTR was seen high: the INTA that follows acks the PIC even if it fell. */
+		if (!atomic_load(&l->pic_sampled))
+			atomic_store(&l->pic_sampled, true);
+		return true;
+	}
+	if (atomic_load(&l->pic_sampled))
+		atomic_store(&l->pic_sampled, false);
+	return false;
+}
+
+int irqchip_take_interrupt(struct irqchip *chip, unsigned cpu)
+{
+	struct lapic *l;
+	bool sampled;
+	int v;
+
+	if (cpu >= chip->nr_cpus)
+		return -1;
+	l = &chip->lapics[cpu];
+	v = lapic_take(l);
+	if (v >= 0)
+		return v;
+	sampled = atomic_exchange(&l->pic_sampled, false);
+	if (!atomic_load(&l->extint_ok) && !atomic_load(&l->extint_req))
+		return -1;
+	if (!sampled && !atomic_load(&chip->pic_intr))
+		return -1;
+	atomic_store(&l->extint_req, false);
+	return pic_inta(chip);
+}
+
+static int regions_register(struct vm *vm, struct irqchip *chip, struct err *err)
+{
+	static const struct {
+		uint16_t port, len;
+		io_handler_fn fn;
+		const char *name;
+	} ports[] = {
+	    {PIC_MASTER_PORT, 2, pic_master_io, "pic-master"},
+	    {PIC_SLAVE_PORT, 2, pic_slave_io, "pic-slave"},
+	    {ELCR_PORT, 2, pic_elcr_io, "elcr"},
+	    {PIT_PORT, 4, pit_io, "pit"},
+	    {PORT61, 1, pit_port61_io, "port61"},
+	};
+	int rc;
+
+	for (unsigned i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		rc = io_bus_register(&vm->pio, ports[i].port, ports[i].len, ports[i].fn, chip,
+				     ports[i].name, err);
+		if (rc < 0)
+			return rc;
+	}
+	return io_bus_register(&vm->mmio, IOAPIC_DEFAULT_BASE, IOAPIC_WINDOW_LEN, ioapic_mmio, chip,
+			       "ioapic", err);
+}
+
+static void chip_free(struct irqchip *chip)
+{
+	pit_destroy(chip);
+	pthread_mutex_destroy(&chip->pics.lock);
+	pthread_mutex_destroy(&chip->ioapic.lock);
+	for (unsigned i = 0; i < chip->nr_cpus; i++)
+		lapic_destroy(&chip->lapics[i]);
+	free(chip->lapics);
+	free(chip);
+}
+
+int irqchip_create(struct vm *vm, const struct irqchip_config *cfg, struct irqchip **out,
+		   struct err *err)
+{
+	struct irqchip *chip;
+	int rc;
+
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_VCPUS)
+		return err_set(err, -EINVAL, "irqchip: %u vCPUs is outside 1..%u", cfg->nr_cpus,
+			       VM_MAX_VCPUS);
+	if (!cfg->kick)
+		return err_set(err, -EINVAL, "irqchip: no kick callback");
+	chip = calloc(1, sizeof(*chip));
+	if (!chip)
+		return err_set(err, -ENOMEM, "irqchip: out of memory");
+	chip->lapics = calloc(cfg->nr_cpus, sizeof(*chip->lapics));
+	if (!chip->lapics) {
+		free(chip);
+		return err_set(err, -ENOMEM, "irqchip: out of memory");
+	}
+	chip->vm = vm;
+	chip->nr_cpus = cfg->nr_cpus;
+	chip->kick = cfg->kick;
+	chip->kick_opaque = cfg->kick_opaque;
+	for (unsigned i = 0; i < cfg->nr_cpus; i++)
+		lapic_init(&chip->lapics[i], chip, i);
+	/* The MADT gives the IOAPIC the first ID after the CPUs'. */
+	ioapic_init(&chip->ioapic, cfg->nr_cpus);
+	pic_init(chip);
+	rc = pit_init(chip, err);
+	if (rc < 0) {
+		chip->pit.wake_fd = -1;
+		goto err_free;
+	}
+	/*
+	 * The bus cannot unregister: a failure below leaves regions pointing at
+	 * a freed chip, so the caller must tear the whole VM down (it does).
+	 */
+	rc = regions_register(vm, chip, err);
+	if (rc < 0)
+		goto err_free;
+	rc = pit_start(chip, err);
+	if (rc < 0)
+		goto err_free;
+	*out = chip;
+	return 0;
+
+err_free:
+	chip_free(chip);
+	return rc;
+}
+
+void irqchip_destroy(struct irqchip *chip)
+{
+	if (chip)
+		chip_free(chip);
+}
+
+int irqchip_save(struct irqchip *chip, struct state_writer *w)
+{
+	state_section_begin(w, "irqchip", IRQCHIP_STATE_VERSION);
+	state_put_u32(w, chip->nr_cpus);
+	state_section_end(w);
+	for (unsigned i = 0; i < chip->nr_cpus; i++)
+		lapic_save(&chip->lapics[i], w);
+	ioapic_save(chip, w);
+	pic_save(chip, w);
+	pit_save(chip, w);
+	return w->error;
+}
+
+/*
+ * Each part is checked whole before it replaces the live one, but a failure
+ * in a later part leaves earlier ones loaded: the VM must not run after a
+ * failed load.
+ */
+int irqchip_load(struct irqchip *chip, struct state_reader *r, struct err *err)
+{
+	uint32_t version, nr;
+	int rc;
+
+	rc = state_section_open(r, "irqchip", IRQCHIP_STATE_VERSION, &version, err);
+	if (rc < 0)
+		return rc;
+	nr = state_get_u32(r);
+	rc = state_section_close(r, err);
+	if (rc < 0)
+		return err_wrap(err, "irqchip");
+	if (nr != chip->nr_cpus)
+		return err_set(err, -EINVAL, "irqchip: state has %u LAPICs, this VM has %u vCPUs",
+			       nr, chip->nr_cpus);
+	for (unsigned i = 0; i < chip->nr_cpus; i++) {
+		rc = lapic_load(&chip->lapics[i], r, err);
+		if (rc < 0)
+			return rc;
+	}
+	rc = ioapic_load(chip, r, err);
+	if (rc < 0)
+		return rc;
+	rc = pic_load(chip, r, err);
+	if (rc < 0)
+		return rc;
+	return pit_load(chip, r, err);
+}

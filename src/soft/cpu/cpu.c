@@ -1,0 +1,283 @@
+/* soft/cpu/cpu.c: the CPU core's run loop, decoded-instruction cache and state. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "soft/cpu/internal.h"
+
+#define PAGE_SIZE 4096u
+#define PAGE_MASK (~(uint64_t)(PAGE_SIZE - 1))
+
+/*
+ * A decoded instruction remembered with its bytes. A hit needs the same RIP
+ * and the same bytes at RIP now, which keeps self- and cross-modifying code
+ * and remapped pages correct without tracking writes: the check is one short
+ * memcmp against a host pointer the TLB already gives.
+ */
+struct cpu_icache_entry {
+	uint64_t rip;
+	uint8_t bytes[X86_INSN_MAX_LEN];
+	struct x86_insn insn;
+};
+
+static void exec_invalid(struct cpu *c, const struct x86_insn *in)
+{
+	c->exc.unimplemented = in->op == OP_UNIMPL;
+	cpu_raise_ud(c);
+}
+
+static void exec_toolong(struct cpu *c, const struct x86_insn *in)
+{
+	(void)in;
+	cpu_raise_gp0(c);
+}
+
+static void exec_hlt(struct cpu *c, const struct x86_insn *in)
+{
+	(void)in;
+	if (c->cpl != 0)
+		cpu_raise_gp0(c);
+	c->pending_exit = CPU_EXIT_HLT;
+}
+
+static const exec_fn exec_table[OP_NR] = {
+    [OP_UD] = exec_invalid,
+    [OP_UNIMPL] = exec_invalid,
+    [OP_TOOLONG] = exec_toolong,
+    [OP_ALU] = exec_alu,
+    [OP_TEST] = exec_test,
+    [OP_INC] = exec_incdec,
+    [OP_DEC] = exec_incdec,
+    [OP_NOT] = exec_not,
+    [OP_NEG] = exec_neg,
+    [OP_MUL] = exec_mul,
+    [OP_IMUL1] = exec_imul1,
+    [OP_IMUL2] = exec_imul23,
+    [OP_IMUL3] = exec_imul23,
+    [OP_DIV] = exec_div,
+    [OP_IDIV] = exec_idiv,
+    [OP_SHIFT] = exec_shift,
+    [OP_SHLD] = exec_shld,
+    [OP_SHRD] = exec_shrd,
+    [OP_MOV] = exec_mov,
+    [OP_MOVZX] = exec_movzx,
+    [OP_MOVSX] = exec_movsx,
+    [OP_LEA] = exec_lea,
+    [OP_XCHG] = exec_xchg,
+    [OP_NOP] = exec_nop,
+    [OP_PUSH] = exec_push,
+    [OP_POP] = exec_pop,
+    [OP_PUSHF] = exec_pushf,
+    [OP_POPF] = exec_popf,
+    [OP_ENTER] = exec_enter,
+    [OP_LEAVE] = exec_leave,
+    [OP_JCC] = exec_jcc,
+    [OP_JMP] = exec_jmp,
+    [OP_CALL] = exec_call,
+    [OP_JMPI] = exec_jmpi,
+    [OP_CALLI] = exec_calli,
+    [OP_RET] = exec_ret,
+    [OP_LOOP] = exec_loop,
+    [OP_SETCC] = exec_setcc,
+    [OP_CMOVCC] = exec_cmovcc,
+    [OP_CBW] = exec_cbw,
+    [OP_CWD] = exec_cwd,
+    [OP_BSWAP] = exec_bswap,
+    [OP_BT] = exec_bt,
+    [OP_BSF] = exec_bsf,
+    [OP_BSR] = exec_bsr,
+    [OP_TZCNT] = exec_tzcnt,
+    [OP_LZCNT] = exec_lzcnt,
+    [OP_POPCNT] = exec_popcnt,
+    [OP_MOVS] = exec_movs,
+    [OP_STOS] = exec_stos,
+    [OP_LODS] = exec_lods,
+    [OP_CMPS] = exec_cmps,
+    [OP_SCAS] = exec_scas,
+    [OP_INS] = exec_ins,
+    [OP_OUTS] = exec_outs,
+    [OP_IN] = exec_in,
+    [OP_OUT] = exec_out,
+    [OP_CMPXCHG] = exec_cmpxchg,
+    [OP_CMPXCHG2X] = exec_cmpxchg2x,
+    [OP_XADD] = exec_xadd,
+    [OP_FLAG] = exec_flag,
+    [OP_CLI] = exec_cli,
+    [OP_STI] = exec_sti,
+    [OP_LAHF] = exec_lahf,
+    [OP_SAHF] = exec_sahf,
+    [OP_XLAT] = exec_xlat,
+    [OP_CPUID] = exec_cpuid,
+    [OP_RDTSC] = exec_rdtsc,
+    [OP_MOVBE] = exec_movbe,
+    [OP_HLT] = exec_hlt,
+    [OP_INT3] = exec_int3,
+    [OP_INT] = exec_int,
+    [OP_UD2] = exec_invalid,
+    [OP_SSE] = exec_sse,
+    [OP_X87] = exec_x87,
+};
+
+_Noreturn void cpu_raise(struct cpu *c, unsigned vector, bool has_error, uint32_t error)
+{
+	c->exc.vector = vector;
+	c->exc.has_error = has_error;
+	c->exc.error_code = error;
+	c->exc.kind = CPU_EXC_FAULT;
+	longjmp(c->fault_jmp, 1);
+}
+
+_Noreturn void cpu_raise_trap(struct cpu *c, unsigned vector, unsigned kind)
+{
+	c->rip = c->next_rip;
+	c->insns++;
+	c->exc.vector = vector;
+	c->exc.has_error = false;
+	c->exc.error_code = 0;
+	c->exc.kind = kind;
+	longjmp(c->fault_jmp, 1);
+}
+
+int cpu_init(struct cpu *c, const struct cpu_ops *ops, void *opaque)
+{
+	memset(c, 0, sizeof(*c));
+	c->icache = calloc(CPU_ICACHE_SIZE, sizeof(*c->icache));
+	if (!c->icache)
+		return -ENOMEM;
+	c->ops = ops;
+	c->opaque = opaque;
+	c->rflags = X86_RFLAGS_FIXED;
+	c->mode64 = true;
+	c->sys.efer = X86_EFER_LME | X86_EFER_LMA;
+	c->sys.cs.l = 1;
+	c->sys.cs.present = 1;
+	cpu_tlb_flush(c);
+	return 0;
+}
+
+void cpu_destroy(struct cpu *c)
+{
+	free(c->icache);
+	c->icache = NULL;
+}
+
+void cpu_set_state(struct cpu *c, const struct x86_cpu_state *st)
+{
+	c->sys = *st;
+	memcpy(c->gpr, st->gpr, sizeof(c->gpr));
+	c->rip = st->rip;
+	cpu_set_rflags(c, st->rflags);
+	c->cpl = st->cs.selector & 3;
+	c->mode64 = (st->efer & X86_EFER_LMA) && st->cs.l;
+	cpu_tlb_flush(c);
+}
+
+void cpu_get_state(struct cpu *c, struct x86_cpu_state *st)
+{
+	*st = c->sys;
+	memcpy(st->gpr, c->gpr, sizeof(st->gpr));
+	st->rip = c->rip;
+	st->rflags = flags_get(c);
+}
+
+uint64_t cpu_get_rflags(struct cpu *c)
+{
+	return flags_get(c);
+}
+
+void cpu_set_rflags(struct cpu *c, uint64_t rflags)
+{
+	c->lf.op = LF_NONE;
+	c->rflags = (rflags & 0x3f7fd5) | X86_RFLAGS_FIXED;
+}
+
+void cpu_request_exit(struct cpu *c)
+{
+	atomic_store_explicit(&c->exit_request, true, memory_order_release);
+}
+
+/* Slow fetch: gathers the bytes (crossing a page if the instruction does) and decodes. */
+static void fetch_slow(struct cpu *c, uint8_t *bytes, struct x86_insn *in)
+{
+	unsigned first = PAGE_SIZE - (c->rip & ~PAGE_MASK);
+
+	if (first > X86_INSN_MAX_LEN)
+		first = X86_INSN_MAX_LEN;
+	mem_read_bytes(c, c->rip, bytes, first, X86_SEG_CS, CPU_ACCESS_EXEC);
+	if (x86_decode(bytes, first, X86_MODE_64, in) == 0)
+		return;
+	/* The instruction continues on the next page: its fault is the one to raise. */
+	mem_read_bytes(c, c->rip + first, bytes + first, X86_INSN_MAX_LEN - first, X86_SEG_CS,
+		       CPU_ACCESS_EXEC);
+	x86_decode(bytes, X86_INSN_MAX_LEN, X86_MODE_64, in);
+}
+
+static const struct x86_insn *fetch(struct cpu *c)
+{
+	uint64_t rip = c->rip;
+	struct cpu_icache_entry *e = &c->icache[(rip ^ (rip >> 12)) % CPU_ICACHE_SIZE];
+	struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(rip >> 12) % CPU_TLB_SIZE];
+	unsigned off = rip & ~PAGE_MASK;
+	uint8_t bytes[X86_INSN_MAX_LEN];
+
+	if (t->tag == (rip & PAGE_MASK)) {
+		const uint8_t *code = t->hva + off;
+
+		if (e->rip == rip && off + e->insn.len <= PAGE_SIZE &&
+		    !memcmp(code, e->bytes, e->insn.len))
+			return &e->insn;
+	}
+	fetch_slow(c, bytes, &e->insn);
+	if (off + e->insn.len <= PAGE_SIZE) {
+		e->rip = rip;
+		memcpy(e->bytes, bytes, e->insn.len);
+	} else {
+		/* Page-crossing: not cached (the length check above can never pass). */
+		e->rip = ~0ull;
+	}
+	return &e->insn;
+}
+
+int cpu_run(struct cpu *c, uint64_t max_insns)
+{
+	uint64_t end = c->insns + max_insns;
+
+	if (!c->mode64)
+		return CPU_EXIT_UNSUPPORTED;
+	if (setjmp(c->fault_jmp)) {
+		/* Registers are as the faulting instruction left them; RIP is unchanged. */
+		c->pending_exit = 0;
+		if (c->fault_flags_valid && c->exc.kind == CPU_EXC_FAULT)
+			cpu_set_rflags(c, c->fault_flags);
+		c->fault_flags_valid = false;
+		return CPU_EXIT_EXCEPTION;
+	}
+	while (c->insns < end) {
+		const struct x86_insn *in;
+
+		if (atomic_load_explicit(&c->exit_request, memory_order_relaxed)) {
+			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
+			return CPU_EXIT_REQUEST;
+		}
+		c->exc.unimplemented = false;
+		c->exc.cr2 = 0;
+		c->intr_shadow = false;
+		c->fault_flags_valid = false;
+		in = fetch(c);
+		c->next_rip = c->rip + in->len;
+		exec_table[in->op](c, in);
+		c->rip = c->next_rip;
+		c->insns++;
+		if (c->pending_exit) {
+			int r = c->pending_exit;
+
+			c->pending_exit = 0;
+			return r;
+		}
+	}
+	return CPU_EXIT_NONE;
+}
+
+int cpu_step(struct cpu *c)
+{
+	return cpu_run(c, 1);
+}

@@ -1,0 +1,178 @@
+/* soft/cpu/cpu.h: the soft engine's x86-64 CPU core: an interpreter behind a small ops interface.
+ */
+#ifndef KITE_SOFT_CPU_CPU_H
+#define KITE_SOFT_CPU_CPU_H
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/x86.h"
+#include "soft/cpu/fpu.h"
+#include "soft/cpu/insn.h"
+
+/*
+ * Everything outside the CPU goes through these callbacks; opaque is the
+ * engine's per-vCPU context. They run on the vCPU thread, inside cpu_run.
+ */
+enum cpu_access { CPU_ACCESS_READ, CPU_ACCESS_WRITE, CPU_ACCESS_EXEC, CPU_NR_ACCESS };
+
+struct cpu_xlate {
+	/* On success: */
+	uint8_t *hva;  /* host address of the 4 KiB page holding la; NULL: not RAM */
+	uint64_t gpa;  /* guest-physical address of that page (for MMIO) */
+	bool no_cache; /* do not keep this translation in the CPU's TLB */
+	/* On failure: the exception to raise (e.g. #PF with its error code). */
+	uint8_t vector;
+	uint32_t error_code;
+};
+
+struct cpu_ops {
+	/*
+	 * Translates the linear address la for an access of kind acc. Returns 0
+	 * with x->hva (RAM) or x->gpa (MMIO) filled, or a negative errno with
+	 * x->vector/x->error_code naming the fault (CR2 becomes la). The CPU
+	 * caches RAM translations until cpu_tlb_flush().
+	 */
+	int (*translate)(void *opaque, uint64_t la, enum cpu_access acc, struct cpu_xlate *x);
+	/* An access to a guest-physical address that is not RAM. len is 1..8. */
+	void (*mmio)(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, bool is_write);
+	/* Port I/O, already permission-checked. len is 1, 2 or 4. */
+	void (*pio)(void *opaque, uint16_t port, uint8_t *data, unsigned len, bool is_write);
+	/* CPUID leaf/subleaf -> eax, ebx, ecx, edx. */
+	void (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+	uint64_t (*rdtsc)(void *opaque);
+};
+
+/* Why cpu_run/cpu_step returned. */
+enum cpu_exit {
+	CPU_EXIT_NONE,	      /* instruction budget used up */
+	CPU_EXIT_EXCEPTION,   /* cpu->exc holds it; state is as the ISA leaves it */
+	CPU_EXIT_HLT,	      /* HLT retired: RIP is past it; wait for an interrupt */
+	CPU_EXIT_REQUEST,     /* cpu_request_exit() was called */
+	CPU_EXIT_UNSUPPORTED, /* a CPU mode this core does not execute yet */
+};
+
+enum cpu_exc_kind {
+	CPU_EXC_FAULT, /* RIP at the faulting instruction */
+	CPU_EXC_TRAP,  /* RIP after the instruction (#BP from INT3, #DB traps) */
+	CPU_EXC_SOFT,  /* INT n: RIP after; the IDT gate's DPL must be checked */
+};
+
+struct cpu_exception {
+	uint8_t vector;
+	uint8_t kind; /* enum cpu_exc_kind */
+	bool has_error;
+	uint32_t error_code;
+	uint64_t cr2;	    /* the faulting linear address for #PF */
+	bool unimplemented; /* #UD for a valid instruction this core lacks */
+};
+
+#define CPU_TLB_SIZE	256 /* direct-mapped entries per access kind */
+#define CPU_ICACHE_SIZE 1024
+
+struct cpu_tlb_entry {
+	uint64_t tag; /* page-aligned linear address, or 1 when empty */
+	uint8_t *hva;
+};
+
+/* Lazy arithmetic flags: the last flag-setting operation, expanded on demand. */
+struct cpu_lazy {
+	uint64_t res, a, b;
+	uint8_t op; /* enum in flags.c; 0: rflags holds the flags */
+	uint8_t size;
+};
+
+struct cpu_icache_entry;
+
+struct cpu {
+	/* Hot architectural state. */
+	uint64_t gpr[X86_NR_GPRS];
+	uint64_t rip;
+	uint64_t rflags; /* arithmetic bits are stale while lf.op != 0 */
+	struct cpu_lazy lf;
+	/* Segments, descriptor tables and control registers (gpr/rip/rflags in here are unused). */
+	struct x86_cpu_state sys;
+	unsigned cpl;
+	bool mode64;
+	bool intr_shadow; /* after STI: interrupts held off for one instruction */
+
+	struct cpu_exception exc;
+	uint64_t insns; /* retired instructions */
+	atomic_bool exit_request;
+
+	const struct cpu_ops *ops;
+	void *opaque;
+
+	/* Per-instruction scratch. */
+	uint64_t next_rip;
+	int pending_exit;     /* enum cpu_exit to return after this instruction */
+	uint64_t fault_flags; /* RFLAGS to report if this instruction faults */
+	bool fault_flags_valid;
+	jmp_buf fault_jmp;
+
+	struct cpu_tlb_entry tlb[CPU_NR_ACCESS][CPU_TLB_SIZE];
+	struct cpu_icache_entry *icache;
+
+	/* x87, MMX and SSE state (soft/cpu/fpu.h). */
+	struct cpu_fpu fpu;
+};
+
+/*
+ * Initialises cpu (zeroed registers, 64-bit mode flat segments, CPL 0) and
+ * allocates its decoded-instruction cache. Returns 0 or -ENOMEM.
+ */
+int cpu_init(struct cpu *cpu, const struct cpu_ops *ops, void *opaque);
+void cpu_destroy(struct cpu *cpu);
+
+/* Loads/stores the architectural state (flags materialised). */
+void cpu_set_state(struct cpu *cpu, const struct x86_cpu_state *st);
+void cpu_get_state(struct cpu *cpu, struct x86_cpu_state *st);
+
+/* RFLAGS with the lazy arithmetic flags expanded, and its setter. */
+uint64_t cpu_get_rflags(struct cpu *cpu);
+void cpu_set_rflags(struct cpu *cpu, uint64_t rflags);
+
+/*
+ * Executes at most max_insns instructions (a REP string instruction may
+ * stop part way and count as one). Returns an enum cpu_exit.
+ */
+int cpu_run(struct cpu *cpu, uint64_t max_insns);
+
+/* Executes one instruction: cpu_run(cpu, 1). */
+int cpu_step(struct cpu *cpu);
+
+/* Makes a running cpu_run return CPU_EXIT_REQUEST soon; any thread. */
+void cpu_request_exit(struct cpu *cpu);
+
+/*
+ * Delivers external interrupt vector through the IDT as the current mode does
+ * it (real-mode IVT, protected-mode or long-mode gates, privilege change,
+ * IST), as if between instructions. Returns 0, or -1 when delivery itself
+ * faulted all the way to a triple fault (the engine shuts the VM down).
+ * The caller has checked RFLAGS.IF and the interrupt shadow.
+ */
+int cpu_interrupt(struct cpu *cpu, uint8_t vector);
+
+/*
+ * Delivers cpu->exc (after cpu_run returned CPU_EXIT_EXCEPTION) through the
+ * IDT, with its error code and CR2, escalating a fault during delivery to #DF
+ * and a fault during #DF to a triple fault. Returns 0, or -1 on triple fault.
+ */
+int cpu_deliver_exception(struct cpu *cpu);
+
+/* Drops cached translations (CR3 write, INVLPG, memory map change). */
+void cpu_tlb_flush(struct cpu *cpu);
+
+/*
+ * Feature bits this core executes beyond the x86-64 baseline, for the
+ * engine's CPUID: CPUID.1:ECX MOVBE and POPCNT, CPUID.80000001:ECX LAHF-SAHF
+ * and ABM (LZCNT). F3 0F BC executes as TZCNT, but BMI1 must stay clear until
+ * the VEX-encoded BMI1 instructions exist; compilers only emit it ("rep bsf")
+ * where TZCNT and BSF agree.
+ */
+#define CPU_FEAT_1_ECX	      ((1u << 22) | (1u << 23))
+#define CPU_FEAT_80000001_ECX ((1u << 0) | (1u << 5))
+
+#endif

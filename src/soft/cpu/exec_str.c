@@ -1,0 +1,192 @@
+/* soft/cpu/exec_str.c: string instructions (with REP) and port I/O. */
+#include "soft/cpu/internal.h"
+
+enum str_kind { S_MOVS, S_STOS, S_LODS, S_CMPS, S_SCAS, S_INS, S_OUTS };
+
+static void io_check(struct cpu *c)
+{
+	/* The TSS I/O permission bitmap is not consulted yet: CPL > IOPL faults. */
+	if (c->cpl > ((c->rflags >> 12) & 3))
+		cpu_raise_gp0(c);
+}
+
+static unsigned io_size(const struct x86_insn *in)
+{
+	return in->osz > 4 ? 4 : in->osz;
+}
+
+static uint64_t port_in(struct cpu *c, uint16_t port, unsigned sz)
+{
+	uint8_t buf[4] = {0};
+	uint32_t v;
+
+	c->ops->pio(c->opaque, port, buf, sz, false);
+	memcpy(&v, buf, 4);
+	return v & sz_mask(sz);
+}
+
+static void port_out(struct cpu *c, uint16_t port, unsigned sz, uint64_t v)
+{
+	uint8_t buf[4];
+	uint32_t w = v;
+
+	memcpy(buf, &w, 4);
+	c->ops->pio(c->opaque, port, buf, sz, true);
+}
+
+static void advance(struct cpu *c, unsigned r, unsigned asz, int64_t delta)
+{
+	reg_set(c, r, asz, reg_get(c, r, asz) + (uint64_t)delta);
+}
+
+/* One element; returns false when a REPE/REPNE comparison ends the loop. */
+static bool str_once(struct cpu *c, const struct x86_insn *in, enum str_kind k, unsigned sz)
+{
+	unsigned asz = in->asz;
+	int64_t d = (c->rflags & FL_DF) ? -(int64_t)sz : (int64_t)sz;
+	uint64_t si = reg_get(c, X86_RSI, asz) + cpu_seg_base(c, in->seg);
+	uint64_t di = reg_get(c, X86_RDI, asz); /* ES: no base in 64-bit mode */
+	uint64_t a, b;
+
+	switch (k) {
+	case S_MOVS:
+		mem_write(c, di, sz, mem_read(c, si, sz, in->seg), X86_SEG_ES);
+		advance(c, X86_RSI, asz, d);
+		advance(c, X86_RDI, asz, d);
+		return true;
+	case S_STOS:
+		mem_write(c, di, sz, c->gpr[X86_RAX], X86_SEG_ES);
+		advance(c, X86_RDI, asz, d);
+		return true;
+	case S_LODS:
+		reg_set(c, X86_RAX, sz, mem_read(c, si, sz, in->seg));
+		advance(c, X86_RSI, asz, d);
+		return true;
+	case S_INS:
+		a = port_in(c, c->gpr[X86_RDX] & 0xffff, sz);
+		mem_write(c, di, sz, a, X86_SEG_ES);
+		advance(c, X86_RDI, asz, d);
+		return true;
+	case S_OUTS:
+		port_out(c, c->gpr[X86_RDX] & 0xffff, sz, mem_read(c, si, sz, in->seg));
+		advance(c, X86_RSI, asz, d);
+		return true;
+	case S_CMPS:
+		/* The host reads ES:rDI first: it decides which fault is reported. */
+		b = mem_read(c, di, sz, X86_SEG_ES);
+		a = mem_read(c, si, sz, in->seg);
+		advance(c, X86_RSI, asz, d);
+		advance(c, X86_RDI, asz, d);
+		break;
+	default: /* S_SCAS */
+		a = reg_get(c, X86_RAX, sz);
+		b = mem_read(c, di, sz, X86_SEG_ES);
+		advance(c, X86_RDI, asz, d);
+		break;
+	}
+	flags_lazy(c, LF_SUB, sz, a - b, a, b);
+	if (in->flags & X86_F_REP)
+		return ((a - b) & sz_mask(sz)) == 0;
+	return ((a - b) & sz_mask(sz)) != 0;
+}
+
+static void str_exec(struct cpu *c, const struct x86_insn *in, enum str_kind k, unsigned sz)
+{
+	unsigned asz = in->asz;
+
+	if (!(in->flags & (X86_F_REP | X86_F_REPNE))) {
+		str_once(c, in, k, sz);
+		return;
+	}
+	/*
+	 * With 32-bit addressing the host writes ECX up front, zero-extending
+	 * it, even if the first element faults; its fast REP MOVS/STOS do the
+	 * same to ESI and EDI.
+	 */
+	if (asz == 4)
+		c->gpr[X86_RCX] = (uint32_t)c->gpr[X86_RCX];
+	if (asz == 4 && (k == S_MOVS || k == S_STOS)) {
+		c->gpr[X86_RDI] = (uint32_t)c->gpr[X86_RDI];
+		if (k == S_MOVS)
+			c->gpr[X86_RSI] = (uint32_t)c->gpr[X86_RSI];
+	}
+	/*
+	 * The host reports a fault inside REPE/REPNE CMPS/SCAS with the flags
+	 * the instruction started with (it restarts and recomputes them).
+	 */
+	if (k == S_CMPS || k == S_SCAS) {
+		c->fault_flags = flags_get(c);
+		c->fault_flags_valid = true;
+	}
+	for (unsigned n = 0;; n++) {
+		uint64_t cnt = reg_get(c, X86_RCX, asz);
+		bool more;
+
+		if (!cnt)
+			return;
+		if (n == CPU_REP_CHUNK) {
+			/* Yield: the instruction restarts with the registers as they are. */
+			c->next_rip = c->rip;
+			return;
+		}
+		more = str_once(c, in, k, sz);
+		reg_set(c, X86_RCX, asz, cnt - 1);
+		if (!more && (k == S_CMPS || k == S_SCAS))
+			return;
+	}
+}
+
+void exec_movs(struct cpu *c, const struct x86_insn *in)
+{
+	str_exec(c, in, S_MOVS, in->osz);
+}
+
+void exec_stos(struct cpu *c, const struct x86_insn *in)
+{
+	str_exec(c, in, S_STOS, in->osz);
+}
+
+void exec_lods(struct cpu *c, const struct x86_insn *in)
+{
+	str_exec(c, in, S_LODS, in->osz);
+}
+
+void exec_cmps(struct cpu *c, const struct x86_insn *in)
+{
+	str_exec(c, in, S_CMPS, in->osz);
+}
+
+void exec_scas(struct cpu *c, const struct x86_insn *in)
+{
+	str_exec(c, in, S_SCAS, in->osz);
+}
+
+void exec_ins(struct cpu *c, const struct x86_insn *in)
+{
+	io_check(c);
+	str_exec(c, in, S_INS, io_size(in));
+}
+
+void exec_outs(struct cpu *c, const struct x86_insn *in)
+{
+	io_check(c);
+	str_exec(c, in, S_OUTS, io_size(in));
+}
+
+void exec_in(struct cpu *c, const struct x86_insn *in)
+{
+	uint16_t port = (in->flags & X86_F_IMM_CL) ? c->gpr[X86_RDX] & 0xffff : in->imm & 0xff;
+	unsigned sz = io_size(in);
+
+	io_check(c);
+	reg_set(c, X86_RAX, sz, port_in(c, port, sz));
+}
+
+void exec_out(struct cpu *c, const struct x86_insn *in)
+{
+	uint16_t port = (in->flags & X86_F_IMM_CL) ? c->gpr[X86_RDX] & 0xffff : in->imm & 0xff;
+	unsigned sz = io_size(in);
+
+	io_check(c);
+	port_out(c, port, sz, c->gpr[X86_RAX]);
+}

@@ -1,0 +1,247 @@
+/* soft/cpu/internal.h: helpers shared by the CPU core's files (not an API). */
+#ifndef KITE_SOFT_CPU_INTERNAL_H
+#define KITE_SOFT_CPU_INTERNAL_H
+
+#include <string.h>
+
+#include "soft/cpu/cpu.h"
+
+#define FL_CF	 X86_RFLAGS_CF
+#define FL_PF	 X86_RFLAGS_PF
+#define FL_AF	 X86_RFLAGS_AF
+#define FL_ZF	 X86_RFLAGS_ZF
+#define FL_SF	 X86_RFLAGS_SF
+#define FL_DF	 X86_RFLAGS_DF
+#define FL_OF	 X86_RFLAGS_OF
+#define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
+
+#define VEC_DE 0
+#define VEC_BP 3
+#define VEC_UD 6
+#define VEC_SS 12
+#define VEC_GP 13
+#define VEC_PF 14
+
+/* Lazy flag operations (struct cpu_lazy.op). */
+enum { LF_NONE, LF_ADD, LF_SUB, LF_ADC, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+
+/* REP string instructions yield after this many iterations. */
+#define CPU_REP_CHUNK 4096
+
+typedef void (*exec_fn)(struct cpu *cpu, const struct x86_insn *in);
+
+static inline uint64_t sz_mask(unsigned sz)
+{
+	return sz >= 8 ? ~0ull : (1ull << (8 * sz)) - 1;
+}
+
+static inline uint64_t sz_msb(unsigned sz)
+{
+	return 1ull << (8 * sz - 1);
+}
+
+static inline uint64_t sext(uint64_t v, unsigned sz)
+{
+	unsigned sh = 64 - 8 * sz;
+
+	return (uint64_t)((int64_t)(v << sh) >> sh);
+}
+
+static inline uint64_t reg_get(const struct cpu *c, unsigned r, unsigned sz)
+{
+	if (r >= X86_REG_HIGH8)
+		return (c->gpr[r - X86_REG_HIGH8] >> 8) & 0xff;
+	return c->gpr[r] & sz_mask(sz);
+}
+
+static inline void reg_set(struct cpu *c, unsigned r, unsigned sz, uint64_t v)
+{
+	if (r >= X86_REG_HIGH8) {
+		uint64_t *p = &c->gpr[r - X86_REG_HIGH8];
+
+		*p = (*p & ~0xff00ull) | ((v & 0xff) << 8);
+		return;
+	}
+	switch (sz) {
+	case 1:
+		c->gpr[r] = (c->gpr[r] & ~0xffull) | (v & 0xff);
+		break;
+	case 2:
+		c->gpr[r] = (c->gpr[r] & ~0xffffull) | (v & 0xffff);
+		break;
+	case 4:
+		c->gpr[r] = (uint32_t)v;
+		break;
+	default:
+		c->gpr[r] = v;
+	}
+}
+
+/* cpu.c */
+_Noreturn void cpu_raise(struct cpu *c, unsigned vector, bool has_error, uint32_t error);
+/* Traps and INT n: RIP moves past the instruction first. */
+_Noreturn void cpu_raise_trap(struct cpu *c, unsigned vector, unsigned kind);
+static inline _Noreturn void cpu_raise_gp0(struct cpu *c)
+{
+	cpu_raise(c, VEC_GP, true, 0);
+}
+static inline _Noreturn void cpu_raise_ud(struct cpu *c)
+{
+	cpu_raise(c, VEC_UD, false, 0);
+}
+
+/* flags.c */
+uint64_t flags_get(struct cpu *c);
+bool flags_cond(struct cpu *c, unsigned cc);
+/* Replaces the bits in mask with val (other flags are materialised first). */
+void flags_put(struct cpu *c, uint64_t mask, uint64_t val);
+/* Flags ZF/SF/PF for a result of size sz. */
+uint64_t flags_szp(uint64_t res, unsigned sz);
+
+static inline void flags_lazy(struct cpu *c, unsigned op, unsigned sz, uint64_t res, uint64_t a,
+			      uint64_t b)
+{
+	uint64_t m = sz_mask(sz);
+
+	c->lf.op = op;
+	c->lf.size = sz;
+	c->lf.res = res & m;
+	c->lf.a = a & m;
+	c->lf.b = b & m;
+}
+
+/* mem.c */
+uint64_t cpu_seg_base(const struct cpu *c, unsigned seg);
+/* The effective address (offset) of the E operand, truncated to the address size. */
+uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in);
+/* Its linear address. */
+static inline uint64_t cpu_la(const struct cpu *c, const struct x86_insn *in)
+{
+	return cpu_ea(c, in) + cpu_seg_base(c, in->seg);
+}
+uint64_t mem_read(struct cpu *c, uint64_t la, unsigned sz, unsigned seg);
+void mem_write(struct cpu *c, uint64_t la, unsigned sz, uint64_t v, unsigned seg);
+/* Copies n (<= 16) bytes; for CMPXCHG16B and instruction fetch. */
+void mem_read_bytes(struct cpu *c, uint64_t la, void *dst, unsigned n, unsigned seg,
+		    enum cpu_access acc);
+/* Host pointer for an access inside one RAM page, else NULL; faults are raised. */
+uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc);
+/* Raises the fault an access of sz bytes at la would raise, without accessing. */
+void mem_probe(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc);
+/* Checks la..la+sz-1 is canonical, raising #GP(0)/#SS(0). */
+void mem_check_canonical(struct cpu *c, uint64_t la, unsigned sz, unsigned seg);
+
+/*
+ * Read-modify-write of memory: rmw_begin reads (with a write translation),
+ * rmw_commit stores. With lock set and an aligned RAM access the store is a
+ * host compare-and-swap; it returns false when another vCPU changed the value
+ * in between and the caller must redo the operation.
+ */
+struct rmw {
+	uint8_t *p;
+	uint64_t la;
+	unsigned sz, seg;
+	bool atomic;
+};
+uint64_t rmw_begin(struct cpu *c, struct rmw *r, uint64_t la, unsigned sz, unsigned seg, bool lock);
+bool rmw_commit(struct cpu *c, struct rmw *r, uint64_t old, uint64_t val);
+
+/* The E operand. */
+static inline uint64_t opnd_e_get(struct cpu *c, const struct x86_insn *in, unsigned sz)
+{
+	if (in->flags & X86_F_MEM)
+		return mem_read(c, cpu_la(c, in), sz, in->seg);
+	return reg_get(c, in->rm, sz);
+}
+
+static inline void opnd_e_set(struct cpu *c, const struct x86_insn *in, unsigned sz, uint64_t v)
+{
+	if (in->flags & X86_F_MEM)
+		mem_write(c, cpu_la(c, in), sz, v, in->seg);
+	else
+		reg_set(c, in->rm, sz, v);
+}
+
+/* Stack helpers (64-bit mode: the stack pointer is always RSP). */
+void stack_push(struct cpu *c, unsigned sz, uint64_t v);
+uint64_t stack_pop(struct cpu *c, unsigned sz);
+
+static inline bool is_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
+/* The exec_* files: one handler per enum x86_op. */
+void exec_alu(struct cpu *c, const struct x86_insn *in);
+void exec_test(struct cpu *c, const struct x86_insn *in);
+void exec_incdec(struct cpu *c, const struct x86_insn *in);
+void exec_not(struct cpu *c, const struct x86_insn *in);
+void exec_neg(struct cpu *c, const struct x86_insn *in);
+void exec_mul(struct cpu *c, const struct x86_insn *in);
+void exec_imul1(struct cpu *c, const struct x86_insn *in);
+void exec_imul23(struct cpu *c, const struct x86_insn *in);
+void exec_div(struct cpu *c, const struct x86_insn *in);
+void exec_idiv(struct cpu *c, const struct x86_insn *in);
+void exec_shift(struct cpu *c, const struct x86_insn *in);
+void exec_shld(struct cpu *c, const struct x86_insn *in);
+void exec_shrd(struct cpu *c, const struct x86_insn *in);
+void exec_bt(struct cpu *c, const struct x86_insn *in);
+void exec_bsf(struct cpu *c, const struct x86_insn *in);
+void exec_bsr(struct cpu *c, const struct x86_insn *in);
+void exec_tzcnt(struct cpu *c, const struct x86_insn *in);
+void exec_lzcnt(struct cpu *c, const struct x86_insn *in);
+void exec_popcnt(struct cpu *c, const struct x86_insn *in);
+void exec_cmpxchg(struct cpu *c, const struct x86_insn *in);
+void exec_cmpxchg2x(struct cpu *c, const struct x86_insn *in);
+void exec_xadd(struct cpu *c, const struct x86_insn *in);
+void exec_xchg(struct cpu *c, const struct x86_insn *in);
+
+void exec_mov(struct cpu *c, const struct x86_insn *in);
+void exec_movzx(struct cpu *c, const struct x86_insn *in);
+void exec_movsx(struct cpu *c, const struct x86_insn *in);
+void exec_lea(struct cpu *c, const struct x86_insn *in);
+void exec_nop(struct cpu *c, const struct x86_insn *in);
+void exec_push(struct cpu *c, const struct x86_insn *in);
+void exec_pop(struct cpu *c, const struct x86_insn *in);
+void exec_pushf(struct cpu *c, const struct x86_insn *in);
+void exec_popf(struct cpu *c, const struct x86_insn *in);
+void exec_enter(struct cpu *c, const struct x86_insn *in);
+void exec_leave(struct cpu *c, const struct x86_insn *in);
+void exec_jcc(struct cpu *c, const struct x86_insn *in);
+void exec_jmp(struct cpu *c, const struct x86_insn *in);
+void exec_call(struct cpu *c, const struct x86_insn *in);
+void exec_jmpi(struct cpu *c, const struct x86_insn *in);
+void exec_calli(struct cpu *c, const struct x86_insn *in);
+void exec_ret(struct cpu *c, const struct x86_insn *in);
+void exec_loop(struct cpu *c, const struct x86_insn *in);
+void exec_setcc(struct cpu *c, const struct x86_insn *in);
+void exec_cmovcc(struct cpu *c, const struct x86_insn *in);
+void exec_cbw(struct cpu *c, const struct x86_insn *in);
+void exec_cwd(struct cpu *c, const struct x86_insn *in);
+void exec_bswap(struct cpu *c, const struct x86_insn *in);
+void exec_flag(struct cpu *c, const struct x86_insn *in);
+void exec_cli(struct cpu *c, const struct x86_insn *in);
+void exec_sti(struct cpu *c, const struct x86_insn *in);
+void exec_lahf(struct cpu *c, const struct x86_insn *in);
+void exec_sahf(struct cpu *c, const struct x86_insn *in);
+void exec_xlat(struct cpu *c, const struct x86_insn *in);
+void exec_cpuid(struct cpu *c, const struct x86_insn *in);
+void exec_rdtsc(struct cpu *c, const struct x86_insn *in);
+void exec_movbe(struct cpu *c, const struct x86_insn *in);
+void exec_int3(struct cpu *c, const struct x86_insn *in);
+void exec_int(struct cpu *c, const struct x86_insn *in);
+/* The x87 and SSE/MMX units (exec_x87.c, exec_sse.c); their state is cpu->fpu. */
+void exec_sse(struct cpu *c, const struct x86_insn *in);
+void exec_x87(struct cpu *c, const struct x86_insn *in);
+
+void exec_movs(struct cpu *c, const struct x86_insn *in);
+void exec_stos(struct cpu *c, const struct x86_insn *in);
+void exec_lods(struct cpu *c, const struct x86_insn *in);
+void exec_cmps(struct cpu *c, const struct x86_insn *in);
+void exec_scas(struct cpu *c, const struct x86_insn *in);
+void exec_ins(struct cpu *c, const struct x86_insn *in);
+void exec_outs(struct cpu *c, const struct x86_insn *in);
+void exec_in(struct cpu *c, const struct x86_insn *in);
+void exec_out(struct cpu *c, const struct x86_insn *in);
+
+#endif

@@ -1,0 +1,270 @@
+/* soft/cpu/mem.c: guest memory access: addresses, the software TLB, RAM fast path, MMIO. */
+#include <errno.h>
+
+#include "soft/cpu/internal.h"
+
+#define PAGE_SIZE 4096u
+#define PAGE_MASK (~(uint64_t)(PAGE_SIZE - 1))
+
+uint64_t cpu_seg_base(const struct cpu *c, unsigned seg)
+{
+	/* 64-bit mode: only FS and GS have a base. */
+	if (seg == X86_SEG_FS)
+		return c->sys.fs.base;
+	if (seg == X86_SEG_GS)
+		return c->sys.gs.base;
+	return 0;
+}
+
+uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in)
+{
+	uint64_t ea;
+
+	if (in->flags & X86_F_MOFFS) {
+		ea = in->imm;
+	} else {
+		ea = (uint64_t)(int64_t)in->disp;
+		if (in->base != X86_REG_NONE)
+			ea += c->gpr[in->base];
+		else if (in->flags & X86_F_RIPREL)
+			ea += c->next_rip;
+		if (in->index != X86_REG_NONE)
+			ea += c->gpr[in->index] << in->scale;
+	}
+	return in->asz == 4 ? (uint32_t)ea : ea;
+}
+
+void mem_check_canonical(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
+{
+	if (!is_canonical(la) || !is_canonical(la + sz - 1))
+		cpu_raise(c, seg == X86_SEG_SS ? VEC_SS : VEC_GP, true, 0);
+}
+
+void cpu_tlb_flush(struct cpu *c)
+{
+	for (unsigned k = 0; k < CPU_NR_ACCESS; k++)
+		for (unsigned i = 0; i < CPU_TLB_SIZE; i++)
+			c->tlb[k][i].tag = 1;
+}
+
+/*
+ * The host address of la's page for acc, or NULL with *gpa set for MMIO.
+ * Raises the translation fault.
+ */
+static uint8_t *page_lookup(struct cpu *c, uint64_t la, enum cpu_access acc, uint64_t *gpa)
+{
+	struct cpu_tlb_entry *e = &c->tlb[acc][(la >> 12) % CPU_TLB_SIZE];
+	struct cpu_xlate x = {0};
+
+	if (e->tag == (la & PAGE_MASK))
+		return e->hva;
+	if (c->ops->translate(c->opaque, la & PAGE_MASK, acc, &x) < 0) {
+		c->exc.cr2 = la;
+		cpu_raise(c, x.vector, true, x.error_code);
+	}
+	if (!x.hva) {
+		*gpa = x.gpa;
+		return NULL;
+	}
+	if (!x.no_cache) {
+		e->tag = la & PAGE_MASK;
+		e->hva = x.hva;
+	}
+	return x.hva;
+}
+
+uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc)
+{
+	uint64_t gpa;
+	uint8_t *page;
+
+	mem_check_canonical(c, la, sz, seg);
+	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE)
+		return NULL;
+	page = page_lookup(c, la, acc, &gpa);
+	return page ? page + (la & ~PAGE_MASK) : NULL;
+}
+
+/* One access that stays inside a page. */
+void mem_probe(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc)
+{
+	uint64_t gpa;
+
+	mem_check_canonical(c, la, sz, seg);
+	page_lookup(c, la, acc, &gpa);
+	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE)
+		page_lookup(c, (la & PAGE_MASK) + PAGE_SIZE, acc, &gpa);
+}
+
+/* One access that stays inside a page; acc picks the translation, store the direction. */
+static void access_in_page(struct cpu *c, uint64_t la, uint8_t *buf, unsigned n,
+			   enum cpu_access acc, bool store)
+{
+	uint64_t gpa = 0;
+	uint8_t *page = page_lookup(c, la, acc, &gpa);
+
+	if (page) {
+		if (store)
+			memcpy(page + (la & ~PAGE_MASK), buf, n);
+		else
+			memcpy(buf, page + (la & ~PAGE_MASK), n);
+		return;
+	}
+	c->ops->mmio(c->opaque, gpa + (la & ~PAGE_MASK), buf, n, store);
+}
+
+/*
+ * A page-crossing access: both pages are translated before any byte is
+ * written, so a fault on the second leaves memory untouched.
+ */
+static void access_split(struct cpu *c, uint64_t la, uint8_t *buf, unsigned n, enum cpu_access acc,
+			 bool store)
+{
+	unsigned first = PAGE_SIZE - (la & ~PAGE_MASK);
+	uint64_t gpa;
+
+	if (acc == CPU_ACCESS_WRITE) {
+		page_lookup(c, la, acc, &gpa);
+		page_lookup(c, la + first, acc, &gpa);
+	}
+	access_in_page(c, la, buf, first, acc, store);
+	access_in_page(c, la + first, buf + first, n - first, acc, store);
+}
+
+void mem_read_bytes(struct cpu *c, uint64_t la, void *dst, unsigned n, unsigned seg,
+		    enum cpu_access acc)
+{
+	mem_check_canonical(c, la, n, seg);
+	if ((la & ~PAGE_MASK) + n > PAGE_SIZE)
+		access_split(c, la, dst, n, acc, false);
+	else
+		access_in_page(c, la, dst, n, acc, false);
+}
+
+uint64_t mem_read(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
+{
+	struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_READ][(la >> 12) % CPU_TLB_SIZE];
+	uint64_t v = 0;
+
+	/* Fast path: a TLB hit inside one page (a canonical tag implies canonical la). */
+	if (e->tag == (la & PAGE_MASK) && (la & ~PAGE_MASK) + sz <= PAGE_SIZE) {
+		memcpy(&v, e->hva + (la & ~PAGE_MASK), sz);
+		return v;
+	}
+	mem_read_bytes(c, la, &v, sz, seg, CPU_ACCESS_READ);
+	return v;
+}
+
+void mem_write(struct cpu *c, uint64_t la, unsigned sz, uint64_t v, unsigned seg)
+{
+	struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_WRITE][(la >> 12) % CPU_TLB_SIZE];
+
+	if (e->tag == (la & PAGE_MASK) && (la & ~PAGE_MASK) + sz <= PAGE_SIZE) {
+		memcpy(e->hva + (la & ~PAGE_MASK), &v, sz);
+		return;
+	}
+	mem_check_canonical(c, la, sz, seg);
+	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE)
+		access_split(c, la, (uint8_t *)&v, sz, CPU_ACCESS_WRITE, true);
+	else
+		access_in_page(c, la, (uint8_t *)&v, sz, CPU_ACCESS_WRITE, true);
+}
+
+uint64_t rmw_begin(struct cpu *c, struct rmw *r, uint64_t la, unsigned sz, unsigned seg, bool lock)
+{
+	uint64_t v = 0;
+
+	r->la = la;
+	r->sz = sz;
+	r->seg = seg;
+	r->p = mem_ptr(c, la, sz, seg, CPU_ACCESS_WRITE);
+	/*
+	 * Misaligned or page-crossing locked accesses are done as plain
+	 * read-then-write: real split locks are rare and slow.
+	 */
+	r->atomic = lock && r->p && ((uintptr_t)r->p & (sz - 1)) == 0;
+	if (r->atomic) {
+		switch (sz) {
+		case 1:
+			v = __atomic_load_n(r->p, __ATOMIC_SEQ_CST);
+			break;
+		case 2:
+			v = __atomic_load_n((uint16_t *)r->p, __ATOMIC_SEQ_CST);
+			break;
+		case 4:
+			v = __atomic_load_n((uint32_t *)r->p, __ATOMIC_SEQ_CST);
+			break;
+		default:
+			v = __atomic_load_n((uint64_t *)r->p, __ATOMIC_SEQ_CST);
+			break;
+		}
+		return v;
+	}
+	if (r->p) {
+		memcpy(&v, r->p, sz);
+		return v;
+	}
+	/* Fault on the write translation first, as a locked access would. */
+	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE) {
+		uint64_t gpa;
+
+		page_lookup(c, la, CPU_ACCESS_WRITE, &gpa);
+		page_lookup(c, (la & PAGE_MASK) + PAGE_SIZE, CPU_ACCESS_WRITE, &gpa);
+	}
+	return mem_read(c, la, sz, seg);
+}
+
+bool rmw_commit(struct cpu *c, struct rmw *r, uint64_t old, uint64_t val)
+{
+	if (r->atomic) {
+		switch (r->sz) {
+		case 1: {
+			uint8_t e = old;
+
+			return __atomic_compare_exchange_n(r->p, &e, (uint8_t)val, false,
+							   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		}
+		case 2: {
+			uint16_t e = old;
+
+			return __atomic_compare_exchange_n((uint16_t *)r->p, &e, (uint16_t)val,
+							   false, __ATOMIC_SEQ_CST,
+							   __ATOMIC_SEQ_CST);
+		}
+		case 4: {
+			uint32_t e = old;
+
+			return __atomic_compare_exchange_n((uint32_t *)r->p, &e, (uint32_t)val,
+							   false, __ATOMIC_SEQ_CST,
+							   __ATOMIC_SEQ_CST);
+		}
+		default: {
+			uint64_t e = old;
+
+			return __atomic_compare_exchange_n((uint64_t *)r->p, &e, val, false,
+							   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		}
+		}
+	}
+	if (r->p)
+		memcpy(r->p, &val, r->sz);
+	else
+		mem_write(c, r->la, r->sz, val, r->seg);
+	return true;
+}
+
+void stack_push(struct cpu *c, unsigned sz, uint64_t v)
+{
+	uint64_t rsp = c->gpr[X86_RSP] - sz;
+
+	mem_write(c, rsp, sz, v, X86_SEG_SS);
+	c->gpr[X86_RSP] = rsp;
+}
+
+uint64_t stack_pop(struct cpu *c, unsigned sz)
+{
+	uint64_t v = mem_read(c, c->gpr[X86_RSP], sz, X86_SEG_SS);
+
+	c->gpr[X86_RSP] += sz;
+	return v;
+}

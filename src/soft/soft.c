@@ -1,0 +1,386 @@
+/* soft/soft.c: the software engine: interpreter vCPUs, soft MMU and kite's own irqchip. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "irqchip/irqchip.h"
+#include "soft/cpu/cpu.h"
+#include "soft/mmu.h"
+#include "soft/soft.h"
+#include "vm/vm.h"
+
+#define APIC_PAGE_SIZE 0x1000ull
+
+struct soft_vm {
+	struct irqchip *irqchip;
+	uint64_t tsc_epoch_ns;
+};
+
+/*
+ * A vCPU's software side. The vCPU thread owns cpu; other threads only kick:
+ * set wake and signal cond (for a sleeping vCPU) and ask cpu_run to return.
+ */
+struct soft_vcpu {
+	struct cpu cpu;
+	struct vcpu *vcpu;
+	bool halted;	/* HLT retired; sleeping until an interrupt */
+	bool wait_sipi; /* an AP after INIT, or before its first SIPI */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool wake;
+};
+
+static struct soft_vm *soft_of(struct vm *vm)
+{
+	return vm->engine_data;
+}
+
+static struct soft_vcpu *svcpu_of(struct vcpu *vcpu)
+{
+	return vcpu->engine_data;
+}
+
+/* ---- callbacks from the CPU core (vCPU thread) --------------------------- */
+
+static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct cpu_xlate *x)
+{
+	struct soft_vcpu *sv = opaque;
+	struct cpu *cpu = &sv->cpu;
+	static const enum mmu_access kinds[CPU_NR_ACCESS] = {
+		[CPU_ACCESS_READ] = MMU_READ,
+		[CPU_ACCESS_WRITE] = MMU_WRITE,
+		[CPU_ACCESS_EXEC] = MMU_FETCH,
+	};
+	struct mmu_ctx ctx = {
+		.cr0 = cpu->sys.cr0,
+		.cr3 = cpu->sys.cr3,
+		.cr4 = cpu->sys.cr4,
+		.efer = cpu->sys.efer,
+		.user = cpu->cpl == 3,
+		.ac = cpu_get_rflags(cpu) & X86_RFLAGS_AC,
+	};
+	struct mmu_result res;
+
+	if (mmu_translate(&sv->vcpu->vm->mem, &ctx, la, kinds[acc], &res) < 0) {
+		x->vector = 14;
+		x->error_code = res.error_code;
+		return -EFAULT;
+	}
+	x->gpa = res.gpa & ~0xfffull;
+	x->hva = res.hva ? res.hva - (res.gpa & 0xfff) : NULL;
+	x->no_cache = !res.hva;
+	return 0;
+}
+
+static void soft_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, bool is_write)
+{
+	struct soft_vcpu *sv = opaque;
+	struct vm *vm = sv->vcpu->vm;
+	struct irqchip *chip = soft_of(vm)->irqchip;
+	uint64_t apic = irqchip_apic_base(chip, sv->vcpu->id);
+
+	/* The local APIC page is per vCPU, so it is routed here, not on the bus. */
+	if ((apic & APIC_BASE_ENABLE) && gpa - (apic & ~0xfffull) < APIC_PAGE_SIZE) {
+		irqchip_lapic_access(chip, sv->vcpu->id, gpa & 0xfff, data, len, is_write);
+		return;
+	}
+	io_bus_dispatch(&vm->mmio, gpa, data, len, is_write);
+}
+
+static void soft_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, bool is_write)
+{
+	struct soft_vcpu *sv = opaque;
+
+	io_bus_dispatch(&sv->vcpu->vm->pio, port, data, len, is_write);
+}
+
+static void soft_cpuid_op(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	struct soft_vcpu *sv = opaque;
+
+	soft_cpuid(sv->vcpu->id, sv->vcpu->vm->nr_vcpus, leaf, subleaf, out);
+}
+
+static uint64_t soft_rdtsc(void *opaque)
+{
+	struct soft_vcpu *sv = opaque;
+
+	/* SOFT_TSC_HZ is 1 GHz: the TSC counts nanoseconds since the VM started. */
+	return clock_monotonic_ns() - soft_of(sv->vcpu->vm)->tsc_epoch_ns;
+}
+
+static const struct cpu_ops soft_cpu_ops = {
+	.translate = soft_translate,
+	.mmio = soft_mmio,
+	.pio = soft_pio,
+	.cpuid = soft_cpuid_op,
+	.rdtsc = soft_rdtsc,
+};
+
+/* ---- waking and sleeping -------------------------------------------------- */
+
+static void soft_vcpu_wake(struct soft_vcpu *sv)
+{
+	pthread_mutex_lock(&sv->lock);
+	sv->wake = true;
+	pthread_cond_signal(&sv->cond);
+	pthread_mutex_unlock(&sv->lock);
+	cpu_request_exit(&sv->cpu);
+}
+
+static void soft_irqchip_kick(void *opaque, unsigned cpu)
+{
+	struct vm *vm = opaque;
+
+	if (cpu < vm->nr_vcpus && vm->vcpus[cpu].engine_data)
+		soft_vcpu_wake(svcpu_of(&vm->vcpus[cpu]));
+}
+
+/* Sleeps until kicked or until deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: none). */
+static void soft_vcpu_sleep(struct soft_vcpu *sv, uint64_t deadline_ns)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&sv->lock);
+	if (!sv->wake) {
+		if (deadline_ns == UINT64_MAX) {
+			pthread_cond_wait(&sv->cond, &sv->lock);
+		} else {
+			ts.tv_sec = (time_t)(deadline_ns / 1000000000ull);
+			ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
+			pthread_cond_timedwait(&sv->cond, &sv->lock, &ts);
+		}
+	}
+	sv->wake = false;
+	pthread_mutex_unlock(&sv->lock);
+}
+
+/* ---- the engine ----------------------------------------------------------- */
+
+static unsigned soft_max_vcpus(struct vm *vm)
+{
+	(void)vm;
+	return VM_MAX_VCPUS;
+}
+
+static int soft_vm_create(struct vm *vm, struct err *err)
+{
+	struct irqchip_config cfg = {
+		.nr_cpus = vm->nr_vcpus,
+		.kick = soft_irqchip_kick,
+		.kick_opaque = vm,
+	};
+	struct soft_vm *s;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(err, -ENOMEM, "out of memory");
+	vm->engine_data = s;
+	s->tsc_epoch_ns = clock_monotonic_ns();
+	return irqchip_create(vm, &cfg, &s->irqchip, err);
+}
+
+static void soft_vm_destroy(struct vm *vm)
+{
+	struct soft_vm *s = soft_of(vm);
+
+	if (s->irqchip)
+		irqchip_destroy(s->irqchip);
+	free(s);
+	vm->engine_data = NULL;
+}
+
+static int soft_vcpu_create(struct vcpu *vcpu, struct err *err)
+{
+	struct soft_vcpu *sv;
+	pthread_condattr_t attr;
+
+	sv = calloc(1, sizeof(*sv));
+	if (!sv)
+		return err_set(err, -ENOMEM, "out of memory");
+	vcpu->engine_data = sv;
+	sv->vcpu = vcpu;
+	pthread_mutex_init(&sv->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&sv->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	if (cpu_init(&sv->cpu, &soft_cpu_ops, sv) < 0)
+		return err_set(err, -ENOMEM, "out of memory for the CPU core");
+	/* Application processors wait for INIT/SIPI, as on a PC. */
+	sv->wait_sipi = vcpu->id != 0;
+	return 0;
+}
+
+static void soft_vcpu_destroy(struct vcpu *vcpu)
+{
+	struct soft_vcpu *sv = svcpu_of(vcpu);
+
+	cpu_destroy(&sv->cpu);
+	pthread_cond_destroy(&sv->cond);
+	pthread_mutex_destroy(&sv->lock);
+	free(sv);
+	vcpu->engine_data = NULL;
+}
+
+static int soft_vcpu_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st, struct err *err)
+{
+	(void)err;
+	cpu_set_state(&svcpu_of(vcpu)->cpu, st);
+	return 0;
+}
+
+static int soft_vcpu_get_state(struct vcpu *vcpu, struct x86_cpu_state *st)
+{
+	cpu_get_state(&svcpu_of(vcpu)->cpu, st);
+	return 0;
+}
+
+/* Logs one line naming what happened and the registers, then stops the VM. */
+static enum vcpu_action soft_fatal(struct soft_vcpu *sv, const char *what)
+{
+	struct x86_cpu_state st;
+	char regs[1024];
+
+	cpu_get_state(&sv->cpu, &st);
+	vm_format_cpu_state(&st, regs, sizeof(regs));
+	log_err("soft: vcpu %u: %s: %s", sv->vcpu->id, what, regs);
+	vm_request_stop(sv->vcpu->vm, VM_STOP_ERROR);
+	return VCPU_STOP;
+}
+
+/* Real-mode entry at vector * 0x1000, as a SIPI starts an application processor. */
+static void soft_vcpu_start_at_sipi(struct soft_vcpu *sv, uint8_t vector)
+{
+	struct x86_cpu_state st = {
+		.rip = 0,
+		.rflags = X86_RFLAGS_FIXED,
+		.cr0 = X86_CR0_ET | X86_CR0_NW | X86_CR0_CD,
+		.gdt = { 0, 0xffff },
+		.idt = { 0, 0xffff },
+	};
+	struct x86_segment data = { .limit = 0xffff, .type = 3, .s = 1, .present = 1 };
+
+	st.cs = (struct x86_segment){ .selector = (uint16_t)(vector << 8),
+				      .base = (uint64_t)vector << 12,
+				      .limit = 0xffff, .type = 0xb, .s = 1, .present = 1 };
+	st.ds = st.es = st.fs = st.gs = st.ss = data;
+	st.tr = (struct x86_segment){ .limit = 0xffff, .type = 0xb, .present = 1 };
+	st.ldt = (struct x86_segment){ .limit = 0xffff, .type = 2, .present = 1 };
+	st.apic_base = irqchip_apic_base(soft_of(sv->vcpu->vm)->irqchip, sv->vcpu->id);
+	cpu_set_state(&sv->cpu, &st);
+	cpu_tlb_flush(&sv->cpu);
+}
+
+static void soft_vcpu_startup(struct soft_vcpu *sv)
+{
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	uint8_t vector;
+
+	for (;;) {
+		switch (irqchip_take_startup(chip, sv->vcpu->id, &vector)) {
+		case STARTUP_INIT:
+			sv->wait_sipi = true;
+			sv->halted = false;
+			continue;
+		case STARTUP_SIPI:
+			if (sv->wait_sipi) {
+				soft_vcpu_start_at_sipi(sv, vector);
+				sv->wait_sipi = false;
+			}
+			continue;
+		case STARTUP_NONE:
+		default:
+			return;
+		}
+	}
+}
+
+/* Delivers a pending external interrupt if RFLAGS.IF and no STI/MOV SS shadow allow it. */
+static int soft_vcpu_interrupt(struct soft_vcpu *sv)
+{
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	int vector;
+
+	if (!irqchip_has_interrupt(chip, sv->vcpu->id))
+		return 0;
+	if (!(cpu_get_rflags(&sv->cpu) & X86_RFLAGS_IF) || sv->cpu.intr_shadow)
+		return 0;
+	vector = irqchip_take_interrupt(chip, sv->vcpu->id);
+	if (vector < 0)
+		return 0;
+	sv->halted = false;
+	return cpu_interrupt(&sv->cpu, (uint8_t)vector);
+}
+
+static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
+{
+	struct soft_vcpu *sv = svcpu_of(vcpu);
+	struct irqchip *chip = soft_of(vcpu->vm)->irqchip;
+	uint64_t deadline;
+	char what[96];
+	int rc;
+
+	soft_vcpu_startup(sv);
+	if (sv->wait_sipi) {
+		soft_vcpu_sleep(sv, UINT64_MAX);
+		return VCPU_CONTINUE;
+	}
+	deadline = irqchip_lapic_timer_poll(chip, vcpu->id, clock_monotonic_ns());
+	if (soft_vcpu_interrupt(sv) < 0)
+		return soft_fatal(sv, "triple fault while delivering an interrupt");
+	if (sv->halted) {
+		soft_vcpu_sleep(sv, deadline);
+		return VCPU_CONTINUE;
+	}
+	atomic_store(&sv->cpu.exit_request, false);
+	rc = cpu_run(&sv->cpu, SOFT_BATCH_INSNS);
+	switch (rc) {
+	case CPU_EXIT_NONE:
+	case CPU_EXIT_REQUEST:
+		return VCPU_CONTINUE;
+	case CPU_EXIT_HLT:
+		sv->halted = true;
+		return VCPU_CONTINUE;
+	case CPU_EXIT_EXCEPTION:
+		if (cpu_deliver_exception(&sv->cpu) < 0)
+			return soft_fatal(sv, "triple fault");
+		return VCPU_CONTINUE;
+	case CPU_EXIT_UNSUPPORTED:
+	default:
+		snprintf(what, sizeof(what), "the CPU core cannot execute this (exit %d)", rc);
+		return soft_fatal(sv, what);
+	}
+}
+
+static void soft_vcpu_kick(struct vcpu *vcpu)
+{
+	struct soft_vcpu *sv = svcpu_of(vcpu);
+
+	if (sv)
+		soft_vcpu_wake(sv);
+}
+
+static void soft_irq_set(struct vm *vm, unsigned gsi, int level)
+{
+	irqchip_set_irq(soft_of(vm)->irqchip, gsi, level);
+}
+
+const struct engine_ops soft_engine = {
+	.name = "soft",
+	.max_vcpus = soft_max_vcpus,
+	.vm_create = soft_vm_create,
+	.vm_destroy = soft_vm_destroy,
+	.vcpu_create = soft_vcpu_create,
+	.vcpu_destroy = soft_vcpu_destroy,
+	.vcpu_set_state = soft_vcpu_set_state,
+	.vcpu_get_state = soft_vcpu_get_state,
+	.vcpu_run = soft_vcpu_run,
+	.vcpu_kick = soft_vcpu_kick,
+	.irq_set = soft_irq_set,
+};
