@@ -7,6 +7,12 @@
 # kvm-start: the tiny PVH guest that prints one line and resets at once, under
 #   kite --accel kvm and qemu-system-x86_64 -M microvm -accel kvm, alternately;
 #   wall time from process start to exit (median, min, max) and peak RSS.
+# soft-cpu: the CPU-bound tiny guest (cpuloop: integer, memory and SSE2 work)
+#   under kite --accel soft and QEMU TCG, alternately; wall time and the
+#   kite/QEMU ratio, and kite's guest instructions per second.
+# soft-boot: the default guest (same vmlinux and initramfs) to a marker line
+#   and to exit, under kite --accel soft and QEMU microvm TCG; plus the wall
+#   time of a CPU-bound command inside the guest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,11 +81,96 @@ bench_kvm_start() {
 	awk -v k="$km" -v q="$qm" 'BEGIN { if (q > 0) printf "  ratio kite/qemu (median wall time): %.3f\n", k / q }'
 }
 
+QEMU_TCG=(-M microvm,x-option-roms=off,rtc=off -accel tcg -cpu qemu64 -nodefaults
+	-no-user-config -nographic -no-reboot -serial stdio -device i8042)
+SOFT_RUNS=${SOFT_RUNS:-5}
+
+# Prints a "kite  median min max" style row and the ratio for two run files.
+compare_rows() {
+	local label=$1 kite_runs=$2 qemu_runs=$3 k q km kmin kmax qm qmin qmax rest
+	k=$(summarize "$kite_runs")
+	q=$(summarize "$qemu_runs")
+	read -r km kmin kmax rest <<<"$k"
+	read -r qm qmin qmax rest <<<"$q"
+	printf '  %-16s kite %9s ms (%s..%s)   qemu %9s ms (%s..%s)   ratio %s\n' "$label" \
+		"$(ms "$km")" "$(ms "$kmin")" "$(ms "$kmax")" "$(ms "$qm")" "$(ms "$qmin")" \
+		"$(ms "$qmax")" "$(awk -v k="$km" -v q="$qm" 'BEGIN { if (q > 0) printf "%.2f", k / q }')"
+}
+
+bench_soft_cpu() {
+	local guest=$BUILD/guests/cpuloop.elf kr qr out insns
+	[ -f "$guest" ] || { echo "soft-cpu: $guest missing (run make)"; return 1; }
+	kr=$(mktemp)
+	qr=$(mktemp)
+	out=$(mktemp)
+	for _ in $(seq "$SOFT_RUNS"); do
+		measure "$KITE" run --accel soft --mem 64M --kernel "$guest" >>"$kr"
+		measure "$QEMU" "${QEMU_TCG[@]}" -m 64M -kernel "$guest" >>"$qr"
+	done
+	"$KITE" run --accel soft --mem 64M --kernel "$guest" --log-level info </dev/null \
+		>"$out" 2>&1
+	insns=$(sed -n 's/.*retired \([0-9]*\) instructions.*/\1/p' "$out" | head -n 1)
+	echo "soft-cpu: cpuloop (10M iterations of integer, memory and SSE2 work), $SOFT_RUNS runs each"
+	compare_rows "wall time" "$kr" "$qr"
+	if [ -n "$insns" ]; then
+		awk -v n="$insns" -v t="$(summarize "$kr" | cut -d' ' -f1)" \
+			'BEGIN { printf "  kite: %d guest instructions, %.1f M instructions/s\n", n, n / (t / 1e9) / 1e6 }'
+	fi
+	rm -f "$kr" "$qr" "$out"
+}
+
+# Runs "$@" and records wall time to the marker line and to exit.
+measure_marker() {
+	local marker=$1 t0 t_mark="" t1 line
+	shift
+	t0=$(now_ns)
+	while IFS= read -r line; do
+		if [ -z "$t_mark" ] && [[ "$line" == *"$marker"* ]]; then
+			t_mark=$(now_ns)
+		fi
+	done < <("$@" </dev/null 2>/dev/null)
+	t1=$(now_ns)
+	echo "$(( ${t_mark:-$t1} - t0 )) $((t1 - t0)) ${t_mark:+0}${t_mark:-1}"
+}
+
+bench_soft_boot() {
+	local g=build/guest kr qr kw qw kc qc khz marker=KITE-BENCH-BOOTED cmd b64
+	[ -f "$g/vmlinux" ] || { echo "soft-boot: $g missing (run make guest)"; return 1; }
+	khz=$(awk '/cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)
+	kr=$(mktemp); qr=$(mktemp); kw=$(mktemp); qw=$(mktemp)
+	for _ in $(seq "$SOFT_RUNS"); do
+		measure_marker "$marker" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
+			--initrd "$g/initramfs.cpio.gz" \
+			--cmdline "console=ttyS0 quiet reboot=k panic=1 kite.marker=$marker" >>"$kr"
+		measure_marker "$marker" "$QEMU" "${QEMU_TCG[@]}" -m 256M -kernel "$g/vmlinux" \
+			-initrd "$g/initramfs.cpio.gz" \
+			-append "console=ttyS0 quiet reboot=k panic=1 tsc_early_khz=$khz kite.marker=$marker" >>"$qr"
+	done
+	# A CPU-bound command in the guest, timed by the guest's own clock.
+	cmd='a=$(cut -d" " -f1 /proc/uptime); i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; b=$(cut -d" " -f1 /proc/uptime); echo "cpu-seconds=$(awk -v a=$a -v b=$b "BEGIN{print b-a}")"'
+	b64=$(printf '%s' "$cmd" | base64 -w0)
+	kc=$("$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" --initrd "$g/initramfs.cpio.gz" \
+		--cmdline "console=ttyS0 quiet reboot=k panic=1 kite.cmd=$b64" </dev/null 2>/dev/null |
+		tr -d '\r' | sed -n 's/^cpu-seconds=//p')
+	qc=$("$QEMU" "${QEMU_TCG[@]}" -m 256M -kernel "$g/vmlinux" -initrd "$g/initramfs.cpio.gz" \
+		-append "console=ttyS0 quiet reboot=k panic=1 tsc_early_khz=$khz kite.cmd=$b64" \
+		</dev/null 2>/dev/null | tr -d '\r' | sed -n 's/^cpu-seconds=//p')
+	echo "soft-boot: Debian $(cat "$g/summary" 2>/dev/null | head -c 40) vmlinux, 1 vCPU, 256M, $SOFT_RUNS runs each"
+	awk '{ print $1, 0, $3 }' "$kr" >"$kw.m"; awk '{ print $1, 0, $3 }' "$qr" >"$qw.m"
+	compare_rows "to marker" "$kw.m" "$qw.m"
+	awk '{ print $2, 0, 0 }' "$kr" >"$kw.e"; awk '{ print $2, 0, 0 }' "$qr" >"$qw.e"
+	compare_rows "to exit" "$kw.e" "$qw.e"
+	echo "  in-guest shell loop (200k iterations): kite ${kc:-?} s, qemu ${qc:-?} s"
+	rm -f "$kr" "$qr" "$kw" "$qw" "$kw".* "$qw".*
+}
+
 benches=("$@")
-[ ${#benches[@]} -gt 0 ] || benches=(kvm-start)
+[ ${#benches[@]} -gt 0 ] || benches=(kvm-start soft-cpu soft-boot)
 for b in "${benches[@]}"; do
 	case "$b" in
 	kvm-start) bench_kvm_start ;;
+	soft-cpu) bench_soft_cpu ;;
+	soft-boot) bench_soft_boot ;;
 	*) echo "unknown benchmark '$b'" >&2; exit 2 ;;
 	esac
 done

@@ -16,6 +16,8 @@ WANT_MODULES=(
 	virtio_blk virtio_net virtio_console virtio_rng virtio_balloon
 	vmw_vsock_virtio_transport
 	ext4 crc32c_generic
+	# Reports a kernel panic to kite (the QEMU0001 device in kite's DSDT).
+	pvpanic_mmio
 )
 KERNEL_META=linux-image-cloud-amd64
 BUSYBOX_PKG="busybox-static"

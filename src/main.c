@@ -18,10 +18,12 @@
 #include "base/reaper.h"
 #include "base/util.h"
 #include "devices/devices.h"
+#include "virtio/virtio.h"
 #include "vm/vm.h"
 
 #define KITE_VERSION "0.1.0"
 #define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
+#define DEFAULT_CMDLINE_HVC "console=hvc0 reboot=k panic=1"
 /* Ctrl-A x ends kite from a raw terminal, as with QEMU's -nographic. */
 #define CONSOLE_ESCAPE 0x01
 #define CONSOLE_INPUT_MAX 4096
@@ -47,6 +49,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
 		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
+		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
+		"                [--console serial|virtio]\n"
 		"       kite --help | --version\n"
 		"\n"
 		"  --kernel PATH    bzImage or ELF vmlinux with a PVH note (default: the guest\n"
@@ -57,6 +61,12 @@ static void usage(FILE *out)
 		"  --mem SIZE       guest memory, e.g. 512M or 2G (default 256M)\n"
 		"  --accel ENGINE   kvm, soft or auto (default auto: kvm when the CPU has VT-x/AMD-V)\n"
 		"  --log-level L    error, warn, info or debug (default warn)\n"
+		"  --disk SPEC      raw image as a virtio disk (repeatable, at most 8 virtio\n"
+		"                   devices in all): PATH, then ,ro for read-only and\n"
+		"                   ,id=NAME (up to 20 bytes) for its serial\n"
+		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
+		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
+		"                   and what console= the default command line names\n"
 		"\n"
 		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n");
 }
@@ -125,6 +135,50 @@ static int parse_log_level(const char *text)
 	return -EINVAL;
 }
 
+/*
+ * --disk PATH[,ro][,id=NAME]: splits the argument in place (argv outlives the
+ * VM). Prints the usage error itself.
+ */
+static int parse_disk(char *arg, struct vm_config *cfg)
+{
+	struct vm_disk_config *d;
+	char *opt, *next;
+
+	if (cfg->nr_disks == VM_MAX_DISKS) {
+		usage_error("--disk: at most %u disks", VM_MAX_DISKS);
+		return -EINVAL;
+	}
+	d = &cfg->disks[cfg->nr_disks];
+	*d = (struct vm_disk_config){ .path = arg };
+	next = strchr(arg, ',');
+	if (next)
+		*next++ = '\0';
+	if (!*arg) {
+		usage_error("--disk: no image path given");
+		return -EINVAL;
+	}
+	for (opt = next; opt; opt = next) {
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		if (!strcmp(opt, "ro")) {
+			d->read_only = true;
+		} else if (!strncmp(opt, "id=", 3)) {
+			d->id = opt + 3;
+			if (*d->id && strlen(d->id) <= VIRTIO_BLK_ID_BYTES)
+				continue;
+			usage_error("--disk %s: id '%s' must be 1 to %u bytes", arg, d->id,
+				    VIRTIO_BLK_ID_BYTES);
+			return -EINVAL;
+		} else {
+			usage_error("--disk %s: unknown option '%s' (ro or id=NAME)", arg, opt);
+			return -EINVAL;
+		}
+	}
+	cfg->nr_disks++;
+	return 0;
+}
+
 /* Returns 0, or the exit status to end with. */
 static int parse_run_options(int argc, char **argv, struct options *opt)
 {
@@ -136,6 +190,10 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "mem", required_argument, NULL, 'm' },
 		{ "accel", required_argument, NULL, 'a' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "rng", no_argument, NULL, 'r' },
+		{ "no-rng", no_argument, NULL, 'R' },
+		{ "console", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -183,6 +241,22 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 				return usage_error("--log-level: '%s' is not error, warn, info or debug",
 						   optarg);
 			break;
+		case 'D':
+			if (parse_disk(optarg, &opt->cfg) < 0)
+				return KITE_EXIT_USAGE;
+			break;
+		case 'r':
+		case 'R':
+			opt->cfg.rng = c == 'r';
+			break;
+		case 'C':
+			if (!strcmp(optarg, "serial"))
+				opt->cfg.console = VM_CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				opt->cfg.console = VM_CONSOLE_VIRTIO;
+			else
+				return usage_error("--console: '%s' is not serial or virtio", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return -1;
@@ -194,6 +268,12 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (opt->cfg.nr_disks + opt->cfg.rng + (opt->cfg.console == VM_CONSOLE_VIRTIO) >
+	    VIRTIO_MMIO_MAX_DEVICES)
+		return usage_error("%u disks, %s and %s console are more than the %u virtio devices kite has",
+				   opt->cfg.nr_disks, opt->cfg.rng ? "an rng" : "no rng",
+				   opt->cfg.console == VM_CONSOLE_VIRTIO ? "a virtio" : "a serial",
+				   VIRTIO_MMIO_MAX_DEVICES);
 	if (!opt->cfg.kernel_path) {
 		if (access(opt->default_kernel, R_OK) != 0) {
 			fprintf(stderr,
@@ -206,7 +286,8 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			opt->cfg.initrd_path = opt->default_initrd;
 	}
 	if (!opt->cfg.cmdline)
-		opt->cfg.cmdline = DEFAULT_CMDLINE;
+		opt->cfg.cmdline = opt->cfg.console == VM_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_HVC
+									 : DEFAULT_CMDLINE;
 	return 0;
 }
 
@@ -239,9 +320,9 @@ static void console_flush_pending(struct vm *vm, struct console *con)
 {
 	size_t done;
 
-	if (!con->pending_len || !vm->console)
+	if (!con->pending_len || !vm->console || !vm->console_input)
 		return;
-	done = uart_receive(vm->console, con->pending, con->pending_len);
+	done = vm->console_input(vm->console, con->pending, con->pending_len);
 	memmove(con->pending, con->pending + done, con->pending_len - done);
 	con->pending_len -= done;
 }
@@ -320,7 +401,7 @@ static void main_loop(struct vm *vm, struct console *con, int sig_fd)
 static int cmd_run(int argc, char **argv)
 {
 	struct options opt = { .cfg = { .mem_size = VM_DEFAULT_MEM, .nr_cpus = 1,
-					.accel = ACCEL_AUTO } };
+					.accel = ACCEL_AUTO, .rng = true } };
 	struct console con;
 	struct err err = { 0 };
 	struct vm *vm;

@@ -357,6 +357,23 @@ static void dsdt_virtio_mmio(struct aml *dsdt, const struct acpi_mmio_device *d,
 	aml_device_end(dsdt, dev);
 }
 
+/* Linux's pvpanic-mmio driver binds to QEMU0001 and takes its I/O port from _CRS. */
+static void dsdt_pvpanic(struct aml *dsdt, uint16_t port)
+{
+	struct aml rt;
+	size_t dev;
+
+	dev = aml_device_begin(dsdt, "PEVT");
+	aml_name(dsdt, "_HID");
+	aml_string(dsdt, "QEMU0001");
+	aml_init(&rt);
+	aml_res_io(&rt, port, 1);
+	aml_res_end(&rt);
+	dsdt_crs(dsdt, &rt);
+	aml_free(&rt);
+	aml_device_end(dsdt, dev);
+}
+
 static void dsdt_body(struct aml *dsdt, const struct acpi_config *cfg)
 {
 	size_t pkg, scope;
@@ -372,6 +389,8 @@ static void dsdt_body(struct aml *dsdt, const struct acpi_config *cfg)
 
 	scope = aml_scope_begin(dsdt, "\\_SB");
 	dsdt_legacy(dsdt);
+	if (cfg->pvpanic_port)
+		dsdt_pvpanic(dsdt, cfg->pvpanic_port);
 	for (unsigned i = 0; i < cfg->nr_mmio; i++)
 		dsdt_virtio_mmio(dsdt, &cfg->mmio[i], i);
 	aml_scope_end(dsdt, scope);

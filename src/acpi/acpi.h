@@ -27,6 +27,7 @@ struct acpi_config {
 	uint16_t pm_tmr_port; /* 0: no PM timer */
 	uint16_t sci_irq;
 	uint8_t s5_slp_typ;
+	uint16_t pvpanic_port; /* 0: no pvpanic device (QEMU0001) */
 	struct acpi_mmio_device mmio[ACPI_MAX_MMIO_DEVICES];
 	unsigned nr_mmio;
 };

@@ -31,6 +31,10 @@ struct device *i8042_create(struct vm *vm, struct err *err);
 /* MC146818 CMOS RTC on ports 0x70/0x71 with the host's time. */
 struct device *rtc_create(struct vm *vm, struct err *err);
 
+/* pvpanic: the guest writes PVPANIC_PANICKED here from its panic notifier. */
+#define PVPANIC_PORT 0x505
+struct device *pvpanic_create(struct vm *vm, struct err *err);
+
 /* ACPI PM1a event/control blocks and PM timer; S5 powers the VM off. */
 struct device *acpi_pm_create(struct vm *vm, struct err *err);
 

@@ -12,22 +12,21 @@
 #define SIGNATURE 0x000006f1u
 
 /*
- * CPUID.1:EDX: what the engine executes and emulates. FPU, MMX, FXSR, SSE
- * and SSE2 join this list when the core executes them.
+ * CPUID.1:EDX: what the core executes (CPU_FEAT_1_EDX) and what the engine
+ * emulates: the xAPIC and the MTRR MSRs. FPU, MMX, FXSR, SSE and SSE2 join
+ * through CPU_FPU_FEAT_1_EDX when the x87/SSE units define it.
  */
-#define LEAF1_EDX ((1u << 3) |	/* PSE: 4 MiB pages (soft/mmu.c) */ \
-		   (1u << 4) |	/* TSC */ \
-		   (1u << 5) |	/* MSR: RDMSR/WRMSR */ \
-		   (1u << 6) |	/* PAE */ \
-		   (1u << 8) |	/* CX8: CMPXCHG8B */ \
-		   (1u << 9) |	/* APIC: the irqchip's xAPIC */ \
-		   (1u << 13) | /* PGE */ \
-		   (1u << 15))	/* CMOV */
+#ifdef CPU_FPU_FEAT_1_EDX
+#define FPU_1_EDX CPU_FPU_FEAT_1_EDX /* defined by soft/cpu/fpu.h once complete */
+#else
+#define FPU_1_EDX 0u
+#endif
+#define LEAF1_EDX (CPU_FEAT_1_EDX | FPU_1_EDX | (1u << 9) /* APIC */ | (1u << 12) /* MTRR */)
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
 #define LEAF1_EDX_HTT (1u << 28)
 
-/* CPUID.80000001: LM, NX, SYSCALL; 1 GiB pages are walked by soft/mmu.c. */
-#define EXT1_EDX ((1u << 11) | (1u << 20) | (1u << 26) | (1u << 29))
+/* CPUID.80000001:EDX: the core's (SYSCALL, NX, RDTSCP, LM); 1 GiB pages are soft/mmu.c's. */
+#define EXT1_EDX (CPU_FEAT_80000001_EDX | (1u << 26))
 
 static void put_string(uint32_t out[4], const char *s, const unsigned order[3])
 {

@@ -16,6 +16,29 @@
 
 #define APIC_PAGE_SIZE 0x1000ull
 
+/* MSRs the engine answers (the CPU core keeps the architectural ones itself). */
+#define MSR_PLATFORM_ID	      0x17
+#define MSR_FEATURE_CONTROL   0x3a
+#define MSR_BIOS_SIGN_ID      0x8b
+#define MSR_MTRR_CAP	      0xfe
+#define MSR_MCG_CAP	      0x179
+#define MSR_MCG_STATUS	      0x17a
+#define MSR_MTRR_PHYS_BASE0   0x200
+#define MSR_MTRR_FIX64K	      0x250
+#define MSR_MTRR_FIX16K_80000 0x258
+#define MSR_MTRR_FIX16K_A0000 0x259
+#define MSR_MTRR_FIX4K_C0000  0x268
+#define MSR_MTRR_DEF_TYPE     0x2ff
+#define SOFT_MTRR_VAR	      8
+/* MTRRcap: 8 variable ranges, fixed ranges, write-combining. */
+#define SOFT_MTRR_CAP ((uint64_t)SOFT_MTRR_VAR | (1u << 8) | (1u << 10))
+/* MISC_ENABLE: fast strings; BTS and PEBS unavailable. */
+#define SOFT_MISC_ENABLE ((1u << 0) | (1u << 11) | (1u << 12))
+
+/* A timer deadline closer than this makes the vCPU run short batches. */
+#define SOFT_TIMER_SLACK_NS 2000000ull
+#define SOFT_SHORT_BATCH    1000
+
 struct soft_vm {
 	struct irqchip *irqchip;
 	uint64_t tsc_epoch_ns;
@@ -33,6 +56,13 @@ struct soft_vcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool wake;
+	bool nmi_pending; /* taken from the irqchip, waiting for the previous NMI's IRET */
+	int64_t tsc_offset; /* guest TSC minus the VM's nanosecond clock */
+	uint64_t misc_enable;
+	uint64_t mtrr_def_type;
+	uint64_t mtrr_var[2 * SOFT_MTRR_VAR]; /* base/mask pairs */
+	uint64_t mtrr_fixed[11];
+	uint64_t bios_sign_id;
 };
 
 static struct soft_vm *soft_of(struct vm *vm)
@@ -61,7 +91,7 @@ static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct
 		.cr3 = cpu->sys.cr3,
 		.cr4 = cpu->sys.cr4,
 		.efer = cpu->sys.efer,
-		.user = cpu->cpl == 3,
+		.user = cpu->cpl == 3 && !cpu->implicit_sv,
 		.ac = cpu_get_rflags(cpu) & X86_RFLAGS_AC,
 	};
 	struct mmu_result res;
@@ -77,6 +107,17 @@ static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct
 	return 0;
 }
 
+/*
+ * A device may stop the VM (poweroff, reset, panic): stop at this very
+ * instruction, even when the kick cannot reach this thread yet (a vCPU that
+ * started a moment ago).
+ */
+static void soft_check_stop(struct soft_vcpu *sv)
+{
+	if (atomic_load(&sv->vcpu->vm->stop_reason) != VM_STOP_NONE)
+		cpu_request_exit(&sv->cpu);
+}
+
 static void soft_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, bool is_write)
 {
 	struct soft_vcpu *sv = opaque;
@@ -90,6 +131,8 @@ static void soft_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, b
 		return;
 	}
 	io_bus_dispatch(&vm->mmio, gpa, data, len, is_write);
+	if (is_write)
+		soft_check_stop(sv);
 }
 
 static void soft_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, bool is_write)
@@ -97,6 +140,8 @@ static void soft_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, b
 	struct soft_vcpu *sv = opaque;
 
 	io_bus_dispatch(&sv->vcpu->vm->pio, port, data, len, is_write);
+	if (is_write)
+		soft_check_stop(sv);
 }
 
 static void soft_cpuid_op(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
@@ -111,7 +156,116 @@ static uint64_t soft_rdtsc(void *opaque)
 	struct soft_vcpu *sv = opaque;
 
 	/* SOFT_TSC_HZ is 1 GHz: the TSC counts nanoseconds since the VM started. */
-	return clock_monotonic_ns() - soft_of(sv->vcpu->vm)->tsc_epoch_ns;
+	return clock_monotonic_ns() - soft_of(sv->vcpu->vm)->tsc_epoch_ns +
+	       (uint64_t)sv->tsc_offset;
+}
+
+/* The MTRR storage slot for msr, or NULL when msr is no MTRR kite has. */
+static uint64_t *soft_mtrr(struct soft_vcpu *sv, uint32_t msr)
+{
+	if (msr >= MSR_MTRR_PHYS_BASE0 && msr < MSR_MTRR_PHYS_BASE0 + 2 * SOFT_MTRR_VAR)
+		return &sv->mtrr_var[msr - MSR_MTRR_PHYS_BASE0];
+	if (msr == MSR_MTRR_FIX64K)
+		return &sv->mtrr_fixed[0];
+	if (msr == MSR_MTRR_FIX16K_80000 || msr == MSR_MTRR_FIX16K_A0000)
+		return &sv->mtrr_fixed[1 + msr - MSR_MTRR_FIX16K_80000];
+	if (msr >= MSR_MTRR_FIX4K_C0000 && msr < MSR_MTRR_FIX4K_C0000 + 8)
+		return &sv->mtrr_fixed[3 + msr - MSR_MTRR_FIX4K_C0000];
+	if (msr == MSR_MTRR_DEF_TYPE)
+		return &sv->mtrr_def_type;
+	return NULL;
+}
+
+/* Memory types an MTRR may hold: UC, WC, WT, WP, WB. */
+static bool soft_mtrr_type_ok(unsigned t)
+{
+	return t == 0 || t == 1 || t == 4 || t == 5 || t == 6;
+}
+
+static bool soft_mtrr_valid(uint32_t msr, uint64_t v)
+{
+	const uint64_t phys_rsvd = ~((1ull << SOFT_PHYS_BITS) - 1);
+
+	if (msr == MSR_MTRR_DEF_TYPE)
+		return !(v & ~0xcffull) && soft_mtrr_type_ok(v & 0xff);
+	if (msr >= MSR_MTRR_PHYS_BASE0 && msr < MSR_MTRR_PHYS_BASE0 + 2 * SOFT_MTRR_VAR) {
+		if ((msr - MSR_MTRR_PHYS_BASE0) & 1) /* mask: valid bit 11 */
+			return !(v & (phys_rsvd | 0x7ff));
+		return !(v & (phys_rsvd | 0xf00)) && soft_mtrr_type_ok(v & 0xff);
+	}
+	for (unsigned i = 0; i < 8; i++)
+		if (!soft_mtrr_type_ok((v >> (8 * i)) & 0xff))
+			return false;
+	return true;
+}
+
+static int soft_rdmsr(void *opaque, uint32_t msr, uint64_t *val)
+{
+	struct soft_vcpu *sv = opaque;
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	uint64_t *slot;
+
+	switch (msr) {
+	case MSR_IA32_TSC:
+		*val = soft_rdtsc(sv);
+		return 0;
+	case MSR_IA32_APICBASE:
+		*val = irqchip_apic_base(chip, sv->vcpu->id);
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		*val = sv->misc_enable;
+		return 0;
+	case MSR_MTRR_CAP:
+		*val = SOFT_MTRR_CAP;
+		return 0;
+	case MSR_FEATURE_CONTROL:
+		*val = 1; /* locked, VMX off */
+		return 0;
+	case MSR_BIOS_SIGN_ID:
+		*val = sv->bios_sign_id;
+		return 0;
+	case MSR_PLATFORM_ID:
+	case MSR_MCG_CAP:
+	case MSR_MCG_STATUS:
+		*val = 0;
+		return 0;
+	default:
+		slot = soft_mtrr(sv, msr);
+		if (!slot)
+			return -1;
+		*val = *slot;
+		return 0;
+	}
+}
+
+static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
+{
+	struct soft_vcpu *sv = opaque;
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	uint64_t *slot;
+
+	switch (msr) {
+	case MSR_IA32_TSC:
+		sv->tsc_offset += (int64_t)(val - soft_rdtsc(sv));
+		return 0;
+	case MSR_IA32_APICBASE:
+		return irqchip_set_apic_base(chip, sv->vcpu->id, val) < 0 ? -1 : 0;
+	case MSR_IA32_MISC_ENABLE:
+		/* Only the bits Linux toggles; the rest read as they are. */
+		sv->misc_enable = (sv->misc_enable & ~1ull) | (val & 1);
+		return 0;
+	case MSR_BIOS_SIGN_ID:
+		sv->bios_sign_id = 0; /* no microcode: the revision stays 0 */
+		return 0;
+	case MSR_MCG_STATUS:
+		return val ? -1 : 0;
+	default:
+		slot = soft_mtrr(sv, msr);
+		if (!slot || !soft_mtrr_valid(msr, val))
+			return -1;
+		*slot = val;
+		return 0;
+	}
 }
 
 static const struct cpu_ops soft_cpu_ops = {
@@ -120,6 +274,8 @@ static const struct cpu_ops soft_cpu_ops = {
 	.pio = soft_pio,
 	.cpuid = soft_cpuid_op,
 	.rdtsc = soft_rdtsc,
+	.rdmsr = soft_rdmsr,
+	.wrmsr = soft_wrmsr,
 };
 
 /* ---- waking and sleeping -------------------------------------------------- */
@@ -212,6 +368,8 @@ static int soft_vcpu_create(struct vcpu *vcpu, struct err *err)
 	pthread_condattr_destroy(&attr);
 	if (cpu_init(&sv->cpu, &soft_cpu_ops, sv) < 0)
 		return err_set(err, -ENOMEM, "out of memory for the CPU core");
+	sv->misc_enable = SOFT_MISC_ENABLE;
+	sv->mtrr_def_type = 0xc06; /* enabled, fixed ranges on, default write-back */
 	/* Application processors wait for INIT/SIPI, as on a PC. */
 	sv->wait_sipi = vcpu->id != 0;
 	return 0;
@@ -238,6 +396,7 @@ static int soft_vcpu_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st
 static int soft_vcpu_get_state(struct vcpu *vcpu, struct x86_cpu_state *st)
 {
 	cpu_get_state(&svcpu_of(vcpu)->cpu, st);
+	st->apic_base = irqchip_apic_base(soft_of(vcpu->vm)->irqchip, vcpu->id);
 	return 0;
 }
 
@@ -301,6 +460,24 @@ static void soft_vcpu_startup(struct soft_vcpu *sv)
 	}
 }
 
+/* Delivers a pending NMI unless one is being handled or MOV SS/STI holds it off. */
+static int soft_vcpu_nmi(struct soft_vcpu *sv)
+{
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	int r;
+
+	if (irqchip_take_nmi(chip, sv->vcpu->id))
+		sv->nmi_pending = true;
+	if (!sv->nmi_pending || sv->cpu.intr_shadow)
+		return 0;
+	r = cpu_nmi(&sv->cpu);
+	if (r == 0) {
+		sv->nmi_pending = false;
+		sv->halted = false;
+	}
+	return r < 0 ? -1 : 0;
+}
+
 /* Delivers a pending external interrupt if RFLAGS.IF and no STI/MOV SS shadow allow it. */
 static int soft_vcpu_interrupt(struct soft_vcpu *sv)
 {
@@ -322,7 +499,7 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 {
 	struct soft_vcpu *sv = svcpu_of(vcpu);
 	struct irqchip *chip = soft_of(vcpu->vm)->irqchip;
-	uint64_t deadline;
+	uint64_t deadline, now, batch = SOFT_BATCH_INSNS;
 	char what[96];
 	int rc;
 
@@ -331,15 +508,24 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 		soft_vcpu_sleep(sv, UINT64_MAX);
 		return VCPU_CONTINUE;
 	}
-	deadline = irqchip_lapic_timer_poll(chip, vcpu->id, clock_monotonic_ns());
+	now = clock_monotonic_ns();
+	deadline = irqchip_lapic_timer_poll(chip, vcpu->id, now);
+	if (soft_vcpu_nmi(sv) < 0)
+		return soft_fatal(sv, "triple fault while delivering an NMI");
 	if (soft_vcpu_interrupt(sv) < 0)
 		return soft_fatal(sv, "triple fault while delivering an interrupt");
 	if (sv->halted) {
 		soft_vcpu_sleep(sv, deadline);
 		return VCPU_CONTINUE;
 	}
+	/* Short batches near a timer deadline keep its interrupt on time. */
+	if (deadline != UINT64_MAX && deadline < now + SOFT_TIMER_SLACK_NS)
+		batch = SOFT_SHORT_BATCH;
+	/* An interrupt held off by the STI/MOV SS shadow: one instruction, then deliver. */
+	if (sv->cpu.intr_shadow && irqchip_has_interrupt(chip, vcpu->id))
+		batch = 1;
 	atomic_store(&sv->cpu.exit_request, false);
-	rc = cpu_run(&sv->cpu, SOFT_BATCH_INSNS);
+	rc = cpu_run(&sv->cpu, batch);
 	switch (rc) {
 	case CPU_EXIT_NONE:
 	case CPU_EXIT_REQUEST:
@@ -353,7 +539,8 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 		return VCPU_CONTINUE;
 	case CPU_EXIT_UNSUPPORTED:
 	default:
-		snprintf(what, sizeof(what), "the CPU core cannot execute this (exit %d)", rc);
+		snprintf(what, sizeof(what),
+			 "the CPU core cannot execute this (virtual-8086 mode, exit %d)", rc);
 		return soft_fatal(sv, what);
 	}
 }

@@ -19,6 +19,7 @@
 #include "base/util.h"
 #include "boot/boot.h"
 #include "devices/devices.h"
+#include "virtio/virtio.h"
 
 /* A kernel image larger than this is not a kernel we can load. */
 #define KERNEL_MAX_BYTES (512ull << 20)
@@ -39,8 +40,10 @@ static struct device *create_com1(struct vm *vm, struct err *err)
 {
 	struct device *dev = uart_create(vm, COM1_PORT, COM1_IRQ, vm->console_out_fd, err);
 
-	if (dev)
+	if (dev) {
 		vm->console = dev;
+		vm->console_input = uart_receive;
+	}
 	return dev;
 }
 
@@ -49,6 +52,7 @@ static const struct machine_device machine_devices[] = {
 	{ "i8042", i8042_create },
 	{ "rtc", rtc_create },
 	{ "acpi-pm", acpi_pm_create },
+	{ "pvpanic", pvpanic_create },
 };
 
 bool host_has_hw_virt(void)
@@ -66,6 +70,7 @@ static int engine_select(struct vm *vm, struct err *err)
 {
 	enum vm_accel accel = vm->cfg.accel;
 
+	(void)err;
 	if (accel == ACCEL_AUTO)
 		accel = host_has_hw_virt() ? ACCEL_KVM : ACCEL_SOFT;
 	switch (accel) {
@@ -74,9 +79,8 @@ static int engine_select(struct vm *vm, struct err *err)
 		return 0;
 	case ACCEL_SOFT:
 	default:
-		return err_set(err, -ENOTSUP,
-			       "the soft engine is not available yet%s; use --accel kvm on a host with VT-x or AMD-V",
-			       vm->cfg.accel == ACCEL_AUTO ? " (this host has no VT-x or AMD-V)" : "");
+		vm->engine = &soft_engine;
+		return 0;
 	}
 }
 
@@ -92,13 +96,18 @@ void vm_add_device(struct vm *vm, struct device *dev)
 
 static int devices_create(struct vm *vm, struct err *err)
 {
+	int rc;
+
 	for (size_t i = 0; i < ARRAY_SIZE(machine_devices); i++) {
 		if (!machine_devices[i].create(vm, err))
 			return err_wrap(err, "device %s", machine_devices[i].name);
 	}
+	/* The paravirtual devices follow the legacy ones (docs/virtio.md). */
+	rc = virtio_devices_create(vm, err);
+	if (rc < 0)
+		return rc;
 	for (struct device *dev = vm->devices; dev; dev = dev->next) {
-		int rc = dev->ops->realize ? dev->ops->realize(dev, err) : 0;
-
+		rc = dev->ops->realize ? dev->ops->realize(dev, err) : 0;
 		if (rc < 0)
 			return err_wrap(err, "device %s", dev->name);
 	}
@@ -116,8 +125,10 @@ static int acpi_setup(struct vm *vm, struct err *err)
 		.pm_tmr_port = ACPI_PM_TMR_PORT,
 		.sci_irq = ACPI_SCI_IRQ,
 		.s5_slp_typ = ACPI_S5_SLP_TYP,
+		.pvpanic_port = PVPANIC_PORT,
 	};
 
+	virtio_devices_acpi(vm, &cfg);
 	return acpi_build(&vm->mem, &cfg, &vm->rsdp_gpa, err);
 }
 
@@ -440,7 +451,14 @@ void vm_destroy(struct vm *vm)
 
 int vm_exit_status(const struct vm *vm)
 {
-	return atomic_load(&vm->stop_reason) == VM_STOP_ERROR ? KITE_EXIT_GUEST_FAULT : KITE_EXIT_OK;
+	switch (atomic_load(&vm->stop_reason)) {
+	case VM_STOP_ERROR:
+		return KITE_EXIT_GUEST_FAULT;
+	case VM_STOP_PANIC:
+		return KITE_EXIT_GUEST_PANIC;
+	default:
+		return KITE_EXIT_OK;
+	}
 }
 
 static void format_seg(char *buf, size_t len, const char *name, const struct x86_segment *s)

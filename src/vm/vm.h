@@ -18,6 +18,18 @@
 
 enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
 
+#define VM_MAX_DISKS 8
+
+/* A raw disk image the guest sees as a virtio block device (--disk). */
+struct vm_disk_config {
+	const char *path;
+	const char *id; /* GET_ID string; NULL: "disk<slot>" */
+	bool read_only;
+};
+
+/* Which device host stdin and the default console= go to (--console). */
+enum vm_console_kind { VM_CONSOLE_SERIAL, VM_CONSOLE_VIRTIO };
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path;
@@ -25,6 +37,11 @@ struct vm_config {
 	uint64_t mem_size;
 	unsigned nr_cpus;
 	enum vm_accel accel;
+	/* Paravirtual devices (docs/virtio.md), one virtio-mmio slot each. */
+	struct vm_disk_config disks[VM_MAX_DISKS];
+	unsigned nr_disks;
+	bool rng;
+	enum vm_console_kind console;
 };
 
 /* Why the VM stopped; decides kite's exit status. */
@@ -34,6 +51,7 @@ enum vm_stop_reason {
 	VM_STOP_RESET,	  /* guest reboot (i8042, reset register): status 0 */
 	VM_STOP_SIGNAL,	  /* SIGINT/SIGTERM on the host: status 0 */
 	VM_STOP_ERROR,	  /* triple fault, engine internal error, unknown exit */
+	VM_STOP_PANIC,	  /* the guest kernel reported a panic (pvpanic) */
 };
 
 /* kite's exit statuses, the CLI contract tests rely on. */
@@ -41,6 +59,7 @@ enum vm_stop_reason {
 #define KITE_EXIT_SETUP 1	/* bad file, no /dev/kvm, out of memory */
 #define KITE_EXIT_USAGE 2	/* unknown flag or bad flag value */
 #define KITE_EXIT_GUEST_FAULT 3 /* VM_STOP_ERROR */
+#define KITE_EXIT_GUEST_PANIC 4 /* VM_STOP_PANIC */
 
 /*
  * vCPU state machine (STYLE 8). The thread owns the vCPU; others post a
@@ -56,6 +75,7 @@ enum vcpu_action {
 };
 
 struct vm;
+struct iothread;
 
 struct vcpu {
 	struct vm *vm;
@@ -90,6 +110,13 @@ struct engine_ops {
 	void (*vcpu_kick)(struct vcpu *vcpu);
 	/* Drives interrupt line gsi (ISA IRQs are GSIs 0-15) to level. */
 	void (*irq_set)(struct vm *vm, unsigned gsi, int level);
+	/*
+	 * Optional (NULL: kite's MMIO handler signals fd itself). Signals eventfd
+	 * fd when the guest writes len bytes equal to datamatch at MMIO address
+	 * gpa, without leaving the engine (KVM_IOEVENTFD); assign false removes it.
+	 */
+	int (*ioeventfd_set)(struct vm *vm, uint64_t gpa, unsigned len, uint64_t datamatch,
+			     int fd, bool assign);
 };
 
 struct vm {
@@ -99,6 +126,9 @@ struct vm {
 	struct io_bus mmio;
 	struct device *devices; /* creation order */
 	struct device *console; /* receives host stdin */
+	/* Feeds host input to console; returns the bytes it took (flow control). */
+	size_t (*console_input)(struct device *console, const uint8_t *buf, size_t len);
+	struct iothread *iothread; /* virtio queue processing (backend/backend.h) */
 	const struct engine_ops *engine;
 	void *engine_data;
 	struct vcpu vcpus[VM_MAX_VCPUS];
@@ -112,6 +142,7 @@ struct vm {
 
 /* The engines kite was built with. */
 extern const struct engine_ops kvm_engine;
+extern const struct engine_ops soft_engine;
 
 /*
  * Builds the whole machine from cfg: memory, engine, devices, ACPI, kernel.

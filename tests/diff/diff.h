@@ -14,6 +14,10 @@
 #define DIFF_CODE_MAX	64 /* bytes of code under test; the rest of the page is INT3 */
 #define DIFF_PATCHES	6
 
+/* The x87/SSE state travels as a 64-bit FXSAVE image; bytes from 416 on are unused. */
+#define DIFF_FX_SIZE 512
+#define DIFF_FX_USED 416
+
 /* The flags a user-mode test can set and compare: CF PF AF ZF SF DF OF. */
 #define DIFF_FLAGS_MASK 0xcd5u
 
@@ -31,6 +35,7 @@ struct diff_patch {
 };
 
 struct diff_case {
+	uint8_t fx[DIFF_FX_SIZE] __attribute__((aligned(16))); /* x87/SSE state in */
 	const char *group;
 	uint8_t code[DIFF_CODE_MAX];
 	unsigned code_len;
@@ -44,13 +49,18 @@ struct diff_case {
 
 /* How one side ended: the exception vector (3 after the trailing INT3). */
 struct diff_result {
+	uint8_t fx[DIFF_FX_SIZE] __attribute__((aligned(16))); /* x87/SSE state out */
 	struct diff_regs out;
 	int vector;
 	uint64_t error_code;
 	uint64_t fault_addr; /* #PF */
 	bool done;
+	bool unimpl; /* soft side: #UD for an instruction it does not implement */
 	uint8_t data[DIFF_DATA_SIZE];
 };
+
+/* A clean x87/SSE state: FNINIT, MXCSR 0x1f80, registers zero. */
+void diff_fx_default(uint8_t *fx);
 
 /* Fills the data area for a case (seeded contents plus patches). */
 void diff_fill_data(const struct diff_case *c, uint8_t *data);
@@ -81,8 +91,8 @@ struct diff_group {
 /* All groups; *n receives their number. */
 const struct diff_group *diff_groups(unsigned *n);
 
-/* enter.S: loads regs and jumps to diff_target; never returns. */
-void diff_enter(const struct diff_regs *r) __attribute__((noreturn));
+/* enter.S: loads the x87/SSE state (FXRSTOR64 of fx) and regs, jumps to diff_target. */
+void diff_enter(const struct diff_regs *r, const uint8_t *fx) __attribute__((noreturn));
 extern uint64_t diff_target;
 
 #endif

@@ -1,9 +1,10 @@
-/* tests/diff/enter.S: loads every GPR and RFLAGS from a struct diff_regs and jumps to the code under test. */
+/* tests/diff/enter.S: loads the x87/SSE state, every GPR and RFLAGS, and jumps to the code under test. */
 	.text
 	.globl	diff_enter
 	.type	diff_enter, @function
 diff_enter:
-	/* rdi = struct diff_regs *; the stack is only needed for POPFQ. */
+	/* rdi = struct diff_regs *, rsi = FXSAVE image; the stack is only needed for POPFQ. */
+	fxrstor64 (%rsi)
 	pushq	128(%rdi)
 	popfq
 	movq	0(%rdi), %rax

@@ -103,6 +103,8 @@ enum { IM_NONE, IM_B, IM_W, IM_Z, IM_V, IM_WB };
 #define T_REGOP	  (1u << 3) /* register in the opcode's low bits */
 #define T_NOMODRM (1u << 4) /* no ModRM byte */
 #define T_CC	  (1u << 6) /* a random condition code in the opcode's low bits */
+#define T_A16	  (1u << 7) /* memory operand mostly 16-byte aligned */
+#define T_BIG	  (1u << 8) /* memory operand of 512 bytes (FXSAVE) */
 
 #define S8  1
 #define S16 2
@@ -341,9 +343,11 @@ static bool gen_tmpl(struct diff_rng *r, struct diff_case *c, const void *arg)
 	c->in.gpr[RSP] = DIFF_DATA_BASE + 0x1800 + 8 * rnd(r, 64) + (rnd(r, 8) ? 0 : rnd(r, 8));
 	g.fixed = R(RSP);
 	if (g.mem) {
-		g.target = 0x100 + rnd(r, DIFF_DATA_SIZE - 0x200);
+		g.target = 0x100 + rnd(r, DIFF_DATA_SIZE - ((t->f & T_BIG) ? 0x400 : 0x200));
 		if (rnd(r, 2))
 			g.target &= ~(g.sz - 1);
+		if ((t->f & (T_A16 | T_BIG)) && rnd(r, 8))
+			g.target &= ~15;
 		g.gs = rnd(r, 8) == 0;
 		g.fixed = 0;
 		plan_mem(&g, a32);
@@ -584,6 +588,362 @@ static void tw_string(struct gen *g)
 	setreg(g, RCX, rnd(r, 4) ? rnd(r, 40) : rnd(r, 3));
 	if (rnd(r, 2))
 		patch(g, si - DIFF_DATA_BASE, 8, g->c->in.gpr[RAX]);
+}
+
+/* ---- x87/SSE state and values ---- */
+
+#define FX_FCW	 0
+#define FX_FSW	 2
+#define FX_FTW	 4
+#define FX_MXCSR 24
+#define FX_ST	 32
+#define FX_XMM	 160
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+void diff_fx_default(uint8_t *fx)
+{
+	memset(fx, 0, DIFF_FX_SIZE);
+	put16(fx + FX_FCW, 0x37f);
+	put32(fx + FX_MXCSR, 0x1f80);
+}
+
+static const uint32_t f32_edges[] = {
+    0x00000000, 0x80000000, 0x3f800000, 0xbf800000, 0x3fc00000, 0x40490fdb, 0x00000001,
+    0x807fffff, 0x00400000, 0x00800000, 0x80800000, 0x7f7fffff, 0xff7fffff, 0x7f800000,
+    0xff800000, 0x7fc00000, 0xffc00000, 0x7fc12345, 0x7f800001, 0xff8abcde, 0x7fbfffff,
+    0x4f000000, 0xcf000000, 0x4effffff, 0x5f000000, 0xdf000000, 0x5effffff, 0x3f000000,
+    0xbf000000, 0x3fffffff, 0x40200000, 0x0c000000, 0x73800000, 0x4b000000, 0x4affffff,
+    0x4f800000, 0xcf000001, 0x00000002, 0x007fffff,
+};
+
+static const uint64_t f64_edges[] = {
+    0x0000000000000000, 0x8000000000000000, 0x3ff0000000000000, 0xbff0000000000000,
+    0x3ff8000000000000, 0x400921fb54442d18, 0x0000000000000001, 0x800fffffffffffff,
+    0x0008000000000000, 0x0010000000000000, 0x8010000000000000, 0x7fefffffffffffff,
+    0xffefffffffffffff, 0x7ff0000000000000, 0xfff0000000000000, 0x7ff8000000000000,
+    0xfff8000000000000, 0x7ff8000000012345, 0x7ff0000000000001, 0xfff4000000abcdef,
+    0x7ff7ffffffffffff, 0x41e0000000000000, 0xc1e0000000000000, 0x41dfffffffc00000,
+    0xc1e0000000200000, 0x43e0000000000000, 0xc3e0000000000000, 0x43dfffffffffffff,
+    0x3fe0000000000000, 0xbfe0000000000000, 0x4004000000000000, 0x3810000000000000,
+    0x36a0000000000000, 0x47efffffe0000000, 0x47f0000000000000, 0x380fffffffffffff,
+    0x36a0000000000001, 0x3690000000000000, 0x47efffffefffffff,
+};
+
+/* 80-bit values: mantissa, sign and exponent. */
+static const struct {
+	uint64_t m;
+	uint16_t e;
+} f80_edges[] = {
+    {0, 0},
+    {0, 0x8000},
+    {1ull << 63, 0x3fff},
+    {1ull << 63, 0xbfff},
+    {0xc90fdaa22168c235ull, 0x4000},
+    {1, 0},
+    {0x7fffffffffffffffull, 0x8000},
+    {1ull << 63, 0},			 /* pseudo-denormal */
+    {0x4000000000000000ull, 0x3fff}, /* unnormal */
+    {1ull << 63, 0x7fff},
+    {1ull << 63, 0xffff},
+    {0xc000000000000000ull, 0x7fff},
+    {0xc000000000000000ull, 0xffff},
+    {0xc000000000001234ull, 0x7fff},
+    {0x8000000000000001ull, 0x7fff},
+    {0x8000000000000001ull, 0xffff},
+    {0, 0x7fff},		    /* pseudo-infinity */
+    {0x4000000000000000ull, 0x7fff}, /* pseudo-NaN */
+    {~0ull, 0x7ffe},
+    {1ull << 63, 1},
+    {1ull << 63, 0x400e},
+    {1ull << 63, 0xc00e},
+    {0xfffe000000000000ull, 0x400d},
+    {1ull << 63, 0x401e},
+    {1ull << 63, 0xc01e},
+    {0xfffffffe00000000ull, 0x401d},
+    {1ull << 63, 0x403e},
+    {1ull << 63, 0xc03e},
+    {~0ull, 0x403d},
+    {1ull << 63, 0x3ffe},
+    {0xc000000000000000ull, 0x3fff},
+    {0xa000000000000000ull, 0x4000},
+    {0xc000000000000000ull, 0xbffe},
+    {1ull << 63, 0x3f81}, /* float min normal */
+    {1ull << 63, 0x3c01}, /* double min normal */
+    {~0ull, 0x407e},      /* above FLT_MAX */
+    {1ull << 63, 0x43fe},
+};
+
+static uint32_t rnd_f32(struct diff_rng *r)
+{
+	uint32_t sign = (uint32_t)rnd(r, 2) << 31, mant = (uint32_t)diff_rand(r) & 0x7fffff;
+
+	switch (rnd(r, 9)) {
+	case 0:
+	case 1:
+	case 2:
+		return f32_edges[rnd(r, ARRAY_LEN(f32_edges))];
+	case 3:
+		return (uint32_t)diff_rand(r);
+	case 4:
+		return sign | (uint32_t)rnd(r, 26) << 23 | mant;
+	case 5:
+		return sign | (uint32_t)(230 + rnd(r, 25)) << 23 | mant;
+	case 6: /* near the integer limits */
+		return sign | (uint32_t)(155 + rnd(r, 40)) << 23 | mant;
+	default:
+		return sign | (uint32_t)(117 + rnd(r, 20)) << 23 | mant;
+	}
+}
+
+static uint64_t rnd_f64(struct diff_rng *r)
+{
+	uint64_t sign = rnd(r, 2) << 63, mant = diff_rand(r) & 0xfffffffffffffull;
+
+	switch (rnd(r, 10)) {
+	case 0:
+	case 1:
+	case 2:
+		return f64_edges[rnd(r, ARRAY_LEN(f64_edges))];
+	case 3:
+		return diff_rand(r);
+	case 4:
+		return sign | rnd(r, 60) << 52 | mant;
+	case 5:
+		return sign | (1990 + rnd(r, 57)) << 52 | mant;
+	case 6: /* around float's range ends, for conversions */
+		return sign | (rnd(r, 2) ? 0x36a + rnd(r, 30) : 0x47e + rnd(r, 3)) << 52 | mant;
+	case 7:
+		return sign | (1050 + rnd(r, 15)) << 52 | mant;
+	default:
+		return sign | (1013 + rnd(r, 20)) << 52 | mant;
+	}
+}
+
+/* 64 bits of SSE data: a double, two singles, or integers. */
+static uint64_t rnd_sse64(struct diff_rng *r)
+{
+	switch (rnd(r, 8)) {
+	case 0:
+	case 1:
+	case 2:
+		return rnd_f64(r);
+	case 3:
+	case 4:
+	case 5:
+		return rnd_f32(r) | (uint64_t)rnd_f32(r) << 32;
+	case 6:
+		return edge(r);
+	default:
+		return diff_rand(r);
+	}
+}
+
+static uint32_t rnd_mxcsr(struct diff_rng *r)
+{
+	uint32_t m = 0x1f80;
+
+	if (rnd(r, 2))
+		m |= (uint32_t)rnd(r, 4) << 13;
+	if (rnd(r, 4) == 0)
+		m |= 0x8000;
+	if (rnd(r, 4) == 0)
+		m |= 0x40;
+	if (rnd(r, 5) == 0)
+		m &= ~((uint32_t)rnd(r, 64) << 7);
+	if (rnd(r, 4) == 0)
+		m |= (uint32_t)rnd(r, 64);
+	return m;
+}
+
+static void rnd_f80(struct diff_rng *r, uint64_t *m, uint16_t *e)
+{
+	uint16_t sign = (uint16_t)(rnd(r, 2) << 15);
+
+	switch (rnd(r, 8)) {
+	case 0:
+	case 1:
+	case 2: {
+		unsigned i = rnd(r, ARRAY_LEN(f80_edges));
+
+		*m = f80_edges[i].m;
+		*e = f80_edges[i].e;
+		return;
+	}
+	case 3:
+		*m = diff_rand(r);
+		*e = (uint16_t)diff_rand(r);
+		return;
+	case 4:
+		*m = diff_rand(r) | 1ull << 63;
+		*e = sign | (uint16_t)(rnd(r, 2) ? 1 + rnd(r, 80) : 0x7ffe - rnd(r, 80));
+		return;
+	case 5: /* integers around the conversion limits */
+		*m = diff_rand(r) | 1ull << 63;
+		*e = sign | (uint16_t)(0x400c + rnd(r, 52));
+		return;
+	default:
+		*m = diff_rand(r) | 1ull << 63;
+		*e = sign | (uint16_t)(0x3fff - 40 + rnd(r, 80));
+		return;
+	}
+}
+
+/*
+ * A random x87 state: TOP, tags, precision and rounding, masks, flags (with
+ * ES consistent, as the host would loop on an #MF with nothing unmasked).
+ */
+static void rnd_x87(struct diff_rng *r, uint8_t *fx)
+{
+	uint16_t fcw = 0x37f, fsw, flags = 0;
+	unsigned top = rnd(r, 8), depth = rnd(r, 9);
+	uint8_t ftw = 0;
+
+	if (rnd(r, 2))
+		fcw = (uint16_t)((fcw & ~0xf00) | rnd(r, 16) << 8);
+	if (rnd(r, 6) == 0)
+		fcw &= (uint16_t)~rnd(r, 64);
+	if (rnd(r, 4) == 0)
+		flags = (uint16_t)(rnd(r, 128) & 0x7f);
+	fsw = (uint16_t)(flags | top << 11 | (rnd(r, 16) & 0x7) << 8 | (rnd(r, 2) << 14));
+	if (flags & ~fcw & 0x3f)
+		fsw |= 0x8080;
+	for (unsigned i = 0; i < depth; i++)
+		ftw |= (uint8_t)(1u << ((top + i) & 7));
+	if (rnd(r, 4) == 0)
+		ftw = (uint8_t)diff_rand(r);
+	put16(fx + FX_FCW, fcw);
+	put16(fx + FX_FSW, fsw);
+	fx[FX_FTW] = ftw;
+	for (unsigned i = 0; i < 8; i++) {
+		uint64_t m;
+		uint16_t e;
+
+		rnd_f80(r, &m, &e);
+		put64(fx + FX_ST + 16 * i, m);
+		put16(fx + FX_ST + 16 * i + 8, e);
+	}
+}
+
+static void rnd_xmm(struct diff_rng *r, uint8_t *fx, bool fp)
+{
+	for (unsigned i = 0; i < 32; i++)
+		put64(fx + FX_XMM + 8 * i, fp ? rnd_sse64(r) : rnd(r, 2) ? edge(r) : diff_rand(r));
+}
+
+/* MMX registers with integer data, seen through a random TOP and tags. */
+static void rnd_mmx(struct diff_rng *r, uint8_t *fx)
+{
+	rnd_x87(r, fx);
+	if (rnd(r, 3)) {
+		/* Usually no pending x87 exception: MMX instructions would #MF. */
+		uint16_t fsw;
+
+		memcpy(&fsw, fx + FX_FSW, 2);
+		put16(fx + FX_FSW, fsw & 0x7f00);
+	}
+	for (unsigned i = 0; i < 8; i++)
+		put64(fx + FX_ST + 16 * i, rnd(r, 2) ? edge(r) : diff_rand(r));
+}
+
+static void patch_fp(struct gen *g, unsigned off, unsigned kind)
+{
+	struct diff_rng *r = g->r;
+
+	switch (kind) {
+	case 0:
+		patch(g, off, 8, rnd_sse64(r));
+		break;
+	case 1:
+		patch(g, off, 4, rnd_f32(r));
+		break;
+	case 2:
+		patch(g, off, 8, rnd_f64(r));
+		break;
+	case 3: {
+		uint64_t m;
+		uint16_t e;
+
+		rnd_f80(r, &m, &e);
+		patch(g, off, 8, m);
+		patch(g, off + 8, 2, e);
+		break;
+	}
+	default:
+		patch(g, off, 8, edge(r));
+		break;
+	}
+}
+
+static void tw_sse(struct gen *g)
+{
+	rnd_xmm(g->r, g->c->fx, true);
+	put32(g->c->fx + FX_MXCSR, rnd_mxcsr(g->r));
+	if (g->mem) {
+		patch_fp(g, g->target, 0);
+		patch_fp(g, g->target + 8, 0);
+	}
+}
+
+static void tw_sse_int(struct gen *g)
+{
+	rnd_xmm(g->r, g->c->fx, false);
+	if (g->mem && rnd(g->r, 2)) {
+		patch(g, g->target, 8, edge(g->r));
+		patch(g, g->target + 8, 8, edge(g->r));
+	}
+}
+
+static void tw_mmx(struct gen *g)
+{
+	rnd_mmx(g->r, g->c->fx);
+	rnd_xmm(g->r, g->c->fx, rnd(g->r, 2));
+	put32(g->c->fx + FX_MXCSR, rnd_mxcsr(g->r));
+	if (g->mem && rnd(g->r, 2))
+		patch(g, g->target, 8, edge(g->r));
+}
+
+static void tw_maskmov(struct gen *g)
+{
+	if (rnd(g->r, 2))
+		tw_mmx(g);
+	else
+		tw_sse_int(g);
+	setreg(g, RDI, DIFF_DATA_BASE + 0x100 + rnd(g->r, DIFF_DATA_SIZE - 0x200));
+}
+
+static void tw_x87(struct gen *g)
+{
+	rnd_x87(g->r, g->c->fx);
+	if (rnd(g->r, 2))
+		rnd_xmm(g->r, g->c->fx, true);
+	if (g->mem)
+		patch_fp(g, g->target, 1 + rnd(g->r, 4));
+}
+
+/* LDMXCSR/FXRSTOR read an MXCSR: mostly a valid one. */
+static void tw_fxstate(struct gen *g)
+{
+	unsigned at = g->t->digit >= 2 ? 0 : 24;
+
+	tw_sse(g);
+	if (rnd(g->r, 2))
+		rnd_x87(g->r, g->c->fx);
+	if (g->mem && rnd(g->r, 4))
+		patch(g, g->target + at, 4, rnd_mxcsr(g->r));
 }
 
 /* ---- template tables ---- */
@@ -862,6 +1222,152 @@ static const struct tmpl t_invalid[] = {
     {.op = {0x8d}, .oplen = 1, .digit = -1, .sizes = SV, .pfx = 0xf0, .f = T_MEM},
 };
 
+
+/* ---- SSE, MMX, x87 ---- */
+
+#define TS(p, o, fl, tw)                                                                           \
+	{                                                                                          \
+		.op = {0x0f, o}, .oplen = 2, .digit = -1, .sizes = S32, .pfx = p, .f = fl,         \
+		.tweak = tw                                                                        \
+	}
+#define TSW(p, o, fl, tw)                                                                          \
+	{                                                                                          \
+		.op = {0x0f, o}, .oplen = 2, .digit = -1, .sizes = S32 | S64, .pfx = p, .f = fl,   \
+		.tweak = tw                                                                        \
+	}
+#define TSI(p, o, fl, tw)                                                                          \
+	{                                                                                          \
+		.op = {0x0f, o}, .oplen = 2, .digit = -1, .sizes = S32, .imm = IM_B, .pfx = p,     \
+		.f = fl, .tweak = tw                                                                \
+	}
+#define TSD(p, o, d, fl, tw)                                                                       \
+	{                                                                                          \
+		.op = {0x0f, o}, .oplen = 2, .digit = d, .sizes = S32 | S64, .imm = IM_B,          \
+		.pfx = p, .f = fl, .tweak = tw                                                      \
+	}
+/* The four forms of a packed/scalar single/double operation. */
+#define FP4(o, tw)                                                                                 \
+	TS(0, o, T_A16, tw), TS(0x66, o, T_A16, tw), TS(0xf3, o, 0, tw), TS(0xf2, o, 0, tw)
+
+static const struct tmpl t_sse_mov[] = {
+    TS(0, 0x10, 0, tw_sse),	     TS(0x66, 0x10, 0, tw_sse),	   TS(0xf3, 0x10, 0, tw_sse),
+    TS(0xf2, 0x10, 0, tw_sse),	     TS(0, 0x11, 0, tw_sse),	   TS(0x66, 0x11, 0, tw_sse),
+    TS(0xf3, 0x11, 0, tw_sse),	     TS(0xf2, 0x11, 0, tw_sse),	   TS(0, 0x12, 0, tw_sse),
+    TS(0x66, 0x12, 0, tw_sse),	     TS(0, 0x13, 0, tw_sse),	   TS(0x66, 0x13, 0, tw_sse),
+    TS(0, 0x16, 0, tw_sse),	     TS(0x66, 0x16, 0, tw_sse),	   TS(0, 0x17, 0, tw_sse),
+    TS(0x66, 0x17, 0, tw_sse),	     TS(0, 0x28, T_A16, tw_sse),   TS(0x66, 0x28, T_A16, tw_sse),
+    TS(0, 0x29, T_A16, tw_sse),	     TS(0x66, 0x29, T_A16, tw_sse), TS(0, 0x2b, T_A16, tw_sse),
+    TS(0x66, 0x2b, T_A16, tw_sse),   TSW(0x66, 0x6e, 0, tw_sse),   TSW(0x66, 0x7e, 0, tw_sse),
+    TS(0x66, 0x6f, T_A16, tw_sse),   TS(0xf3, 0x6f, 0, tw_sse),	   TS(0x66, 0x7f, T_A16, tw_sse),
+    TS(0xf3, 0x7f, 0, tw_sse),	     TS(0xf3, 0x7e, 0, tw_sse),	   TS(0x66, 0xd6, 0, tw_sse),
+    TS(0x66, 0xe7, T_A16, tw_sse),   TSW(0, 0xc3, 0, tw_sse),	   TSW(0, 0x50, 0, tw_sse),
+    TSW(0x66, 0x50, 0, tw_sse),	     TSW(0x66, 0xd7, 0, tw_sse_int), TS(0x66, 0xf7, T_REG, tw_maskmov),
+    TSI(0x66, 0xc4, 0, tw_sse_int),  TSI(0x66, 0xc5, 0, tw_sse_int), TS(0xf3, 0x13, 0, tw_sse),
+    TS(0xf2, 0x6f, 0, tw_sse),	     TS(0xf2, 0x12, 0, tw_sse),	   TS(0xf3, 0x16, 0, tw_sse),
+};
+
+static const struct tmpl t_sse_arith[] = {
+    FP4(0x51, tw_sse), FP4(0x58, tw_sse),	FP4(0x59, tw_sse),	  FP4(0x5c, tw_sse),
+    FP4(0x5d, tw_sse), FP4(0x5e, tw_sse),	FP4(0x5f, tw_sse),	  TS(0, 0x52, T_A16, tw_sse),
+    TS(0xf3, 0x52, 0, tw_sse), TS(0, 0x53, T_A16, tw_sse), TS(0xf3, 0x53, 0, tw_sse),
+    TS(0x66, 0x53, 0, tw_sse),
+};
+
+static const struct tmpl t_sse_cmp[] = {
+    TSI(0, 0xc2, T_A16, tw_sse), TSI(0x66, 0xc2, T_A16, tw_sse), TSI(0xf3, 0xc2, 0, tw_sse),
+    TSI(0xf2, 0xc2, 0, tw_sse),	 TS(0, 0x2e, 0, tw_sse),	   TS(0x66, 0x2e, 0, tw_sse),
+    TS(0, 0x2f, 0, tw_sse),	 TS(0x66, 0x2f, 0, tw_sse),
+};
+
+static const struct tmpl t_sse_cvt[] = {
+    FP4(0x5a, tw_sse),		    TS(0, 0x5b, T_A16, tw_sse),	    TS(0x66, 0x5b, T_A16, tw_sse),
+    TS(0xf3, 0x5b, T_A16, tw_sse), TS(0x66, 0xe6, T_A16, tw_sse), TS(0xf3, 0xe6, 0, tw_sse),
+    TS(0xf2, 0xe6, T_A16, tw_sse), TSW(0xf3, 0x2a, 0, tw_sse),	    TSW(0xf2, 0x2a, 0, tw_sse),
+    TSW(0xf3, 0x2c, 0, tw_sse),	    TSW(0xf2, 0x2c, 0, tw_sse),	    TSW(0xf3, 0x2d, 0, tw_sse),
+    TSW(0xf2, 0x2d, 0, tw_sse),	    TS(0, 0x2a, 0, tw_mmx),	    TS(0x66, 0x2a, 0, tw_mmx),
+    TS(0, 0x2c, 0, tw_sse),	    TS(0x66, 0x2c, T_A16, tw_sse), TS(0, 0x2d, 0, tw_sse),
+    TS(0x66, 0x2d, T_A16, tw_sse), TS(0, 0xe6, 0, tw_sse),
+};
+
+static const struct tmpl t_sse_logic[] = {
+    TS(0, 0x14, T_A16, tw_sse),	   TS(0x66, 0x14, T_A16, tw_sse), TS(0, 0x15, T_A16, tw_sse),
+    TS(0x66, 0x15, T_A16, tw_sse), TS(0, 0x54, T_A16, tw_sse),	  TS(0x66, 0x54, T_A16, tw_sse),
+    TS(0, 0x55, T_A16, tw_sse),	   TS(0x66, 0x55, T_A16, tw_sse), TS(0, 0x56, T_A16, tw_sse),
+    TS(0x66, 0x56, T_A16, tw_sse), TS(0, 0x57, T_A16, tw_sse),	  TS(0x66, 0x57, T_A16, tw_sse),
+    TSI(0, 0xc6, T_A16, tw_sse),   TSI(0x66, 0xc6, T_A16, tw_sse), TS(0xf3, 0x54, 0, tw_sse),
+};
+
+/* The integer operations, 66 (XMM) or unprefixed (MMX). */
+#define PI(p, o, tw) TS(p, o, T_A16, tw)
+#define PI_ALL(p, tw)                                                                              \
+	PI(p, 0x60, tw), PI(p, 0x61, tw), PI(p, 0x62, tw), PI(p, 0x63, tw), PI(p, 0x64, tw),       \
+	    PI(p, 0x65, tw), PI(p, 0x66, tw), PI(p, 0x67, tw), PI(p, 0x68, tw), PI(p, 0x69, tw),  \
+	    PI(p, 0x6a, tw), PI(p, 0x6b, tw), PI(p, 0x6c, tw), PI(p, 0x6d, tw), PI(p, 0x74, tw),  \
+	    PI(p, 0x75, tw), PI(p, 0x76, tw), PI(p, 0xd1, tw), PI(p, 0xd2, tw), PI(p, 0xd3, tw),  \
+	    PI(p, 0xd4, tw), PI(p, 0xd5, tw), PI(p, 0xd8, tw), PI(p, 0xd9, tw), PI(p, 0xda, tw),  \
+	    PI(p, 0xdb, tw), PI(p, 0xdc, tw), PI(p, 0xdd, tw), PI(p, 0xde, tw), PI(p, 0xdf, tw),  \
+	    PI(p, 0xe0, tw), PI(p, 0xe1, tw), PI(p, 0xe2, tw), PI(p, 0xe3, tw), PI(p, 0xe4, tw),  \
+	    PI(p, 0xe5, tw), PI(p, 0xe8, tw), PI(p, 0xe9, tw), PI(p, 0xea, tw), PI(p, 0xeb, tw),  \
+	    PI(p, 0xec, tw), PI(p, 0xed, tw), PI(p, 0xee, tw), PI(p, 0xef, tw), PI(p, 0xf1, tw),  \
+	    PI(p, 0xf2, tw), PI(p, 0xf3, tw), PI(p, 0xf4, tw), PI(p, 0xf5, tw), PI(p, 0xf6, tw),  \
+	    PI(p, 0xf8, tw), PI(p, 0xf9, tw), PI(p, 0xfa, tw), PI(p, 0xfb, tw), PI(p, 0xfc, tw),  \
+	    PI(p, 0xfd, tw), PI(p, 0xfe, tw), TSI(p, 0x70, T_A16, tw), TSD(p, 0x71, 2, T_REG, tw), \
+	    TSD(p, 0x71, 4, T_REG, tw), TSD(p, 0x71, 6, T_REG, tw), TSD(p, 0x72, 2, T_REG, tw),  \
+	    TSD(p, 0x72, 4, T_REG, tw), TSD(p, 0x72, 6, T_REG, tw), TSD(p, 0x73, 2, T_REG, tw),  \
+	    TSD(p, 0x73, 3, T_REG, tw), TSD(p, 0x73, 6, T_REG, tw), TSD(p, 0x73, 7, T_REG, tw),  \
+	    TSD(p, 0x71, 0, 0, tw), TSD(p, 0x73, 5, T_REG, tw), TSI(p, 0xc4, 0, tw),              \
+	    TSI(p, 0xc5, 0, tw), TSW(p, 0xd7, 0, tw)
+
+static const struct tmpl t_sse_int[] = {
+    PI_ALL(0x66, tw_sse_int), TSI(0xf3, 0x70, 0, tw_sse_int), TSI(0xf2, 0x70, 0, tw_sse_int),
+    TS(0xf3, 0xfe, 0, tw_sse_int),
+};
+
+static const struct tmpl t_mmx[] = {
+    PI_ALL(0, tw_mmx),
+    TSW(0, 0x6e, 0, tw_mmx),
+    TSW(0, 0x7e, 0, tw_mmx),
+    TS(0, 0x6f, 0, tw_mmx),
+    TS(0, 0x7f, 0, tw_mmx),
+    TS(0, 0xe7, 0, tw_mmx),
+    TS(0, 0xf7, T_REG, tw_maskmov),
+    TS(0xf3, 0xd6, 0, tw_mmx),
+    TS(0xf2, 0xd6, 0, tw_mmx),
+    {.op = {0x0f, 0x77}, .oplen = 2, .sizes = S32, .f = T_NOMODRM, .tweak = tw_mmx},
+    TS(0, 0x2c, 0, tw_mmx),
+    TS(0x66, 0x2d, 0, tw_mmx),
+};
+
+static const struct tmpl t_sse_state[] = {
+    {.op = {0x0f, 0xae}, .oplen = 2, .digit = 0, .sizes = S32 | S64, .f = T_MEM | T_BIG,
+     .tweak = tw_fxstate},
+    {.op = {0x0f, 0xae}, .oplen = 2, .digit = 1, .sizes = S32 | S64, .f = T_MEM | T_BIG,
+     .tweak = tw_fxstate},
+    {.op = {0x0f, 0xae}, .oplen = 2, .digit = 2, .sizes = S32, .f = T_MEM, .tweak = tw_fxstate},
+    {.op = {0x0f, 0xae}, .oplen = 2, .digit = 3, .sizes = S32, .f = T_MEM, .tweak = tw_fxstate},
+};
+
+#define X87M(o, d) {.op = {o}, .oplen = 1, .digit = d, .sizes = S32, .f = T_MEM, .tweak = tw_x87}
+#define X87R(o, d) {.op = {o}, .oplen = 1, .digit = d, .sizes = S32, .f = T_REG, .tweak = tw_x87}
+#define X87ROW(o, X)                                                                               \
+	X(o, 0), X(o, 1), X(o, 2), X(o, 3), X(o, 4), X(o, 5), X(o, 6), X(o, 7)
+
+static const struct tmpl t_x87_reg[] = {
+    X87ROW(0xd8, X87R), X87ROW(0xd9, X87R), X87ROW(0xda, X87R), X87ROW(0xdb, X87R),
+    X87ROW(0xdc, X87R), X87ROW(0xdd, X87R), X87ROW(0xde, X87R), X87ROW(0xdf, X87R),
+    X87R(0xd9, 4),	X87R(0xd9, 5),	    X87R(0xd9, 6),	X87R(0xd9, 7),
+};
+
+static const struct tmpl t_x87_mem[] = {
+    X87ROW(0xd8, X87M), X87ROW(0xd9, X87M), X87ROW(0xda, X87M), X87ROW(0xdb, X87M),
+    X87ROW(0xdc, X87M), X87ROW(0xdd, X87M), X87ROW(0xde, X87M), X87ROW(0xdf, X87M),
+    {.op = {0x9b}, .oplen = 1, .sizes = S32, .f = T_NOMODRM, .tweak = tw_x87},
+    {.op = {0xd9}, .oplen = 1, .digit = 4, .sizes = S16, .f = T_MEM, .tweak = tw_x87},
+    {.op = {0xd9}, .oplen = 1, .digit = 6, .sizes = S16, .f = T_MEM, .tweak = tw_x87},
+    {.op = {0xdd}, .oplen = 1, .digit = 4, .sizes = S16, .f = T_MEM, .tweak = tw_x87},
+    {.op = {0xdd}, .oplen = 1, .digit = 6, .sizes = S16, .f = T_MEM, .tweak = tw_x87},
+};
+
 #define TG(name, tab, w)                                                                           \
 	{                                                                                          \
 		name, gen_tmpl, (const void *const[]){tab, (void *)(uintptr_t)ARRAY_LEN(tab)}, w   \
@@ -958,6 +1464,68 @@ static bool gen_seq(struct diff_rng *r, struct diff_case *c, const void *arg)
 	return true;
 }
 
+/*
+ * Short runs of x87, SSE and MMX instructions, so state flows from one to
+ * the next (stack, tags, pending exceptions, MXCSR changes). RSI and RDI
+ * point at FP data, RBX at a control word and an MXCSR.
+ */
+static bool gen_fpseq(struct diff_rng *r, struct diff_case *c, const void *arg)
+{
+	static const uint8_t x87[][4] = {
+	    {2, 0xd9, 0xe8}, {2, 0xd9, 0xeb}, {2, 0xd9, 0xee}, {2, 0xd9, 0xea}, {2, 0xd9, 0xe9},
+	    {2, 0xd9, 0xec}, {2, 0xd9, 0xed}, {2, 0xd9, 0xc1}, {2, 0xd9, 0xc9}, {2, 0xde, 0xc1},
+	    {2, 0xde, 0xc9}, {2, 0xde, 0xe9}, {2, 0xde, 0xf9}, {2, 0xd9, 0xfa}, {2, 0xd9, 0xfe},
+	    {2, 0xd9, 0xff}, {2, 0xd9, 0xfb}, {2, 0xd9, 0xf2}, {2, 0xd9, 0xf3}, {2, 0xd9, 0xf0},
+	    {2, 0xd9, 0xf1}, {2, 0xd9, 0xf9}, {2, 0xd9, 0xfd}, {2, 0xd9, 0xf4}, {2, 0xd9, 0xf8},
+	    {2, 0xd9, 0xf5}, {2, 0xd9, 0xfc}, {2, 0xd9, 0xe0}, {2, 0xd9, 0xe1}, {2, 0xd9, 0xe4},
+	    {2, 0xd9, 0xe5}, {2, 0xdb, 0xe9}, {2, 0xdf, 0xe9}, {2, 0xda, 0xc1}, {2, 0xd8, 0xc1},
+	    {2, 0xdd, 0xd9}, {1, 0x9b},	      {2, 0xdf, 0xe0}, {2, 0xdb, 0xe2}, {2, 0xdd, 0x1f},
+	    {2, 0xd9, 0x1f}, {2, 0xdb, 0x3f}, {2, 0xdf, 0x3f}, {2, 0xdd, 0x06}, {2, 0xd9, 0x2b},
+	    {2, 0xdb, 0x1f}, {2, 0xde, 0x06}, {2, 0xdb, 0x2e}, {2, 0xdf, 0x37}, {2, 0xd9, 0xc8},
+	};
+	static const uint8_t sse[][6] = {
+	    {3, 0x0f, 0x28, 0xc1},	 {4, 0x66, 0x0f, 0x58, 0xc2}, {3, 0x0f, 0x59, 0xc3},
+	    {4, 0xf2, 0x0f, 0x5e, 0xc1}, {4, 0xf3, 0x0f, 0x51, 0xc0}, {4, 0x66, 0x0f, 0x2f, 0xc1},
+	    {3, 0x0f, 0x5a, 0xc0},	 {4, 0xf2, 0x0f, 0x2d, 0xc0}, {5, 0xf2, 0x48, 0x0f, 0x2a, 0xc0},
+	    {4, 0x0f, 0xae, 0x53, 0x04}, {3, 0x0f, 0xae, 0x1f},	      {4, 0x66, 0x0f, 0x6f, 0x06},
+	    {4, 0x66, 0x0f, 0xd4, 0xc1}, {5, 0x66, 0x0f, 0x73, 0xd0, 0x05},
+	    {5, 0x66, 0x0f, 0x70, 0xc0, 0x1b}, {4, 0x0f, 0xc6, 0xc1, 0x4e},
+	    {4, 0x66, 0x0f, 0x7e, 0xc0}, {4, 0xf3, 0x0f, 0x5c, 0x06}, {4, 0x66, 0x0f, 0xc2, 0xc1},
+	};
+	static const uint8_t mmx[][4] = {
+	    {3, 0x0f, 0x6f, 0xc1}, {3, 0x0f, 0xfe, 0xc1}, {2, 0x0f, 0x77},	 {3, 0x0f, 0x7e, 0xc0},
+	    {3, 0x0f, 0x6e, 0xc8}, {3, 0x0f, 0xd5, 0x06}, {3, 0x0f, 0x63, 0xc1}, {2, 0xd9, 0xe8},
+	    {3, 0x0f, 0x7f, 0x07}, {2, 0xdd, 0x1f},
+	};
+	unsigned kind = rnd(r, 3), n = 2 + rnd(r, 5);
+	uint16_t fcw = (uint16_t)(0x37f & ~(rnd(r, 4) ? 0 : rnd(r, 64))) | (uint16_t)(rnd(r, 16) << 8);
+
+	(void)arg;
+	base_regs(r, c);
+	c->in.gpr[RSI] = DIFF_DATA_BASE + 0x200 + 16 * rnd(r, 64);
+	c->in.gpr[RDI] = DIFF_DATA_BASE + 0x800 + 16 * rnd(r, 64);
+	c->in.gpr[RBX] = DIFF_DATA_BASE + 0xf00 + 8 * rnd(r, 64);
+	rnd_x87(r, c->fx);
+	rnd_xmm(r, c->fx, true);
+	put32(c->fx + FX_MXCSR, rnd_mxcsr(r));
+	if (kind == 2)
+		rnd_mmx(r, c->fx);
+	c->patch[c->nr_patch++] = (struct diff_patch){
+	    .off = (uint16_t)(c->in.gpr[RSI] - DIFF_DATA_BASE), .len = 8, .val = rnd_sse64(r)};
+	c->patch[c->nr_patch++] = (struct diff_patch){
+	    .off = (uint16_t)(c->in.gpr[RBX] - DIFF_DATA_BASE), .len = 2, .val = fcw};
+	c->patch[c->nr_patch++] = (struct diff_patch){
+	    .off = (uint16_t)(c->in.gpr[RBX] - DIFF_DATA_BASE + 4), .len = 4, .val = rnd_mxcsr(r)};
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *op = kind == 0   ? x87[rnd(r, ARRAY_LEN(x87))]
+				    : kind == 1 ? sse[rnd(r, ARRAY_LEN(sse))]
+						: mmx[rnd(r, ARRAY_LEN(mmx))];
+
+		code(c, op + 1, op[0]);
+	}
+	return true;
+}
+
 static bool gen_toolong(struct diff_rng *r, struct diff_case *c, const void *arg)
 {
 	unsigned n = 12 + rnd(r, 6);
@@ -988,6 +1556,11 @@ static bool gen_fuzz(struct diff_rng *r, struct diff_case *c, const void *arg)
 	for (unsigned i = 0; i < 16; i++)
 		c->in.gpr[i] = rnd(r, 4) ? DIFF_DATA_BASE + 0x800 + rnd(r, 0x800) : edge(r);
 	c->in.gpr[RSP] = DIFF_DATA_BASE + 0x1800 + 8 * rnd(r, 64);
+	if (rnd(r, 2)) {
+		rnd_x87(r, c->fx);
+		rnd_xmm(r, c->fx, true);
+		put32(c->fx + FX_MXCSR, rnd_mxcsr(r));
+	}
 	for (unsigned i = rnd(r, 3); i > 0; i--)
 		put(c, pf[rnd(r, sizeof(pf))]);
 	if (rnd(r, 3) == 0)
@@ -1000,11 +1573,14 @@ static bool gen_fuzz(struct diff_rng *r, struct diff_case *c, const void *arg)
 	/* The host's FS base is its TLS block: not something both sides share. */
 	if (in.seg == X86_SEG_FS)
 		return false;
+	/* F3 0F AE /0-/3 registers: RDFSBASE and co., which the host may run. */
+	if (in.map == 1 && in.opc == 0xae && !(in.flags & X86_F_MEM))
+		return false;
 	/* Keep away from what differs run to run or could reach the host kernel. */
 	switch (in.op) {
 	case OP_UNIMPL:
-	case OP_SSE: /* until the SSE and x87 units execute them */
-	case OP_X87:
+	case OP_GRP6: /* SLDT/STR/SGDT/SIDT: the host kernel emulates them (UMIP) */
+	case OP_GRP7:
 	case OP_INT:
 	case OP_RDTSC:
 	case OP_CPUID:
@@ -1058,6 +1634,17 @@ static const struct diff_group groups[] = {
     TG("string", t_string, 4),
     TG("privileged-int3-ud2", t_priv, 1),
     TG("invalid-in-64bit", t_invalid, 2),
+    TG("sse-mov", t_sse_mov, 12),
+    TG("sse-arith", t_sse_arith, 16),
+    TG("sse-cmp-comi", t_sse_cmp, 8),
+    TG("sse-cvt", t_sse_cvt, 16),
+    TG("sse-logic-shuffle", t_sse_logic, 4),
+    TG("sse2-int", t_sse_int, 12),
+    TG("mmx", t_mmx, 8),
+    TG("sse-state", t_sse_state, 4),
+    TG("x87-reg", t_x87_reg, 30),
+    TG("x87-mem", t_x87_mem, 20),
+    {"fp-sequences", gen_fpseq, NULL, 12},
     {"too-long", gen_toolong, NULL, 1},
     {"sequences", gen_seq, NULL, 2},
     {"fuzz", gen_fuzz, NULL, 8},

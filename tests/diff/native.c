@@ -38,6 +38,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	r->vector = (int)g[REG_TRAPNO];
 	r->error_code = g[REG_ERR];
 	r->fault_addr = (uint64_t)si->si_addr;
+	/* The signal frame's x87/SSE area starts with the FXSAVE image. */
+	if (uc->uc_mcontext.fpregs)
+		memcpy(r->fx, uc->uc_mcontext.fpregs, DIFF_FX_USED);
 	siglongjmp(native_env, 1);
 }
 
@@ -98,7 +101,7 @@ static void child_run(const struct diff_case *cases, struct diff_result *res, un
 		native_cur = &res[i];
 		diff_target = DIFF_CODE_ENTRY;
 		if (!sigsetjmp(native_env, 1))
-			diff_enter(&c->in);
+			diff_enter(&c->in, c->fx);
 		/*
 		 * A POPF under test may have set AC (or TF); left on, the harness
 		 * itself would fault on its next misaligned access.

@@ -106,13 +106,16 @@ static void soft_run(struct diff_soft *s, const struct diff_case *c, struct diff
 	/* User mode as the host runs the native side: IF set, IOPL 0. */
 	st.rflags = c->in.rflags | X86_RFLAGS_FIXED | X86_RFLAGS_IF;
 	st.efer = X86_EFER_LME | X86_EFER_LMA | X86_EFER_SCE | X86_EFER_NXE;
-	st.cr0 = X86_CR0_PE | X86_CR0_PG;
-	st.cr4 = X86_CR4_PAE;
+	/* Linux's user mode: eager FPU (no TS), native x87 errors, FXSR and #XM on. */
+	st.cr0 = X86_CR0_PE | X86_CR0_PG | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE;
+	st.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
 	st.cs = (struct x86_segment){
 	    .selector = 0x33, .l = 1, .present = 1, .s = 1, .type = 11, .dpl = 3};
 	st.ss = (struct x86_segment){.selector = 0x2b, .present = 1, .s = 1, .type = 3, .dpl = 3};
 	st.gs.base = DIFF_DATA_BASE;
 	cpu_set_state(&s->cpu, &st);
+	/* The generators only make images with valid MXCSRs. */
+	cpu_fpu_load(&s->cpu.fpu, c->fx);
 
 	rc = cpu_run(&s->cpu, budget);
 	memcpy(r->out.gpr, s->cpu.gpr, sizeof(r->out.gpr));
@@ -122,6 +125,8 @@ static void soft_run(struct diff_soft *s, const struct diff_case *c, struct diff
 	r->vector = rc == CPU_EXIT_EXCEPTION ? s->cpu.exc.vector : -1;
 	r->error_code = s->cpu.exc.error_code;
 	r->fault_addr = s->cpu.exc.cr2;
+	r->unimpl = rc == CPU_EXIT_EXCEPTION && s->cpu.exc.unimplemented;
+	cpu_fpu_save(&s->cpu.fpu, r->fx);
 	memcpy(r->data, s->data, DIFF_DATA_SIZE);
 }
 

@@ -462,6 +462,28 @@ static void test_dsdt_mmio(void **state)
 	}
 }
 
+static void test_dsdt_pvpanic(void **state)
+{
+	/* I/O port descriptor: decode 16, min = max = port, alignment 1, length 1. */
+	static const uint8_t io[] = {0x47, 0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01};
+	struct fixture *f = *state;
+	const uint8_t *dsdt, *p;
+	uint32_t len;
+
+	cfg_default(&f->cfg, 1, 0);
+	f->cfg.pvpanic_port = 0x505;
+	build_ok(f);
+	dsdt = find_dsdt(f, &len);
+	p = memfind(dsdt, len, "QEMU0001", 8);
+	assert_non_null(p);
+	assert_non_null(memfind(p, (size_t)(dsdt + len - p), io, sizeof(io)));
+
+	f->cfg.pvpanic_port = 0;
+	build_ok(f);
+	dsdt = find_dsdt(f, &len);
+	assert_null(memfind(dsdt, len, "QEMU0001", 8));
+}
+
 static void test_dsdt_rebuild_leaves_nothing_stale(void **state)
 {
 	struct fixture *f = *state;
@@ -676,6 +698,7 @@ int main(void)
 	    cmocka_unit_test(test_dsdt_rebuild_leaves_nothing_stale),
 	    cmocka_unit_test(test_bad_config),
 	    cmocka_unit_test(test_pkglen_encode),
+	    cmocka_unit_test(test_dsdt_pvpanic),
 	    cmocka_unit_test(test_pkglen_for_body),
 	    cmocka_unit_test(test_pkg_nested),
 	    cmocka_unit_test(test_aml_names_and_data),

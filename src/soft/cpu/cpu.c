@@ -21,6 +21,14 @@ struct cpu_icache_entry {
 
 static void exec_invalid(struct cpu *c, const struct x86_insn *in)
 {
+	if (in->op == OP_UNIMPL && in->sub == X86_UNIMPL_SYSCALL) {
+		exec_syscall(c, in);
+		return;
+	}
+	if (in->op == OP_UNIMPL && in->sub == X86_UNIMPL_SYSENTER) {
+		exec_sysenter(c, in);
+		return;
+	}
 	c->exc.unimplemented = in->op == OP_UNIMPL;
 	cpu_raise_ud(c);
 }
@@ -31,7 +39,7 @@ static void exec_toolong(struct cpu *c, const struct x86_insn *in)
 	cpu_raise_gp0(c);
 }
 
-static void exec_hlt(struct cpu *c, const struct x86_insn *in)
+void exec_hlt(struct cpu *c, const struct x86_insn *in)
 {
 	(void)in;
 	if (c->cpl != 0)
@@ -39,31 +47,103 @@ static void exec_hlt(struct cpu *c, const struct x86_insn *in)
 	c->pending_exit = CPU_EXIT_HLT;
 }
 
-static const exec_fn exec_table[OP_NR] = {
-    [OP_UD] = exec_invalid,
-    [OP_UNIMPL] = exec_invalid,
-    [OP_TOOLONG] = exec_toolong,
-    [OP_ALU] = exec_alu,
-    [OP_TEST] = exec_test,
-    [OP_INC] = exec_incdec,
-    [OP_DEC] = exec_incdec,
-    [OP_NOT] = exec_not,
-    [OP_NEG] = exec_neg,
-    [OP_MUL] = exec_mul,
-    [OP_IMUL1] = exec_imul1,
-    [OP_IMUL2] = exec_imul23,
-    [OP_IMUL3] = exec_imul23,
-    [OP_DIV] = exec_div,
-    [OP_IDIV] = exec_idiv,
-    [OP_SHIFT] = exec_shift,
-    [OP_SHLD] = exec_shld,
-    [OP_SHRD] = exec_shrd,
-    [OP_MOV] = exec_mov,
-    [OP_MOVZX] = exec_movzx,
-    [OP_MOVSX] = exec_movsx,
-    [OP_LEA] = exec_lea,
-    [OP_XCHG] = exec_xchg,
-    [OP_NOP] = exec_nop,
+/* Handlers every mode shares. */
+#define EXEC_COMMON \
+    [OP_UD] = exec_invalid, \
+    [OP_UNIMPL] = exec_invalid, \
+    [OP_TOOLONG] = exec_toolong, \
+    [OP_ALU] = exec_alu, \
+    [OP_TEST] = exec_test, \
+    [OP_INC] = exec_incdec, \
+    [OP_DEC] = exec_incdec, \
+    [OP_NOT] = exec_not, \
+    [OP_NEG] = exec_neg, \
+    [OP_MUL] = exec_mul, \
+    [OP_IMUL1] = exec_imul1, \
+    [OP_IMUL2] = exec_imul23, \
+    [OP_IMUL3] = exec_imul23, \
+    [OP_DIV] = exec_div, \
+    [OP_IDIV] = exec_idiv, \
+    [OP_SHIFT] = exec_shift, \
+    [OP_SHLD] = exec_shld, \
+    [OP_SHRD] = exec_shrd, \
+    [OP_MOV] = exec_mov, \
+    [OP_MOVZX] = exec_movzx, \
+    [OP_MOVSX] = exec_movsx, \
+    [OP_LEA] = exec_lea, \
+    [OP_XCHG] = exec_xchg, \
+    [OP_NOP] = exec_nop, \
+    [OP_SETCC] = exec_setcc, \
+    [OP_CMOVCC] = exec_cmovcc, \
+    [OP_CBW] = exec_cbw, \
+    [OP_CWD] = exec_cwd, \
+    [OP_BSWAP] = exec_bswap, \
+    [OP_BT] = exec_bt, \
+    [OP_BSF] = exec_bsf, \
+    [OP_BSR] = exec_bsr, \
+    [OP_TZCNT] = exec_tzcnt, \
+    [OP_LZCNT] = exec_lzcnt, \
+    [OP_POPCNT] = exec_popcnt, \
+    [OP_MOVS] = exec_movs, \
+    [OP_STOS] = exec_stos, \
+    [OP_LODS] = exec_lods, \
+    [OP_CMPS] = exec_cmps, \
+    [OP_SCAS] = exec_scas, \
+    [OP_INS] = exec_ins, \
+    [OP_OUTS] = exec_outs, \
+    [OP_IN] = exec_in, \
+    [OP_OUT] = exec_out, \
+    [OP_CMPXCHG] = exec_cmpxchg, \
+    [OP_CMPXCHG2X] = exec_cmpxchg2x, \
+    [OP_XADD] = exec_xadd, \
+    [OP_FLAG] = exec_flag, \
+    [OP_CLI] = exec_cli, \
+    [OP_STI] = exec_sti, \
+    [OP_LAHF] = exec_lahf, \
+    [OP_SAHF] = exec_sahf, \
+    [OP_XLAT] = exec_xlat, \
+    [OP_CPUID] = exec_cpuid, \
+    [OP_RDTSC] = exec_rdtsc, \
+    [OP_MOVBE] = exec_movbe, \
+    [OP_HLT] = exec_hlt, \
+    [OP_INT3] = exec_int3, \
+    [OP_INT] = exec_int, \
+    [OP_UD2] = exec_invalid, \
+    [OP_SSE] = exec_sse, \
+    [OP_X87] = exec_x87, \
+    [OP_PUSHSEG] = exec_pushseg, \
+    [OP_POPSEG] = exec_popseg, \
+    [OP_MOVSEG_LD] = exec_movseg_ld, \
+    [OP_MOVSEG_ST] = exec_movseg_st, \
+    [OP_LSEG] = exec_lseg, \
+    [OP_PUSHA] = exec_pusha, \
+    [OP_POPA] = exec_popa, \
+    [OP_BOUND] = exec_bound, \
+    [OP_ARPL] = exec_arpl, \
+    [OP_BCD] = exec_bcd, \
+    [OP_INTO] = exec_into, \
+    [OP_JMPF] = exec_jmpf, \
+    [OP_CALLF] = exec_callf, \
+    [OP_JMPFI] = exec_jmpfi, \
+    [OP_CALLFI] = exec_callfi, \
+    [OP_RETF] = exec_retf, \
+    [OP_IRET] = exec_iret, \
+    [OP_GRP6] = exec_grp6, \
+    [OP_GRP7] = exec_grp7, \
+    [OP_LAR] = exec_larlsl, \
+    [OP_LSL] = exec_larlsl, \
+    [OP_CLTS] = exec_clts, \
+    [OP_MOVCR] = exec_movcr, \
+    [OP_MOVDR] = exec_movdr, \
+    [OP_RDMSR] = exec_rdmsr, \
+    [OP_WRMSR] = exec_wrmsr, \
+    [OP_SYSRET] = exec_sysret, \
+    [OP_SYSEXIT] = exec_sysexit, \
+    [OP_CACHE] = exec_cache, \
+    [OP_CLFLUSH] = exec_clflush,
+
+static const exec_fn exec_table64[OP_NR] = {
+    EXEC_COMMON
     [OP_PUSH] = exec_push,
     [OP_POP] = exec_pop,
     [OP_PUSHF] = exec_pushf,
@@ -77,44 +157,24 @@ static const exec_fn exec_table[OP_NR] = {
     [OP_CALLI] = exec_calli,
     [OP_RET] = exec_ret,
     [OP_LOOP] = exec_loop,
-    [OP_SETCC] = exec_setcc,
-    [OP_CMOVCC] = exec_cmovcc,
-    [OP_CBW] = exec_cbw,
-    [OP_CWD] = exec_cwd,
-    [OP_BSWAP] = exec_bswap,
-    [OP_BT] = exec_bt,
-    [OP_BSF] = exec_bsf,
-    [OP_BSR] = exec_bsr,
-    [OP_TZCNT] = exec_tzcnt,
-    [OP_LZCNT] = exec_lzcnt,
-    [OP_POPCNT] = exec_popcnt,
-    [OP_MOVS] = exec_movs,
-    [OP_STOS] = exec_stos,
-    [OP_LODS] = exec_lods,
-    [OP_CMPS] = exec_cmps,
-    [OP_SCAS] = exec_scas,
-    [OP_INS] = exec_ins,
-    [OP_OUTS] = exec_outs,
-    [OP_IN] = exec_in,
-    [OP_OUT] = exec_out,
-    [OP_CMPXCHG] = exec_cmpxchg,
-    [OP_CMPXCHG2X] = exec_cmpxchg2x,
-    [OP_XADD] = exec_xadd,
-    [OP_FLAG] = exec_flag,
-    [OP_CLI] = exec_cli,
-    [OP_STI] = exec_sti,
-    [OP_LAHF] = exec_lahf,
-    [OP_SAHF] = exec_sahf,
-    [OP_XLAT] = exec_xlat,
-    [OP_CPUID] = exec_cpuid,
-    [OP_RDTSC] = exec_rdtsc,
-    [OP_MOVBE] = exec_movbe,
-    [OP_HLT] = exec_hlt,
-    [OP_INT3] = exec_int3,
-    [OP_INT] = exec_int,
-    [OP_UD2] = exec_invalid,
-    [OP_SSE] = exec_sse,
-    [OP_X87] = exec_x87,
+};
+
+/* 16- and 32-bit code: the stack goes through SS, branches wrap and check the CS limit. */
+static const exec_fn exec_table_legacy[OP_NR] = {
+    EXEC_COMMON
+    [OP_PUSH] = exec_lpush,
+    [OP_POP] = exec_lpop,
+    [OP_PUSHF] = exec_lpushf,
+    [OP_POPF] = exec_lpopf,
+    [OP_ENTER] = exec_lenter,
+    [OP_LEAVE] = exec_lleave,
+    [OP_JCC] = exec_ljcc,
+    [OP_JMP] = exec_ljmp,
+    [OP_CALL] = exec_lcall,
+    [OP_JMPI] = exec_ljmpi,
+    [OP_CALLI] = exec_lcalli,
+    [OP_RET] = exec_lret,
+    [OP_LOOP] = exec_lloop,
 };
 
 _Noreturn void cpu_raise(struct cpu *c, unsigned vector, bool has_error, uint32_t error)
@@ -137,19 +197,33 @@ _Noreturn void cpu_raise_trap(struct cpu *c, unsigned vector, unsigned kind)
 	longjmp(c->fault_jmp, 1);
 }
 
+void cpu_icache_flush(struct cpu *c)
+{
+	for (unsigned i = 0; i < CPU_ICACHE_SIZE; i++)
+		c->icache[i].rip = ~0ull;
+}
+
 int cpu_init(struct cpu *c, const struct cpu_ops *ops, void *opaque)
 {
 	memset(c, 0, sizeof(*c));
 	c->icache = calloc(CPU_ICACHE_SIZE, sizeof(*c->icache));
 	if (!c->icache)
 		return -ENOMEM;
+	cpu_icache_flush(c);
 	c->ops = ops;
 	c->opaque = opaque;
 	c->rflags = X86_RFLAGS_FIXED;
 	c->mode64 = true;
+	c->mode = X86_MODE_64;
 	c->sys.efer = X86_EFER_LME | X86_EFER_LMA;
+	c->sys.cr0 = X86_CR0_PE | X86_CR0_PG;
+	c->sys.cr4 = X86_CR4_PAE;
 	c->sys.cs.l = 1;
 	c->sys.cs.present = 1;
+	c->msr.pat = 0x0007040600070406ull;
+	c->dr[6] = 0xffff0ff0;
+	c->dr[7] = 0x400;
+	cpu_fpu_reset(&c->fpu);
 	cpu_tlb_flush(c);
 	return 0;
 }
@@ -166,8 +240,10 @@ void cpu_set_state(struct cpu *c, const struct x86_cpu_state *st)
 	memcpy(c->gpr, st->gpr, sizeof(c->gpr));
 	c->rip = st->rip;
 	cpu_set_rflags(c, st->rflags);
-	c->cpl = st->cs.selector & 3;
-	c->mode64 = (st->efer & X86_EFER_LMA) && st->cs.l;
+	c->cpl = (st->cr0 & X86_CR0_PE) ? st->cs.selector & 3 : 0;
+	cpu_mode_update(c);
+	c->pending_exit = 0;
+	c->intr_shadow = false;
 	cpu_tlb_flush(c);
 }
 
@@ -195,40 +271,53 @@ void cpu_request_exit(struct cpu *c)
 	atomic_store_explicit(&c->exit_request, true, memory_order_release);
 }
 
-/* Slow fetch: gathers the bytes (crossing a page if the instruction does) and decodes. */
-static void fetch_slow(struct cpu *c, uint8_t *bytes, struct x86_insn *in)
+/*
+ * Slow fetch: gathers the bytes at linear address la (crossing a page if the
+ * instruction does) and decodes them in the current mode.
+ */
+static void fetch_slow(struct cpu *c, uint64_t la, uint8_t *bytes, struct x86_insn *in)
 {
-	unsigned first = PAGE_SIZE - (c->rip & ~PAGE_MASK);
+	unsigned first = PAGE_SIZE - (la & ~PAGE_MASK);
 
 	if (first > X86_INSN_MAX_LEN)
 		first = X86_INSN_MAX_LEN;
-	mem_read_bytes(c, c->rip, bytes, first, X86_SEG_CS, CPU_ACCESS_EXEC);
-	if (x86_decode(bytes, first, X86_MODE_64, in) == 0)
+	mem_read_bytes(c, la, bytes, first, X86_SEG_CS, CPU_ACCESS_EXEC);
+	if (x86_decode(bytes, first, c->mode, in) == 0)
 		return;
 	/* The instruction continues on the next page: its fault is the one to raise. */
-	mem_read_bytes(c, c->rip + first, bytes + first, X86_INSN_MAX_LEN - first, X86_SEG_CS,
+	mem_read_bytes(c, la + first, bytes + first, X86_INSN_MAX_LEN - first, X86_SEG_CS,
 		       CPU_ACCESS_EXEC);
-	x86_decode(bytes, X86_INSN_MAX_LEN, X86_MODE_64, in);
+	x86_decode(bytes, X86_INSN_MAX_LEN, c->mode, in);
 }
 
-static const struct x86_insn *fetch(struct cpu *c)
+/*
+ * The decoded instruction at linear address la. Entries are keyed by linear
+ * address; a change of decoding mode flushes them (cpu_mode_update).
+ */
+static inline const struct x86_insn *fetch(struct cpu *c, uint64_t la, bool legacy)
 {
-	uint64_t rip = c->rip;
-	struct cpu_icache_entry *e = &c->icache[(rip ^ (rip >> 12)) % CPU_ICACHE_SIZE];
-	struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(rip >> 12) % CPU_TLB_SIZE];
-	unsigned off = rip & ~PAGE_MASK;
+	struct cpu_icache_entry *e = &c->icache[(la ^ (la >> 12)) % CPU_ICACHE_SIZE];
+	struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
+	unsigned off = la & ~PAGE_MASK;
 	uint8_t bytes[X86_INSN_MAX_LEN];
 
-	if (t->tag == (rip & PAGE_MASK)) {
+	if (t->tag == (la & PAGE_MASK)) {
 		const uint8_t *code = t->hva + off;
 
-		if (e->rip == rip && off + e->insn.len <= PAGE_SIZE &&
+		if (e->rip == la && off + e->insn.len <= PAGE_SIZE &&
 		    !memcmp(code, e->bytes, e->insn.len))
 			return &e->insn;
 	}
-	fetch_slow(c, bytes, &e->insn);
+	if (legacy && c->rip > c->sys.cs.limit)
+		cpu_raise_gp0(c);
+	fetch_slow(c, la, bytes, &e->insn);
+	/* Bytes past the CS limit cannot be fetched (the decode keeps its fault first). */
+	if (legacy && c->rip + e->insn.len - 1 > c->sys.cs.limit) {
+		e->rip = ~0ull;
+		cpu_raise_gp0(c);
+	}
 	if (off + e->insn.len <= PAGE_SIZE) {
-		e->rip = rip;
+		e->rip = la;
 		memcpy(e->bytes, bytes, e->insn.len);
 	} else {
 		/* Page-crossing: not cached (the length check above can never pass). */
@@ -237,22 +326,25 @@ static const struct x86_insn *fetch(struct cpu *c)
 	return &e->insn;
 }
 
-int cpu_run(struct cpu *c, uint64_t max_insns)
+/* One instruction's epilogue; returns nonzero to leave the loop with that value. */
+static inline int retire(struct cpu *c)
 {
-	uint64_t end = c->insns + max_insns;
+	c->rip = c->next_rip;
+	c->insns++;
+	if (c->pending_exit) {
+		int r = c->pending_exit;
 
-	if (!c->mode64)
-		return CPU_EXIT_UNSUPPORTED;
-	if (setjmp(c->fault_jmp)) {
-		/* Registers are as the faulting instruction left them; RIP is unchanged. */
 		c->pending_exit = 0;
-		if (c->fault_flags_valid && c->exc.kind == CPU_EXC_FAULT)
-			cpu_set_rflags(c, c->fault_flags);
-		c->fault_flags_valid = false;
-		return CPU_EXIT_EXCEPTION;
+		return r;
 	}
+	return 0;
+}
+
+static int run64(struct cpu *c, uint64_t end)
+{
 	while (c->insns < end) {
 		const struct x86_insn *in;
+		int r;
 
 		if (atomic_load_explicit(&c->exit_request, memory_order_relaxed)) {
 			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
@@ -262,19 +354,73 @@ int cpu_run(struct cpu *c, uint64_t max_insns)
 		c->exc.cr2 = 0;
 		c->intr_shadow = false;
 		c->fault_flags_valid = false;
-		in = fetch(c);
+		in = fetch(c, c->rip, false);
 		c->next_rip = c->rip + in->len;
-		exec_table[in->op](c, in);
-		c->rip = c->next_rip;
-		c->insns++;
-		if (c->pending_exit) {
-			int r = c->pending_exit;
-
-			c->pending_exit = 0;
+		exec_table64[in->op](c, in);
+		r = retire(c);
+		if (r)
 			return r;
-		}
 	}
 	return CPU_EXIT_NONE;
+}
+
+/* 16/32-bit code: CS base and limit, segment limits of memory operands. */
+static int run_legacy(struct cpu *c, uint64_t end)
+{
+	while (c->insns < end) {
+		const struct x86_insn *in;
+		int r;
+
+		if (atomic_load_explicit(&c->exit_request, memory_order_relaxed)) {
+			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
+			return CPU_EXIT_REQUEST;
+		}
+		c->exc.unimplemented = false;
+		c->exc.cr2 = 0;
+		c->intr_shadow = false;
+		c->fault_flags_valid = false;
+		in = fetch(c, (uint32_t)(c->seg_base[X86_SEG_CS] + c->rip), true);
+		c->next_rip = c->rip + in->len;
+		if ((in->flags & X86_F_MEM) && (c->seg_limited >> in->seg & 1) &&
+		    in->op != OP_LEA && in->op != OP_NOP)
+			seg_check(c, in->seg, cpu_ea(c, in), in->osz);
+		exec_table_legacy[in->op](c, in);
+		r = retire(c);
+		if (r)
+			return r;
+	}
+	return CPU_EXIT_NONE;
+}
+
+int cpu_run(struct cpu *c, uint64_t max_insns)
+{
+	uint64_t end = c->insns + max_insns;
+
+	c->pending_exit = 0;
+	/*
+	 * RF (set by IRET) must be clear once an instruction completed. Without
+	 * instruction breakpoints it changes nothing but the flags an event
+	 * pushes, so it is dropped per batch instead of per instruction.
+	 */
+	c->rflags &= ~(uint64_t)X86_RFLAGS_RF;
+	if (setjmp(c->fault_jmp)) {
+		/* Registers are as the faulting instruction left them; RIP is unchanged. */
+		c->pending_exit = 0;
+		if (c->fault_flags_valid && c->exc.kind == CPU_EXC_FAULT)
+			cpu_set_rflags(c, c->fault_flags);
+		c->fault_flags_valid = false;
+		return CPU_EXIT_EXCEPTION;
+	}
+	for (;;) {
+		int r;
+
+		/* Virtual-8086 mode is not executed. */
+		if (c->rflags & X86_RFLAGS_VM)
+			return CPU_EXIT_UNSUPPORTED;
+		r = c->mode64 ? run64(c, end) : run_legacy(c, end);
+		if (r != CPU_EXIT_RESELECT)
+			return r;
+	}
 }
 
 int cpu_step(struct cpu *c)

@@ -43,6 +43,13 @@ struct cpu_ops {
 	/* CPUID leaf/subleaf -> eax, ebx, ecx, edx. */
 	void (*cpuid)(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 	uint64_t (*rdtsc)(void *opaque);
+	/*
+	 * RDMSR/WRMSR of an MSR the core does not hold itself (see cpu_msrs):
+	 * return 0, or -1 for the #GP(0) hardware raises for an unknown MSR or
+	 * a bad value. Either may be NULL: every such MSR then faults.
+	 */
+	int (*rdmsr)(void *opaque, uint32_t msr, uint64_t *val);
+	int (*wrmsr)(void *opaque, uint32_t msr, uint64_t val);
 };
 
 /* Why cpu_run/cpu_step returned. */
@@ -51,7 +58,7 @@ enum cpu_exit {
 	CPU_EXIT_EXCEPTION,   /* cpu->exc holds it; state is as the ISA leaves it */
 	CPU_EXIT_HLT,	      /* HLT retired: RIP is past it; wait for an interrupt */
 	CPU_EXIT_REQUEST,     /* cpu_request_exit() was called */
-	CPU_EXIT_UNSUPPORTED, /* a CPU mode this core does not execute yet */
+	CPU_EXIT_UNSUPPORTED, /* a CPU mode this core does not execute (virtual-8086) */
 };
 
 enum cpu_exc_kind {
@@ -86,6 +93,13 @@ struct cpu_lazy {
 
 struct cpu_icache_entry;
 
+/* The MSRs the core keeps itself (EFER, FS/GS base and APIC base live in sys). */
+struct cpu_msrs {
+	uint64_t star, lstar, cstar, fmask, kernel_gs_base, tsc_aux;
+	uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t pat;
+};
+
 struct cpu {
 	/* Hot architectural state. */
 	uint64_t gpr[X86_NR_GPRS];
@@ -96,7 +110,19 @@ struct cpu {
 	struct x86_cpu_state sys;
 	unsigned cpl;
 	bool mode64;
-	bool intr_shadow; /* after STI: interrupts held off for one instruction */
+	bool intr_shadow; /* after STI, MOV SS, POP SS: interrupts held off for one instruction */
+	bool nmi_blocked; /* an NMI handler runs: NMIs wait for the next IRET */
+	/*
+	 * Set while the core makes an implicit supervisor access (descriptor
+	 * tables, TSS, IDT): translate must check it as CPL 0 whatever cpl is.
+	 */
+	bool implicit_sv;
+	uint8_t mode;	  /* enum x86_mode the current code decodes in */
+	uint8_t seg_limited; /* bit per enum x86_seg whose limit can fail an access (not 64-bit mode) */
+	/* Segment bases by enum x86_seg as addressing uses them (ES, CS, SS, DS: 0 in 64-bit mode). */
+	uint64_t seg_base[6];
+	uint64_t dr[8]; /* debug registers: stored, no breakpoints */
+	struct cpu_msrs msr;
 
 	struct cpu_exception exc;
 	uint64_t insns; /* retired instructions */
@@ -156,6 +182,13 @@ void cpu_request_exit(struct cpu *cpu);
 int cpu_interrupt(struct cpu *cpu, uint8_t vector);
 
 /*
+ * Delivers an NMI through IDT vector 2 unless one is being handled (until the
+ * next IRET). Returns 1 when it must stay pending, 0 when delivered, -1 on a
+ * triple fault. The caller checks nothing else: NMIs ignore RFLAGS.IF.
+ */
+int cpu_nmi(struct cpu *cpu);
+
+/*
  * Delivers cpu->exc (after cpu_run returned CPU_EXIT_EXCEPTION) through the
  * IDT, with its error code and CR2, escalating a fault during delivery to #DF
  * and a fault during #DF to a triple fault. Returns 0, or -1 on triple fault.
@@ -174,5 +207,14 @@ void cpu_tlb_flush(struct cpu *cpu);
  */
 #define CPU_FEAT_1_ECX	      ((1u << 22) | (1u << 23))
 #define CPU_FEAT_80000001_ECX ((1u << 0) | (1u << 5))
+/*
+ * System features: CPUID.1:EDX VME-less DE, PSE, TSC, MSR, PAE, CX8, SEP
+ * (SYSENTER/SYSEXIT), PGE, CMOV, PAT, CLFSH; CPUID.80000001:EDX SYSCALL, NX,
+ * RDTSCP, LM.
+ */
+#define CPU_FEAT_1_EDX                                                                             \
+	((1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) |      \
+	 (1u << 13) | (1u << 15) | (1u << 16) | (1u << 19))
+#define CPU_FEAT_80000001_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))
 
 #endif

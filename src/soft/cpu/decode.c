@@ -7,7 +7,7 @@
 #include "soft/cpu/insn.h"
 
 /* Immediate kinds. */
-enum { I_NONE, I_B, I_W, I_Z, I_V, I_MOFFS, I_WB };
+enum { I_NONE, I_B, I_W, I_Z, I_V, I_MOFFS, I_WB, I_FAR };
 
 /* Decoder attributes. */
 #define A_M	  (1u << 0)  /* has ModRM */
@@ -21,6 +21,7 @@ enum { I_NONE, I_B, I_W, I_Z, I_V, I_MOFFS, I_WB };
 #define A_SUBREG  (1u << 8)  /* sub is ModRM.reg */
 #define A_ACC	  (1u << 9)  /* E is the accumulator (no ModRM) */
 #define A_MOFFS	  (1u << 10) /* E is memory at an absolute offset */
+#define A_MREG	  (1u << 11) /* ModRM names registers whatever its mod (MOV CR/DR) */
 
 struct opd {
 	uint8_t op;
@@ -110,9 +111,9 @@ static const struct opd one_byte[256] = {
     [0x89] = E(OP_MOV, 0, I_NONE, X86_FORM_EG, A_M),
     [0x8a] = E(OP_MOV, 0, I_NONE, X86_FORM_GE, A_M | A_B),
     [0x8b] = E(OP_MOV, 0, I_NONE, X86_FORM_GE, A_M),
-    [0x8c] = UNIM,
+    [0x8c] = E(OP_MOVSEG_ST, 0, I_NONE, X86_FORM_E, A_M),
     [0x8d] = E(OP_LEA, 0, I_NONE, X86_FORM_GE, A_M | A_MEMONLY),
-    [0x8e] = UNIM,
+    [0x8e] = E(OP_MOVSEG_LD, 0, I_NONE, X86_FORM_E, A_M),
     [0x8f] = E(0, G1A, I_NONE, 0, A_M | A_GRP | A_D64),
     R8(0x90, E(OP_XCHG, 0, I_NONE, X86_FORM_EG, A_REGOP)),
     [0x98] = E(OP_CBW, 0, I_NONE, 0, 0),
@@ -151,12 +152,12 @@ static const struct opd one_byte[256] = {
     [0xc7] = E(0, G11, I_NONE, 0, A_M | A_GRP),
     [0xc8] = E(OP_ENTER, 0, I_WB, 0, A_D64),
     [0xc9] = E(OP_LEAVE, 0, I_NONE, 0, A_D64),
-    [0xca] = UNI,
-    [0xcb] = UNI,
+    [0xca] = E(OP_RETF, 0, I_W, 0, 0),
+    [0xcb] = E(OP_RETF, 0, I_NONE, 0, 0),
     [0xcc] = E(OP_INT3, 0, I_NONE, 0, 0),
     [0xcd] = E(OP_INT, 0, I_B, 0, 0),
     [0xce] = UD,
-    [0xcf] = UNI,
+    [0xcf] = E(OP_IRET, 0, I_NONE, 0, 0),
     [0xd0] = E(OP_SHIFT, 0, I_NONE, X86_FORM_E, A_M | A_B | A_SUBREG),
     [0xd1] = E(OP_SHIFT, 0, I_NONE, X86_FORM_E, A_M | A_SUBREG),
     [0xd2] = E(OP_SHIFT, 0, I_NONE, X86_FORM_E, A_M | A_B | A_SUBREG),
@@ -197,20 +198,62 @@ static const struct opd one_byte[256] = {
     [0xff] = E(0, G5, I_NONE, 0, A_M | A_GRP),
 };
 
+/* One-byte opcodes whose meaning outside 64-bit mode differs (legacy_differs()). */
+static const struct opd one_byte_legacy[256] = {
+    [0x06] = E(OP_PUSHSEG, X86_SEG_ES, I_NONE, 0, 0),
+    [0x07] = E(OP_POPSEG, X86_SEG_ES, I_NONE, 0, 0),
+    [0x0e] = E(OP_PUSHSEG, X86_SEG_CS, I_NONE, 0, 0),
+    [0x16] = E(OP_PUSHSEG, X86_SEG_SS, I_NONE, 0, 0),
+    [0x17] = E(OP_POPSEG, X86_SEG_SS, I_NONE, 0, 0),
+    [0x1e] = E(OP_PUSHSEG, X86_SEG_DS, I_NONE, 0, 0),
+    [0x1f] = E(OP_POPSEG, X86_SEG_DS, I_NONE, 0, 0),
+    [0x27] = E(OP_BCD, 0, I_NONE, 0, A_B),
+    [0x2f] = E(OP_BCD, 1, I_NONE, 0, A_B),
+    [0x37] = E(OP_BCD, 2, I_NONE, 0, A_B),
+    [0x3f] = E(OP_BCD, 3, I_NONE, 0, A_B),
+    R8(0x40, E(OP_INC, 0, I_NONE, X86_FORM_E, A_REGOP)),
+    R8(0x48, E(OP_DEC, 0, I_NONE, X86_FORM_E, A_REGOP)),
+    [0x60] = E(OP_PUSHA, 0, I_NONE, 0, 0),
+    [0x61] = E(OP_POPA, 0, I_NONE, 0, 0),
+    [0x62] = E(OP_BOUND, 0, I_NONE, X86_FORM_GE, A_M | A_MEMONLY),
+    [0x63] = E(OP_ARPL, 0, I_NONE, X86_FORM_EG, A_M),
+    [0x82] = E(OP_ALU, 0, I_B, X86_FORM_EI, A_M | A_B | A_SUBREG | A_LOCK),
+    [0x9a] = E(OP_CALLF, 0, I_FAR, 0, 0),
+    [0xc4] = E(OP_LSEG, X86_SEG_ES, I_NONE, X86_FORM_GE, A_M | A_MEMONLY),
+    [0xc5] = E(OP_LSEG, X86_SEG_DS, I_NONE, X86_FORM_GE, A_M | A_MEMONLY),
+    [0xce] = E(OP_INTO, 0, I_NONE, 0, 0),
+    [0xd4] = E(OP_BCD, 4, I_B, 0, A_B),
+    [0xd5] = E(OP_BCD, 5, I_B, 0, A_B),
+    [0xea] = E(OP_JMPF, 0, I_FAR, 0, 0),
+};
+
+static bool legacy_differs(unsigned b)
+{
+	switch (b) {
+	case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
+	case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x60: case 0x61: case 0x62:
+	case 0x63: case 0x82: case 0x9a: case 0xc4: case 0xc5: case 0xce: case 0xd4:
+	case 0xd5: case 0xea:
+		return true;
+	default:
+		return b >= 0x40 && b <= 0x4f;
+	}
+}
+
 #define NOPM E(OP_NOP, 0, I_NONE, X86_FORM_E, A_M)
 #define SSEM E(OP_SSE, 0, I_NONE, 0, A_M | A_MEMONLY | A_SUBREG)
 
 static const struct opd two_byte[256] = {
-    [0x00] = UNIM,
-    [0x01] = UNIM,
-    [0x02] = UNIM,
-    [0x03] = UNIM,
+    [0x00] = E(OP_GRP6, 0, I_NONE, X86_FORM_E, A_M | A_SUBREG),
+    [0x01] = E(OP_GRP7, 0, I_NONE, X86_FORM_E, A_M | A_SUBREG),
+    [0x02] = E(OP_LAR, 0, I_NONE, X86_FORM_GE, A_M),
+    [0x03] = E(OP_LSL, 0, I_NONE, X86_FORM_GE, A_M),
     [0x04] = UD,
-    [0x05] = UNI,
-    [0x06] = UNI,
-    [0x07] = UNI,
-    [0x08] = UNI,
-    [0x09] = UNI,
+    [0x05] = E(OP_UNIMPL, X86_UNIMPL_SYSCALL, I_NONE, 0, 0),
+    [0x06] = E(OP_CLTS, 0, I_NONE, 0, 0),
+    [0x07] = E(OP_SYSRET, 0, I_NONE, 0, 0),
+    [0x08] = E(OP_CACHE, 0, I_NONE, 0, 0),
+    [0x09] = E(OP_CACHE, 1, I_NONE, 0, 0),
     [0x0a] = UD,
     [0x0b] = E(OP_UD2, 0, I_NONE, 0, 0),
     [0x0c] = UD,
@@ -225,11 +268,19 @@ static const struct opd two_byte[256] = {
     [0x1d] = NOPM,
     [0x1e] = NOPM,
     [0x1f] = NOPM,
+    [0x20] = E(OP_MOVCR, 0, I_NONE, 0, A_M | A_MREG),
+    [0x21] = E(OP_MOVDR, 0, I_NONE, 0, A_M | A_MREG),
+    [0x22] = E(OP_MOVCR, 1, I_NONE, 0, A_M | A_MREG),
+    [0x23] = E(OP_MOVDR, 1, I_NONE, 0, A_M | A_MREG),
     [0x24] = UD,
     [0x25] = UD,
     [0x26] = UD,
     [0x27] = UD,
+    [0x30] = E(OP_WRMSR, 0, I_NONE, 0, 0),
     [0x31] = E(OP_RDTSC, 0, I_NONE, 0, 0),
+    [0x32] = E(OP_RDMSR, 0, I_NONE, 0, 0),
+    [0x34] = E(OP_UNIMPL, X86_UNIMPL_SYSENTER, I_NONE, 0, 0),
+    [0x35] = E(OP_SYSEXIT, 0, I_NONE, 0, 0),
     [0x36] = UD,
     [0x39] = UD,
     [0x3b] = UD,
@@ -240,12 +291,16 @@ static const struct opd two_byte[256] = {
     CC16(0x40, OP_CMOVCC, I_NONE, X86_FORM_GE, A_M),
     CC16(0x80, OP_JCC, I_Z, 0, A_F64),
     CC16(0x90, OP_SETCC, I_NONE, X86_FORM_E, A_M | A_B),
+    [0xa0] = E(OP_PUSHSEG, X86_SEG_FS, I_NONE, 0, A_D64),
+    [0xa1] = E(OP_POPSEG, X86_SEG_FS, I_NONE, 0, A_D64),
     [0xa2] = E(OP_CPUID, 0, I_NONE, 0, 0),
     [0xa3] = E(OP_BT, 0, I_NONE, X86_FORM_EG, A_M),
     [0xa4] = E(OP_SHLD, 0, I_B, X86_FORM_EG, A_M),
     [0xa5] = E(OP_SHLD, 1, I_NONE, X86_FORM_EG, A_M),
     [0xa6] = UD,
     [0xa7] = UD,
+    [0xa8] = E(OP_PUSHSEG, X86_SEG_GS, I_NONE, 0, A_D64),
+    [0xa9] = E(OP_POPSEG, X86_SEG_GS, I_NONE, 0, A_D64),
     [0xab] = E(OP_BT, 1, I_NONE, X86_FORM_EG, A_M | A_LOCK),
     [0xac] = E(OP_SHRD, 0, I_B, X86_FORM_EG, A_M),
     [0xad] = E(OP_SHRD, 1, I_NONE, X86_FORM_EG, A_M),
@@ -253,7 +308,10 @@ static const struct opd two_byte[256] = {
     [0xaf] = E(OP_IMUL2, 0, I_NONE, X86_FORM_GE, A_M),
     [0xb0] = E(OP_CMPXCHG, 0, I_NONE, X86_FORM_EG, A_M | A_B | A_LOCK),
     [0xb1] = E(OP_CMPXCHG, 0, I_NONE, X86_FORM_EG, A_M | A_LOCK),
+    [0xb2] = E(OP_LSEG, X86_SEG_SS, I_NONE, X86_FORM_GE, A_M | A_MEMONLY),
     [0xb3] = E(OP_BT, 2, I_NONE, X86_FORM_EG, A_M | A_LOCK),
+    [0xb4] = E(OP_LSEG, X86_SEG_FS, I_NONE, X86_FORM_GE, A_M | A_MEMONLY),
+    [0xb5] = E(OP_LSEG, X86_SEG_GS, I_NONE, X86_FORM_GE, A_M | A_MEMONLY),
     [0xb6] = {.op = OP_MOVZX, .form = X86_FORM_GE, .a = A_M, .ssz = 1},
     [0xb7] = {.op = OP_MOVZX, .form = X86_FORM_GE, .a = A_M, .ssz = 2},
     [0xb8] = E(OP_POPCNT, 0, I_NONE, X86_FORM_GE, A_M), /* F3 only, see fixups */
@@ -306,8 +364,9 @@ static const struct opd groups[NR_GROUPS][8] = {
     [G4] = {E(OP_INC, 0, I_NONE, X86_FORM_E, A_LOCK), E(OP_DEC, 0, I_NONE, X86_FORM_E, A_LOCK), UD,
 	    UD, UD, UD, UD, UD},
     [G5] = {E(OP_INC, 0, I_NONE, X86_FORM_E, A_LOCK), E(OP_DEC, 0, I_NONE, X86_FORM_E, A_LOCK),
-	    E(OP_CALLI, 0, I_NONE, X86_FORM_E, A_F64), UNI,
-	    E(OP_JMPI, 0, I_NONE, X86_FORM_E, A_F64), UNI, E(OP_PUSH, 0, I_NONE, X86_FORM_E, A_D64),
+	    E(OP_CALLI, 0, I_NONE, X86_FORM_E, A_F64),
+	    E(OP_CALLFI, 0, I_NONE, X86_FORM_E, A_MEMONLY), E(OP_JMPI, 0, I_NONE, X86_FORM_E, A_F64),
+	    E(OP_JMPFI, 0, I_NONE, X86_FORM_E, A_MEMONLY), E(OP_PUSH, 0, I_NONE, X86_FORM_E, A_D64),
 	    UD},
     [G8] = {UD, UD, UD, UD, E(OP_BT, 0, I_B, X86_FORM_EI, 0), E(OP_BT, 1, I_B, X86_FORM_EI, A_LOCK),
 	    E(OP_BT, 2, I_B, X86_FORM_EI, A_LOCK), E(OP_BT, 3, I_B, X86_FORM_EI, A_LOCK)},
@@ -316,7 +375,7 @@ static const struct opd groups[NR_GROUPS][8] = {
 	    UNI},
     [G11] = {E(OP_MOV, 0, I_Z, X86_FORM_EI, 0), UD, UD, UD, UD, UD, UD, UD},
     /* /0-/3: FXSAVE, FXRSTOR, LDMXCSR, STMXCSR (memory forms) go to the SSE unit. */
-    [G15] = {SSEM, SSEM, SSEM, SSEM, UNI, UNI, UNI, UNI},
+    [G15] = {SSEM, SSEM, SSEM, SSEM, UNI, UNI, UNI, E(OP_CLFLUSH, 0, I_NONE, X86_FORM_E, A_MEMONLY)},
 };
 
 struct cursor {
@@ -359,7 +418,7 @@ struct prefixes {
 	int seg;     /* -1 or enum x86_seg */
 };
 
-static void read_prefixes(struct cursor *c, struct prefixes *p)
+static void read_prefixes(struct cursor *c, struct prefixes *p, bool m64)
 {
 	memset(p, 0, sizeof(*p));
 	p->seg = -1;
@@ -370,7 +429,7 @@ static void read_prefixes(struct cursor *c, struct prefixes *p)
 		}
 		uint8_t b = c->b[c->pos];
 
-		if ((b & 0xf0) == 0x40) {
+		if ((b & 0xf0) == 0x40 && m64) {
 			p->rex = b;
 			c->pos++;
 			continue;
@@ -400,6 +459,8 @@ static void read_prefixes(struct cursor *c, struct prefixes *p)
 		case 0x2e:
 		case 0x36:
 		case 0x3e:
+			if (!m64)
+				p->seg = (b >> 3) & 3;
 			break;
 		default:
 			return;
@@ -419,14 +480,42 @@ static uint8_t byte_reg(unsigned r, bool rex)
 	return (!rex && r >= 4 && r < 8) ? X86_REG_HIGH8 + (r - 4) : r;
 }
 
+/* 16-bit addressing: [BX+SI], [BX+DI], [BP+SI], [BP+DI], [SI], [DI], [BP], [BX]. */
+static void decode_modrm16(struct cursor *c, unsigned mod, unsigned rm, struct x86_insn *in)
+{
+	static const uint8_t base[8] = {X86_RBX, X86_RBX, X86_RBP, X86_RBP,
+					X86_RSI, X86_RDI, X86_RBP, X86_RBX};
+	static const uint8_t index[8] = {X86_RSI, X86_RDI, X86_RSI, X86_RDI, X86_REG_NONE,
+					 X86_REG_NONE, X86_REG_NONE, X86_REG_NONE};
+
+	in->flags |= X86_F_MEM;
+	in->base = base[rm];
+	in->index = index[rm];
+	if (mod == 0 && rm == 6) {
+		in->base = X86_REG_NONE;
+		in->disp = (int32_t)take(c, 2);
+		return;
+	}
+	if (mod == 1)
+		in->disp = (int32_t)sext(take(c, 1), 1);
+	else if (mod == 2)
+		in->disp = (int32_t)sext(take(c, 2), 2);
+	if (in->base == X86_RBP)
+		in->seg = X86_SEG_SS;
+}
+
 static void decode_modrm(struct cursor *c, const struct prefixes *p, uint8_t modrm,
-			 struct x86_insn *in)
+			 struct x86_insn *in, bool m64)
 {
 	unsigned mod = modrm >> 6, rm = modrm & 7;
 	unsigned rexb = (p->rex & 1) << 3, rexx = (p->rex & 2) << 2;
 
 	if (mod == 3) {
 		in->rm = rm | rexb;
+		return;
+	}
+	if (in->asz == 2) {
+		decode_modrm16(c, mod, rm, in);
 		return;
 	}
 	in->flags |= X86_F_MEM;
@@ -442,7 +531,8 @@ static void decode_modrm(struct cursor *c, const struct prefixes *p, uint8_t mod
 			in->base = X86_REG_NONE;
 	} else if (rm == 5 && mod == 0) {
 		in->base = X86_REG_NONE;
-		in->flags |= X86_F_RIPREL;
+		if (m64)
+			in->flags |= X86_F_RIPREL;
 	}
 	if (mod == 1)
 		in->disp = (int32_t)sext(take(c, 1), 1);
@@ -467,6 +557,8 @@ static unsigned imm_bytes(unsigned kind, const struct x86_insn *in)
 		return in->asz;
 	case I_WB:
 		return 2;
+	case I_FAR:
+		return in->osz == 2 ? 2 : 4;
 	default:
 		return 0;
 	}
@@ -513,6 +605,9 @@ static void apply_group(const struct cursor *c, const struct prefixes *p, struct
 	/* 0F AE: unprefixed register forms /5 /6 /7 are the fences. */
 	if (grp == G15 && r >= 5 && (modrm >> 6) == 3 && !p->rep && !p->opsz)
 		*d = (struct opd)E(OP_NOP, 0, I_NONE, 0, A_M);
+	/* 66 0F AE /7 is CLFLUSHOPT, F3 forms are other extensions: not executed. */
+	if (grp == G15 && r == 7 && (modrm >> 6) != 3 && (p->rep || p->opsz))
+		*d = (struct opd)UNI;
 	/*
 	 * C6 F8 / C7 F8: XABORT/XBEGIN. Without RTM they are #UD, but hosts
 	 * with TSX force-disabled execute XBEGIN as an abort: leave them out.
@@ -544,13 +639,13 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 	struct prefixes p;
 	struct opd d;
 	unsigned map = 0, opc;
-	bool rexw, lock_ok;
+	bool rexw, lock_ok, m64 = mode == X86_MODE_64;
+	unsigned def = mode == X86_MODE_16 ? 2 : 4;
 
-	(void)mode;
 	memset(in, 0, sizeof(*in));
 	in->base = in->index = X86_REG_NONE;
 	in->seg = X86_SEG_DS;
-	read_prefixes(&c, &p);
+	read_prefixes(&c, &p, m64);
 	opc = take(&c, 1);
 	if (c.status)
 		return finish(&c, in);
@@ -574,6 +669,11 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 			if (d.op == OP_UD && d.a == 0 && two_byte_unimpl(opc))
 				d = (struct opd)UNI;
 		}
+	} else if (!m64 && legacy_differs(opc)) {
+		d = one_byte_legacy[opc];
+		/* C4/C5 with a register operand are VEX prefixes there too. */
+		if ((opc == 0xc4 || opc == 0xc5) && c.pos < c.avail && (c.b[c.pos] >> 6) == 3)
+			d = (struct opd)UNI;
 	} else {
 		d = one_byte[opc];
 	}
@@ -605,15 +705,25 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 	in->map = (uint8_t)map;
 	in->opc = (uint8_t)opc;
 	in->form = d.form;
-	in->asz = p.adsz ? 4 : 8;
-	if (d.a & A_B)
-		in->osz = 1;
-	else if (d.a & A_F64)
-		in->osz = 8;
-	else if (d.a & A_D64)
-		in->osz = (p.opsz && !rexw) ? 2 : 8;
-	else
-		in->osz = rexw ? 8 : p.opsz ? 2 : 4;
+	if (!m64) {
+		/* 66 and 67 toggle between the 16- and 32-bit defaults. */
+		in->asz = p.adsz ? 6 - def : def;
+		in->osz = (d.a & A_B) ? 1 : p.opsz ? 6 - def : def;
+		if (d.op == OP_ARPL)
+			in->osz = 2;
+	} else {
+		in->asz = p.adsz ? 4 : 8;
+		if (d.a & A_B)
+			in->osz = 1;
+		else if (d.a & A_F64)
+			in->osz = 8;
+		else if (d.a & A_D64)
+			in->osz = (p.opsz && !rexw) ? 2 : 8;
+		else
+			in->osz = rexw ? 8 : p.opsz ? 2 : 4;
+	}
+	if (d.a & A_MREG)
+		in->osz = m64 ? 8 : 4;
 	in->ssz = d.ssz ? (d.ssz < in->osz ? d.ssz : in->osz) : in->osz;
 
 	if (d.a & A_M) {
@@ -622,7 +732,10 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 		if (d.a & A_SUBREG)
 			in->sub = (modrm >> 3) & 7;
 		in->reg = ((modrm >> 3) & 7) | ((p.rex & 4) << 1);
-		decode_modrm(&c, &p, modrm, in);
+		if (d.a & A_MREG)
+			in->rm = (modrm & 7) | ((p.rex & 1) << 3);
+		else
+			decode_modrm(&c, &p, modrm, in, m64);
 		if ((d.a & A_MEMONLY) && !(in->flags & X86_F_MEM))
 			in->op = OP_UD;
 	}
@@ -666,6 +779,10 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 		break;
 	case I_MOFFS:
 		in->imm = take(&c, in->asz);
+		break;
+	case I_FAR:
+		in->imm = take(&c, imm_bytes(d.imm, in));
+		in->imm2 = take(&c, 2);
 		break;
 	default: {
 		unsigned n = imm_bytes(d.imm, in);
@@ -796,6 +913,36 @@ static const char *const op_names[OP_NR] = {
     [OP_UD2] = "ud2",
     [OP_SSE] = "sse",
     [OP_X87] = "x87",
+    [OP_PUSHSEG] = "pushseg",
+    [OP_POPSEG] = "popseg",
+    [OP_MOVSEG_LD] = "mov-sreg",
+    [OP_MOVSEG_ST] = "mov-from-sreg",
+    [OP_LSEG] = "lseg",
+    [OP_PUSHA] = "pusha",
+    [OP_POPA] = "popa",
+    [OP_BOUND] = "bound",
+    [OP_ARPL] = "arpl",
+    [OP_BCD] = "bcd",
+    [OP_INTO] = "into",
+    [OP_JMPF] = "jmpf",
+    [OP_CALLF] = "callf",
+    [OP_JMPFI] = "jmpfi",
+    [OP_CALLFI] = "callfi",
+    [OP_RETF] = "retf",
+    [OP_IRET] = "iret",
+    [OP_GRP6] = "grp6",
+    [OP_GRP7] = "grp7",
+    [OP_LAR] = "lar",
+    [OP_LSL] = "lsl",
+    [OP_CLTS] = "clts",
+    [OP_MOVCR] = "movcr",
+    [OP_MOVDR] = "movdr",
+    [OP_RDMSR] = "rdmsr",
+    [OP_WRMSR] = "wrmsr",
+    [OP_SYSRET] = "sysret",
+    [OP_SYSEXIT] = "sysexit",
+    [OP_CACHE] = "invd/wbinvd",
+    [OP_CLFLUSH] = "clflush",
 };
 
 const char *x86_op_name(unsigned op)

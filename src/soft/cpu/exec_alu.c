@@ -485,7 +485,8 @@ void exec_bt(struct cpu *c, const struct x86_insn *in)
 		int64_t soff = (int64_t)sext(off, sz);
 		int64_t unit = soff >> (sz == 2 ? 4 : sz == 4 ? 5 : 6);
 		uint64_t ea = cpu_ea(c, in) + (uint64_t)unit * sz;
-		uint64_t la = (in->asz == 4 ? (uint32_t)ea : ea) + cpu_seg_base(c, in->seg);
+		uint64_t la = (in->asz == 8 ? ea : in->asz == 4 ? (uint32_t)ea : (uint16_t)ea) +
+			      cpu_seg_base(c, in->seg);
 		struct rmw m;
 		uint64_t a;
 

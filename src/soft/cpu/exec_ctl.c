@@ -90,6 +90,7 @@ void exec_popf(struct cpu *c, const struct x86_insn *in)
 		mask &= 0xffff;
 	c->gpr[X86_RSP] += in->osz;
 	c->rflags = ((f & ~mask) | (v & mask) | X86_RFLAGS_FIXED) & ~(uint64_t)X86_RFLAGS_RF;
+	cpu_if_enabled(c, f, c->rflags);
 }
 
 void exec_enter(struct cpu *c, const struct x86_insn *in)
@@ -289,8 +290,10 @@ void exec_sti(struct cpu *c, const struct x86_insn *in)
 {
 	(void)in;
 	check_iopl(c);
-	if (!(c->rflags & X86_RFLAGS_IF))
+	if (!(c->rflags & X86_RFLAGS_IF)) {
 		c->intr_shadow = true;
+		cpu_if_enabled(c, 0, X86_RFLAGS_IF);
+	}
 	c->rflags |= X86_RFLAGS_IF;
 }
 
@@ -312,6 +315,8 @@ void exec_xlat(struct cpu *c, const struct x86_insn *in)
 
 	if (in->asz == 4)
 		ea = (uint32_t)ea;
+	else if (in->asz == 2)
+		ea = (uint16_t)ea;
 	reg_set(c, X86_RAX, 1, mem_read(c, ea + cpu_seg_base(c, in->seg), 1, in->seg));
 }
 
@@ -361,7 +366,8 @@ void exec_movbe(struct cpu *c, const struct x86_insn *in)
 void exec_int3(struct cpu *c, const struct x86_insn *in)
 {
 	(void)in;
-	cpu_raise_trap(c, VEC_BP, CPU_EXC_TRAP);
+	/* A software interrupt: the gate's DPL is checked like INT n's. */
+	cpu_raise_trap(c, VEC_BP, CPU_EXC_SOFT);
 }
 
 void exec_int(struct cpu *c, const struct x86_insn *in)

@@ -3,10 +3,26 @@
 
 enum str_kind { S_MOVS, S_STOS, S_LODS, S_CMPS, S_SCAS, S_INS, S_OUTS };
 
-static void io_check(struct cpu *c)
+/*
+ * Above IOPL (protected mode) the 32/64-bit TSS's I/O permission bitmap must
+ * clear every bit of the ports accessed.
+ */
+void io_check(struct cpu *c, uint16_t port, unsigned sz)
 {
-	/* The TSS I/O permission bitmap is not consulted yet: CPL > IOPL faults. */
-	if (c->cpl > ((c->rflags >> 12) & 3))
+	const struct x86_segment *tr = &c->sys.tr;
+	uint64_t map;
+	uint32_t off, bits;
+
+	if (!cpu_pmode(c) || c->cpl <= ((c->rflags >> 12) & 3))
+		return;
+	if (tr->unusable || (tr->type != 9 && tr->type != 11) || tr->limit < 0x67)
+		cpu_raise_gp0(c);
+	off = (uint32_t)sys_read(c, tr->base + 0x66, 2) + port / 8;
+	if (off + 1 > tr->limit)
+		cpu_raise_gp0(c);
+	map = sys_read(c, tr->base + off, 2);
+	bits = ((1u << sz) - 1) << (port & 7);
+	if (map & bits)
 		cpu_raise_gp0(c);
 }
 
@@ -45,7 +61,7 @@ static bool str_once(struct cpu *c, const struct x86_insn *in, enum str_kind k, 
 	unsigned asz = in->asz;
 	int64_t d = (c->rflags & FL_DF) ? -(int64_t)sz : (int64_t)sz;
 	uint64_t si = reg_get(c, X86_RSI, asz) + cpu_seg_base(c, in->seg);
-	uint64_t di = reg_get(c, X86_RDI, asz); /* ES: no base in 64-bit mode */
+	uint64_t di = reg_get(c, X86_RDI, asz) + c->seg_base[X86_SEG_ES];
 	uint64_t a, b;
 
 	switch (k) {
@@ -163,13 +179,13 @@ void exec_scas(struct cpu *c, const struct x86_insn *in)
 
 void exec_ins(struct cpu *c, const struct x86_insn *in)
 {
-	io_check(c);
+	io_check(c, c->gpr[X86_RDX] & 0xffff, io_size(in));
 	str_exec(c, in, S_INS, io_size(in));
 }
 
 void exec_outs(struct cpu *c, const struct x86_insn *in)
 {
-	io_check(c);
+	io_check(c, c->gpr[X86_RDX] & 0xffff, io_size(in));
 	str_exec(c, in, S_OUTS, io_size(in));
 }
 
@@ -178,7 +194,7 @@ void exec_in(struct cpu *c, const struct x86_insn *in)
 	uint16_t port = (in->flags & X86_F_IMM_CL) ? c->gpr[X86_RDX] & 0xffff : in->imm & 0xff;
 	unsigned sz = io_size(in);
 
-	io_check(c);
+	io_check(c, port, sz);
 	reg_set(c, X86_RAX, sz, port_in(c, port, sz));
 }
 
@@ -187,6 +203,6 @@ void exec_out(struct cpu *c, const struct x86_insn *in)
 	uint16_t port = (in->flags & X86_F_IMM_CL) ? c->gpr[X86_RDX] & 0xffff : in->imm & 0xff;
 	unsigned sz = io_size(in);
 
-	io_check(c);
+	io_check(c, port, sz);
 	port_out(c, port, sz, c->gpr[X86_RAX]);
 }

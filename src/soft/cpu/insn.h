@@ -89,6 +89,37 @@ enum x86_op {
 	OP_UD2,
 	OP_SSE, /* 0F/0F38/0F3A SSE, SSE2, MMX and 0F AE /0-/3: insn.map and insn.opc say which */
 	OP_X87, /* D8-DF and 9B (FWAIT): insn.opc */
+	/* Segmentation, legacy-mode-only and system instructions. */
+	OP_PUSHSEG, /* sub: enum x86_seg */
+	OP_POPSEG,
+	OP_MOVSEG_LD, /* 8E: Sreg (insn.reg) = E */
+	OP_MOVSEG_ST, /* 8C: E = Sreg (insn.reg) */
+	OP_LSEG,      /* LDS/LES/LSS/LFS/LGS: sub names the segment */
+	OP_PUSHA,
+	OP_POPA,
+	OP_BOUND,
+	OP_ARPL,
+	OP_BCD, /* sub: 0 daa 1 das 2 aaa 3 aas 4 aam 5 aad (imm: base) */
+	OP_INTO,
+	OP_JMPF,  /* direct far: imm offset, imm2 selector */
+	OP_CALLF,
+	OP_JMPFI, /* indirect far through memory E */
+	OP_CALLFI,
+	OP_RETF, /* imm: bytes to release */
+	OP_IRET,
+	OP_GRP6,  /* 0F 00: sub is ModRM.reg (sldt str lldt ltr verr verw) */
+	OP_GRP7,  /* 0F 01: sub is ModRM.reg, rm the register form's r/m */
+	OP_LAR,
+	OP_LSL,
+	OP_CLTS,
+	OP_MOVCR, /* sub: 0 read (0F 20), 1 write (0F 22); reg: CRn, rm: GPR */
+	OP_MOVDR, /* sub as OP_MOVCR; reg: DRn */
+	OP_RDMSR,
+	OP_WRMSR,
+	OP_SYSRET,
+	OP_SYSEXIT,
+	OP_CACHE, /* INVD, WBINVD */
+	OP_CLFLUSH,
 	OP_NR
 };
 
@@ -131,7 +162,7 @@ struct x86_insn {
 	uint16_t flags; /* X86_F_* */
 	uint8_t len;	/* total length in bytes */
 	uint8_t osz;	/* operand size: 1, 2, 4, 8 */
-	uint8_t asz;	/* address size: 4 or 8 */
+	uint8_t asz;	/* address size: 2, 4 or 8 */
 	uint8_t ssz;	/* source size for movzx/movsx/movsxd, string element size */
 	uint8_t form;	/* enum x86_form */
 	uint8_t sub;	/* sub-operation or condition code */
@@ -143,12 +174,24 @@ struct x86_insn {
 	uint8_t seg;	/* enum x86_seg used by the memory operand */
 	int32_t disp;
 	uint64_t imm;  /* sign-extended to 64 bits where the ISA says so */
-	uint16_t imm2; /* ENTER's nesting level */
+	uint16_t imm2; /* ENTER's nesting level, a far pointer's selector */
 	uint8_t map;   /* 0: one-byte, 1: 0F, 2: 0F 38, 3: 0F 3A */
 	uint8_t opc;   /* the opcode byte within map */
 };
 
-enum x86_mode { X86_MODE_64 };
+/*
+ * The decoding mode: 64-bit mode, or legacy/compatibility code with the CS.D
+ * default of 32 or 16 bits (real mode decodes as X86_MODE_16).
+ */
+enum x86_mode { X86_MODE_64, X86_MODE_32, X86_MODE_16 };
+
+/*
+ * SYSCALL and SYSENTER decode as OP_UNIMPL with this sub-operation (and
+ * execute): the differential harness skips OP_UNIMPL, and must never run a
+ * random host system call.
+ */
+#define X86_UNIMPL_SYSCALL  1
+#define X86_UNIMPL_SYSENTER 2
 
 /*
  * Decodes one instruction from bytes[0..avail). Returns 0 with insn filled

@@ -16,11 +16,37 @@
 #define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 
 #define VEC_DE 0
+#define VEC_DB 1
+#define VEC_NMI 2
 #define VEC_BP 3
+#define VEC_OF 4
+#define VEC_BR 5
 #define VEC_UD 6
+#define VEC_NM 7
+#define VEC_DF 8
+#define VEC_TS 10
+#define VEC_NP 11
 #define VEC_SS 12
 #define VEC_GP 13
 #define VEC_PF 14
+
+#define MSR_SYSENTER_CS	 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+
+/* pending_exit value that makes cpu_run pick the handlers for a new mode (never returned). */
+#define CPU_EXIT_RESELECT 0x100
+
+/*
+ * RFLAGS.IF went from 0 to 1: end the batch so the engine can deliver an
+ * interrupt that waited for it (after the STI shadow, by single-stepping).
+ */
+static inline void cpu_if_enabled(struct cpu *c, uint64_t old_flags, uint64_t new_flags)
+{
+	if (!(old_flags & X86_RFLAGS_IF) && (new_flags & X86_RFLAGS_IF) &&
+	    (!c->pending_exit || c->pending_exit == CPU_EXIT_RESELECT))
+		c->pending_exit = CPU_EXIT_REQUEST;
+}
 
 /* Lazy flag operations (struct cpu_lazy.op). */
 enum { LF_NONE, LF_ADD, LF_SUB, LF_ADC, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
@@ -111,7 +137,10 @@ static inline void flags_lazy(struct cpu *c, unsigned op, unsigned sz, uint64_t 
 }
 
 /* mem.c */
-uint64_t cpu_seg_base(const struct cpu *c, unsigned seg);
+static inline uint64_t cpu_seg_base(const struct cpu *c, unsigned seg)
+{
+	return c->seg_base[seg];
+}
 /* The effective address (offset) of the E operand, truncated to the address size. */
 uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in);
 /* Its linear address. */
@@ -165,6 +194,50 @@ static inline void opnd_e_set(struct cpu *c, const struct x86_insn *in, unsigned
 /* Stack helpers (64-bit mode: the stack pointer is always RSP). */
 void stack_push(struct cpu *c, unsigned sz, uint64_t v);
 uint64_t stack_pop(struct cpu *c, unsigned sz);
+
+/* Reads/writes n (<= 8) bytes at la as an implicit supervisor access (descriptor tables, TSS). */
+uint64_t sys_read(struct cpu *c, uint64_t la, unsigned n);
+void sys_write(struct cpu *c, uint64_t la, unsigned n, uint64_t v);
+/* Drops the decoded-instruction cache (the decoding mode changed). */
+void cpu_icache_flush(struct cpu *c);
+
+/*
+ * A stack being pushed or popped by a multi-step instruction: nothing is
+ * committed to RSP until stk_commit, so a fault part way leaves it as it was.
+ * Works in every mode (SS base and B bit outside 64-bit mode).
+ */
+struct stk {
+	uint64_t sp, mask, base;
+};
+void stk_init(struct cpu *c, struct stk *k);
+void stk_push(struct cpu *c, struct stk *k, unsigned sz, uint64_t v);
+uint64_t stk_pop(struct cpu *c, struct stk *k, unsigned sz);
+void stk_commit(struct cpu *c, const struct stk *k);
+
+/* seg.c: segments, descriptors, privilege, far transfers and event delivery. */
+static inline bool cpu_pmode(const struct cpu *c)
+{
+	return c->sys.cr0 & X86_CR0_PE;
+}
+struct x86_segment *seg_reg(struct cpu *c, unsigned seg);
+/* Recomputes seg_base/seg_limited of one segment, or mode and all segments. */
+void seg_update(struct cpu *c, unsigned seg);
+void cpu_mode_update(struct cpu *c);
+/* Changes CPL (the TLB caches user and supervisor rights alike: flushed when that matters). */
+void cpu_set_cpl(struct cpu *c, unsigned cpl);
+/* Raises #GP(0)/#SS(0) when off..off+sz-1 is outside seg (not 64-bit mode). */
+void seg_check(struct cpu *c, unsigned seg, uint64_t off, unsigned sz);
+/* MOV/POP Sreg and LxS for a data or stack segment, with the architectural checks. */
+void seg_load(struct cpu *c, unsigned seg, uint16_t sel);
+/* Reads a GDT/LDT descriptor; false when sel is outside its table. */
+bool desc_fetch(struct cpu *c, uint16_t sel, uint32_t d[2]);
+void desc_unpack(uint32_t lo, uint32_t hi, uint16_t sel, struct x86_segment *s);
+void far_jmp(struct cpu *c, uint16_t sel, uint64_t off, unsigned osz);
+void far_call(struct cpu *c, uint16_t sel, uint64_t off, unsigned osz);
+void far_ret(struct cpu *c, unsigned osz, unsigned release);
+void exec_iret(struct cpu *c, const struct x86_insn *in);
+/* Limit/canonical check of a near branch target in the current code segment. */
+void branch_check(struct cpu *c, uint64_t target);
 
 static inline bool is_canonical(uint64_t la)
 {
@@ -243,5 +316,55 @@ void exec_ins(struct cpu *c, const struct x86_insn *in);
 void exec_outs(struct cpu *c, const struct x86_insn *in);
 void exec_in(struct cpu *c, const struct x86_insn *in);
 void exec_out(struct cpu *c, const struct x86_insn *in);
+/* Port permission: IOPL, then the TSS I/O bitmap (exec_str.c). */
+void io_check(struct cpu *c, uint16_t port, unsigned sz);
+
+/* exec_legacy.c: 16/32-bit code (stack through SS, IP/EIP wrap, CS limit). */
+void exec_lpush(struct cpu *c, const struct x86_insn *in);
+void exec_lpop(struct cpu *c, const struct x86_insn *in);
+void exec_lpushf(struct cpu *c, const struct x86_insn *in);
+void exec_lpopf(struct cpu *c, const struct x86_insn *in);
+void exec_lenter(struct cpu *c, const struct x86_insn *in);
+void exec_lleave(struct cpu *c, const struct x86_insn *in);
+void exec_ljcc(struct cpu *c, const struct x86_insn *in);
+void exec_ljmp(struct cpu *c, const struct x86_insn *in);
+void exec_lcall(struct cpu *c, const struct x86_insn *in);
+void exec_ljmpi(struct cpu *c, const struct x86_insn *in);
+void exec_lcalli(struct cpu *c, const struct x86_insn *in);
+void exec_lret(struct cpu *c, const struct x86_insn *in);
+void exec_lloop(struct cpu *c, const struct x86_insn *in);
+void exec_pusha(struct cpu *c, const struct x86_insn *in);
+void exec_popa(struct cpu *c, const struct x86_insn *in);
+void exec_bound(struct cpu *c, const struct x86_insn *in);
+void exec_arpl(struct cpu *c, const struct x86_insn *in);
+void exec_bcd(struct cpu *c, const struct x86_insn *in);
+void exec_into(struct cpu *c, const struct x86_insn *in);
+
+/* exec_sys.c: segment register instructions, far transfers and system instructions. */
+void exec_pushseg(struct cpu *c, const struct x86_insn *in);
+void exec_popseg(struct cpu *c, const struct x86_insn *in);
+void exec_movseg_ld(struct cpu *c, const struct x86_insn *in);
+void exec_movseg_st(struct cpu *c, const struct x86_insn *in);
+void exec_lseg(struct cpu *c, const struct x86_insn *in);
+void exec_jmpf(struct cpu *c, const struct x86_insn *in);
+void exec_callf(struct cpu *c, const struct x86_insn *in);
+void exec_jmpfi(struct cpu *c, const struct x86_insn *in);
+void exec_callfi(struct cpu *c, const struct x86_insn *in);
+void exec_retf(struct cpu *c, const struct x86_insn *in);
+void exec_grp6(struct cpu *c, const struct x86_insn *in);
+void exec_grp7(struct cpu *c, const struct x86_insn *in);
+void exec_larlsl(struct cpu *c, const struct x86_insn *in);
+void exec_clts(struct cpu *c, const struct x86_insn *in);
+void exec_movcr(struct cpu *c, const struct x86_insn *in);
+void exec_movdr(struct cpu *c, const struct x86_insn *in);
+void exec_rdmsr(struct cpu *c, const struct x86_insn *in);
+void exec_wrmsr(struct cpu *c, const struct x86_insn *in);
+void exec_syscall(struct cpu *c, const struct x86_insn *in);
+void exec_sysret(struct cpu *c, const struct x86_insn *in);
+void exec_sysenter(struct cpu *c, const struct x86_insn *in);
+void exec_sysexit(struct cpu *c, const struct x86_insn *in);
+void exec_cache(struct cpu *c, const struct x86_insn *in);
+void exec_clflush(struct cpu *c, const struct x86_insn *in);
+void exec_hlt(struct cpu *c, const struct x86_insn *in);
 
 #endif

@@ -6,16 +6,6 @@
 #define PAGE_SIZE 4096u
 #define PAGE_MASK (~(uint64_t)(PAGE_SIZE - 1))
 
-uint64_t cpu_seg_base(const struct cpu *c, unsigned seg)
-{
-	/* 64-bit mode: only FS and GS have a base. */
-	if (seg == X86_SEG_FS)
-		return c->sys.fs.base;
-	if (seg == X86_SEG_GS)
-		return c->sys.gs.base;
-	return 0;
-}
-
 uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in)
 {
 	uint64_t ea;
@@ -31,7 +21,9 @@ uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in)
 		if (in->index != X86_REG_NONE)
 			ea += c->gpr[in->index] << in->scale;
 	}
-	return in->asz == 4 ? (uint32_t)ea : ea;
+	if (in->asz == 8)
+		return ea;
+	return in->asz == 4 ? (uint32_t)ea : (uint16_t)ea;
 }
 
 void mem_check_canonical(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
@@ -267,4 +259,95 @@ uint64_t stack_pop(struct cpu *c, unsigned sz)
 
 	c->gpr[X86_RSP] += sz;
 	return v;
+}
+
+/* Implicit supervisor accesses bypass the TLB: its entries carry the current CPL's rights. */
+static void sys_access(struct cpu *c, uint64_t la, uint8_t *buf, unsigned n, bool store)
+{
+	while (n) {
+		unsigned chunk = PAGE_SIZE - (la & ~PAGE_MASK);
+		struct cpu_xlate x = {0};
+		int r;
+
+		if (chunk > n)
+			chunk = n;
+		if (c->mode64 || (c->sys.efer & X86_EFER_LMA)) {
+			if (!is_canonical(la))
+				cpu_raise_gp0(c);
+		} else {
+			la = (uint32_t)la;
+		}
+		c->implicit_sv = true;
+		r = c->ops->translate(c->opaque, la & PAGE_MASK,
+				      store ? CPU_ACCESS_WRITE : CPU_ACCESS_READ, &x);
+		c->implicit_sv = false;
+		if (r < 0) {
+			c->exc.cr2 = la;
+			cpu_raise(c, x.vector, true, x.error_code);
+		}
+		if (x.hva && store)
+			memcpy(x.hva + (la & ~PAGE_MASK), buf, chunk);
+		else if (x.hva)
+			memcpy(buf, x.hva + (la & ~PAGE_MASK), chunk);
+		else
+			c->ops->mmio(c->opaque, x.gpa + (la & ~PAGE_MASK), buf, chunk, store);
+		la += chunk;
+		buf += chunk;
+		n -= chunk;
+	}
+}
+
+uint64_t sys_read(struct cpu *c, uint64_t la, unsigned n)
+{
+	uint64_t v = 0;
+
+	sys_access(c, la, (uint8_t *)&v, n, false);
+	return v;
+}
+
+void sys_write(struct cpu *c, uint64_t la, unsigned n, uint64_t v)
+{
+	sys_access(c, la, (uint8_t *)&v, n, true);
+}
+
+void stk_init(struct cpu *c, struct stk *k)
+{
+	if (c->mode64) {
+		k->sp = c->gpr[X86_RSP];
+		k->mask = ~0ull;
+		k->base = 0;
+		return;
+	}
+	k->mask = c->sys.ss.db ? 0xffffffffull : 0xffffull;
+	k->sp = c->gpr[X86_RSP] & k->mask;
+	k->base = c->seg_base[X86_SEG_SS];
+}
+
+void stk_push(struct cpu *c, struct stk *k, unsigned sz, uint64_t v)
+{
+	uint64_t sp = (k->sp - sz) & k->mask;
+
+	if (k->mask != ~0ull && (c->seg_limited & (1u << X86_SEG_SS)))
+		seg_check(c, X86_SEG_SS, sp, sz);
+	mem_write(c, k->base + sp, sz, v, X86_SEG_SS);
+	k->sp = sp;
+}
+
+uint64_t stk_pop(struct cpu *c, struct stk *k, unsigned sz)
+{
+	uint64_t v;
+
+	if (k->mask != ~0ull && (c->seg_limited & (1u << X86_SEG_SS)))
+		seg_check(c, X86_SEG_SS, k->sp, sz);
+	v = mem_read(c, k->base + k->sp, sz, X86_SEG_SS);
+	k->sp = (k->sp + sz) & k->mask;
+	return v;
+}
+
+void stk_commit(struct cpu *c, const struct stk *k)
+{
+	if (k->mask == 0xffffull)
+		reg_set(c, X86_RSP, 2, k->sp);
+	else
+		c->gpr[X86_RSP] = k->sp;
 }

@@ -1,0 +1,81 @@
+/* backend/backend.h: the VM's I/O thread and the block image back-end. */
+#ifndef KITE_BACKEND_BACKEND_H
+#define KITE_BACKEND_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "base/err.h"
+
+/*
+ * One I/O thread per VM (docs/virtio.md): an epoll loop over eventfds. vCPU
+ * threads only signal eventfds (QueueNotify, or an ioeventfd inside the
+ * engine); queue processing runs here.
+ */
+struct iothread;
+
+typedef void (*iothread_fn)(void *opaque);
+
+#define IOTHREAD_MAX_HANDLERS 64
+
+/* Creates the thread; it sleeps until a registered eventfd is signalled. */
+int iothread_create(struct iothread **out, struct err *err);
+
+/*
+ * Calls fn(opaque) on the I/O thread each time eventfd fd is signalled (the
+ * counter is read and cleared first). Callable before or while it runs.
+ */
+int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err);
+
+/* Stops and joins the thread; no handler runs after it returns. NULL is fine. */
+void iothread_destroy(struct iothread *io);
+
+/* True when called on io's own thread (lets devices assert where they run). */
+bool iothread_is_current(const struct iothread *io);
+
+/*
+ * A raw disk image. Requests run on a small pool of worker threads so neither
+ * a vCPU nor the I/O thread waits for the disk; done() is called on a worker.
+ */
+struct blkfile;
+
+enum blkfile_op { BLKFILE_READ, BLKFILE_WRITE, BLKFILE_FLUSH, BLKFILE_DISCARD,
+		  BLKFILE_WRITE_ZEROES };
+
+struct blkfile_range {
+	uint64_t offset;
+	uint64_t len;
+};
+
+struct blkfile_req {
+	enum blkfile_op op;
+	uint64_t offset; /* READ/WRITE */
+	const struct iovec *iov;
+	unsigned nr_iov;
+	const struct blkfile_range *ranges; /* DISCARD/WRITE_ZEROES */
+	unsigned nr_ranges;
+	void (*done)(struct blkfile_req *req, int result); /* 0 or -errno */
+	struct blkfile_req *next;			  /* the pool's queue */
+};
+
+#define BLKFILE_WORKERS 4
+
+/*
+ * Opens path (read-only or read-write) and takes an OFD lock on it, shared
+ * for read-only and exclusive otherwise, so two kites cannot write one image
+ * (-EBUSY: "disk PATH: in use by another process"). Regular files and block
+ * devices are accepted.
+ */
+int blkfile_open(struct blkfile **out, const char *path, bool read_only, struct err *err);
+
+/* The image's size in bytes. */
+uint64_t blkfile_size(const struct blkfile *f);
+
+/* Queues req; a FLUSH completes only once fdatasync() returned. */
+void blkfile_submit(struct blkfile *f, struct blkfile_req *req);
+
+/* Runs what is queued, joins the workers, closes (and unlocks) the image. */
+void blkfile_close(struct blkfile *f);
+
+#endif

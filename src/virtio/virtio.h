@@ -1,0 +1,368 @@
+/* virtio/virtio.h: virtio-mmio transport, split virtqueues and the virtio devices. */
+#ifndef KITE_VIRTIO_VIRTIO_H
+#define KITE_VIRTIO_VIRTIO_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "base/err.h"
+#include "base/state.h"
+#include "devices/device.h"
+#include "memory/memory.h"
+
+struct vm;
+struct iothread;
+struct acpi_config;
+
+/*
+ * Machine layout (docs/virtio.md): device i has a 0x200-byte register window
+ * at VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_STRIDE and the level-triggered,
+ * active-high interrupt GSI VIRTIO_MMIO_GSI_BASE + i (IOAPIC pins 16-23).
+ */
+#define VIRTIO_MMIO_BASE 0xc0000000ull
+#define VIRTIO_MMIO_STRIDE 0x1000u
+#define VIRTIO_MMIO_SIZE 0x200u
+#define VIRTIO_MMIO_GSI_BASE 16u
+#define VIRTIO_MMIO_MAX_DEVICES 8u
+
+/* Register offsets (virtio 1.2, 4.2.2, "Version 2"). */
+#define VIRTIO_MMIO_MAGIC_VALUE 0x000
+#define VIRTIO_MMIO_VERSION 0x004
+#define VIRTIO_MMIO_DEVICE_ID 0x008
+#define VIRTIO_MMIO_VENDOR_ID 0x00c
+#define VIRTIO_MMIO_DEVICE_FEATURES 0x010
+#define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014
+#define VIRTIO_MMIO_DRIVER_FEATURES 0x020
+#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
+#define VIRTIO_MMIO_QUEUE_SEL 0x030
+#define VIRTIO_MMIO_QUEUE_NUM_MAX 0x034
+#define VIRTIO_MMIO_QUEUE_NUM 0x038
+#define VIRTIO_MMIO_QUEUE_READY 0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
+#define VIRTIO_MMIO_INTERRUPT_STATUS 0x060
+#define VIRTIO_MMIO_INTERRUPT_ACK 0x064
+#define VIRTIO_MMIO_STATUS 0x070
+#define VIRTIO_MMIO_QUEUE_DESC_LOW 0x080
+#define VIRTIO_MMIO_QUEUE_DESC_HIGH 0x084
+#define VIRTIO_MMIO_QUEUE_DRIVER_LOW 0x090
+#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH 0x094
+#define VIRTIO_MMIO_QUEUE_DEVICE_LOW 0x0a0
+#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH 0x0a4
+#define VIRTIO_MMIO_CONFIG_GENERATION 0x0fc
+#define VIRTIO_MMIO_CONFIG 0x100
+
+#define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */
+#define VIRTIO_MMIO_VERSION_2 2u
+#define VIRTIO_VENDOR_KITE 0x4554494bu /* "KITE" */
+
+#define VIRTIO_INT_USED 0x1u
+#define VIRTIO_INT_CONFIG 0x2u
+
+/* Device status bits. */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1u
+#define VIRTIO_STATUS_DRIVER 2u
+#define VIRTIO_STATUS_DRIVER_OK 4u
+#define VIRTIO_STATUS_FEATURES_OK 8u
+#define VIRTIO_STATUS_NEEDS_RESET 64u
+#define VIRTIO_STATUS_FAILED 128u
+
+/* Transport feature bits. */
+#define VIRTIO_F_RING_INDIRECT_DESC 28
+#define VIRTIO_F_RING_EVENT_IDX 29
+#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_TRANSPORT_FEATURES                                                   \
+	((1ull << VIRTIO_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_F_RING_EVENT_IDX) | \
+	 (1ull << VIRTIO_F_VERSION_1))
+
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_RNG 4
+
+/* Split virtqueue layout (virtio 1.2, 2.7). */
+#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_WRITE 2
+#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
+
+struct virtq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
+/* QueueNumMax of every queue, and the longest chain (indirect tables too). */
+#define VIRTQ_MAX_SIZE 256u
+#define VIRTQ_CHAIN_MAX VIRTQ_MAX_SIZE
+
+/* One descriptor chain: the device-readable buffers first, then the writable ones. */
+struct virtq_chain {
+	uint16_t head;
+	unsigned nr_readable;
+	unsigned nr_writable;
+	uint32_t readable_len;
+	uint32_t writable_len;
+	struct iovec iov[VIRTQ_CHAIN_MAX];
+};
+
+struct virtio_dev;
+
+/*
+ * One split virtqueue. The transport writes the configuration (num, the three
+ * addresses, ready) from vCPU threads; the I/O thread pops and the back-ends
+ * push. Everything below "runtime" is protected by lock.
+ */
+struct virtq {
+	pthread_mutex_t lock;
+	pthread_cond_t idle; /* signalled when in_flight drops to 0 */
+	struct virtio_dev *vdev;
+	unsigned index;
+	int notify_fd; /* eventfd the QueueNotify write (or an ioeventfd) signals */
+
+	/* Configuration as the driver wrote it. */
+	uint32_t num;
+	bool ready;
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+
+	/* Runtime. */
+	const struct guest_memory *mem;
+	bool event_idx;	    /* VIRTIO_F_RING_EVENT_IDX negotiated */
+	bool indirect;	    /* VIRTIO_F_RING_INDIRECT_DESC negotiated */
+	bool broken;	    /* the guest broke the rules: the queue is not used again */
+	bool throttled;	    /* a pop was refused because in_flight reached num */
+	uint8_t *desc;	    /* host views of the rings, set by virtq_map() */
+	uint8_t *avail;
+	uint8_t *used;
+	uint16_t last_avail; /* next avail ring slot the device reads */
+	uint16_t used_idx;   /* next used ring slot the device writes */
+	uint16_t signalled_used;
+	bool signalled_valid;
+	unsigned in_flight; /* popped, not yet pushed */
+};
+
+/*
+ * Checks the configured rings (size a power of two <= VIRTQ_MAX_SIZE,
+ * alignment, every byte in guest RAM) and maps them. -EINVAL and a message in
+ * err otherwise.
+ */
+int virtq_map(struct virtq *vq, const struct guest_memory *mem, struct err *err);
+
+/*
+ * Takes the next available chain into c. Returns 1 when one was taken, 0 when
+ * none is available, or -EBADMSG when the guest broke the ring rules (index
+ * jump, loop, chain too long, buffer outside RAM, length overflow, readable
+ * after writable, nested or misplaced indirect table): then the queue is
+ * marked broken and why names the rule. Caller holds vq->lock.
+ */
+int virtq_pop(struct virtq *vq, struct virtq_chain *c, const char **why);
+
+/* Puts chain head in the used ring with len bytes written (release order). */
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
+
+/* After pushes: whether the driver asked to be interrupted (EVENT_IDX aware). */
+bool virtq_should_interrupt(struct virtq *vq);
+
+/*
+ * Before the device goes idle: publishes avail_event (EVENT_IDX) and returns
+ * true when more buffers arrived meanwhile, so the caller processes again.
+ */
+bool virtq_enable_notify(struct virtq *vq);
+
+/* True when the driver made a chain available that the device has not taken. */
+bool virtq_has_avail(struct virtq *vq);
+
+/* Copies up to len bytes between a flat buffer and an iovec array at offset. */
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t offset, void *buf, size_t len);
+size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t offset, const void *buf,
+		    size_t len);
+/* Describes [offset, offset+len) of src in dst (at most max entries); returns the count. */
+unsigned iov_slice(const struct iovec *src, unsigned n, size_t offset, size_t len,
+		   struct iovec *dst, unsigned max);
+
+/* ---- the transport ---------------------------------------------------- */
+
+#define VIRTIO_MAX_QUEUES 2
+#define VIRTIO_CONFIG_MAX 64
+
+/*
+ * What a device type adds to the transport. queue_notify runs on the I/O
+ * thread with vq->lock held; it pops with virtio_queue_pop() and completes
+ * with virtio_queue_push() (inline) or virtio_queue_complete() (later, from
+ * any thread). All ops but queue_notify may be NULL.
+ */
+struct virtio_dev_ops {
+	uint32_t device_id;
+	unsigned nr_queues;
+	int (*realize)(struct virtio_dev *vdev, struct err *err);
+	void (*queue_notify)(struct virtio_dev *vdev, struct virtq *vq);
+	/* Back to power-on state; queues are already drained and stopped. */
+	void (*reset)(struct virtio_dev *vdev);
+	/* The device-specific section (see docs/virtio.md). */
+	int (*save)(struct virtio_dev *vdev, struct state_writer *w);
+	int (*load)(struct virtio_dev *vdev, struct state_reader *r, struct err *err);
+	void (*destroy)(struct virtio_dev *vdev);
+};
+
+/*
+ * The transport state every virtio device embeds as its first member (the
+ * transport frees the device through it). Lock order:
+ * lock -> queues[i].lock -> irq_lock.
+ */
+struct virtio_dev {
+	struct device dev;
+	const struct virtio_dev_ops *ops;
+	struct iothread *io;
+	char name[32];
+	unsigned slot; /* window and GSI index */
+	uint64_t base;
+	unsigned gsi;
+
+	pthread_mutex_t lock; /* registers below */
+	uint64_t device_features;
+	uint64_t driver_features;
+	uint32_t device_features_sel;
+	uint32_t driver_features_sel;
+	uint32_t queue_sel;
+	uint32_t status;
+	uint32_t config_generation;
+	uint8_t config[VIRTIO_CONFIG_MAX]; /* little-endian, built by the device */
+	uint32_t config_len;
+	_Atomic bool needs_reset;
+	_Atomic bool paused;
+
+	pthread_mutex_t irq_lock;
+	uint32_t isr; /* InterruptStatus */
+
+	struct virtq queues[VIRTIO_MAX_QUEUES];
+};
+
+/*
+ * Initialises the transport part of a device in slot (0..7) and adds it to the
+ * VM. features are the device's own bits; the transport adds its own. The VM
+ * owns the device from the first line on, even when this fails: the caller
+ * must not free it, and its ops->destroy must cope with a half-built device.
+ */
+int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, struct iothread *io,
+		    const struct virtio_dev_ops *ops, unsigned slot, const char *name,
+		    uint64_t features, struct err *err);
+
+/* The virtio device dev is, or NULL when it is another kind of device. */
+struct virtio_dev *virtio_dev_of(struct device *dev);
+
+/* Pops for queue_notify; on a guest error the queue is failed (NEEDS_RESET). */
+int virtio_queue_pop(struct virtio_dev *vdev, struct virtq *vq, struct virtq_chain *c);
+/* Completes a chain inline (caller holds vq->lock) and interrupts if asked. */
+void virtio_queue_push(struct virtio_dev *vdev, struct virtq *vq, uint16_t head, uint32_t len);
+/* Completes a chain from any thread (takes vq->lock). */
+void virtio_queue_complete(struct virtio_dev *vdev, struct virtq *vq, uint16_t head,
+			   uint32_t len);
+/* The chain just popped breaks the device's rules: forget it and fail the queue. */
+void virtio_queue_drop(struct virtio_dev *vdev, struct virtq *vq, const char *why);
+/* Marks vq broken, sets DEVICE_NEEDS_RESET and raises a config interrupt. */
+void virtio_queue_fail(struct virtio_dev *vdev, struct virtq *vq, const char *why);
+/* Wakes queue processing on the I/O thread, as a guest notification would. */
+void virtio_queue_kick(struct virtq *vq);
+/* Raises InterruptStatus bits and the line. */
+void virtio_irq_raise(struct virtio_dev *vdev, uint32_t bits);
+/* True when the transport lets the device use vq (DRIVER_OK, ready, not broken). */
+bool virtio_queue_active(struct virtio_dev *vdev, struct virtq *vq);
+
+/* ---- devices ---------------------------------------------------------- */
+
+#define VIRTIO_BLK_ID_BYTES 20
+
+struct virtio_blk_config {
+	const char *path;
+	const char *id; /* GET_ID string, at most VIRTIO_BLK_ID_BYTES; NULL: "disk<slot>" */
+	bool read_only;
+};
+
+/* A raw image as a virtio block device; err names the image on failure. */
+struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned slot,
+				 const struct virtio_blk_config *cfg, struct err *err);
+
+/* The bytes one rng request may take at most. */
+#define VIRTIO_RNG_REQUEST_MAX (64u * 1024)
+struct device *virtio_rng_create(struct vm *vm, struct iothread *io, unsigned slot,
+				 struct err *err);
+
+/* hvc0: output to out_fd, input from virtio_console_receive(). */
+struct device *virtio_console_create(struct vm *vm, struct iothread *io, unsigned slot,
+				     int out_fd, struct err *err);
+/* Queues host input for the guest; returns how many bytes it took (flow control). */
+size_t virtio_console_receive(struct device *dev, const uint8_t *buf, size_t len);
+
+/* ---- the block request parser (exported for tests and fuzzing) --------- */
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+#define VIRTIO_BLK_T_DISCARD 11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+#define VIRTIO_BLK_F_DISCARD 13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+#define VIRTIO_BLK_SECTOR 512u
+#define VIRTIO_BLK_DWZ_SEG_MAX 32u	   /* discard / write-zeroes segments per request */
+#define VIRTIO_BLK_DWZ_SECTORS_MAX (1u << 22) /* 2 GiB per segment */
+#define VIRTIO_BLK_DWZ_FLAG_UNMAP 1u
+
+struct virtio_blk_range {
+	uint64_t offset; /* bytes */
+	uint64_t len;
+};
+
+enum virtio_blk_verdict {
+	BLK_REQ_MALFORMED, /* breaks the ring rules: fail the queue */
+	BLK_REQ_DONE,	   /* status decided without I/O (error, GET_ID) */
+	BLK_REQ_IO,	   /* valid: run op on the back-end */
+};
+
+struct virtio_blk_req {
+	uint32_t type;
+	uint8_t status;
+	uint8_t *status_byte; /* host address of the status byte */
+	uint64_t offset;      /* IN/OUT: bytes */
+	uint64_t len;
+	unsigned nr_iov; /* IN/OUT data; GET_ID: the id buffer */
+	struct iovec iov[VIRTQ_CHAIN_MAX];
+	unsigned nr_ranges; /* DISCARD/WRITE_ZEROES */
+	struct virtio_blk_range ranges[VIRTIO_BLK_DWZ_SEG_MAX];
+};
+
+/*
+ * Validates one request against a disk of capacity sectors before any I/O:
+ * header readable and first, status writable and last, data direction,
+ * sector + length within capacity (overflow-checked), segment counts, the
+ * read-only flag. Fills req; never touches the image.
+ */
+enum virtio_blk_verdict virtio_blk_parse(const struct virtq_chain *c, uint64_t capacity,
+					 bool read_only, struct virtio_blk_req *req);
+
+/* ---- the machine ------------------------------------------------------ */
+
+/*
+ * Creates the I/O thread and the virtio devices vm->cfg asks for, in slot
+ * order: disks, rng, console. Called after the legacy devices.
+ */
+int virtio_devices_create(struct vm *vm, struct err *err);
+
+/* Adds every virtio device's window and GSI to the ACPI configuration. */
+void virtio_devices_acpi(struct vm *vm, struct acpi_config *cfg);
+
+#endif

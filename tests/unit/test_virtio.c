@@ -1,0 +1,1174 @@
+/* tests/unit/test_virtio.c: virtio-mmio devices driven by a tiny driver over real guest RAM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "acpi/acpi.h"
+#include "backend/backend.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "virtio/virtio.h"
+#include "vm/vm.h"
+
+#define NR_GSIS 32
+#define RING_AREA 0x100000ull  /* rings: 64 KiB per (slot, queue) */
+#define BUF_AREA 0x800000ull   /* data buffers, bump-allocated */
+#define WAIT_MS 3000
+
+/* A VM with no engine behind it: interrupt lines are only recorded. */
+struct fixture {
+	struct vm vm;
+	_Atomic int level[NR_GSIS];
+	uint64_t next_buf;
+	char image[64];
+	int pipe[2];
+};
+
+static void fake_irq_set(struct vm *vm, unsigned gsi, int level)
+{
+	struct fixture *f = container_of(vm, struct fixture, vm);
+
+	if (gsi < NR_GSIS)
+		atomic_store(&f->level[gsi], level);
+}
+
+static const struct engine_ops fake_engine = {
+	.name = "fake",
+	.irq_set = fake_irq_set,
+};
+
+static struct fixture *fixture_new(void)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct err err = { 0 };
+
+	assert_non_null(f);
+	io_bus_init(&f->vm.pio, "pio");
+	io_bus_init(&f->vm.mmio, "mmio");
+	f->vm.engine = &fake_engine;
+	f->vm.stop_eventfd = -1;
+	assert_int_equal(memory_init(&f->vm.mem, MEM_MIN_SIZE, &err), 0);
+	assert_int_equal(iothread_create(&f->vm.iothread, &err), 0);
+	f->next_buf = BUF_AREA;
+	f->pipe[0] = f->pipe[1] = -1;
+	return f;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	struct device *dev, *next;
+
+	iothread_destroy(f->vm.iothread);
+	for (dev = f->vm.devices; dev; dev = next) {
+		next = dev->next;
+		dev->ops->destroy(dev);
+	}
+	memory_destroy(&f->vm.mem);
+	if (f->image[0])
+		unlink(f->image);
+	if (f->pipe[0] >= 0)
+		close(f->pipe[0]);
+	if (f->pipe[1] >= 0)
+		close(f->pipe[1]);
+	free(f);
+}
+
+static struct device *realized(struct device *dev, struct err *err)
+{
+	assert_non_null(dev);
+	assert_int_equal(dev->ops->realize(dev, err), 0);
+	return dev;
+}
+
+static void *hva(struct fixture *f, uint64_t gpa, uint64_t len)
+{
+	void *p = gpa_to_hva(&f->vm.mem, gpa, len);
+
+	assert_non_null(p);
+	return p;
+}
+
+static uint64_t buf_alloc(struct fixture *f, uint64_t len, uint8_t fill)
+{
+	uint64_t gpa = f->next_buf;
+
+	f->next_buf = ALIGN_UP(f->next_buf + len, 64);
+	memset(hva(f, gpa, len), fill, len);
+	return gpa;
+}
+
+/* ---- register access -------------------------------------------------- */
+
+static uint64_t reg_base(unsigned slot)
+{
+	return VIRTIO_MMIO_BASE + (uint64_t)slot * VIRTIO_MMIO_STRIDE;
+}
+
+static uint32_t rd(struct fixture *f, unsigned slot, uint64_t off, unsigned len)
+{
+	uint8_t data[8] = { 0 };
+	uint32_t v = 0;
+
+	assert_true(io_bus_dispatch(&f->vm.mmio, reg_base(slot) + off, data, len, false));
+	memcpy(&v, data, len < 4 ? len : 4);
+	return v;
+}
+
+static void wr(struct fixture *f, unsigned slot, uint64_t off, uint32_t v, unsigned len)
+{
+	uint8_t data[8] = { 0 };
+
+	memcpy(data, &v, len < 4 ? len : 4);
+	assert_true(io_bus_dispatch(&f->vm.mmio, reg_base(slot) + off, data, len, true));
+}
+
+static uint32_t r32(struct fixture *f, unsigned slot, uint64_t off)
+{
+	return rd(f, slot, off, 4);
+}
+
+static void w32(struct fixture *f, unsigned slot, uint64_t off, uint32_t v)
+{
+	wr(f, slot, off, v, 4);
+}
+
+/* ---- a tiny driver ---------------------------------------------------- */
+
+struct tq {
+	struct fixture *f;
+	unsigned slot, index, num;
+	uint64_t desc, avail, used;
+	uint16_t avail_idx;
+	uint16_t free; /* next descriptor to hand out */
+};
+
+struct buf {
+	uint64_t gpa;
+	uint32_t len;
+	bool write;
+};
+
+static void desc_put(struct fixture *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
+		     uint16_t flags, uint16_t next)
+{
+	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
+
+	memcpy(hva(f, table + 16ull * i, 16), &d, 16);
+}
+
+static uint16_t *avail_ring(struct tq *q, unsigned i)
+{
+	return hva(q->f, q->avail + 4 + 2ull * i, 2);
+}
+
+static volatile uint16_t *used_idx(struct tq *q)
+{
+	return hva(q->f, q->used + 2, 2);
+}
+
+static void used_elem(struct tq *q, unsigned i, uint32_t *id, uint32_t *len)
+{
+	uint32_t *e = hva(q->f, q->used + 4 + 8ull * (i % q->num), 8);
+
+	*id = e[0];
+	*len = e[1];
+}
+
+static void q_setup(struct fixture *f, unsigned slot, unsigned index, unsigned num, struct tq *q)
+{
+	uint64_t area = RING_AREA + (slot * VIRTIO_MAX_QUEUES + index) * 0x10000ull;
+
+	*q = (struct tq){ .f = f, .slot = slot, .index = index, .num = num, .desc = area,
+			  .avail = area + 0x4000, .used = area + 0x8000 };
+	memset(hva(f, area, 0x10000), 0, 0x10000);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_SEL, index);
+	assert_int_equal(r32(f, slot, VIRTIO_MMIO_QUEUE_NUM_MAX), VIRTQ_MAX_SIZE);
+	assert_int_equal(r32(f, slot, VIRTIO_MMIO_QUEUE_READY), 0);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_NUM, num);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)q->desc);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc >> 32));
+	w32(f, slot, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)q->avail);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, 0);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)q->used);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, 0);
+	w32(f, slot, VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(r32(f, slot, VIRTIO_MMIO_QUEUE_READY), 1);
+}
+
+static const uint64_t FEAT_BASE = 1ull << VIRTIO_F_VERSION_1;
+
+/* Reset, negotiate features, set up nq queues of num entries, DRIVER_OK. */
+static void drv_start(struct fixture *f, unsigned slot, uint64_t features, struct tq *qs,
+		      unsigned nq, unsigned num)
+{
+	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+
+	w32(f, slot, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(r32(f, slot, VIRTIO_MMIO_STATUS), 0);
+	w32(f, slot, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+	w32(f, slot, VIRTIO_MMIO_STATUS, st);
+	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
+	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
+	st |= VIRTIO_STATUS_FEATURES_OK;
+	w32(f, slot, VIRTIO_MMIO_STATUS, st);
+	assert_int_equal(r32(f, slot, VIRTIO_MMIO_STATUS), st);
+	for (unsigned i = 0; i < nq; i++)
+		q_setup(f, slot, i, num, &qs[i]);
+	st |= VIRTIO_STATUS_DRIVER_OK;
+	w32(f, slot, VIRTIO_MMIO_STATUS, st);
+	assert_int_equal(r32(f, slot, VIRTIO_MMIO_STATUS), st);
+}
+
+/* Writes a direct chain; returns its head. */
+static uint16_t q_chain(struct tq *q, const struct buf *b, unsigned n)
+{
+	uint16_t head = q->free;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t idx = (uint16_t)((q->free + i) % q->num);
+		uint16_t flags = (b[i].write ? VIRTQ_DESC_F_WRITE : 0) |
+				 (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
+
+		desc_put(q->f, q->desc, idx, b[i].gpa, b[i].len, flags,
+			 (uint16_t)((idx + 1) % q->num));
+	}
+	q->free = (uint16_t)((q->free + n) % q->num);
+	return head;
+}
+
+static void q_publish(struct tq *q, uint16_t head)
+{
+	*avail_ring(q, q->avail_idx % q->num) = head;
+	q->avail_idx++;
+	__atomic_store_n((uint16_t *)hva(q->f, q->avail + 2, 2), q->avail_idx, __ATOMIC_RELEASE);
+	w32(q->f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static bool wait_used(struct tq *q, uint16_t idx)
+{
+	for (unsigned i = 0; i < WAIT_MS; i++) {
+		if (__atomic_load_n(used_idx(q), __ATOMIC_ACQUIRE) == idx)
+			return true;
+		sleep_ms(1);
+	}
+	return false;
+}
+
+/* Submits one chain and waits for it; returns the used length. */
+static uint32_t q_run(struct tq *q, const struct buf *b, unsigned n)
+{
+	uint16_t head = q_chain(q, b, n);
+	uint32_t id, len;
+
+	q_publish(q, head);
+	assert_true(wait_used(q, q->avail_idx));
+	used_elem(q, (uint16_t)(q->avail_idx - 1), &id, &len);
+	assert_int_equal(id, head);
+	return len;
+}
+
+static bool wait_needs_reset(struct fixture *f, unsigned slot)
+{
+	for (unsigned i = 0; i < WAIT_MS; i++) {
+		if (r32(f, slot, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET)
+			return true;
+		sleep_ms(1);
+	}
+	return false;
+}
+
+static bool wait_isr(struct fixture *f, unsigned slot, uint32_t bits)
+{
+	for (unsigned i = 0; i < WAIT_MS; i++) {
+		if ((r32(f, slot, VIRTIO_MMIO_INTERRUPT_STATUS) & bits) == bits)
+			return true;
+		sleep_ms(1);
+	}
+	return false;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* ---- transport -------------------------------------------------------- */
+
+static void test_identity_and_features(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	uint32_t lo, hi;
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_MAGIC_VALUE), VIRTIO_MMIO_MAGIC);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_VERSION), 2);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_VENDOR_ID), VIRTIO_VENDOR_KITE);
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	lo = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	hi = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	assert_true(lo & (1u << VIRTIO_F_RING_EVENT_IDX));
+	assert_true(lo & (1u << VIRTIO_F_RING_INDIRECT_DESC));
+	assert_true(hi & (1u << (VIRTIO_F_VERSION_1 - 32)));
+	assert_false(hi & (1u << (VIRTIO_F_ACCESS_PLATFORM - 32)));
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 2);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES), 0);
+	/* Wrong-width register accesses are ignored: reads 0, writes dropped. */
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_MAGIC_VALUE, 2), 0);
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_MAGIC_VALUE + 1, 4), 0);
+	wr(f, 0, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE, 1);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	fixture_free(f);
+}
+
+static void test_status_handshake(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	w32(f, 0, VIRTIO_MMIO_STATUS, st);
+	/* Without VERSION_1 the device refuses FEATURES_OK. */
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1u << VIRTIO_F_RING_EVENT_IDX);
+	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st);
+	/* Nor a feature it does not offer (ACCESS_PLATFORM). */
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 3);
+	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st);
+	/* DRIVER_OK without FEATURES_OK does not stick either. */
+	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st);
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st | VIRTIO_STATUS_FEATURES_OK);
+	/* Features are frozen after FEATURES_OK. */
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	w32(f, 0, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	/* A queue size that is not a power of two breaks the queue on QueueReady. */
+	w32(f, 0, VIRTIO_MMIO_QUEUE_SEL, 0);
+	w32(f, 0, VIRTIO_MMIO_QUEUE_NUM, 3);
+	w32(f, 0, VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_QUEUE_READY), 0);
+	assert_true(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	/* A queue index past the device's reads as absent. */
+	w32(f, 0, VIRTIO_MMIO_QUEUE_SEL, 5);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	w32(f, 0, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
+	fixture_free(f);
+}
+
+/* ---- rng -------------------------------------------------------------- */
+
+static void test_rng_fills_and_caps(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q;
+	uint64_t a = buf_alloc(f, 4096, 0), big = buf_alloc(f, 128 * 1024, 0);
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	assert_int_equal(q_run(&q, &(struct buf){ a, 4096, true }, 1), 4096);
+	assert_false(all_zero(hva(f, a, 4096), 4096));
+	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
+	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 1);
+	w32(f, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
+	/* One request takes at most VIRTIO_RNG_REQUEST_MAX bytes. */
+	assert_int_equal(q_run(&q, &(struct buf){ big, 128 * 1024, true }, 1),
+			 VIRTIO_RNG_REQUEST_MAX);
+	assert_true(all_zero(hva(f, big + VIRTIO_RNG_REQUEST_MAX, 64 * 1024), 64 * 1024));
+	fixture_free(f);
+}
+
+static void test_indirect(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q;
+	uint64_t table = buf_alloc(f, 3 * 16, 0);
+	uint64_t b[3];
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_INDIRECT_DESC), &q, 1, 8);
+	for (unsigned i = 0; i < 3; i++) {
+		b[i] = buf_alloc(f, 256, 0);
+		desc_put(f, table, i, b[i], 256, VIRTQ_DESC_F_WRITE | (i < 2 ? VIRTQ_DESC_F_NEXT : 0),
+			 (uint16_t)(i + 1));
+	}
+	desc_put(f, q.desc, 0, table, 3 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	q_publish(&q, 0);
+	assert_true(wait_used(&q, 1));
+	for (unsigned i = 0; i < 3; i++)
+		assert_false(all_zero(hva(f, b[i], 256), 256));
+	fixture_free(f);
+}
+
+static void test_event_idx_suppression(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q;
+	uint64_t a = buf_alloc(f, 64, 0);
+	uint16_t *used_event, *avail_event;
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), &q, 1, 8);
+	used_event = avail_ring(&q, q.num);
+	avail_event = hva(f, q.used + 4 + 8ull * q.num, 2);
+	/* First completion always interrupts (nothing was signalled yet). */
+	q_run(&q, &(struct buf){ a, 64, true }, 1);
+	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
+	w32(f, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
+	/* used_event 5: no interrupt until used idx passes 5. */
+	*used_event = 5;
+	q_run(&q, &(struct buf){ a, 64, true }, 1);
+	sleep_ms(20);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
+	/* The device asked to be notified at the next avail entry. */
+	assert_int_equal(*avail_event, 2);
+	/* used_event 2: interrupt when used idx moves from 2 to 3. */
+	*used_event = 2;
+	q_run(&q, &(struct buf){ a, 64, true }, 1);
+	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
+	fixture_free(f);
+}
+
+static void test_no_interrupt_flag(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q;
+	uint64_t a = buf_alloc(f, 64, 0);
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	drv_start(f, 0, FEAT_BASE, &q, 1, 8);
+	*(uint16_t *)hva(f, q.avail, 2) = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	q_run(&q, &(struct buf){ a, 64, true }, 1);
+	sleep_ms(20);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	fixture_free(f);
+}
+
+/* ---- the hostile guest ------------------------------------------------ */
+
+enum hostile {
+	H_LOOP,
+	H_TOO_LONG,
+	H_OUT_OF_RAM,
+	H_ADDR_WRAP,
+	H_LEN_OVERFLOW,
+	H_WRONG_DIRECTION,
+	H_READ_AFTER_WRITE,
+	H_NESTED_INDIRECT,
+	H_INDIRECT_NO_FEATURE,
+	H_INDEX_JUMP,
+	H_HEAD_OUT_OF_RANGE,
+	H_NEXT_OUT_OF_RANGE,
+};
+
+/* Builds the hostile chain on queue q (8 entries); rng device, indirect negotiated. */
+static void hostile_submit(struct fixture *f, struct tq *q, enum hostile h)
+{
+	uint64_t b = buf_alloc(f, 64, 0);
+	uint64_t t1 = buf_alloc(f, 16 * 300, 0), t2 = buf_alloc(f, 16, 0);
+	uint16_t *idx = hva(f, q->avail + 2, 2);
+	uint16_t W = VIRTQ_DESC_F_WRITE, N = VIRTQ_DESC_F_NEXT;
+
+	switch (h) {
+	case H_LOOP:
+		desc_put(f, q->desc, 0, b, 8, W | N, 1);
+		desc_put(f, q->desc, 1, b, 8, W | N, 0);
+		break;
+	case H_TOO_LONG: /* an indirect table longer than any chain may be */
+		for (unsigned i = 0; i < 300; i++)
+			desc_put(f, t1, i, b, 1, W | (i < 299 ? N : 0), (uint16_t)(i + 1));
+		desc_put(f, q->desc, 0, t1, 16 * 300, VIRTQ_DESC_F_INDIRECT, 0);
+		break;
+	case H_OUT_OF_RAM:
+		desc_put(f, q->desc, 0, MEM_MIN_SIZE - 8, 64, W, 0);
+		break;
+	case H_ADDR_WRAP:
+		desc_put(f, q->desc, 0, UINT64_MAX - 15, 64, W, 0);
+		break;
+	case H_LEN_OVERFLOW: /* 256 buffers of all 16 MiB of RAM add up to 2^32 */
+		for (unsigned i = 0; i < 256; i++)
+			desc_put(f, t1, i, 0, MEM_MIN_SIZE, W | (i < 255 ? N : 0), (uint16_t)(i + 1));
+		desc_put(f, q->desc, 0, t1, 16 * 256, VIRTQ_DESC_F_INDIRECT, 0);
+		break;
+	case H_WRONG_DIRECTION: /* rng buffers must be device-writable */
+		desc_put(f, q->desc, 0, b, 64, 0, 0);
+		break;
+	case H_READ_AFTER_WRITE:
+		desc_put(f, q->desc, 0, b, 8, W | N, 1);
+		desc_put(f, q->desc, 1, b, 8, 0, 0);
+		break;
+	case H_NESTED_INDIRECT:
+		desc_put(f, t2, 0, t1, 16, VIRTQ_DESC_F_INDIRECT, 0);
+		desc_put(f, t1, 0, b, 8, W, 0);
+		desc_put(f, q->desc, 0, t2, 16, VIRTQ_DESC_F_INDIRECT, 0);
+		break;
+	case H_INDIRECT_NO_FEATURE:
+		break; /* set up by the caller */
+	case H_INDEX_JUMP:
+		desc_put(f, q->desc, 0, b, 8, W, 0);
+		*idx = (uint16_t)(q->avail_idx + q->num + 1);
+		w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+		return;
+	case H_HEAD_OUT_OF_RANGE:
+		*avail_ring(q, q->avail_idx % q->num) = (uint16_t)q->num;
+		*idx = ++q->avail_idx;
+		w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+		return;
+	case H_NEXT_OUT_OF_RANGE:
+		desc_put(f, q->desc, 0, b, 8, W | N, 200);
+		break;
+	}
+	q_publish(q, 0);
+}
+
+static void hostile_case(enum hostile h)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q, good;
+	uint64_t a = buf_alloc(f, 64, 0);
+	uint64_t feat = FEAT_BASE | (1ull << VIRTIO_F_RING_INDIRECT_DESC);
+
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 1, &err), &err);
+	if (h == H_INDIRECT_NO_FEATURE) {
+		uint64_t t = buf_alloc(f, 16, 0);
+
+		drv_start(f, 0, FEAT_BASE, &q, 1, 8);
+		desc_put(f, t, 0, a, 8, VIRTQ_DESC_F_WRITE, 0);
+		desc_put(f, q.desc, 0, t, 16, VIRTQ_DESC_F_INDIRECT, 0);
+		q_publish(&q, 0);
+	} else {
+		drv_start(f, 0, feat, &q, 1, 8);
+		hostile_submit(f, &q, h);
+	}
+	drv_start(f, 1, feat, &good, 1, 8);
+	assert_true(wait_needs_reset(f, 0));
+	assert_true(wait_isr(f, 0, VIRTIO_INT_CONFIG));
+	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 1);
+	/* Nothing was completed on the broken queue, and it stays dead. */
+	assert_int_equal(*used_idx(&q), 0);
+	/* The other device is untouched. */
+	assert_false(r32(f, 1, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(q_run(&good, &(struct buf){ a, 64, true }, 1), 64);
+	/* A reset brings the broken device back. */
+	drv_start(f, 0, feat, &q, 1, 8);
+	assert_false(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
+	assert_int_equal(q_run(&q, &(struct buf){ a, 64, true }, 1), 64);
+	fixture_free(f);
+}
+
+static void test_hostile_loop(void **s) { (void)s; hostile_case(H_LOOP); }
+static void test_hostile_too_long(void **s) { (void)s; hostile_case(H_TOO_LONG); }
+static void test_hostile_out_of_ram(void **s) { (void)s; hostile_case(H_OUT_OF_RAM); }
+static void test_hostile_addr_wrap(void **s) { (void)s; hostile_case(H_ADDR_WRAP); }
+static void test_hostile_len_overflow(void **s) { (void)s; hostile_case(H_LEN_OVERFLOW); }
+static void test_hostile_wrong_direction(void **s) { (void)s; hostile_case(H_WRONG_DIRECTION); }
+static void test_hostile_read_after_write(void **s) { (void)s; hostile_case(H_READ_AFTER_WRITE); }
+static void test_hostile_nested_indirect(void **s) { (void)s; hostile_case(H_NESTED_INDIRECT); }
+static void test_hostile_indirect_no_feature(void **s) { (void)s; hostile_case(H_INDIRECT_NO_FEATURE); }
+static void test_hostile_index_jump(void **s) { (void)s; hostile_case(H_INDEX_JUMP); }
+static void test_hostile_head_range(void **s) { (void)s; hostile_case(H_HEAD_OUT_OF_RANGE); }
+static void test_hostile_next_range(void **s) { (void)s; hostile_case(H_NEXT_OUT_OF_RANGE); }
+
+/* A ring placed outside RAM fails the queue when the driver makes it ready. */
+static void test_hostile_ring_outside_ram(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	w32(f, 0, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	w32(f, 0, VIRTIO_MMIO_STATUS, st);
+	w32(f, 0, VIRTIO_MMIO_QUEUE_NUM, 256);
+	w32(f, 0, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(MEM_MIN_SIZE - 16));
+	w32(f, 0, VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_QUEUE_READY), 0);
+	assert_true(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	fixture_free(f);
+}
+
+/* ---- blk -------------------------------------------------------------- */
+
+#define IMG_SECTORS 64
+
+/* A temp image of IMG_SECTORS sectors plus 100 stray bytes; sector i is filled with i. */
+static void image_make(struct fixture *f)
+{
+	uint8_t sector[VIRTIO_BLK_SECTOR];
+	int fd;
+
+	snprintf(f->image, sizeof(f->image), "/tmp/kite-test-virtio.XXXXXX");
+	fd = mkstemp(f->image);
+	assert_true(fd >= 0);
+	for (unsigned i = 0; i < IMG_SECTORS; i++) {
+		memset(sector, (int)i, sizeof(sector));
+		assert_int_equal(write(fd, sector, sizeof(sector)), sizeof(sector));
+	}
+	assert_int_equal(write(fd, sector, 100), 100);
+	close(fd);
+}
+
+static void image_read(struct fixture *f, uint64_t off, void *buf, size_t len)
+{
+	int fd = open(f->image, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+}
+
+struct blkreq {
+	uint64_t hdr, data, status;
+};
+
+/* Submits type/sector with a data buffer of len bytes (writable for reads). */
+static uint8_t blk_run(struct tq *q, uint32_t type, uint64_t sector, uint64_t data, uint32_t len,
+		       bool data_writable)
+{
+	struct fixture *f = q->f;
+	uint64_t hdr = buf_alloc(f, 16, 0), st = buf_alloc(f, 1, 0xee);
+	uint8_t *h = hva(f, hdr, 16);
+	struct buf b[3];
+	unsigned n = 0;
+
+	memcpy(h, &type, 4);
+	memcpy(h + 8, &sector, 8);
+	b[n++] = (struct buf){ hdr, 16, false };
+	if (len)
+		b[n++] = (struct buf){ data, len, data_writable };
+	b[n++] = (struct buf){ st, 1, true };
+	q_run(q, b, n);
+	return *(uint8_t *)hva(f, st, 1);
+}
+
+static struct device *blk_new(struct fixture *f, unsigned slot, bool ro, const char *id,
+			      struct err *err)
+{
+	struct virtio_blk_config cfg = { .path = f->image, .read_only = ro, .id = id };
+
+	return realized(virtio_blk_create(&f->vm, f->vm.iothread, slot, &cfg, err), err);
+}
+
+static void test_blk_config(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	uint32_t lo;
+
+	(void)state;
+	image_make(f);
+	blk_new(f, 0, false, NULL, &err);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
+	/* The partial last sector is not visible. */
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG), IMG_SECTORS);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 4), 0);
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 1), IMG_SECTORS);
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 2), IMG_SECTORS);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 12), VIRTQ_CHAIN_MAX - 2); /* seg_max */
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 20), 512);		    /* blk_size */
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 40), VIRTIO_BLK_DWZ_SEG_MAX);
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 56, 1), 1); /* write_zeroes_may_unmap */
+	/* Past the config space, and 8-byte accesses, read as zero. */
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 60), 0);
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 8), 0);
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	lo = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	assert_true(lo & (1u << VIRTIO_BLK_F_FLUSH));
+	assert_true(lo & (1u << VIRTIO_BLK_F_DISCARD));
+	assert_true(lo & (1u << VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_true(lo & (1u << VIRTIO_BLK_F_SEG_MAX));
+	assert_true(lo & (1u << VIRTIO_BLK_F_BLK_SIZE));
+	assert_false(lo & (1u << VIRTIO_BLK_F_RO));
+	fixture_free(f);
+}
+
+static void test_blk_io(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q;
+	uint64_t data = buf_alloc(f, 4096, 0);
+	uint8_t got[1024], want[1024];
+	struct stat st_before, st_after;
+
+	(void)state;
+	image_make(f);
+	blk_new(f, 0, false, "my-disk", &err);
+	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	/* Read sectors 1-2. */
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 1024, true), VIRTIO_BLK_S_OK);
+	memset(want, 1, 512);
+	memset(want + 512, 2, 512);
+	assert_memory_equal(hva(f, data, 1024), want, 1024);
+	/* Write sector 3. */
+	memset(hva(f, data, 512), 0xab, 512);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, 3, data, 512, false), VIRTIO_BLK_S_OK);
+	image_read(f, 3 * 512, got, 512);
+	memset(want, 0xab, 512);
+	assert_memory_equal(got, want, 512);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false), VIRTIO_BLK_S_OK);
+	/* GET_ID: NUL-padded to 20 bytes. */
+	memset(hva(f, data, 20), 'x', 20);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_GET_ID, 0, data, 20, true), VIRTIO_BLK_S_OK);
+	assert_memory_equal(hva(f, data, 20), "my-disk\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+	/* Past the capacity, or a partial sector: IOERR; unknown types: UNSUPP. */
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, IMG_SECTORS - 1, data, 1024, true),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, UINT64_MAX, data, 512, true),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 0, data, 100, true), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blk_run(&q, 99, 0, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
+	/* Discard sectors 8-15 and write-zeroes 16-23; the zeroes must read back. */
+	stat(f->image, &st_before);
+	for (unsigned i = 0; i < 2; i++) {
+		uint8_t *seg = hva(f, data, 16);
+		uint64_t sector = 8 + 8 * i;
+		uint32_t n = 8, flags = i ? VIRTIO_BLK_DWZ_FLAG_UNMAP : 0;
+
+		memcpy(seg, &sector, 8);
+		memcpy(seg + 8, &n, 4);
+		memcpy(seg + 12, &flags, 4);
+		assert_int_equal(blk_run(&q, i ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD, 0,
+					 data, 16, false),
+				 VIRTIO_BLK_S_OK);
+	}
+	image_read(f, 16 * 512, got, 1024);
+	assert_true(all_zero(got, 1024));
+	image_read(f, 7 * 512, got, 512);
+	memset(want, 7, 512);
+	assert_memory_equal(got, want, 512);
+	stat(f->image, &st_after);
+	assert_int_equal(st_before.st_size, st_after.st_size);
+	/* Discard may not ask to unmap; a range past the end is an I/O error. */
+	{
+		uint8_t *seg = hva(f, data, 16);
+		uint64_t sector = IMG_SECTORS - 4;
+		uint32_t n = 8, flags = VIRTIO_BLK_DWZ_FLAG_UNMAP;
+
+		memcpy(seg, &sector, 8);
+		memcpy(seg + 8, &n, 4);
+		memcpy(seg + 12, &flags, 4);
+		assert_int_equal(blk_run(&q, VIRTIO_BLK_T_DISCARD, 0, data, 16, false),
+				 VIRTIO_BLK_S_UNSUPP);
+		flags = 0;
+		memcpy(seg + 12, &flags, 4);
+		assert_int_equal(blk_run(&q, VIRTIO_BLK_T_DISCARD, 0, data, 16, false),
+				 VIRTIO_BLK_S_IOERR);
+	}
+	fixture_free(f);
+}
+
+static void test_blk_read_only(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q;
+	uint64_t data = buf_alloc(f, 512, 0x5a);
+	uint8_t before[IMG_SECTORS * 512], after[IMG_SECTORS * 512];
+	uint32_t lo;
+
+	(void)state;
+	image_make(f);
+	image_read(f, 0, before, sizeof(before));
+	blk_new(f, 0, true, NULL, &err);
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	lo = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	assert_true(lo & (1u << VIRTIO_BLK_F_RO));
+	assert_false(lo & (1u << VIRTIO_BLK_F_DISCARD));
+	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_BLK_F_RO), &q, 1, 16);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, 0, data, 512, false), VIRTIO_BLK_S_IOERR);
+	{
+		uint8_t *seg = hva(f, data, 16);
+		uint64_t sector = 0;
+		uint32_t n = 8, flags = 0;
+
+		memcpy(seg, &sector, 8);
+		memcpy(seg + 8, &n, 4);
+		memcpy(seg + 12, &flags, 4);
+		assert_int_equal(blk_run(&q, VIRTIO_BLK_T_WRITE_ZEROES, 0, data, 16, false),
+				 VIRTIO_BLK_S_IOERR);
+	}
+	/* Reads still work; the default id names the slot. */
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 5, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(*(uint8_t *)hva(f, data, 1), 5);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_GET_ID, 0, data, 20, true), VIRTIO_BLK_S_OK);
+	assert_memory_equal(hva(f, data, 6), "disk0", 6);
+	image_read(f, 0, after, sizeof(after));
+	assert_memory_equal(before, after, sizeof(before));
+	fixture_free(f);
+}
+
+static void test_blk_wrong_direction(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q;
+	uint64_t data = buf_alloc(f, 512, 0);
+	uint64_t hdr = buf_alloc(f, 16, 0), st = buf_alloc(f, 1, 0xee);
+	uint32_t type = VIRTIO_BLK_T_IN;
+
+	(void)state;
+	image_make(f);
+	blk_new(f, 0, false, NULL, &err);
+	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	/* A read whose data buffer is device-readable: the device would write into it. */
+	memcpy(hva(f, hdr, 4), &type, 4);
+	q_publish(&q, q_chain(&q,
+			      (struct buf[]){ { hdr, 16, false }, { data, 512, false },
+					      { st, 1, true } },
+			      3));
+	assert_true(wait_needs_reset(f, 0));
+	assert_int_equal(*(uint8_t *)hva(f, st, 1), 0xee);
+	assert_true(all_zero(hva(f, data, 512), 512));
+	fixture_free(f);
+}
+
+static void test_blk_lock(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct virtio_blk_config cfg;
+
+	(void)state;
+	image_make(f);
+	cfg = (struct virtio_blk_config){ .path = f->image };
+	blk_new(f, 0, false, NULL, &err);
+	/* A second writer, or a reader, of a locked image is refused by name. */
+	assert_null(virtio_blk_create(&f->vm, f->vm.iothread, 1, &cfg, &err));
+	assert_int_equal(err.code, -EBUSY);
+	assert_non_null(strstr(err.msg, f->image));
+	assert_non_null(strstr(err.msg, "in use"));
+	cfg.read_only = true;
+	memset(&err, 0, sizeof(err));
+	assert_null(virtio_blk_create(&f->vm, f->vm.iothread, 2, &cfg, &err));
+	assert_int_equal(err.code, -EBUSY);
+	cfg.path = "/nonexistent/kite.img";
+	assert_null(virtio_blk_create(&f->vm, f->vm.iothread, 3, &cfg, &err));
+	assert_non_null(strstr(err.msg, "/nonexistent/kite.img"));
+	fixture_free(f);
+}
+
+/* ---- console ---------------------------------------------------------- */
+
+static void test_console(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct tq q[2];
+	struct device *dev;
+	uint64_t rx = buf_alloc(f, 64, 0), tx = buf_alloc(f, 16, 0);
+	char out[16] = { 0 };
+	uint16_t head;
+
+	(void)state;
+	assert_int_equal(pipe(f->pipe), 0);
+	dev = realized(virtio_console_create(&f->vm, f->vm.iothread, 0, f->pipe[1], &err), &err);
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_CONSOLE);
+	/* Input before the driver is up is held for it. */
+	assert_int_equal(virtio_console_receive(dev, (const uint8_t *)"hi", 2), 2);
+	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
+	head = q_chain(&q[0], &(struct buf){ rx, 64, true }, 1);
+	q_publish(&q[0], head);
+	assert_true(wait_used(&q[0], 1));
+	assert_memory_equal(hva(f, rx, 2), "hi", 2);
+	/* Input after the buffer was posted. */
+	q_publish(&q[0], q_chain(&q[0], &(struct buf){ rx + 32, 32, true }, 1));
+	sleep_ms(10);
+	assert_int_equal(*used_idx(&q[0]), 1); /* no input, buffer kept */
+	assert_int_equal(virtio_console_receive(dev, (const uint8_t *)"there", 5), 5);
+	assert_true(wait_used(&q[0], 2));
+	assert_memory_equal(hva(f, rx + 32, 5), "there", 5);
+	/* Output. */
+	memcpy(hva(f, tx, 6), "hello\n", 6);
+	q_run(&q[1], &(struct buf){ tx, 6, false }, 1);
+	assert_int_equal(read(f->pipe[0], out, sizeof(out)), 6);
+	assert_string_equal(out, "hello\n");
+	fixture_free(f);
+}
+
+/* ---- save / load ------------------------------------------------------ */
+
+static int save_dev(struct device *dev, struct state_writer *w)
+{
+	dev->ops->pause(dev);
+	state_writer_init(w);
+	return dev->ops->save(dev, w);
+}
+
+static void test_save_load_rng(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct err err = { 0 };
+	struct state_writer w;
+	struct state_reader r;
+	struct device *da, *db;
+	struct tq q;
+	uint64_t buf = buf_alloc(a, 64, 0);
+
+	(void)state;
+	da = realized(virtio_rng_create(&a->vm, a->vm.iothread, 0, &err), &err);
+	drv_start(a, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), &q, 1, 8);
+	q_run(&q, &(struct buf){ buf, 64, true }, 1);
+	q_run(&q, &(struct buf){ buf, 64, true }, 1);
+	assert_true(wait_isr(a, 0, VIRTIO_INT_USED));
+	assert_int_equal(save_dev(da, &w), 0);
+	/* The destination: same RAM contents, a fresh device. */
+	memcpy(b->vm.mem.base, a->vm.mem.base, a->vm.mem.ram_size);
+	db = realized(virtio_rng_create(&b->vm, b->vm.iothread, 0, &err), &err);
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(db->ops->load(db, &r, &err), 0);
+	assert_int_equal(r.pos, w.len);
+	db->ops->resume(db);
+	assert_int_equal(atomic_load(&b->level[VIRTIO_MMIO_GSI_BASE]), 1);
+	assert_int_equal(r32(b, 0, VIRTIO_MMIO_STATUS),
+			 VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+				 VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	/* The driver carries on where it was, on the restored device. */
+	q.f = b;
+	memset(hva(b, buf, 64), 0, 64);
+	assert_int_equal(q_run(&q, &(struct buf){ buf, 64, true }, 1), 64);
+	assert_int_equal(*used_idx(&q), 3);
+	assert_false(all_zero(hva(b, buf, 64), 64));
+	state_writer_free(&w);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+static void test_save_load_blk(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct err err = { 0 };
+	struct state_writer w;
+	struct state_reader r;
+	struct device *da, *db;
+	struct tq q;
+	uint64_t data;
+
+	(void)state;
+	image_make(a);
+	da = blk_new(a, 0, false, NULL, &err);
+	drv_start(a, 0, FEAT_BASE, &q, 1, 16);
+	data = buf_alloc(a, 512, 0);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 9, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(save_dev(da, &w), 0);
+	/* The image moves with the VM: close it on the source first (the lock). */
+	da->ops->destroy(da);
+	a->vm.devices = NULL;
+	memcpy(b->vm.mem.base, a->vm.mem.base, a->vm.mem.ram_size);
+	memcpy(b->image, a->image, sizeof(a->image));
+	a->image[0] = '\0';
+	db = blk_new(b, 0, false, NULL, &err);
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(db->ops->load(db, &r, &err), 0);
+	db->ops->resume(db);
+	q.f = b;
+	b->next_buf = a->next_buf;
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 10, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(*(uint8_t *)hva(b, data, 1), 10);
+	state_writer_free(&w);
+	fixture_free(a);
+	fixture_free(b);
+}
+
+/* Patches a saved stream at off, expects load to fail, and the device to be unchanged. */
+static void load_corrupt(const struct state_writer *w, size_t off, const void *val, size_t n,
+			 const char *needle)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct state_reader r;
+	struct device *dev;
+	uint8_t *copy = malloc(w->len);
+
+	assert_non_null(copy);
+	memcpy(copy, w->buf, w->len);
+	if (val)
+		memcpy(copy + off, val, n);
+	dev = realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	state_reader_init(&r, copy, val ? w->len : off);
+	assert_true(dev->ops->load(dev, &r, &err) < 0);
+	if (needle)
+		assert_non_null(strstr(err.msg, needle));
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	free(copy);
+	fixture_free(f);
+}
+
+/* Offsets in the "virtio-mmio" section: 40-byte header, then the fields in save order. */
+#define OFF_ID 40
+#define OFF_DRV_FEATURES 56
+#define OFF_STATUS 76
+#define OFF_ISR 81
+#define OFF_Q0 89
+#define OFF_Q0_NUM OFF_Q0
+#define OFF_Q0_READY (OFF_Q0 + 4)
+#define OFF_Q0_DESC (OFF_Q0 + 6)
+#define OFF_Q0_LAST_AVAIL (OFF_Q0 + 30)
+
+static void test_load_rejects_corrupt_state(void **state)
+{
+	struct fixture *a = fixture_new();
+	struct err err = { 0 };
+	struct state_writer w;
+	struct device *da;
+	struct tq q;
+	uint64_t buf = buf_alloc(a, 64, 0);
+	uint32_t v32;
+	uint64_t v64;
+	uint16_t v16;
+	uint8_t v8;
+
+	(void)state;
+	da = realized(virtio_rng_create(&a->vm, a->vm.iothread, 0, &err), &err);
+	drv_start(a, 0, FEAT_BASE, &q, 1, 8);
+	q_run(&q, &(struct buf){ buf, 64, true }, 1);
+	assert_int_equal(save_dev(da, &w), 0);
+	/* Sanity: the offsets above point where the test thinks. */
+	memcpy(&v32, w.buf + OFF_STATUS, 4);
+	assert_int_equal(v32, 15);
+	memcpy(&v32, w.buf + OFF_Q0_NUM, 4);
+	assert_int_equal(v32, 8);
+
+	v32 = VIRTIO_ID_BLOCK;
+	load_corrupt(&w, OFF_ID, &v32, 4, "different device");
+	v32 = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK;
+	load_corrupt(&w, OFF_STATUS, &v32, 4, "DRIVER_OK");
+	v32 = 0x10;
+	load_corrupt(&w, OFF_STATUS, &v32, 4, "status");
+	v32 = 0x7;
+	load_corrupt(&w, OFF_ISR, &v32, 4, "status");
+	v64 = 1ull << 40;
+	load_corrupt(&w, OFF_DRV_FEATURES, &v64, 8, "features");
+	v32 = 6;
+	load_corrupt(&w, OFF_Q0_NUM, &v32, 4, "power of two");
+	v32 = 512;
+	load_corrupt(&w, OFF_Q0_NUM, &v32, 4, "queue 0");
+	v8 = 2;
+	load_corrupt(&w, OFF_Q0_READY, &v8, 1, "queue 0");
+	v64 = MEM_MIN_SIZE;
+	load_corrupt(&w, OFF_Q0_DESC, &v64, 8, "outside guest RAM");
+	v16 = 7;
+	load_corrupt(&w, OFF_Q0_LAST_AVAIL, &v16, 2, "in flight");
+	/* Truncated streams, inside either section. */
+	load_corrupt(&w, 60, NULL, 0, NULL);
+	load_corrupt(&w, w.len - 3, NULL, 0, NULL);
+	state_writer_free(&w);
+	fixture_free(a);
+}
+
+/* ---- the machine ------------------------------------------------------ */
+
+static void test_acpi_windows(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct acpi_config cfg = { 0 };
+
+	(void)state;
+	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	image_make(f);
+	blk_new(f, 1, true, NULL, &err);
+	virtio_devices_acpi(&f->vm, &cfg);
+	assert_int_equal(cfg.nr_mmio, 2);
+	assert_int_equal(cfg.mmio[0].base, VIRTIO_MMIO_BASE);
+	assert_int_equal(cfg.mmio[0].gsi, 16);
+	assert_int_equal(cfg.mmio[1].base, VIRTIO_MMIO_BASE + 0x1000);
+	assert_int_equal(cfg.mmio[1].size, VIRTIO_MMIO_SIZE);
+	assert_int_equal(cfg.mmio[1].gsi, 17);
+	fixture_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identity_and_features),
+		cmocka_unit_test(test_status_handshake),
+		cmocka_unit_test(test_rng_fills_and_caps),
+		cmocka_unit_test(test_indirect),
+		cmocka_unit_test(test_event_idx_suppression),
+		cmocka_unit_test(test_no_interrupt_flag),
+		cmocka_unit_test(test_hostile_loop),
+		cmocka_unit_test(test_hostile_too_long),
+		cmocka_unit_test(test_hostile_out_of_ram),
+		cmocka_unit_test(test_hostile_addr_wrap),
+		cmocka_unit_test(test_hostile_len_overflow),
+		cmocka_unit_test(test_hostile_wrong_direction),
+		cmocka_unit_test(test_hostile_read_after_write),
+		cmocka_unit_test(test_hostile_nested_indirect),
+		cmocka_unit_test(test_hostile_indirect_no_feature),
+		cmocka_unit_test(test_hostile_index_jump),
+		cmocka_unit_test(test_hostile_head_range),
+		cmocka_unit_test(test_hostile_next_range),
+		cmocka_unit_test(test_hostile_ring_outside_ram),
+		cmocka_unit_test(test_blk_config),
+		cmocka_unit_test(test_blk_io),
+		cmocka_unit_test(test_blk_read_only),
+		cmocka_unit_test(test_blk_wrong_direction),
+		cmocka_unit_test(test_blk_lock),
+		cmocka_unit_test(test_console),
+		cmocka_unit_test(test_save_load_rng),
+		cmocka_unit_test(test_save_load_blk),
+		cmocka_unit_test(test_load_rejects_corrupt_state),
+		cmocka_unit_test(test_acpi_windows),
+	};
+
+	/* KITE_TEST_LOG=1 shows why each hostile case was refused; a filter picks tests. */
+	log_set_level(getenv("KITE_TEST_LOG") ? LOG_DEBUG : LOG_ERROR);
+	if (getenv("KITE_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("KITE_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
