@@ -32,7 +32,7 @@ define fuzz_run
 	@for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
 		echo "fuzz: $$t for $(1)s"; \
-		if ! $(FUZZ_BUILD)/$$t -max_total_time=$(1) -rss_limit_mb=2048 \
+		if ! $(FUZZ_BUILD)/$$t -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 \
 			-artifact_prefix=$(FUZZ_BUILD)/ -print_final_stats=1 \
 			$(FUZZ_BUILD)/corpus/$$t fuzz/seeds/$$t >$(FUZZ_BUILD)/$$t.log 2>&1; then \
 			tail -n 40 $(FUZZ_BUILD)/$$t.log; \

@@ -8,8 +8,8 @@
 /*
  * Input: byte 0 the number of readable buffers, byte 1 of writable ones
  * (each % 8), byte 2 the read-only flag, bytes 3-10 the capacity in sectors,
- * then one length byte per buffer (b < 128: b bytes, else (b - 127) * 16), then the bytes the buffers
- * hold. Each buffer is its own heap allocation, so ASan sees any overrun.
+ * then one length byte per buffer (b < 128: b bytes, else (b - 127) * 16), then the bytes the
+ * buffers hold. Each buffer is its own heap allocation, so ASan sees any overrun.
  */
 #define MAX_BUFS 16
 
@@ -19,7 +19,8 @@ static bool inside(const struct virtq_chain *c, const uint8_t *p, size_t len, un
 	for (unsigned i = from; i < to; i++) {
 		const uint8_t *b = c->iov[i].iov_base;
 
-		if (p >= b && len <= c->iov[i].iov_len && p - b <= (ptrdiff_t)(c->iov[i].iov_len - len))
+		if (p >= b && len <= c->iov[i].iov_len &&
+		    p - b <= (ptrdiff_t)(c->iov[i].iov_len - len))
 			return true;
 	}
 	return false;

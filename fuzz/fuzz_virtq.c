@@ -15,10 +15,10 @@
  * the avail ring, then whatever indirect tables the descriptors point at. The
  * used ring sits in RAM the input does not reach.
  */
-#define RING_GPA 0x1000ull
-#define USED_GPA 0x40000ull
+#define RING_GPA    0x1000ull
+#define USED_GPA    0x40000ull
 #define SCRATCH_LEN 0x80000ull
-#define FOLD_MASK 0xfffffull
+#define FOLD_MASK   0xfffffull
 
 static struct guest_memory mem;
 

@@ -4,6 +4,7 @@
 #include "irqchip/irqchip.h"
 #include "soft/cpu/cpu.h"
 #include "soft/mmu.h"
+#include "soft/pvclock.h"
 #include "soft/soft.h"
 
 #define MAX_BASIC_LEAF 0x16u
@@ -91,8 +92,13 @@ void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subl
 		out[2] = (uint32_t)(IRQCHIP_LAPIC_TIMER_HZ / 1000000); /* bus MHz */
 		break;
 	case 0x40000000:
-		out[0] = 0x40000000; /* no paravirtual leaves yet */
-		put_string(out, "KiteSoftVMM\0", (const unsigned[3]){ 1, 2, 3 });
+		/* KVM's signature: Linux then uses kvm-clock (and nothing we do not offer). */
+		out[0] = 0x40000001;
+		put_string(out, "KVMKVMKVM\0\0\0", (const unsigned[3]){ 1, 2, 3 });
+		break;
+	case 0x40000001:
+		out[0] = KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_NOP_IO_DELAY |
+			 KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
 		break;
 	case 0x80000000:
 		out[0] = MAX_EXT_LEAF;

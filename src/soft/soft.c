@@ -11,6 +11,7 @@
 #include "irqchip/irqchip.h"
 #include "soft/cpu/cpu.h"
 #include "soft/mmu.h"
+#include "soft/pvclock.h"
 #include "soft/soft.h"
 #include "vm/vm.h"
 
@@ -42,6 +43,7 @@
 struct soft_vm {
 	struct irqchip *irqchip;
 	uint64_t tsc_epoch_ns;
+	struct pvclock pvclock;
 };
 
 /*
@@ -58,6 +60,8 @@ struct soft_vcpu {
 	bool wake;
 	bool nmi_pending; /* taken from the irqchip, waiting for the previous NMI's IRET */
 	int64_t tsc_offset; /* guest TSC minus the VM's nanosecond clock */
+	uint64_t kvm_system_time; /* MSR_KVM_SYSTEM_TIME_NEW as last written */
+	uint64_t kvm_wall_clock;  /* MSR_KVM_WALL_CLOCK_NEW as last written */
 	uint64_t misc_enable;
 	uint64_t mtrr_def_type;
 	uint64_t mtrr_var[2 * SOFT_MTRR_VAR]; /* base/mask pairs */
@@ -209,6 +213,12 @@ static int soft_rdmsr(void *opaque, uint32_t msr, uint64_t *val)
 	case MSR_IA32_TSC:
 		*val = soft_rdtsc(sv);
 		return 0;
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		*val = sv->kvm_system_time;
+		return 0;
+	case MSR_KVM_WALL_CLOCK_NEW:
+		*val = sv->kvm_wall_clock;
+		return 0;
 	case MSR_IA32_APICBASE:
 		*val = irqchip_apic_base(chip, sv->vcpu->id);
 		return 0;
@@ -247,6 +257,23 @@ static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 	switch (msr) {
 	case MSR_IA32_TSC:
 		sv->tsc_offset += (int64_t)(val - soft_rdtsc(sv));
+		/* kvm-clock's timestamp follows the TSC, as KVM updates it. */
+		pvclock_system_time_write(&soft_of(sv->vcpu->vm)->pvclock, &sv->vcpu->vm->mem,
+					  sv->kvm_system_time, (uint64_t)sv->tsc_offset);
+		return 0;
+	case MSR_KVM_SYSTEM_TIME_NEW:
+		sv->kvm_system_time = val;
+		if (pvclock_system_time_write(&soft_of(sv->vcpu->vm)->pvclock, &sv->vcpu->vm->mem,
+					      val, (uint64_t)sv->tsc_offset) < 0)
+			log_ratelimited(LOG_WARN, "soft: vcpu %u: kvm-clock area %#llx is not in RAM",
+					sv->vcpu->id, (unsigned long long)val);
+		return 0;
+	case MSR_KVM_WALL_CLOCK_NEW:
+		sv->kvm_wall_clock = val;
+		if (pvclock_wall_clock_write(&soft_of(sv->vcpu->vm)->pvclock, &sv->vcpu->vm->mem,
+					     val) < 0)
+			log_ratelimited(LOG_WARN, "soft: kvm wall clock %#llx is not in RAM",
+					(unsigned long long)val);
 		return 0;
 	case MSR_IA32_APICBASE:
 		return irqchip_set_apic_base(chip, sv->vcpu->id, val) < 0 ? -1 : 0;
@@ -338,6 +365,7 @@ static int soft_vm_create(struct vm *vm, struct err *err)
 		return err_set(err, -ENOMEM, "out of memory");
 	vm->engine_data = s;
 	s->tsc_epoch_ns = clock_monotonic_ns();
+	pvclock_init(&s->pvclock, s->tsc_epoch_ns);
 	return irqchip_create(vm, &cfg, &s->irqchip, err);
 }
 

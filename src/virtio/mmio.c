@@ -622,7 +622,8 @@ static int vdev_load(struct device *dev, struct state_reader *r, struct err *err
 	dev_features = state_get_u64(r);
 	if (r->error || id != vdev->ops->device_id || nq != vdev->ops->nr_queues ||
 	    dev_features != vdev->device_features)
-		return err_set(err, -EINVAL, "%s: state is for a different device (id %u, %u queues, features %#llx)",
+		return err_set(err, -EINVAL,
+			       "%s: state is for a different device (id %u, %u queues, features %#llx)",
 			       vdev->name, id, nq, (unsigned long long)dev_features);
 	s.driver_features = state_get_u64(r);
 	s.device_features_sel = state_get_u32(r);

@@ -119,11 +119,16 @@ static int chain_add(struct virtq *vq, struct virtq_chain *c, const struct virtq
 
 /* Switches the walk to the indirect table d describes. */
 static int chain_indirect(struct virtq *vq, const struct virtq_desc *d, bool at_head,
-			  const uint8_t **table, unsigned *size, const char **why)
+			  bool *in_indirect, const uint8_t **table, unsigned *size,
+			  const char **why)
 {
 	if (!vq->indirect)
 		return chain_fail(vq, why, "indirect descriptor without the feature");
-	if (*table != vq->desc)
+	/*
+	 * A flag, not a look at the table's address: a table the guest points
+	 * back at the main ring must not restart the walk (and its step count).
+	 */
+	if (*in_indirect)
 		return chain_fail(vq, why, "nested indirect descriptor");
 	if (!at_head || (d->flags & VIRTQ_DESC_F_NEXT))
 		return chain_fail(vq, why, "indirect descriptor chained to others");
@@ -133,6 +138,7 @@ static int chain_indirect(struct virtq *vq, const struct virtq_desc *d, bool at_
 	if (!*table)
 		return chain_fail(vq, why, "indirect table outside guest RAM");
 	*size = d->len / DESC_SIZE;
+	*in_indirect = true;
 	return 0;
 }
 
@@ -144,6 +150,7 @@ static int chain_walk(struct virtq *vq, uint16_t head, struct virtq_chain *c, co
 {
 	const uint8_t *table = vq->desc;
 	unsigned size = vq->num, idx = head, steps = 0;
+	bool in_indirect = false;
 	struct virtq_desc d;
 	int rc;
 
@@ -155,7 +162,7 @@ static int chain_walk(struct virtq *vq, uint16_t head, struct virtq_chain *c, co
 			return chain_fail(vq, why, "descriptor chain loops or exceeds the queue size");
 		desc_read(table, idx, &d);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-			rc = chain_indirect(vq, &d, steps == 1, &table, &size, why);
+			rc = chain_indirect(vq, &d, steps == 1, &in_indirect, &table, &size, why);
 			if (rc < 0)
 				return rc;
 			idx = 0;

@@ -297,6 +297,8 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 	sigset_t kick;
 
+	vcpu->self = pthread_self();
+	atomic_store(&vcpu->has_self, true);
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
@@ -309,7 +311,10 @@ static void *vcpu_thread(void *arg)
 		if (vm->engine->vcpu_run(vcpu) == VCPU_STOP)
 			break;
 	}
+	pthread_mutex_lock(&vcpu->lock);
 	atomic_store(&vcpu->state, VCPU_STOPPED);
+	pthread_cond_broadcast(&vcpu->cond); /* a vm_pause() waiting on us */
+	pthread_mutex_unlock(&vcpu->lock);
 	return NULL;
 }
 
@@ -341,21 +346,26 @@ int vm_start(struct vm *vm, struct err *err)
 
 void vcpu_send_kick(struct vcpu *vcpu)
 {
-	if (vcpu->thread_started)
-		pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+	if (atomic_load(&vcpu->has_self))
+		pthread_kill(vcpu->self, VCPU_KICK_SIGNAL);
 }
 
+/*
+ * Kicks every vCPU the engine knows, started or not: a thread that starts
+ * after this sees the request in its first look at the mailbox.
+ */
 static void vcpus_kick_all(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
-		if (!vcpu->thread_started)
-			continue;
+		if (!vcpu->vm)
+			continue; /* never created */
 		pthread_mutex_lock(&vcpu->lock);
 		pthread_cond_broadcast(&vcpu->cond);
 		pthread_mutex_unlock(&vcpu->lock);
-		vm->engine->vcpu_kick(vcpu);
+		if (vcpu->engine_data)
+			vm->engine->vcpu_kick(vcpu);
 	}
 }
 
@@ -382,7 +392,7 @@ void vm_pause(struct vm *vm)
 		struct vcpu *vcpu = &vm->vcpus[i];
 
 		atomic_store(&vcpu->requested, VCPU_PAUSED);
-		if (vcpu->thread_started)
+		if (vcpu->engine_data)
 			vm->engine->vcpu_kick(vcpu);
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
@@ -391,7 +401,9 @@ void vm_pause(struct vm *vm)
 		if (!vcpu->thread_started)
 			continue;
 		pthread_mutex_lock(&vcpu->lock);
-		while (atomic_load(&vcpu->state) == VCPU_RUNNING)
+		/* A thread still starting up parks at its first look at the mailbox. */
+		while (atomic_load(&vcpu->state) == VCPU_RUNNING ||
+		       atomic_load(&vcpu->state) == VCPU_CREATED)
 			pthread_cond_wait(&vcpu->cond, &vcpu->lock);
 		pthread_mutex_unlock(&vcpu->lock);
 	}
@@ -423,6 +435,7 @@ void vm_destroy(struct vm *vm)
 		if (vcpu->thread_started) {
 			pthread_join(vcpu->thread, NULL);
 			vcpu->thread_started = false;
+			atomic_store(&vcpu->has_self, false);
 		}
 	}
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {

@@ -81,7 +81,13 @@ struct vcpu {
 	struct vm *vm;
 	unsigned id;
 	pthread_t thread;
-	bool thread_started;
+	bool thread_started; /* joinable: set by the creator after pthread_create */
+	/*
+	 * The thread publishes itself before it first looks at the mailbox, so
+	 * a kick posted meanwhile cannot be lost (both sides are seq_cst).
+	 */
+	pthread_t self;
+	_Atomic bool has_self;
 	_Atomic int state;     /* enum vcpu_state */
 	_Atomic int requested; /* mailbox: the state others want, or -1 */
 	pthread_mutex_t lock;

@@ -1,4 +1,4 @@
-/* tests/unit/test_softcpu.c: the soft CPU's system level: modes, descriptor checks, event delivery. */
+/* tests/unit/test_softcpu.c: the soft CPU system level: modes, descriptors, event delivery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,11 +69,11 @@ static uint64_t t_rdtsc(void *opaque)
 }
 
 static const struct cpu_ops t_ops = {
-	.translate = t_translate,
-	.mmio = t_mmio,
-	.pio = t_pio,
-	.cpuid = t_cpuid,
-	.rdtsc = t_rdtsc,
+    .translate = t_translate,
+    .mmio = t_mmio,
+    .pio = t_pio,
+    .cpuid = t_cpuid,
+    .rdtsc = t_rdtsc,
 };
 
 static int setup(void **state)
@@ -144,14 +144,14 @@ static struct x86_segment flat(uint16_t sel, unsigned type, bool code64, bool db
 static void pm32(struct env *e)
 {
 	static const uint64_t gdt[] = {
-		0,
-		0x00cf9a000000ffffull, /* 0x08 code */
-		0x00cf92000000ffffull, /* 0x10 data */
-		0x00cf12000000ffffull, /* 0x18 data, not present */
-		0x00cf98000000ffffull, /* 0x20 execute-only code */
-		0x00cff2000000ffffull, /* 0x28 data, DPL 3 */
-		0x00cf90000000ffffull, /* 0x30 read-only data */
-		0x00af9a000000ffffull, /* 0x38 64-bit code */
+	    0,
+	    0x00cf9a000000ffffull, /* 0x08 code */
+	    0x00cf92000000ffffull, /* 0x10 data */
+	    0x00cf12000000ffffull, /* 0x18 data, not present */
+	    0x00cf98000000ffffull, /* 0x20 execute-only code */
+	    0x00cff2000000ffffull, /* 0x28 data, DPL 3 */
+	    0x00cf90000000ffffull, /* 0x30 read-only data */
+	    0x00af9a000000ffffull, /* 0x38 64-bit code */
 	};
 	struct x86_cpu_state st = {0};
 
@@ -189,8 +189,8 @@ static void test_real_mode_segments(void **state)
 {
 	struct env *e = *state;
 	/* mov $0x2000,%ax; mov %ax,%ds; movw $0x55aa,(0x10); mov (%bx,%si),%cx; hlt */
-	static const uint8_t code[] = {0xb8, 0x00, 0x20, 0x8e, 0xd8, 0xc7, 0x06, 0x10,
-				       0x00, 0xaa, 0x55, 0x8b, 0x08, 0xf4};
+	static const uint8_t code[] = {0xb8, 0x00, 0x20, 0x8e, 0xd8, 0xc7, 0x06,
+				       0x10, 0x00, 0xaa, 0x55, 0x8b, 0x08, 0xf4};
 	struct x86_cpu_state st = {0};
 	struct x86_segment rseg = {.limit = 0xffff, .type = 3, .s = 1, .present = 1};
 
@@ -240,14 +240,14 @@ static void test_segment_load_checks(void **state)
 {
 	struct env *e = *state;
 
-	expect_fault(e, load_sreg(e, 0x18, false), 11, 0x18);	 /* not present: #NP */
-	expect_fault(e, load_sreg(e, 0x20, false), 13, 0x20);	 /* execute-only code */
+	expect_fault(e, load_sreg(e, 0x18, false), 11, 0x18);	/* not present: #NP */
+	expect_fault(e, load_sreg(e, 0x20, false), 13, 0x20);	/* execute-only code */
 	expect_fault(e, load_sreg(e, 0x100, false), 13, 0x100); /* beyond the GDT */
-	expect_fault(e, load_sreg(e, 0x0c, false), 13, 0x0c);	 /* LDT: none loaded */
-	expect_fault(e, load_sreg(e, 0x28, true), 13, 0x28);	 /* SS: DPL 3 at CPL 0 */
-	expect_fault(e, load_sreg(e, 0x30, true), 13, 0x30);	 /* SS: read-only */
-	expect_fault(e, load_sreg(e, 0x13, true), 13, 0x10);	 /* SS: RPL != CPL */
-	expect_fault(e, load_sreg(e, 0, true), 13, 0);		 /* SS: null */
+	expect_fault(e, load_sreg(e, 0x0c, false), 13, 0x0c);	/* LDT: none loaded */
+	expect_fault(e, load_sreg(e, 0x28, true), 13, 0x28);	/* SS: DPL 3 at CPL 0 */
+	expect_fault(e, load_sreg(e, 0x30, true), 13, 0x30);	/* SS: read-only */
+	expect_fault(e, load_sreg(e, 0x13, true), 13, 0x10);	/* SS: RPL != CPL */
+	expect_fault(e, load_sreg(e, 0, true), 13, 0);		/* SS: null */
 
 	/* A good load sets the accessed bit in the descriptor. */
 	assert_int_equal(load_sreg(e, 0x10, false), CPU_EXIT_HLT);
@@ -284,9 +284,9 @@ static void test_interrupt_gate32(void **state)
 	assert_int_equal(cpu_deliver_exception(&e->cpu), 0);
 	assert_int_equal(e->cpu.rip, 0x20000);
 	assert_int_equal(e->cpu.gpr[X86_RSP], STACK - 12);
-	assert_int_equal(get32(e, STACK - 12), CODE + 2);			  /* EIP */
-	assert_int_equal(get32(e, STACK - 8), 0x08);				  /* CS */
-	assert_true(get32(e, STACK - 4) & X86_RFLAGS_IF);			  /* EFLAGS */
+	assert_int_equal(get32(e, STACK - 12), CODE + 2);      /* EIP */
+	assert_int_equal(get32(e, STACK - 8), 0x08);	       /* CS */
+	assert_true(get32(e, STACK - 4) & X86_RFLAGS_IF);      /* EFLAGS */
 	assert_false(cpu_get_rflags(&e->cpu) & X86_RFLAGS_IF); /* interrupt gate */
 
 	/* A not-present gate: #NP with the IDT error code, through the #NP gate. */
@@ -367,9 +367,9 @@ static void test_long_mode_ist(void **state)
 	assert_int_equal(e->cpu.rip, 0x30000);
 	assert_int_equal(e->cpu.gpr[X86_RSP], 0x70000 - 40);
 	assert_int_equal(get64(e, 0x70000 - 40), CODE + 2); /* RIP */
-	assert_int_equal(get64(e, 0x70000 - 32), 0x38);	     /* CS */
-	assert_int_equal(get64(e, 0x70000 - 16), STACK);     /* RSP */
-	assert_int_equal(get64(e, 0x70000 - 8), 0x10);	     /* SS */
+	assert_int_equal(get64(e, 0x70000 - 32), 0x38);	    /* CS */
+	assert_int_equal(get64(e, 0x70000 - 16), STACK);    /* RSP */
+	assert_int_equal(get64(e, 0x70000 - 8), 0x10);	    /* SS */
 
 	/* IRETQ pops all five and returns. */
 	{
@@ -456,13 +456,13 @@ static void test_control_register_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_real_mode_segments, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_segment_load_checks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interrupt_gate32, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_double_and_triple_fault, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_long_mode_ist, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compat_far_jump, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_control_register_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_real_mode_segments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_segment_load_checks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interrupt_gate32, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_double_and_triple_fault, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_mode_ist, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_compat_far_jump, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_control_register_checks, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -503,6 +503,7 @@ enum hostile {
 	H_WRONG_DIRECTION,
 	H_READ_AFTER_WRITE,
 	H_NESTED_INDIRECT,
+	H_INDIRECT_SELF,
 	H_INDIRECT_NO_FEATURE,
 	H_INDEX_JUMP,
 	H_HEAD_OUT_OF_RANGE,
@@ -549,6 +550,9 @@ static void hostile_submit(struct fixture *f, struct tq *q, enum hostile h)
 		desc_put(f, t2, 0, t1, 16, VIRTQ_DESC_F_INDIRECT, 0);
 		desc_put(f, t1, 0, b, 8, W, 0);
 		desc_put(f, q->desc, 0, t2, 16, VIRTQ_DESC_F_INDIRECT, 0);
+		break;
+	case H_INDIRECT_SELF: /* the table is the ring itself: must not restart the walk */
+		desc_put(f, q->desc, 0, q->desc, 16 * q->num, VIRTQ_DESC_F_INDIRECT, 0);
 		break;
 	case H_INDIRECT_NO_FEATURE:
 		break; /* set up by the caller */
@@ -607,18 +611,26 @@ static void hostile_case(enum hostile h)
 	fixture_free(f);
 }
 
-static void test_hostile_loop(void **s) { (void)s; hostile_case(H_LOOP); }
-static void test_hostile_too_long(void **s) { (void)s; hostile_case(H_TOO_LONG); }
-static void test_hostile_out_of_ram(void **s) { (void)s; hostile_case(H_OUT_OF_RAM); }
-static void test_hostile_addr_wrap(void **s) { (void)s; hostile_case(H_ADDR_WRAP); }
-static void test_hostile_len_overflow(void **s) { (void)s; hostile_case(H_LEN_OVERFLOW); }
-static void test_hostile_wrong_direction(void **s) { (void)s; hostile_case(H_WRONG_DIRECTION); }
-static void test_hostile_read_after_write(void **s) { (void)s; hostile_case(H_READ_AFTER_WRITE); }
-static void test_hostile_nested_indirect(void **s) { (void)s; hostile_case(H_NESTED_INDIRECT); }
-static void test_hostile_indirect_no_feature(void **s) { (void)s; hostile_case(H_INDIRECT_NO_FEATURE); }
-static void test_hostile_index_jump(void **s) { (void)s; hostile_case(H_INDEX_JUMP); }
-static void test_hostile_head_range(void **s) { (void)s; hostile_case(H_HEAD_OUT_OF_RANGE); }
-static void test_hostile_next_range(void **s) { (void)s; hostile_case(H_NEXT_OUT_OF_RANGE); }
+/* One test per rule, so a failure names the rule. */
+#define HOSTILE_TEST(name, kind)           \
+	static void name(void **state)     \
+	{                                  \
+		(void)state;               \
+		hostile_case(kind);         \
+	}
+HOSTILE_TEST(test_hostile_loop, H_LOOP)
+HOSTILE_TEST(test_hostile_too_long, H_TOO_LONG)
+HOSTILE_TEST(test_hostile_out_of_ram, H_OUT_OF_RAM)
+HOSTILE_TEST(test_hostile_addr_wrap, H_ADDR_WRAP)
+HOSTILE_TEST(test_hostile_len_overflow, H_LEN_OVERFLOW)
+HOSTILE_TEST(test_hostile_wrong_direction, H_WRONG_DIRECTION)
+HOSTILE_TEST(test_hostile_read_after_write, H_READ_AFTER_WRITE)
+HOSTILE_TEST(test_hostile_nested_indirect, H_NESTED_INDIRECT)
+HOSTILE_TEST(test_hostile_indirect_self, H_INDIRECT_SELF)
+HOSTILE_TEST(test_hostile_indirect_no_feature, H_INDIRECT_NO_FEATURE)
+HOSTILE_TEST(test_hostile_index_jump, H_INDEX_JUMP)
+HOSTILE_TEST(test_hostile_head_range, H_HEAD_OUT_OF_RANGE)
+HOSTILE_TEST(test_hostile_next_range, H_NEXT_OUT_OF_RANGE)
 
 /* A ring placed outside RAM fails the queue when the driver makes it ready. */
 static void test_hostile_ring_outside_ram(void **state)
@@ -1149,6 +1161,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_wrong_direction),
 		cmocka_unit_test(test_hostile_read_after_write),
 		cmocka_unit_test(test_hostile_nested_indirect),
+		cmocka_unit_test(test_hostile_indirect_self),
 		cmocka_unit_test(test_hostile_indirect_no_feature),
 		cmocka_unit_test(test_hostile_index_jump),
 		cmocka_unit_test(test_hostile_head_range),

@@ -1,7 +1,7 @@
 /* soft/cpu/exec_sys.c: segment register instructions, far transfers and system instructions. */
 #include "soft/cpu/internal.h"
 
-#define SEL_ERR(sel) ((uint32_t)(sel) & 0xfffc)
+#define SEL_ERR(sel) ((uint32_t)(sel)&0xfffc)
 
 /* CR4 bits this CPU implements (CPUID advertises the matching features). */
 #define CR4_OK                                                                                     \
@@ -377,9 +377,10 @@ void exec_larlsl(struct cpu *c, const struct x86_insn *in)
 		} else {
 			/* LDT and TSS for both; gates for LAR only. */
 			unsigned t = n.type;
-			bool valid = lm ? (t == 2 || t == 9 || t == 11 || (in->op == OP_LAR && t == 12))
-					: (t == 1 || t == 2 || t == 3 || t == 9 || t == 11 ||
-					   (in->op == OP_LAR && (t == 4 || t == 5 || t == 12)));
+			bool valid =
+			    lm ? (t == 2 || t == 9 || t == 11 || (in->op == OP_LAR && t == 12))
+			       : (t == 1 || t == 2 || t == 3 || t == 9 || t == 11 ||
+				  (in->op == OP_LAR && (t == 4 || t == 5 || t == 12)));
 
 			ok = valid && n.dpl >= c->cpl && n.dpl >= (sel & 3u);
 		}
@@ -742,8 +743,8 @@ void exec_sysenter(struct cpu *c, const struct x86_insn *in)
 	(void)in;
 	if (!cpu_pmode(c) || !(sel & 0xfffc))
 		cpu_raise_gp0(c);
-	cpu_set_rflags(c, flags_get(c) & ~(uint64_t)(X86_RFLAGS_VM | X86_RFLAGS_IF |
-						    X86_RFLAGS_RF));
+	cpu_set_rflags(c,
+		       flags_get(c) & ~(uint64_t)(X86_RFLAGS_VM | X86_RFLAGS_IF | X86_RFLAGS_RF));
 	fast_switch(c, sel & 0xfffc, (uint16_t)((sel & 0xfffc) + 8), 0, lm);
 	c->gpr[X86_RSP] = lm ? c->msr.sysenter_esp : (uint32_t)c->msr.sysenter_esp;
 	c->next_rip = lm ? c->msr.sysenter_eip : (uint32_t)c->msr.sysenter_eip;

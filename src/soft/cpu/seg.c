@@ -1,7 +1,7 @@
 /* soft/cpu/seg.c: segmentation, privilege checks, far transfers, IRET and event delivery. */
 #include "soft/cpu/internal.h"
 
-#define SEL_ERR(sel) ((uint32_t)(sel) & 0xfffc)
+#define SEL_ERR(sel) ((uint32_t)(sel)&0xfffc)
 
 /* Descriptor type bits (with S set). */
 #define T_ACCESSED 0x1
@@ -558,8 +558,8 @@ static void deliver_real(struct cpu *c, const struct event *ev, uint64_t fl)
 	stk_push(c, &k, 2, c->rip);
 	stk_commit(c, &k);
 	cs_set_real(c, (uint16_t)(ent >> 16));
-	cpu_set_rflags(c, fl & ~(uint64_t)(X86_RFLAGS_IF | X86_RFLAGS_TF | X86_RFLAGS_AC |
-					   X86_RFLAGS_RF));
+	cpu_set_rflags(
+	    c, fl & ~(uint64_t)(X86_RFLAGS_IF | X86_RFLAGS_TF | X86_RFLAGS_AC | X86_RFLAGS_RF));
 	c->rip = ent & 0xffff;
 }
 
@@ -769,8 +769,8 @@ static int deliver(struct cpu *c, struct event ev)
 
 		if ((a == CLASS_CONTRIBUTORY && b == CLASS_CONTRIBUTORY) ||
 		    (a == CLASS_PF && b != CLASS_BENIGN))
-			nx = (struct event){.vector = VEC_DF, .kind = CPU_EXC_FAULT, .has_err = true,
-					    .ext = 1};
+			nx = (struct event){
+			    .vector = VEC_DF, .kind = CPU_EXC_FAULT, .has_err = true, .ext = 1};
 		ev = nx;
 	}
 }
@@ -795,11 +795,11 @@ int cpu_nmi(struct cpu *c)
 int cpu_deliver_exception(struct cpu *c)
 {
 	struct event ev = {
-		.vector = c->exc.vector,
-		.kind = c->exc.kind,
-		.has_err = c->exc.has_error,
-		.err = c->exc.error_code,
-		.ext = c->exc.kind != CPU_EXC_SOFT,
+	    .vector = c->exc.vector,
+	    .kind = c->exc.kind,
+	    .has_err = c->exc.has_error,
+	    .err = c->exc.error_code,
+	    .ext = c->exc.kind != CPU_EXC_SOFT,
 	};
 
 	if (ev.vector == VEC_PF)
