@@ -56,10 +56,12 @@ $(DEPS_STAMP): scripts/install-deps.sh
 	@touch $@
 deps: $(DEPS_STAMP)
 
-# Everything: unit tests, tiny guests on every engine, bad inputs. Ends with
+# Everything: unit tests, the differential CPU test, tiny guests on both
+# engines, bad inputs, and Debian's Linux on the soft engine. Ends with
 # "N passed, N failed".
 test: $(DEPS_STAMP)
 	$(MAKE) all
+	guest/mkguest.sh build/guest
 	BUILD=$(BUILD) tests/run.sh
 
 # The default guest: Debian's cloud kernel and a busybox initramfs.

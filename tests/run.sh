@@ -3,7 +3,8 @@
 # and bad inputs. Prints "PASS name" / "FAIL name: why" per test and ends with
 # "N passed, N failed"; exits 1 if anything failed.
 #
-# Environment: BUILD (build), KITE_ENGINES ("kvm"), KITE_GUESTS (all cases;
+# Environment: BUILD (build), KITE_ENGINES ("kvm soft"), KITE_LINUX_ENGINES
+# ("soft": the engines that boot Debian's kernel; "" skips it), KITE_GUESTS (all cases;
 # a space-separated list of case or guest names selects a subset).
 set -u
 
@@ -13,7 +14,7 @@ BUILD=${BUILD:-build}
 KITE=$BUILD/kite
 GUESTS=$BUILD/guests
 SRC=tests/guests
-ENGINES=${KITE_ENGINES:-kvm}
+ENGINES=${KITE_ENGINES:-kvm soft}
 SELECT=${KITE_GUESTS:-}
 TIMEOUT="timeout -k 5 30"
 
@@ -375,7 +376,7 @@ diff_tests
 if [ -x "$KITE" ]; then
 	guest_tests
 	bad_tests
-	for e in ${KITE_LINUX_ENGINES-}; do
+	for e in ${KITE_LINUX_ENGINES-soft}; do
 		linux_tests "$e"
 	done
 else
