@@ -43,6 +43,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkite.a
 include tests/guests/guests.mk
 # The soft CPU against the host CPU, instruction by instruction.
 include tests/diff/diff.mk
+# libFuzzer targets for guest-controlled parsers (clang): make fuzz, make fuzz-quick.
+include fuzz/fuzz.mk
 
 unit: $(UNIT_BINS)
 

@@ -68,7 +68,8 @@ static void usage(FILE *out)
 		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
 		"                   and what console= the default command line names\n"
 		"\n"
-		"The guest's serial console is on stdin/stdout; on a terminal, Ctrl-A x quits.\n");
+		"The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
+		"on a terminal, Ctrl-A x quits.\n");
 }
 
 /* Prints one usage error line and returns the usage exit status. */
@@ -268,12 +269,12 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (opt->cfg.nr_disks + opt->cfg.rng + (opt->cfg.console == VM_CONSOLE_VIRTIO) >
-	    VIRTIO_MMIO_MAX_DEVICES)
-		return usage_error("%u disks, %s and %s console are more than the %u virtio devices kite has",
-				   opt->cfg.nr_disks, opt->cfg.rng ? "an rng" : "no rng",
-				   opt->cfg.console == VM_CONSOLE_VIRTIO ? "a virtio" : "a serial",
-				   VIRTIO_MMIO_MAX_DEVICES);
+	value = opt->cfg.nr_disks + opt->cfg.rng + (opt->cfg.console == VM_CONSOLE_VIRTIO);
+	if (value > VIRTIO_MMIO_MAX_DEVICES)
+		return usage_error("%u disks%s%s need %llu virtio devices; kite has %u",
+				   opt->cfg.nr_disks, opt->cfg.rng ? ", the rng (--no-rng)" : "",
+				   opt->cfg.console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
+				   (unsigned long long)value, VIRTIO_MMIO_MAX_DEVICES);
 	if (!opt->cfg.kernel_path) {
 		if (access(opt->default_kernel, R_OK) != 0) {
 			fprintf(stderr,

@@ -263,6 +263,7 @@ guest_tests() {
 		guest_case pagefault "$g/pagefault.elf" 0 "" "$e" --mem 64M
 		guest_case smc "$g/smc.elf" 0 "" "$e" --mem 64M
 		guest_case wildjump "$g/wildjump.elf" 3 "triple fault;rip=" "$e" --mem 64M
+		guest_case fpu "$g/fpu.elf" 0 "" "$e" --mem 64M
 	done
 }
 

@@ -31,9 +31,6 @@ int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, stru
 /* Stops and joins the thread; no handler runs after it returns. NULL is fine. */
 void iothread_destroy(struct iothread *io);
 
-/* True when called on io's own thread (lets devices assert where they run). */
-bool iothread_is_current(const struct iothread *io);
-
 /*
  * A raw disk image. Requests run on a small pool of worker threads so neither
  * a vCPU nor the I/O thread waits for the disk; done() is called on a worker.

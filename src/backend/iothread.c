@@ -126,11 +126,6 @@ out_unlock:
 	return rc;
 }
 
-bool iothread_is_current(const struct iothread *io)
-{
-	return io && io->started && pthread_equal(io->thread, pthread_self());
-}
-
 void iothread_destroy(struct iothread *io)
 {
 	uint64_t one = 1;

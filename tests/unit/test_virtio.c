@@ -461,15 +461,15 @@ static void test_event_idx_suppression(void **state)
 	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
 	w32(f, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
 	/* used_event 5: no interrupt until used idx passes 5. */
-	*used_event = 5;
+	__atomic_store_n(used_event, 5, __ATOMIC_RELEASE);
 	q_run(&q, &(struct buf){ a, 64, true }, 1);
 	sleep_ms(20);
 	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
 	/* The device asked to be notified at the next avail entry. */
-	assert_int_equal(*avail_event, 2);
+	assert_int_equal(__atomic_load_n(avail_event, __ATOMIC_ACQUIRE), 2);
 	/* used_event 2: interrupt when used idx moves from 2 to 3. */
-	*used_event = 2;
+	__atomic_store_n(used_event, 2, __ATOMIC_RELEASE);
 	q_run(&q, &(struct buf){ a, 64, true }, 1);
 	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
 	fixture_free(f);
@@ -558,12 +558,12 @@ static void hostile_submit(struct fixture *f, struct tq *q, enum hostile h)
 		break; /* set up by the caller */
 	case H_INDEX_JUMP:
 		desc_put(f, q->desc, 0, b, 8, W, 0);
-		*idx = (uint16_t)(q->avail_idx + q->num + 1);
+		__atomic_store_n(idx, (uint16_t)(q->avail_idx + q->num + 1), __ATOMIC_RELEASE);
 		w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 		return;
 	case H_HEAD_OUT_OF_RANGE:
 		*avail_ring(q, q->avail_idx % q->num) = (uint16_t)q->num;
-		*idx = ++q->avail_idx;
+		__atomic_store_n(idx, ++q->avail_idx, __ATOMIC_RELEASE);
 		w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 		return;
 	case H_NEXT_OUT_OF_RANGE:
