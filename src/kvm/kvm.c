@@ -505,6 +505,26 @@ static void kvm_irq_set(struct vm *vm, unsigned gsi, int level)
 		log_ratelimited(LOG_WARN, "kvm: KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
 }
 
+/*
+ * A guest write of datamatch to [gpa, gpa+len) signals fd inside KVM: the
+ * vCPU does not leave the kernel for a queue notification.
+ */
+static int kvm_ioeventfd_set(struct vm *vm, uint64_t gpa, unsigned len, uint64_t datamatch,
+			     int fd, bool assign)
+{
+	struct kvm_ioeventfd ioev = {
+		.datamatch = datamatch,
+		.addr = gpa,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	};
+
+	if (ioctl(kvm_of(vm)->vm_fd, KVM_IOEVENTFD, &ioev) < 0)
+		return -errno;
+	return 0;
+}
+
 const struct engine_ops kvm_engine = {
 	.name = "kvm",
 	.max_vcpus = kvm_max_vcpus,
@@ -517,4 +537,5 @@ const struct engine_ops kvm_engine = {
 	.vcpu_run = kvm_vcpu_run,
 	.vcpu_kick = kvm_vcpu_kick,
 	.irq_set = kvm_irq_set,
+	.ioeventfd_set = kvm_ioeventfd_set,
 };
