@@ -170,4 +170,157 @@ linux_tests() {
 	linux_exit_case "linux/$e/panic" "$e" 4 "Kernel panic - not syncing" \
 		"init=/nonexistent"
 	linux_workload_case "linux/$e/workload" "$e"
+	linux_virtio_tests "$e"
+	linux_hvc0_case "linux/$e/virtio-console-hvc0" "$e"
+}
+
+# ---- virtio devices (issue: split drivers) ---------------------------------
+
+# linux_cmd_case ID ENGINE CMD kite-args...: runs CMD in the guest (via
+# kite.cmd), expects exit 0 and "kite-guest: cmd exit 0"; the console is in
+# $TMP/<name>.out for further checks by the caller ($linux_why is set on failure).
+linux_cmd() {
+	local name=$1 engine=$2 cmd=$3 b64
+	shift 3
+	b64=$(printf '%s' "$cmd" | base64 -w0)
+	linux_boot "$name" "$engine" vmlinux /dev/null "kite.cmd=$b64" "$@"
+	linux_why=""
+	if [ "$linux_rc" -ne 0 ]; then
+		linux_why="exit status $linux_rc, want 0"
+	elif ! grep -q 'kite-guest: cmd exit 0' "$TMP/$name.out"; then
+		linux_why="the guest command failed"
+	fi
+}
+
+linux_virtio_tests() {
+	local e=$1 id name img img2 want got pid i
+
+	# A pattern written by the guest is in the image after poweroff.
+	id=linux/$e/virtio-blk-write name=${id//\//_} img=$TMP/$name.img
+	truncate -s 16M "$img"
+	linux_cmd "$name" "$e" 'yes kite-pattern | head -c 1048576 | dd of=/dev/vda bs=65536 2>/dev/null && sync' \
+		--disk "$img"
+	if [ -z "$linux_why" ] && ! yes kite-pattern | head -c 1048576 | cmp -s - <(head -c 1048576 "$img"); then
+		linux_why="the image does not hold the pattern the guest wrote"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
+	# The guest reads the whole disk and hashes it.
+	id=linux/$e/virtio-blk-read name=${id//\//_} img=$TMP/$name.img
+	head -c $((8 * 1024 * 1024)) /dev/urandom >"$img"
+	want=$(sha256sum <"$img" | cut -d' ' -f1)
+	linux_cmd "$name" "$e" 'echo sha=$(sha256sum </dev/vda | cut -d" " -f1)' --disk "$img"
+	got=$(linux_value "$name" sha)
+	if [ -z "$linux_why" ] && [ "$got" != "$want" ]; then
+		linux_why="guest sha256 ${got:-none} is not the host's $want"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
+	# A read-only disk refuses writes and keeps every byte.
+	id=linux/$e/virtio-blk-ro name=${id//\//_} img=$TMP/$name.img
+	head -c $((4 * 1024 * 1024)) /dev/urandom >"$img"
+	want=$(sha256sum <"$img" | cut -d' ' -f1)
+	linux_cmd "$name" "$e" 'echo ro=$(cat /sys/block/vda/ro); if echo x | dd of=/dev/vda conv=fsync oflag=direct bs=512 count=1 2>/dev/null; then echo write=accepted; else echo write=refused; fi' \
+		--disk "$img,ro"
+	if [ -z "$linux_why" ] && [ "$(linux_value "$name" write)" != refused ]; then
+		linux_why="a write to the read-only disk was $(linux_value "$name" write)"
+	elif [ -z "$linux_why" ] && [ "$(sha256sum <"$img" | cut -d' ' -f1)" != "$want" ]; then
+		linux_why="the read-only image changed"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
+	# Two disks at once, with their sizes and serials.
+	id=linux/$e/virtio-blk-two name=${id//\//_} img=$TMP/$name.a img2=$TMP/$name.b
+	truncate -s 8M "$img"
+	truncate -s 12M "$img2"
+	linux_cmd "$name" "$e" 'for d in vda vdb; do echo $d=$(cat /sys/block/$d/size)/$(cat /sys/block/$d/serial 2>/dev/null); done' \
+		--disk "$img,id=first" --disk "$img2,id=second"
+	if [ -z "$linux_why" ] && { [ "$(linux_value "$name" vda)" != 16384/first ] ||
+		[ "$(linux_value "$name" vdb)" != 24576/second ]; }; then
+		linux_why="disks seen as vda=$(linux_value "$name" vda) vdb=$(linux_value "$name" vdb)"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
+	# Boot from an ext4 root disk; the file the guest created is there after poweroff.
+	id=linux/$e/virtio-blk-ext4-root name=${id//\//_} img=$TMP/$name.img
+	rm -rf "$TMP/rootfs"
+	mkdir -p "$TMP/rootfs/bin" "$TMP/rootfs/sbin" "$TMP/rootfs/dev" "$TMP/rootfs/proc" "$TMP/rootfs/root"
+	cp "$LINUX_DIR/pkg/busybox/bin/busybox" "$TMP/rootfs/bin/busybox"
+	ln -s busybox "$TMP/rootfs/bin/sh"
+	printf '#!/bin/sh\n/bin/busybox mount -t proc proc /proc\necho root=$(/bin/busybox stat -c %%m /)\necho made-by-the-guest >/root/proof.txt\n/bin/busybox sync\necho kite-guest: cmd exit 0\n/bin/busybox poweroff -f\n' \
+		>"$TMP/rootfs/sbin/init"
+	chmod 755 "$TMP/rootfs/sbin/init"
+	truncate -s 32M "$img"
+	mkfs.ext4 -q -F -d "$TMP/rootfs" "$img"
+	linux_boot "$name" "$e" vmlinux /dev/null "root=/dev/vda rootfstype=ext4" --disk "$img"
+	got=$(debugfs -R "cat /root/proof.txt" "$img" 2>/dev/null)
+	linux_why=""
+	if [ "$linux_rc" -ne 0 ]; then
+		linux_why="exit status $linux_rc, want 0"
+	elif [ "$got" != made-by-the-guest ]; then
+		linux_why="debugfs finds '${got}' in /root/proof.txt"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
+	# A flush the guest saw complete survives SIGKILL of kite.
+	id=linux/$e/virtio-blk-flush-kill name=${id//\//_} img=$TMP/$name.img
+	truncate -s 8M "$img"
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --accel "$e" --kernel "$LINUX_DIR/vmlinux" \
+		--initrd "$LINUX_DIR/initramfs.cpio.gz" --disk "$img" \
+		--cmdline "$LINUX_BASE_CMDLINE kite.cmd=$(printf '%s' 'yes durable | head -c 65536 | dd of=/dev/vda bs=65536 2>/dev/null; sync; echo synced; sleep 600' | base64 -w0)" \
+		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	pid=$!
+	for i in $(seq $((LINUX_TIMEOUT * 5))); do
+		grep -q '^synced' "$TMP/$name.out" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	linux_why=""
+	if ! grep -q '^synced' "$TMP/$name.out"; then
+		linux_why="the guest never reported its sync"
+	elif ! yes durable | head -c 65536 | cmp -s - <(head -c 65536 "$img"); then
+		linux_why="data the guest synced is not in the image after SIGKILL"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
+	# The entropy device gives bytes.
+	id=linux/$e/virtio-rng name=${id//\//_}
+	linux_cmd "$name" "$e" 'echo hwrng=$(cat /sys/class/misc/hw_random/rng_current); echo bytes=$(head -c 4096 /dev/hwrng | wc -c); echo distinct=$(head -c 4096 /dev/hwrng | od -An -v -tx1 | tr -s " " "\n" | sort -u | grep -c .)'
+	if [ -z "$linux_why" ] && [ "$(linux_value "$name" bytes)" != 4096 ]; then
+		linux_why="read $(linux_value "$name" bytes) of 4096 bytes from /dev/hwrng"
+	elif [ -z "$linux_why" ] && [ "$(linux_value "$name" distinct)" -lt 200 ]; then
+		linux_why="only $(linux_value "$name" distinct) distinct byte values in 4 KiB of entropy"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+}
+
+# A shell on the virtio console (hvc0) executes what is typed on stdin.
+linux_hvc0_case() {
+	local id=$1 engine=$2 name=${1//\//_} why="" fifo pid i
+
+	fifo=$TMP/$name.in
+	mkfifo "$fifo"
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --accel "$engine" --console virtio \
+		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
+		<"$fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	pid=$!
+	exec 9>"$fifo"
+	for i in $(seq $((LINUX_TIMEOUT * 5))); do
+		grep -q 'kite-guest: ready' "$TMP/$name.out" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	sleep 1
+	printf 'echo on-$(tty | cut -c6-)-$((6 * 7))\npoweroff -f\n' >&9
+	exec 9>&-
+	wait "$pid"
+	linux_rc=$?
+	if [ "$linux_rc" -ne 0 ]; then
+		why="exit status $linux_rc, want 0"
+	elif ! tr -d '\r' <"$TMP/$name.out" | grep -qx 'on-hvc0-42'; then
+		why="the shell on hvc0 did not print on-hvc0-42"
+	fi
+	linux_report "$id" "$name" "$why"
 }
