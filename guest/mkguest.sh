@@ -56,6 +56,12 @@ if [ -d "$here/scripts" ]; then
 	mapfile -t scripts < <(find "$here/scripts" -maxdepth 1 -type f | LC_ALL=C sort)
 	inputs+=("$here/scripts" "${scripts[@]}")
 fi
+# Small static tools the guest runs (bench/): built from guest/tools/*.c.
+tools=()
+if [ -d "$here/tools" ]; then
+	mapfile -t tools < <(find "$here/tools" -maxdepth 1 -name '*.c' | LC_ALL=C sort)
+	inputs+=("$here/tools" "${tools[@]}")
+fi
 
 # Up to date: skip even apt, whose cache takes seconds to load. A newer
 # Debian kernel is picked up only after `rm -rf OUTDIR`, which keeps
@@ -301,6 +307,10 @@ build_initramfs() {
 	local s
 	for s in "${scripts[@]}"; do
 		install -m 755 "$s" "$stage/scripts/"
+	done
+	for s in "${tools[@]}"; do
+		cc -static -O2 -Wall -Wextra -Werror -o "$stage/bin/$(basename "$s" .c)" "$s" ||
+			die "cannot build guest tool $s"
 	done
 
 	# /etc/modules.order: "name path" per line, dependencies first. A
