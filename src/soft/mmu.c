@@ -149,6 +149,7 @@ static int walk64(const struct guest_memory *mem, const struct mmu_ctx *ctx, uin
 			   X86_PTE_A | (l == level && acc == MMU_WRITE ? X86_PTE_D : 0));
 	}
 	page_base = entries[level] & PHYS_MASK & ~((1ull << page_shift) - 1);
+	res->large = page_shift > 12;
 	res->gpa = page_base | (la & ((1ull << page_shift) - 1));
 	return 0;
 
@@ -189,6 +190,7 @@ static int walk32(const struct guest_memory *mem, const struct mmu_ctx *ctx, uin
 			goto fault;
 		entry_mark(pde_p, 4, pde, X86_PTE_A | (acc == MMU_WRITE ? X86_PTE_D : 0));
 		res->gpa = base | (addr & 0x3fffff);
+		res->large = true;
 		return 0;
 	}
 	pte_p = entry_ptr(mem, (pde & 0xfffff000ull) + ((addr >> 12) & 1023) * 4ull, 4);
@@ -217,6 +219,7 @@ int mmu_translate(const struct guest_memory *mem, const struct mmu_ctx *ctx, uin
 	int rc;
 
 	res->error_code = 0;
+	res->large = false;
 	if (!(ctx->cr0 & X86_CR0_PG)) {
 		/* Outside long mode linear addresses are 32 bits wide (A20 is always on). */
 		res->gpa = (ctx->efer & X86_EFER_LMA) ? la : (uint32_t)la;

@@ -30,6 +30,7 @@ struct mmu_result {
 	uint64_t gpa;	     /* guest-physical address of la */
 	uint8_t *hva;	     /* host address of gpa if it is RAM, else NULL */
 	uint32_t error_code; /* on failure: the #PF error code */
+	bool large;	     /* the mapping is a 2 MiB, 4 MiB or 1 GiB page */
 };
 
 /*

@@ -108,6 +108,7 @@ static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct
 	x->gpa = res.gpa & ~0xfffull;
 	x->hva = res.hva ? res.hva - (res.gpa & 0xfff) : NULL;
 	x->no_cache = !res.hva;
+	x->large = res.large;
 	return 0;
 }
 
@@ -407,6 +408,7 @@ static void soft_vcpu_destroy(struct vcpu *vcpu)
 {
 	struct soft_vcpu *sv = svcpu_of(vcpu);
 
+	log_info("soft: vcpu %u retired %" PRIu64 " instructions", vcpu->id, sv->cpu.insns);
 	cpu_destroy(&sv->cpu);
 	pthread_cond_destroy(&sv->cond);
 	pthread_mutex_destroy(&sv->lock);

@@ -1,4 +1,4 @@
-/* soft/cpu/cpu.c: the CPU core's run loop, decoded-instruction cache and state. */
+/* soft/cpu/cpu.c: the CPU core's run loop over decoded blocks, and its state. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -6,18 +6,6 @@
 
 #define PAGE_SIZE 4096u
 #define PAGE_MASK (~(uint64_t)(PAGE_SIZE - 1))
-
-/*
- * A decoded instruction remembered with its bytes. A hit needs the same RIP
- * and the same bytes at RIP now, which keeps self- and cross-modifying code
- * and remapped pages correct without tracking writes: the check is one short
- * memcmp against a host pointer the TLB already gives.
- */
-struct cpu_icache_entry {
-	uint64_t rip;
-	uint8_t bytes[X86_INSN_MAX_LEN];
-	struct x86_insn insn;
-};
 
 static void exec_invalid(struct cpu *c, const struct x86_insn *in)
 {
@@ -183,13 +171,15 @@ _Noreturn void cpu_raise(struct cpu *c, unsigned vector, bool has_error, uint32_
 	c->exc.has_error = has_error;
 	c->exc.error_code = error;
 	c->exc.kind = CPU_EXC_FAULT;
+	c->exc_rip = c->rip;
 	longjmp(c->fault_jmp, 1);
 }
 
 _Noreturn void cpu_raise_trap(struct cpu *c, unsigned vector, unsigned kind)
 {
+	/* The instruction retires: run_block's fault path counts it from exc_rip. */
+	c->exc_rip = c->rip + 1;
 	c->rip = c->next_rip;
-	c->insns++;
 	c->exc.vector = vector;
 	c->exc.has_error = false;
 	c->exc.error_code = 0;
@@ -197,19 +187,11 @@ _Noreturn void cpu_raise_trap(struct cpu *c, unsigned vector, unsigned kind)
 	longjmp(c->fault_jmp, 1);
 }
 
-void cpu_icache_flush(struct cpu *c)
-{
-	for (unsigned i = 0; i < CPU_ICACHE_SIZE; i++)
-		c->icache[i].rip = ~0ull;
-}
-
 int cpu_init(struct cpu *c, const struct cpu_ops *ops, void *opaque)
 {
 	memset(c, 0, sizeof(*c));
-	c->icache = calloc(CPU_ICACHE_SIZE, sizeof(*c->icache));
-	if (!c->icache)
+	if (cpu_blocks_init(c) < 0)
 		return -ENOMEM;
-	cpu_icache_flush(c);
 	c->ops = ops;
 	c->opaque = opaque;
 	c->rflags = X86_RFLAGS_FIXED;
@@ -224,14 +206,15 @@ int cpu_init(struct cpu *c, const struct cpu_ops *ops, void *opaque)
 	c->dr[6] = 0xffff0ff0;
 	c->dr[7] = 0x400;
 	cpu_fpu_reset(&c->fpu);
+	c->tlb = c->tlb_set[0];
 	cpu_tlb_flush(c);
+	cpu_blocks_retag(c);
 	return 0;
 }
 
 void cpu_destroy(struct cpu *c)
 {
-	free(c->icache);
-	c->icache = NULL;
+	cpu_blocks_free(c);
 }
 
 void cpu_set_state(struct cpu *c, const struct x86_cpu_state *st)
@@ -240,11 +223,12 @@ void cpu_set_state(struct cpu *c, const struct x86_cpu_state *st)
 	memcpy(c->gpr, st->gpr, sizeof(c->gpr));
 	c->rip = st->rip;
 	cpu_set_rflags(c, st->rflags);
-	c->cpl = (st->cr0 & X86_CR0_PE) ? st->cs.selector & 3 : 0;
+	cpu_set_cpl(c, (st->cr0 & X86_CR0_PE) ? st->cs.selector & 3 : 0);
 	cpu_mode_update(c);
 	c->pending_exit = 0;
 	c->intr_shadow = false;
 	cpu_tlb_flush(c);
+	cpu_blocks_flush(c);
 }
 
 void cpu_get_state(struct cpu *c, struct x86_cpu_state *st)
@@ -291,105 +275,157 @@ static void fetch_slow(struct cpu *c, uint64_t la, uint8_t *bytes, struct x86_in
 }
 
 /*
- * The decoded instruction at linear address la. Entries are keyed by linear
- * address; a change of decoding mode flushes them (cpu_mode_update).
+ * A one-instruction block in c->blk_one that is never cached: page-crossing
+ * or MMIO code, or a block reaching past the CS limit.
  */
-static inline const struct x86_insn *fetch(struct cpu *c, uint64_t la, bool legacy)
+static const struct cpu_block *fetch_one(struct cpu *c, uint64_t la, bool legacy,
+					 const exec_fn *table)
 {
-	struct cpu_icache_entry *e = &c->icache[(la ^ (la >> 12)) % CPU_ICACHE_SIZE];
-	struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
-	unsigned off = la & ~PAGE_MASK;
 	uint8_t bytes[X86_INSN_MAX_LEN];
+	struct cpu_block *one = c->blk_one;
+	struct x86_insn *in = &one->insn[0].in;
 
-	if (t->tag == (la & PAGE_MASK)) {
-		const uint8_t *code = t->hva + off;
-
-		if (e->rip == la && off + e->insn.len <= PAGE_SIZE &&
-		    !memcmp(code, e->bytes, e->insn.len))
-			return &e->insn;
-	}
 	if (legacy && c->rip > c->sys.cs.limit)
 		cpu_raise_gp0(c);
-	fetch_slow(c, la, bytes, &e->insn);
+	fetch_slow(c, la, bytes, in);
 	/* Bytes past the CS limit cannot be fetched (the decode keeps its fault first). */
-	if (legacy && c->rip + e->insn.len - 1 > c->sys.cs.limit) {
-		e->rip = ~0ull;
+	if (legacy && c->rip + in->len - 1 > c->sys.cs.limit)
 		cpu_raise_gp0(c);
-	}
-	if (off + e->insn.len <= PAGE_SIZE) {
-		e->rip = la;
-		memcpy(e->bytes, bytes, e->insn.len);
+	one->la = la;
+	one->n = 1;
+	one->bytes = in->len;
+	one->insn[0].fn = table[in->op];
+	return one;
+}
+
+/*
+ * The block at linear address la (RIP in CS): a cached one whose page still
+ * translates to the same host page and holds the same code, else decoded now.
+ */
+static const struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
+					   const exec_fn *table)
+{
+	struct cpu_blk_slot *s = &c->blk_tab[(la ^ (la >> 12)) % CPU_BLK_TAB_SIZE];
+	struct cpu_block *b = s->b;
+	struct cpu_tlb_entry *t;
+	const uint8_t *page;
+
+	/*
+	 * No flush since the block's page was last translated: the guest has not
+	 * invalidated that translation, so it may still be used (x86 allows a
+	 * stale TLB entry until INVLPG or a CR3 write).
+	 */
+	if (s->tag == c->blk_tag && b->la == la && b->tlb_gen == c->tlb_gen &&
+	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen)
+		goto hit;
+	t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
+	if (t->tag == (la & PAGE_MASK)) {
+		page = t->hva;
 	} else {
-		/* Page-crossing: not cached (the length check above can never pass). */
-		e->rip = ~0ull;
+		page = mem_ptr(c, la, 1, X86_SEG_CS, CPU_ACCESS_EXEC);
+		if (!page)
+			return fetch_one(c, la, legacy, table);
+		page -= la & ~PAGE_MASK;
 	}
-	return &e->insn;
+	if (s->tag == c->blk_tag && b->la == la && b->page == page &&
+	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen) {
+		b->tlb_gen = c->tlb_gen;
+	} else {
+		if (legacy && c->rip > c->sys.cs.limit)
+			cpu_raise_gp0(c);
+		b = cpu_block_build(c, la, page, table);
+		if (!b)
+			return fetch_one(c, la, legacy, table);
+	}
+hit:
+	/* A block reaching past the CS limit runs one checked instruction at a time. */
+	if (legacy && c->rip + b->bytes - 1 > c->sys.cs.limit)
+		return fetch_one(c, la, legacy, table);
+	return b;
 }
 
-/* One instruction's epilogue; returns nonzero to leave the loop with that value. */
-static inline int retire(struct cpu *c)
+/*
+ * Runs blocks until the budget ends or an instruction asks to stop. Per
+ * instruction: the handler, then a check that control went where the block
+ * goes and that nothing asked for the block to end.
+ */
+static inline __attribute__((always_inline)) int run_blocks(struct cpu *c, uint64_t end,
+							     bool legacy)
 {
-	c->rip = c->next_rip;
-	c->insns++;
-	if (c->pending_exit) {
-		int r = c->pending_exit;
+	const exec_fn *table = legacy ? exec_table_legacy : exec_table64;
 
-		c->pending_exit = 0;
-		return r;
-	}
-	return 0;
-}
-
-static int run64(struct cpu *c, uint64_t end)
-{
 	while (c->insns < end) {
-		const struct x86_insn *in;
+		const struct cpu_block *b;
+		uint64_t rip, la;
+		unsigned n, i;
 		int r;
 
 		if (atomic_load_explicit(&c->exit_request, memory_order_relaxed)) {
 			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
 			return CPU_EXIT_REQUEST;
 		}
-		c->exc.unimplemented = false;
-		c->exc.cr2 = 0;
 		c->intr_shadow = false;
-		c->fault_flags_valid = false;
-		in = fetch(c, c->rip, false);
-		c->next_rip = c->rip + in->len;
-		exec_table64[in->op](c, in);
-		r = retire(c);
-		if (r)
-			return r;
+		la = legacy ? (uint32_t)(c->seg_base[X86_SEG_CS] + c->rip) : c->rip;
+		b = fetch_block(c, la, legacy, table);
+		n = b->n;
+		if (end - c->insns < n)
+			n = (unsigned)(end - c->insns);
+		rip = c->rip;
+		c->blk_cur = b;
+		c->blk_rip = rip;
+		for (i = 0; i < n;) {
+			const struct cpu_blk_insn *bi = &b->insn[i];
+			uint64_t next = rip + bi->in.len;
+
+			c->next_rip = next;
+			if (legacy && (bi->in.flags & X86_F_MEM) &&
+			    (c->seg_limited >> bi->in.seg & 1) && bi->in.op != OP_LEA &&
+			    bi->in.op != OP_NOP)
+				seg_check(c, bi->in.seg, cpu_ea(c, &bi->in), bi->in.osz);
+			bi->fn(c, &bi->in);
+			i++;
+			rip = c->next_rip;
+			c->rip = rip;
+			if (__builtin_expect(rip != next || c->pending_exit, 0))
+				break;
+		}
+		c->blk_cur = NULL;
+		c->insns += i;
+		r = c->pending_exit;
+		if (r) {
+			c->pending_exit = 0;
+			if (r != CPU_EXIT_BLOCK)
+				return r;
+		}
 	}
 	return CPU_EXIT_NONE;
+}
+
+/* Apart from cpu_run: its setjmp would keep the loop's state in memory. */
+static __attribute__((noinline)) int run64(struct cpu *c, uint64_t end)
+{
+	return run_blocks(c, end, false);
 }
 
 /* 16/32-bit code: CS base and limit, segment limits of memory operands. */
-static int run_legacy(struct cpu *c, uint64_t end)
+static __attribute__((noinline)) int run_legacy(struct cpu *c, uint64_t end)
 {
-	while (c->insns < end) {
-		const struct x86_insn *in;
-		int r;
+	return run_blocks(c, end, true);
+}
 
-		if (atomic_load_explicit(&c->exit_request, memory_order_relaxed)) {
-			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
-			return CPU_EXIT_REQUEST;
-		}
-		c->exc.unimplemented = false;
-		c->exc.cr2 = 0;
-		c->intr_shadow = false;
-		c->fault_flags_valid = false;
-		in = fetch(c, (uint32_t)(c->seg_base[X86_SEG_CS] + c->rip), true);
-		c->next_rip = c->rip + in->len;
-		if ((in->flags & X86_F_MEM) && (c->seg_limited >> in->seg & 1) &&
-		    in->op != OP_LEA && in->op != OP_NOP)
-			seg_check(c, in->seg, cpu_ea(c, in), in->osz);
-		exec_table_legacy[in->op](c, in);
-		r = retire(c);
-		if (r)
-			return r;
+/* After a fault: count the block's instructions that retired before it. */
+static void count_retired(struct cpu *c)
+{
+	const struct cpu_block *b = c->blk_cur;
+	uint64_t at = c->blk_rip;
+
+	if (!b)
+		return;
+	for (unsigned i = 0; i < b->n && at < c->exc_rip; i++) {
+		at += b->insn[i].in.len;
+		c->insns++;
 	}
-	return CPU_EXIT_NONE;
+	c->blk_cur = NULL;
 }
 
 int cpu_run(struct cpu *c, uint64_t max_insns)
@@ -403,8 +439,13 @@ int cpu_run(struct cpu *c, uint64_t max_insns)
 	 * pushes, so it is dropped per batch instead of per instruction.
 	 */
 	c->rflags &= ~(uint64_t)X86_RFLAGS_RF;
+	c->exc.unimplemented = false;
+	c->exc.cr2 = 0;
+	c->fault_flags_valid = false;
+	c->blk_cur = NULL;
 	if (setjmp(c->fault_jmp)) {
 		/* Registers are as the faulting instruction left them; RIP is unchanged. */
+		count_retired(c);
 		c->pending_exit = 0;
 		if (c->fault_flags_valid && c->exc.kind == CPU_EXC_FAULT)
 			cpu_set_rflags(c, c->fault_flags);

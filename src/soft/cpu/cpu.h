@@ -23,6 +23,7 @@ struct cpu_xlate {
 	uint8_t *hva;  /* host address of the 4 KiB page holding la; NULL: not RAM */
 	uint64_t gpa;  /* guest-physical address of that page (for MMIO) */
 	bool no_cache; /* do not keep this translation in the CPU's TLB */
+	bool large;    /* it came from a page larger than 4 KiB */
 	/* On failure: the exception to raise (e.g. #PF with its error code). */
 	uint8_t vector;
 	uint32_t error_code;
@@ -76,12 +77,13 @@ struct cpu_exception {
 	bool unimplemented; /* #UD for a valid instruction this core lacks */
 };
 
-#define CPU_TLB_SIZE	256 /* direct-mapped entries per access kind */
-#define CPU_ICACHE_SIZE 1024
+#define CPU_TLB_SIZE 256 /* direct-mapped entries per access kind and privilege */
 
 struct cpu_tlb_entry {
 	uint64_t tag; /* page-aligned linear address, or 1 when empty */
 	uint8_t *hva;
+	_Atomic uint32_t *code; /* the page's slot in the code map (struct cpu_code_map) */
+	bool large;		/* derived from a 2 MiB/4 MiB/1 GiB page */
 };
 
 /* Lazy arithmetic flags: the last flag-setting operation, expanded on demand. */
@@ -91,7 +93,34 @@ struct cpu_lazy {
 	uint8_t size;
 };
 
-struct cpu_icache_entry;
+struct cpu_block;
+struct cpu_blk_slot;
+
+/*
+ * Which pages of guest RAM hold code the CPUs decoded, shared by all vCPUs
+ * of a VM (one may write another's code). One generation counter per 4 KiB
+ * host page, odd while decoded blocks depend on the page: a CPU store to an
+ * odd page bumps it, which retires every block decoded from it.
+ */
+struct cpu_code_map {
+	uintptr_t base; /* host address of page 0 */
+	uint64_t mask;	/* entries - 1; pages beyond alias (over-invalidation only) */
+	_Atomic uint32_t gen[];
+};
+
+/*
+ * A map over the host range [ram, ram + size) (one slot per page, at most
+ * CPU_CODE_MAP_MAX, aliasing above that). NULL on allocation failure.
+ */
+#define CPU_CODE_MAP_MAX (1u << 22)
+struct cpu_code_map *cpu_code_map_create(const void *ram, uint64_t size);
+void cpu_code_map_destroy(struct cpu_code_map *m);
+
+/*
+ * Something other than a CPU (device DMA, the loader) wrote guest RAM at
+ * host range [hva, hva + len): decoded code from those pages is retired.
+ */
+void cpu_code_map_written(struct cpu_code_map *m, const void *hva, uint64_t len);
 
 /* The MSRs the core keeps itself (EFER, FS/GS base and APIC base live in sys). */
 struct cpu_msrs {
@@ -138,8 +167,27 @@ struct cpu {
 	bool fault_flags_valid;
 	jmp_buf fault_jmp;
 
-	struct cpu_tlb_entry tlb[CPU_NR_ACCESS][CPU_TLB_SIZE];
-	struct cpu_icache_entry *icache;
+	/*
+	 * TLBs for user (CPL 3) and supervisor accesses, so privilege changes
+	 * flush nothing; tlb points at the set the current CPL uses.
+	 */
+	struct cpu_tlb_entry (*tlb)[CPU_TLB_SIZE];
+	struct cpu_tlb_entry tlb_set[2][CPU_NR_ACCESS][CPU_TLB_SIZE];
+	bool tlb_large; /* some entry came from a large page (INVLPG must look wider) */
+	uint32_t tlb_gen; /* bumped by every flush: blocks checked since need no TLB look */
+
+	/* Decoded basic blocks (cpu.c, block.c). */
+	struct cpu_code_map *code_map;
+	struct cpu_code_map *own_code_map; /* when no map is shared (cpu_init's default) */
+	struct cpu_blk_slot *blk_tab;
+	uint8_t *blk_arena;
+	size_t blk_used;
+	uint32_t blk_epoch; /* bumped by a full flush: older slots are empty */
+	uint32_t blk_tag;   /* epoch, privilege and decoding mode that slots must match */
+	struct cpu_block *blk_one;	 /* scratch for an instruction run undecoded */
+	const struct cpu_block *blk_cur; /* the block executing, for fault accounting */
+	uint64_t blk_rip;		 /* RIP of its first instruction */
+	uint64_t exc_rip;		 /* RIP of the instruction that raised exc */
 
 	/* x87, MMX and SSE state (soft/cpu/fpu.h). */
 	struct cpu_fpu fpu;
@@ -147,12 +195,22 @@ struct cpu {
 
 /*
  * Initialises cpu (zeroed registers, 64-bit mode flat segments, CPL 0) and
- * allocates its decoded-instruction cache. Returns 0 or -ENOMEM.
+ * allocates its decoded-block cache, with a private code map that hashes
+ * host pages. Returns 0 or -ENOMEM.
  */
 int cpu_init(struct cpu *cpu, const struct cpu_ops *ops, void *opaque);
 void cpu_destroy(struct cpu *cpu);
 
-/* Loads/stores the architectural state (flags materialised). */
+/*
+ * Makes cpu track code through m, shared with the other vCPUs of its VM
+ * (m outlives cpu). Call before cpu_run; drops the decoded blocks.
+ */
+void cpu_set_code_map(struct cpu *cpu, struct cpu_code_map *m);
+
+/*
+ * Loads/stores the architectural state (flags materialised). Loading also
+ * drops decoded blocks: callers may have rewritten code behind the CPU.
+ */
 void cpu_set_state(struct cpu *cpu, const struct x86_cpu_state *st);
 void cpu_get_state(struct cpu *cpu, struct x86_cpu_state *st);
 
@@ -195,8 +253,10 @@ int cpu_nmi(struct cpu *cpu);
  */
 int cpu_deliver_exception(struct cpu *cpu);
 
-/* Drops cached translations (CR3 write, INVLPG, memory map change). */
+/* Drops cached translations (CR3 write, memory map change). */
 void cpu_tlb_flush(struct cpu *cpu);
+/* Drops the translations of the page holding la (INVLPG), large pages included. */
+void cpu_tlb_flush_page(struct cpu *cpu, uint64_t la);
 
 /*
  * Feature bits this core executes beyond the x86-64 baseline, for the

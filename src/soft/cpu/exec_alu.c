@@ -73,7 +73,7 @@ void exec_alu(struct cpu *c, const struct x86_insn *in)
 	uint64_t a, r;
 
 	if (in->sub == 2 || in->sub == 3)
-		x.cf = flags_get(c) & FL_CF;
+		x.cf = flags_cf(c);
 	if (in->form == X86_FORM_GE) {
 		a = reg_get(c, in->reg, sz);
 		x.b = opnd_e_get(c, in, sz);
@@ -111,8 +111,8 @@ void exec_incdec(struct cpu *c, const struct x86_insn *in)
 	struct op_ctx x = {.sub = in->op == OP_DEC};
 	uint64_t a, r;
 
-	/* INC/DEC keep CF: materialise it before the lazy state is replaced. */
-	flags_get(c);
+	/* INC/DEC keep CF: their lazy form takes it from rflags. */
+	c->rflags = (c->rflags & ~(uint64_t)FL_CF) | flags_cf(c);
 	a = e_rmw(c, in, in->osz, incdec_fn, &x, &r);
 	flags_lazy(c, x.sub ? LF_DEC : LF_INC, in->osz, r, a, 1);
 }
@@ -152,11 +152,7 @@ void exec_neg(struct cpu *c, const struct x86_insn *in)
  */
 static void mul_flags(struct cpu *c, bool overflow, uint64_t low, unsigned sz)
 {
-	uint64_t f = flags_szp(low, sz) & ~(uint64_t)FL_ZF;
-
-	if (overflow)
-		f |= FL_CF | FL_OF;
-	flags_put(c, FL_ARITH, f);
+	flags_lazy(c, LF_MUL, sz, low, overflow, 0);
 }
 
 void exec_mul(struct cpu *c, const struct x86_insn *in)
@@ -331,36 +327,21 @@ static uint64_t shift_fn(uint64_t a, struct op_ctx *x)
 		else
 			x->fl = (cf ? FL_CF : 0) | ((!!(a & msb) ^ !!x->cf) ? FL_OF : 0);
 		return r;
+	/* SHL/SHR/SAR: exec_shift leaves their flags lazy (LF_SHL/LF_SHR/LF_SAR). */
 	case 4: /* shl */
 	case 6: /* sal */
-		r = (a << n) & m;
-		cf = n <= bits ? (a >> (bits - n)) & 1 : 0;
-		x->fmask = FL_ARITH;
-		/* OF as for a count of 1 whatever the count (what the host does). */
-		x->fl = flags_szp(r, sz) | (cf ? FL_CF : 0) | (((a ^ (a << 1)) & msb) ? FL_OF : 0);
-		return r;
+		return (a << n) & m;
 	case 5: /* shr */
-		r = a >> n;
-		cf = (a >> (n - 1)) & 1;
-		x->fmask = FL_ARITH;
-		x->fl = flags_szp(r, sz) | (cf ? FL_CF : 0) | ((a & msb) ? FL_OF : 0);
-		return r;
-	default: { /* sar */
-		int64_t s = (int64_t)sext(a, sz);
-
-		r = (uint64_t)(s >> n) & m;
-		cf = (uint64_t)(s >> (n - 1)) & 1;
-		x->fmask = FL_ARITH;
-		x->fl = flags_szp(r, sz) | (cf ? FL_CF : 0);
-		return r;
-	}
+		return a >> n;
+	default: /* sar */
+		return (uint64_t)((int64_t)sext(a, sz) >> n) & m;
 	}
 }
 
 void exec_shift(struct cpu *c, const struct x86_insn *in)
 {
 	struct op_ctx x = {.sub = in->sub, .sz = in->osz};
-	uint64_t r;
+	uint64_t a, r;
 
 	x.b = shift_count(c, in);
 	if (!x.b) {
@@ -371,8 +352,14 @@ void exec_shift(struct cpu *c, const struct x86_insn *in)
 			reg_set(c, in->rm, 4, reg_get(c, in->rm, 4));
 		return;
 	}
-	x.cf = flags_get(c) & FL_CF;
-	e_rmw(c, in, in->osz, shift_fn, &x, &r);
+	if (in->sub == 2 || in->sub == 3)
+		x.cf = flags_cf(c);
+	a = e_rmw(c, in, in->osz, shift_fn, &x, &r);
+	if (in->sub >= 4) {
+		flags_lazy(c, in->sub == 5 ? LF_SHR : in->sub == 7 ? LF_SAR : LF_SHL, in->osz, r, a,
+			   x.b);
+		return;
+	}
 	/*
 	 * OF is undefined for counts other than 1. The host leaves it alone for
 	 * ROL/ROR of a register by an immediate count, and otherwise computes

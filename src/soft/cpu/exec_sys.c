@@ -350,10 +350,16 @@ void exec_grp7(struct cpu *c, const struct x86_insn *in)
 		set_cr0(c, (cr0 & ~0xeull) | (v & 0xf) | (cr0 & X86_CR0_PE));
 		return;
 	}
-	case 7: /* INVLPG */
+	case 7: { /* INVLPG */
+		uint64_t la = cpu_la(c, in);
+
 		need_cpl0(c);
-		cpu_tlb_flush(c);
+		cpu_tlb_flush_page(c, la);
+		/* Outside long mode the access paths may have cached either form. */
+		if (!(c->sys.efer & X86_EFER_LMA))
+			cpu_tlb_flush_page(c, (uint32_t)la);
 		return;
+	}
 	default:
 		cpu_raise_ud(c);
 	}

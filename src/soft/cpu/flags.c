@@ -1,20 +1,6 @@
 /* soft/cpu/flags.c: lazy arithmetic flags and condition codes. */
 #include "soft/cpu/internal.h"
 
-uint64_t flags_szp(uint64_t res, unsigned sz)
-{
-	uint64_t f = 0;
-
-	res &= sz_mask(sz);
-	if (!res)
-		f |= FL_ZF;
-	if (res & sz_msb(sz))
-		f |= FL_SF;
-	if (!__builtin_parity((unsigned)(res & 0xff)))
-		f |= FL_PF;
-	return f;
-}
-
 static uint64_t lazy_compute(const struct cpu *c)
 {
 	const struct cpu_lazy *l = &c->lf;
@@ -51,10 +37,62 @@ static uint64_t lazy_compute(const struct cpu *c)
 			f |= FL_OF;
 		f |= (a ^ r) & FL_AF;
 		break;
+	case LF_SHL: {
+		unsigned bits = 8 * l->size;
+
+		/* OF as for a count of 1 whatever the count (what the host does). */
+		if (b <= bits && ((a >> (bits - b)) & 1))
+			f |= FL_CF;
+		if ((a ^ (a << 1)) & msb)
+			f |= FL_OF;
+		break;
+	}
+	case LF_SHR:
+		if ((a >> (b - 1)) & 1)
+			f |= FL_CF;
+		if (a & msb)
+			f |= FL_OF;
+		break;
+	case LF_SAR:
+		if (((uint64_t)((int64_t)sext(a, l->size) >> (b - 1))) & 1)
+			f |= FL_CF;
+		break;
+	case LF_MUL:
+		f &= ~(uint64_t)FL_ZF;
+		if (a)
+			f |= FL_CF | FL_OF;
+		break;
 	default: /* LF_LOGIC: CF = OF = 0, AF = 0 as the hardware leaves it */
 		break;
 	}
 	return f;
+}
+
+uint64_t flags_cf(struct cpu *c)
+{
+	const struct cpu_lazy *l = &c->lf;
+
+	switch (l->op) {
+	case LF_NONE:
+		return c->rflags & FL_CF;
+	case LF_LOGIC:
+		return 0;
+	case LF_SUB:
+		return l->a < l->b ? FL_CF : 0;
+	case LF_ADD:
+		return l->res < l->a ? FL_CF : 0;
+	case LF_ADC:
+		return (((l->a & l->b) | ((l->a | l->b) & ~l->res)) & sz_msb(l->size)) ? FL_CF : 0;
+	case LF_SBB:
+		return (((~l->a & l->b) | (~(l->a ^ l->b) & l->res)) & sz_msb(l->size)) ? FL_CF : 0;
+	case LF_INC:
+	case LF_DEC:
+		return c->rflags & FL_CF;
+	case LF_MUL:
+		return l->a ? FL_CF : 0;
+	default:
+		return lazy_compute(c) & FL_CF;
+	}
 }
 
 uint64_t flags_get(struct cpu *c)
@@ -68,41 +106,23 @@ uint64_t flags_get(struct cpu *c)
 
 void flags_put(struct cpu *c, uint64_t mask, uint64_t val)
 {
-	uint64_t f = flags_get(c);
+	uint64_t f;
 
+	/* Replacing every arithmetic flag: nothing lazy needs computing. */
+	if ((mask & FL_ARITH) == FL_ARITH) {
+		c->lf.op = LF_NONE;
+		c->rflags = (c->rflags & ~mask) | (val & mask);
+		return;
+	}
+	f = flags_get(c);
 	c->rflags = (f & ~mask) | (val & mask);
 }
 
-bool flags_cond(struct cpu *c, unsigned cc)
+bool flags_cond_slow(struct cpu *c, unsigned cc)
 {
-	const struct cpu_lazy *l = &c->lf;
 	uint64_t f;
 	bool r;
 
-	/* CMP/SUB followed by Jcc: answer from the operands directly. */
-	if (l->op == LF_SUB) {
-		int64_t sa = (int64_t)sext(l->a, l->size), sb = (int64_t)sext(l->b, l->size);
-
-		switch (cc >> 1) {
-		case 1:
-			r = l->a < l->b;
-			return r ^ (cc & 1);
-		case 2:
-			r = l->a == l->b;
-			return r ^ (cc & 1);
-		case 3:
-			r = l->a <= l->b;
-			return r ^ (cc & 1);
-		case 6:
-			r = sa < sb;
-			return r ^ (cc & 1);
-		case 7:
-			r = sa <= sb;
-			return r ^ (cc & 1);
-		default:
-			break;
-		}
-	}
 	f = flags_get(c);
 	switch (cc >> 1) {
 	case 0:

@@ -36,6 +36,17 @@
 
 /* pending_exit value that makes cpu_run pick the handlers for a new mode (never returned). */
 #define CPU_EXIT_RESELECT 0x100
+/*
+ * pending_exit value that ends the decoded block after this instruction (its
+ * code or the translation of its page may have changed); never returned.
+ */
+#define CPU_EXIT_BLOCK 0x101
+
+static inline void cpu_block_end(struct cpu *c)
+{
+	if (!c->pending_exit)
+		c->pending_exit = CPU_EXIT_BLOCK;
+}
 
 /*
  * RFLAGS.IF went from 0 to 1: end the batch so the engine can deliver an
@@ -44,17 +55,103 @@
 static inline void cpu_if_enabled(struct cpu *c, uint64_t old_flags, uint64_t new_flags)
 {
 	if (!(old_flags & X86_RFLAGS_IF) && (new_flags & X86_RFLAGS_IF) &&
-	    (!c->pending_exit || c->pending_exit == CPU_EXIT_RESELECT))
+	    (!c->pending_exit || c->pending_exit >= CPU_EXIT_RESELECT))
 		c->pending_exit = CPU_EXIT_REQUEST;
 }
 
-/* Lazy flag operations (struct cpu_lazy.op). */
-enum { LF_NONE, LF_ADD, LF_SUB, LF_ADC, LF_SBB, LF_LOGIC, LF_INC, LF_DEC };
+/*
+ * Lazy flag operations (struct cpu_lazy.op). For the shifts a is the operand,
+ * b the count (1..63) and AF is left clear. IMUL's SF and PF come from the
+ * low half, ZF and AF are clear (what the host does with these undefined ones).
+ */
+enum {
+	LF_NONE,
+	LF_ADD,
+	LF_SUB,
+	LF_ADC,
+	LF_SBB,
+	LF_LOGIC,
+	LF_INC,
+	LF_DEC,
+	LF_SHL,
+	LF_SHR,
+	LF_SAR,
+	LF_MUL, /* res: the low half; a: 1 when the product overflowed it */
+};
 
 /* REP string instructions yield after this many iterations. */
 #define CPU_REP_CHUNK 4096
 
 typedef void (*exec_fn)(struct cpu *cpu, const struct x86_insn *in);
+
+/*
+ * A decoded basic block: straight-line instructions from one 4 KiB page
+ * (a conditional branch that is not taken falls through inside it). It is
+ * keyed by linear address and decoding mode, and valid while the page's
+ * translation gives the same host page and the page's code generation is
+ * the one seen when it was decoded.
+ */
+#define CPU_BLK_MAX_INSNS 64
+#define CPU_BLK_MAX_BYTES 512
+#define CPU_BLK_TAB_SIZE  (1u << 18)
+#define CPU_BLK_ARENA	  (64u << 20)
+
+struct cpu_blk_insn {
+	exec_fn fn;
+	struct x86_insn in;
+};
+
+struct cpu_block {
+	uint64_t la;		/* linear address of the first instruction */
+	const uint8_t *page;	/* host page the bytes came from */
+	_Atomic uint32_t *code; /* its code generation slot */
+	uint32_t gen;		/* the generation the bytes belong to */
+	uint32_t tlb_gen;	/* cpu->tlb_gen when la last translated to page */
+	uint16_t n;		/* instructions */
+	uint16_t bytes;		/* their total length */
+	struct cpu_blk_insn insn[];
+};
+
+struct cpu_blk_slot {
+	uint32_t tag; /* cpu->blk_tag when filled */
+	struct cpu_block *b;
+};
+
+/* block.c */
+static inline _Atomic uint32_t *code_slot(const struct cpu *c, const void *hva)
+{
+	struct cpu_code_map *m = c->code_map;
+
+	return &m->gen[(((uintptr_t)hva - m->base) >> 12) & m->mask];
+}
+/* A store hit a page holding decoded code: retire its blocks, end the current one. */
+void code_written(struct cpu *c, _Atomic uint32_t *slot);
+/* Call after storing to the page whose slot this is. */
+static inline void code_check(struct cpu *c, _Atomic uint32_t *slot)
+{
+	if (__builtin_expect(atomic_load_explicit(slot, memory_order_relaxed) & 1, 0))
+		code_written(c, slot);
+}
+int cpu_blocks_init(struct cpu *c);
+void cpu_blocks_free(struct cpu *c);
+/* Drops every decoded block. */
+void cpu_blocks_flush(struct cpu *c);
+/*
+ * The slot tag for the current epoch, privilege and decoding mode. Blocks of
+ * user and supervisor code are apart: one whose translation was checked at
+ * CPL 0 is not run at CPL 3 without a new check (see tlb_gen).
+ */
+static inline void cpu_blocks_retag(struct cpu *c)
+{
+	c->blk_tag = (c->blk_epoch << 3) | (c->cpl == 3) << 2 | c->mode;
+}
+/*
+ * Decodes the block at linear address la from host page page (the exec
+ * translation of la's page); NULL when its first instruction crosses the
+ * page (the caller decodes that one on its own).
+ */
+struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *page,
+					const exec_fn *table);
 
 static inline uint64_t sz_mask(unsigned sz)
 {
@@ -118,11 +215,86 @@ static inline _Noreturn void cpu_raise_ud(struct cpu *c)
 
 /* flags.c */
 uint64_t flags_get(struct cpu *c);
-bool flags_cond(struct cpu *c, unsigned cc);
+bool flags_cond_slow(struct cpu *c, unsigned cc);
 /* Replaces the bits in mask with val (other flags are materialised first). */
 void flags_put(struct cpu *c, uint64_t mask, uint64_t val);
 /* Flags ZF/SF/PF for a result of size sz. */
-uint64_t flags_szp(uint64_t res, unsigned sz);
+static inline uint64_t flags_szp(uint64_t res, unsigned sz)
+{
+	uint64_t f = 0;
+
+	res &= sz_mask(sz);
+	if (!res)
+		f |= FL_ZF;
+	if (res & sz_msb(sz))
+		f |= FL_SF;
+	if (!__builtin_parity((unsigned)(res & 0xff)))
+		f |= FL_PF;
+	return f;
+}
+/* CF alone, without materialising the other flags. */
+uint64_t flags_cf(struct cpu *c);
+
+/*
+ * Condition code cc (the low nibble of Jcc/SETcc/CMOVcc). The common pairs,
+ * a compare or a logic operation followed by a test of it, are answered
+ * from the operands.
+ */
+static inline bool flags_cond(struct cpu *c, unsigned cc)
+{
+	const struct cpu_lazy *l = &c->lf;
+	bool r;
+
+	if (l->op == LF_SUB) {
+		switch (cc >> 1) {
+		case 1:
+			r = l->a < l->b;
+			return r ^ (cc & 1);
+		case 2:
+			r = l->a == l->b;
+			return r ^ (cc & 1);
+		case 3:
+			r = l->a <= l->b;
+			return r ^ (cc & 1);
+		case 4:
+			r = l->res & sz_msb(l->size);
+			return r ^ (cc & 1);
+		case 6:
+			r = (int64_t)sext(l->a, l->size) < (int64_t)sext(l->b, l->size);
+			return r ^ (cc & 1);
+		case 7:
+			r = (int64_t)sext(l->a, l->size) <= (int64_t)sext(l->b, l->size);
+			return r ^ (cc & 1);
+		default:
+			break;
+		}
+	} else if (l->op == LF_LOGIC) {
+		/* CF = OF = 0. */
+		switch (cc >> 1) {
+		case 0:
+		case 1:
+			return cc & 1;
+		case 2:
+		case 3:
+			r = l->res == 0;
+			return r ^ (cc & 1);
+		case 4:
+		case 6:
+			r = l->res & sz_msb(l->size);
+			return r ^ (cc & 1);
+		case 7:
+			r = l->res == 0 || (l->res & sz_msb(l->size));
+			return r ^ (cc & 1);
+		default:
+			break;
+		}
+	} else if (l->op != LF_NONE && l->op != LF_MUL && (cc >> 1) == 2) {
+		/* Every lazy operation keeps its result: ZF is res == 0. */
+		r = l->res == 0;
+		return r ^ (cc & 1);
+	}
+	return flags_cond_slow(c, cc);
+}
 
 static inline void flags_lazy(struct cpu *c, unsigned op, unsigned sz, uint64_t res, uint64_t a,
 			      uint64_t b)
@@ -142,14 +314,126 @@ static inline uint64_t cpu_seg_base(const struct cpu *c, unsigned seg)
 	return c->seg_base[seg];
 }
 /* The effective address (offset) of the E operand, truncated to the address size. */
-uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in);
+static inline uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in)
+{
+	uint64_t ea;
+
+	if (__builtin_expect(in->flags & X86_F_MOFFS, 0)) {
+		ea = in->imm;
+	} else {
+		ea = (uint64_t)(int64_t)in->disp;
+		if (in->base != X86_REG_NONE)
+			ea += c->gpr[in->base];
+		else if (in->flags & X86_F_RIPREL)
+			ea += c->next_rip;
+		if (in->index != X86_REG_NONE)
+			ea += c->gpr[in->index] << in->scale;
+	}
+	if (in->asz == 8)
+		return ea;
+	return in->asz == 4 ? (uint32_t)ea : (uint16_t)ea;
+}
 /* Its linear address. */
 static inline uint64_t cpu_la(const struct cpu *c, const struct x86_insn *in)
 {
 	return cpu_ea(c, in) + cpu_seg_base(c, in->seg);
 }
-uint64_t mem_read(struct cpu *c, uint64_t la, unsigned sz, unsigned seg);
-void mem_write(struct cpu *c, uint64_t la, unsigned sz, uint64_t v, unsigned seg);
+uint64_t mem_read_slow(struct cpu *c, uint64_t la, unsigned sz, unsigned seg);
+void mem_write_slow(struct cpu *c, uint64_t la, unsigned sz, uint64_t v, unsigned seg);
+
+/* Sized host loads and stores of 1..8 bytes (sz is usually a constant). */
+static inline uint64_t host_load(const uint8_t *p, unsigned sz)
+{
+	uint8_t b;
+	uint16_t w;
+	uint32_t d;
+	uint64_t q;
+
+	switch (sz) {
+	case 1:
+		memcpy(&b, p, 1);
+		return b;
+	case 2:
+		memcpy(&w, p, 2);
+		return w;
+	case 4:
+		memcpy(&d, p, 4);
+		return d;
+	case 8:
+		memcpy(&q, p, 8);
+		return q;
+	default: /* odd sizes: x87 environment images */
+		q = 0;
+		memcpy(&q, p, sz);
+		return q;
+	}
+}
+
+static inline void host_store(uint8_t *p, unsigned sz, uint64_t v)
+{
+	uint8_t b = (uint8_t)v;
+	uint16_t w = (uint16_t)v;
+	uint32_t d = (uint32_t)v;
+
+	switch (sz) {
+	case 1:
+		memcpy(p, &b, 1);
+		break;
+	case 2:
+		memcpy(p, &w, 2);
+		break;
+	case 4:
+		memcpy(p, &d, 4);
+		break;
+	case 8:
+		memcpy(p, &v, 8);
+		break;
+	default:
+		memcpy(p, &v, sz);
+		break;
+	}
+}
+
+/*
+ * Data accesses of sz bytes at linear address la. The fast path is a TLB hit
+ * inside one page (a canonical tag implies a canonical la).
+ */
+static inline uint64_t mem_read(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
+{
+	const struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_READ][(la >> 12) % CPU_TLB_SIZE];
+
+	if (__builtin_expect(e->tag == (la & ~0xfffull) && (la & 0xfff) + sz <= 0x1000, 1))
+		return host_load(e->hva + (la & 0xfff), sz);
+	return mem_read_slow(c, la, sz, seg);
+}
+
+static inline void mem_write(struct cpu *c, uint64_t la, unsigned sz, uint64_t v, unsigned seg)
+{
+	const struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_WRITE][(la >> 12) % CPU_TLB_SIZE];
+
+	if (__builtin_expect(e->tag == (la & ~0xfffull) && (la & 0xfff) + sz <= 0x1000, 1)) {
+		host_store(e->hva + (la & 0xfff), sz, v);
+		code_check(c, e->code);
+		return;
+	}
+	mem_write_slow(c, la, sz, v, seg);
+}
+
+/*
+ * A host pointer for a read-modify-write of sz bytes at la on a write-TLB
+ * hit inside one page, with the page's code slot; else NULL.
+ */
+static inline uint8_t *mem_wptr_fast(struct cpu *c, uint64_t la, unsigned sz,
+				     _Atomic uint32_t **code)
+{
+	const struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_WRITE][(la >> 12) % CPU_TLB_SIZE];
+
+	if (__builtin_expect(e->tag == (la & ~0xfffull) && (la & 0xfff) + sz <= 0x1000, 1)) {
+		*code = e->code;
+		return e->hva + (la & 0xfff);
+	}
+	return NULL;
+}
 /* Copies n (<= 16) bytes; for CMPXCHG16B and instruction fetch. */
 void mem_read_bytes(struct cpu *c, uint64_t la, void *dst, unsigned n, unsigned seg,
 		    enum cpu_access acc);
@@ -198,8 +482,6 @@ uint64_t stack_pop(struct cpu *c, unsigned sz);
 /* Reads/writes n (<= 8) bytes at la as an implicit supervisor access (descriptor tables, TSS). */
 uint64_t sys_read(struct cpu *c, uint64_t la, unsigned n);
 void sys_write(struct cpu *c, uint64_t la, unsigned n, uint64_t v);
-/* Drops the decoded-instruction cache (the decoding mode changed). */
-void cpu_icache_flush(struct cpu *c);
 
 /*
  * A stack being pushed or popped by a multi-step instruction: nothing is
@@ -223,7 +505,7 @@ struct x86_segment *seg_reg(struct cpu *c, unsigned seg);
 /* Recomputes seg_base/seg_limited of one segment, or mode and all segments. */
 void seg_update(struct cpu *c, unsigned seg);
 void cpu_mode_update(struct cpu *c);
-/* Changes CPL (the TLB caches user and supervisor rights alike: flushed when that matters). */
+/* Changes CPL (and the TLB set: user and supervisor rights are cached apart). */
 void cpu_set_cpl(struct cpu *c, unsigned cpl);
 /* Raises #GP(0)/#SS(0) when off..off+sz-1 is outside seg (not 64-bit mode). */
 void seg_check(struct cpu *c, unsigned seg, uint64_t off, unsigned sz);
@@ -318,6 +600,12 @@ void exec_in(struct cpu *c, const struct x86_insn *in);
 void exec_out(struct cpu *c, const struct x86_insn *in);
 /* Port permission: IOPL, then the TSS I/O bitmap (exec_str.c). */
 void io_check(struct cpu *c, uint16_t port, unsigned sz);
+
+/*
+ * exec_fast.c: a handler specialised for in's operand shape, or NULL for the
+ * generic one; legacy: 16/32-bit code (its stack and branches differ).
+ */
+exec_fn exec_fast_pick(const struct x86_insn *in, bool legacy);
 
 /* exec_legacy.c: 16/32-bit code (stack through SS, IP/EIP wrap, CS limit). */
 void exec_lpush(struct cpu *c, const struct x86_insn *in);

@@ -6,26 +6,6 @@
 #define PAGE_SIZE 4096u
 #define PAGE_MASK (~(uint64_t)(PAGE_SIZE - 1))
 
-uint64_t cpu_ea(const struct cpu *c, const struct x86_insn *in)
-{
-	uint64_t ea;
-
-	if (in->flags & X86_F_MOFFS) {
-		ea = in->imm;
-	} else {
-		ea = (uint64_t)(int64_t)in->disp;
-		if (in->base != X86_REG_NONE)
-			ea += c->gpr[in->base];
-		else if (in->flags & X86_F_RIPREL)
-			ea += c->next_rip;
-		if (in->index != X86_REG_NONE)
-			ea += c->gpr[in->index] << in->scale;
-	}
-	if (in->asz == 8)
-		return ea;
-	return in->asz == 4 ? (uint32_t)ea : (uint16_t)ea;
-}
-
 void mem_check_canonical(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
 {
 	if (!is_canonical(la) || !is_canonical(la + sz - 1))
@@ -34,9 +14,41 @@ void mem_check_canonical(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
 
 void cpu_tlb_flush(struct cpu *c)
 {
-	for (unsigned k = 0; k < CPU_NR_ACCESS; k++)
-		for (unsigned i = 0; i < CPU_TLB_SIZE; i++)
-			c->tlb[k][i].tag = 1;
+	for (unsigned u = 0; u < 2; u++)
+		for (unsigned k = 0; k < CPU_NR_ACCESS; k++)
+			for (unsigned i = 0; i < CPU_TLB_SIZE; i++)
+				c->tlb_set[u][k][i].tag = 1;
+	c->tlb_large = false;
+	c->tlb_gen++;
+	/* The running block's next instruction may now translate elsewhere. */
+	cpu_block_end(c);
+}
+
+/*
+ * INVLPG: the 4 KiB entry of la, and when large pages were cached, every
+ * large-page entry in la's 1 GiB (its 2 MiB or 4 MiB page lies inside).
+ */
+void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
+{
+	uint64_t tag = la & PAGE_MASK;
+
+	for (unsigned u = 0; u < 2; u++) {
+		for (unsigned k = 0; k < CPU_NR_ACCESS; k++) {
+			struct cpu_tlb_entry *e = &c->tlb_set[u][k][(la >> 12) % CPU_TLB_SIZE];
+
+			if (e->tag == tag)
+				e->tag = 1;
+			if (!c->tlb_large)
+				continue;
+			for (unsigned i = 0; i < CPU_TLB_SIZE; i++) {
+				e = &c->tlb_set[u][k][i];
+				if (e->large && ((e->tag ^ la) >> 30) == 0)
+					e->tag = 1;
+			}
+		}
+	}
+	c->tlb_gen++;
+	cpu_block_end(c);
 }
 
 /*
@@ -61,6 +73,9 @@ static uint8_t *page_lookup(struct cpu *c, uint64_t la, enum cpu_access acc, uin
 	if (!x.no_cache) {
 		e->tag = la & PAGE_MASK;
 		e->hva = x.hva;
+		e->code = code_slot(c, x.hva);
+		e->large = x.large;
+		c->tlb_large |= x.large;
 	}
 	return x.hva;
 }
@@ -74,7 +89,15 @@ uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu
 	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE)
 		return NULL;
 	page = page_lookup(c, la, acc, &gpa);
-	return page ? page + (la & ~PAGE_MASK) : NULL;
+	if (!page)
+		return NULL;
+	/*
+	 * The caller stores through the pointer after this: retiring decoded
+	 * code first is enough for this vCPU, whose block ends here.
+	 */
+	if (acc == CPU_ACCESS_WRITE)
+		code_check(c, code_slot(c, page));
+	return page + (la & ~PAGE_MASK);
 }
 
 /* One access that stays inside a page. */
@@ -96,10 +119,12 @@ static void access_in_page(struct cpu *c, uint64_t la, uint8_t *buf, unsigned n,
 	uint8_t *page = page_lookup(c, la, acc, &gpa);
 
 	if (page) {
-		if (store)
+		if (store) {
 			memcpy(page + (la & ~PAGE_MASK), buf, n);
-		else
+			code_check(c, code_slot(c, page));
+		} else {
 			memcpy(buf, page + (la & ~PAGE_MASK), n);
+		}
 		return;
 	}
 	c->ops->mmio(c->opaque, gpa + (la & ~PAGE_MASK), buf, n, store);
@@ -133,28 +158,16 @@ void mem_read_bytes(struct cpu *c, uint64_t la, void *dst, unsigned n, unsigned 
 		access_in_page(c, la, dst, n, acc, false);
 }
 
-uint64_t mem_read(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
+uint64_t mem_read_slow(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
 {
-	struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_READ][(la >> 12) % CPU_TLB_SIZE];
 	uint64_t v = 0;
 
-	/* Fast path: a TLB hit inside one page (a canonical tag implies canonical la). */
-	if (e->tag == (la & PAGE_MASK) && (la & ~PAGE_MASK) + sz <= PAGE_SIZE) {
-		memcpy(&v, e->hva + (la & ~PAGE_MASK), sz);
-		return v;
-	}
 	mem_read_bytes(c, la, &v, sz, seg, CPU_ACCESS_READ);
 	return v;
 }
 
-void mem_write(struct cpu *c, uint64_t la, unsigned sz, uint64_t v, unsigned seg)
+void mem_write_slow(struct cpu *c, uint64_t la, unsigned sz, uint64_t v, unsigned seg)
 {
-	struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_WRITE][(la >> 12) % CPU_TLB_SIZE];
-
-	if (e->tag == (la & PAGE_MASK) && (la & ~PAGE_MASK) + sz <= PAGE_SIZE) {
-		memcpy(e->hva + (la & ~PAGE_MASK), &v, sz);
-		return;
-	}
 	mem_check_canonical(c, la, sz, seg);
 	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE)
 		access_split(c, la, (uint8_t *)&v, sz, CPU_ACCESS_WRITE, true);
@@ -285,9 +298,10 @@ static void sys_access(struct cpu *c, uint64_t la, uint8_t *buf, unsigned n, boo
 			c->exc.cr2 = la;
 			cpu_raise(c, x.vector, true, x.error_code);
 		}
-		if (x.hva && store)
+		if (x.hva && store) {
 			memcpy(x.hva + (la & ~PAGE_MASK), buf, chunk);
-		else if (x.hva)
+			code_check(c, code_slot(c, x.hva));
+		} else if (x.hva)
 			memcpy(buf, x.hva + (la & ~PAGE_MASK), chunk);
 		else
 			c->ops->mmio(c->opaque, x.gpa + (la & ~PAGE_MASK), buf, chunk, store);

@@ -58,8 +58,9 @@ void cpu_mode_update(struct cpu *c)
 	if (m64 != c->mode64 || mode != c->mode) {
 		c->mode64 = m64;
 		c->mode = mode;
-		cpu_icache_flush(c);
-		if (!c->pending_exit)
+		/* Blocks are keyed by mode: those of the old mode wait for its return. */
+		cpu_blocks_retag(c);
+		if (!c->pending_exit || c->pending_exit == CPU_EXIT_BLOCK)
 			c->pending_exit = CPU_EXIT_RESELECT;
 	}
 	for (unsigned s = 0; s < 6; s++)
@@ -68,9 +69,9 @@ void cpu_mode_update(struct cpu *c)
 
 void cpu_set_cpl(struct cpu *c, unsigned cpl)
 {
-	if ((cpl == 3) != (c->cpl == 3))
-		cpu_tlb_flush(c);
+	c->tlb = c->tlb_set[cpl == 3];
 	c->cpl = cpl;
+	cpu_blocks_retag(c);
 }
 
 void seg_check(struct cpu *c, unsigned seg, uint64_t off, unsigned sz)
@@ -751,7 +752,7 @@ static int deliver(struct cpu *c, struct event ev)
 		if (!setjmp(c->fault_jmp)) {
 			deliver_one(c, &ev);
 			c->intr_shadow = false;
-			if (c->pending_exit == CPU_EXIT_RESELECT)
+			if (c->pending_exit >= CPU_EXIT_RESELECT)
 				c->pending_exit = 0;
 			return 0;
 		}
