@@ -24,6 +24,7 @@
 #endif
 #define LEAF1_EDX (CPU_FEAT_1_EDX | FPU_1_EDX | (1u << 9) /* APIC */ | (1u << 12) /* MTRR */)
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
+#define LEAF7_EDX_ARCH_CAPABILITIES (1u << 29)
 #define LEAF1_EDX_HTT (1u << 28)
 
 /* CPUID.80000001:EDX: the core's (SYSCALL, NX, RDTSCP, LM); 1 GiB pages are soft/mmu.c's. */
@@ -64,6 +65,11 @@ void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subl
 		out[1] = (8u << 8) | ((nr_cpus & 0xff) << 16) | (apic_id << 24);
 		out[2] = CPU_FEAT_1_ECX | LEAF1_ECX_HYPERVISOR;
 		out[3] = LEAF1_EDX | (nr_cpus > 1 ? LEAF1_EDX_HTT : 0);
+		break;
+	case 7:
+		/* Subleaf 0 EDX: IA32_ARCH_CAPABILITIES exists (soft.c answers it). */
+		if (subleaf == 0)
+			out[3] = LEAF7_EDX_ARCH_CAPABILITIES;
 		break;
 	case 0xb:
 		/* Topology: one thread per core, nr_cpus cores in one package. */

@@ -226,6 +226,9 @@ static int soft_rdmsr(void *opaque, uint32_t msr, uint64_t *val)
 	case MSR_IA32_MISC_ENABLE:
 		*val = sv->misc_enable;
 		return 0;
+	case MSR_IA32_ARCH_CAPABILITIES:
+		*val = SOFT_ARCH_CAPABILITIES;
+		return 0;
 	case MSR_MTRR_CAP:
 		*val = SOFT_MTRR_CAP;
 		return 0;
