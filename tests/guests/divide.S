@@ -57,12 +57,8 @@ idt_fill:
 	test %ecx, %ecx
 	jnz 2f
 	mov $de_handler, %eax
-2:	lea idt(, %ecx, 8), %edi
-	mov %eax, (%edi)
-	movw $SEL_CODE, 2(%edi)
-	andl $0xffff0000, %eax
-	or $0x8e00, %eax /* present, DPL 0, 32-bit interrupt gate */
-	mov %eax, 4(%edi)
+2:	mov $idt, %edi
+	call idt_gate32
 	inc %ecx
 	cmp $256, %ecx
 	jb 1b

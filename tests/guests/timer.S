@@ -38,12 +38,8 @@ idt_fill:
 	cmp $TIMER_VECTOR, %ecx
 	jne 2f
 	mov $timer_handler, %eax
-2:	lea idt(, %ecx, 8), %edi
-	mov %eax, (%edi)
-	movw $SEL_CODE, 2(%edi)
-	andl $0xffff0000, %eax
-	or $0x8e00, %eax /* present, DPL 0, 32-bit interrupt gate */
-	mov %eax, 4(%edi)
+2:	mov $idt, %edi
+	call idt_gate32
 	inc %ecx
 	cmp $256, %ecx
 	jb 1b
