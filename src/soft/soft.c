@@ -1,5 +1,6 @@
 /* soft/soft.c: the software engine: interpreter vCPUs, soft MMU and kite's own irqchip. */
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +37,19 @@
 /* MISC_ENABLE: fast strings; BTS and PEBS unavailable. */
 #define SOFT_MISC_ENABLE ((1u << 0) | (1u << 11) | (1u << 12))
 
-/* A timer deadline closer than this makes the vCPU run short batches. */
-#define SOFT_TIMER_SLACK_NS 2000000ull
-#define SOFT_SHORT_BATCH    1000
+/*
+ * Near a timer deadline a batch is cut to end about then, assuming the CPU
+ * core runs no faster than one instruction per SOFT_NS_PER_INSN (it runs
+ * slower: the timer interrupt comes a little early, never late); never
+ * below SOFT_SHORT_BATCH instructions.
+ */
+#define SOFT_NS_PER_INSN 2
+#define SOFT_SHORT_BATCH 1000
 
 struct soft_vm {
 	struct irqchip *irqchip;
+	/* Which RAM pages hold decoded code; shared so one vCPU sees another's stores. */
+	struct cpu_code_map *code_map;
 	uint64_t tsc_epoch_ns;
 	struct pvclock pvclock;
 };
@@ -317,6 +325,8 @@ static void soft_vcpu_wake(struct soft_vcpu *sv)
 	sv->wake = true;
 	pthread_cond_signal(&sv->cond);
 	pthread_mutex_unlock(&sv->lock);
+	/* A kick may bring an interrupt: the next STI must not run past it. */
+	atomic_store(&sv->cpu.irq_pending, true);
 	cpu_request_exit(&sv->cpu);
 }
 
@@ -368,6 +378,9 @@ static int soft_vm_create(struct vm *vm, struct err *err)
 	if (!s)
 		return err_set(err, -ENOMEM, "out of memory");
 	vm->engine_data = s;
+	s->code_map = cpu_code_map_create(vm->mem.base, vm->mem.ram_size);
+	if (!s->code_map)
+		return err_set(err, -ENOMEM, "out of memory for the code map");
 	s->tsc_epoch_ns = clock_monotonic_ns();
 	pvclock_init(&s->pvclock, s->tsc_epoch_ns);
 	return irqchip_create(vm, &cfg, &s->irqchip, err);
@@ -379,6 +392,7 @@ static void soft_vm_destroy(struct vm *vm)
 
 	if (s->irqchip)
 		irqchip_destroy(s->irqchip);
+	cpu_code_map_destroy(s->code_map);
 	free(s);
 	vm->engine_data = NULL;
 }
@@ -400,6 +414,9 @@ static int soft_vcpu_create(struct vcpu *vcpu, struct err *err)
 	pthread_condattr_destroy(&attr);
 	if (cpu_init(&sv->cpu, &soft_cpu_ops, sv) < 0)
 		return err_set(err, -ENOMEM, "out of memory for the CPU core");
+	cpu_set_code_map(&sv->cpu, soft_of(vcpu->vm)->code_map);
+	/* Spinning on a lock held by a vCPU that waits for a host core: yield it. */
+	sv->cpu.pause_exits = vcpu->vm->nr_vcpus > 1;
 	sv->misc_enable = SOFT_MISC_ENABLE;
 	sv->mtrr_def_type = 0xc06; /* enabled, fixed ranges on, default write-back */
 	/* Application processors wait for INIT/SIPI, as on a PC. */
@@ -533,6 +550,7 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 	struct soft_vcpu *sv = svcpu_of(vcpu);
 	struct irqchip *chip = soft_of(vcpu->vm)->irqchip;
 	uint64_t deadline, now, batch = SOFT_BATCH_INSNS;
+	bool pending;
 	char what[96];
 	int rc;
 
@@ -551,13 +569,20 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 		soft_vcpu_sleep(sv, deadline);
 		return VCPU_CONTINUE;
 	}
-	/* Short batches near a timer deadline keep its interrupt on time. */
-	if (deadline != UINT64_MAX && deadline < now + SOFT_TIMER_SLACK_NS)
-		batch = SOFT_SHORT_BATCH;
+	/* Near a timer deadline, a batch that ends about then keeps its interrupt on time. */
+	if (deadline != UINT64_MAX) {
+		uint64_t fit = deadline > now ? (deadline - now) / SOFT_NS_PER_INSN : 0;
+
+		if (fit < batch)
+			batch = fit < SOFT_SHORT_BATCH ? SOFT_SHORT_BATCH : fit;
+	}
+	pending = irqchip_has_interrupt(chip, vcpu->id);
 	/* An interrupt held off by the STI/MOV SS shadow: one instruction, then deliver. */
-	if (sv->cpu.intr_shadow && irqchip_has_interrupt(chip, vcpu->id))
+	if (sv->cpu.intr_shadow && pending)
 		batch = 1;
 	atomic_store(&sv->cpu.exit_request, false);
+	/* A kick from now on also ends the batch (soft_vcpu_wake). */
+	atomic_store(&sv->cpu.irq_pending, pending);
 	rc = cpu_run(&sv->cpu, batch);
 	switch (rc) {
 	case CPU_EXIT_NONE:
@@ -565,6 +590,9 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 		return VCPU_CONTINUE;
 	case CPU_EXIT_HLT:
 		sv->halted = true;
+		return VCPU_CONTINUE;
+	case CPU_EXIT_PAUSE:
+		sched_yield();
 		return VCPU_CONTINUE;
 	case CPU_EXIT_EXCEPTION:
 		if (cpu_deliver_exception(&sv->cpu) < 0)

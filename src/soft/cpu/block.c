@@ -61,13 +61,16 @@ static uint32_t slot_mark(_Atomic uint32_t *slot)
 
 void cpu_code_map_written(struct cpu_code_map *m, const void *hva, uint64_t len)
 {
-	uintptr_t p = (uintptr_t)hva & ~(uintptr_t)(PAGE_SIZE - 1);
-	uintptr_t end = (uintptr_t)hva + len;
+	/* Pages count from m->base, as the CPUs index them (it need not be host-aligned). */
+	uint64_t first = ((uintptr_t)hva - m->base) >> 12;
+	uint64_t last = ((uintptr_t)hva - m->base + len - 1) >> 12;
 
 	if (!len)
 		return;
-	for (; p < end; p += PAGE_SIZE) {
-		_Atomic uint32_t *slot = &m->gen[((p - m->base) >> 12) & m->mask];
+	if (last - first > m->mask)
+		last = first + m->mask;
+	for (uint64_t p = first; p <= last; p++) {
+		_Atomic uint32_t *slot = &m->gen[p & m->mask];
 
 		if (atomic_load_explicit(slot, memory_order_relaxed) & 1)
 			slot_bump(slot);
@@ -206,6 +209,9 @@ struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *pag
 	if (!n)
 		return NULL;
 	b->la = la;
+	b->tag = c->blk_tag;
+	b->next[0] = b->next[1] = NULL;
+	b->next_la[0] = b->next_la[1] = 0;
 	b->page = page;
 	b->code = slot;
 	b->gen = gen;

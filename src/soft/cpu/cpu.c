@@ -205,6 +205,8 @@ int cpu_init(struct cpu *c, const struct cpu_ops *ops, void *opaque)
 	c->msr.pat = 0x0007040600070406ull;
 	c->dr[6] = 0xffff0ff0;
 	c->dr[7] = 0x400;
+	/* Until an engine says otherwise, every STI may have an interrupt to let in. */
+	atomic_store(&c->irq_pending, true);
 	cpu_fpu_reset(&c->fpu);
 	c->tlb = c->tlb_set[0];
 	cpu_tlb_flush(c);
@@ -278,8 +280,8 @@ static void fetch_slow(struct cpu *c, uint64_t la, uint8_t *bytes, struct x86_in
  * A one-instruction block in c->blk_one that is never cached: page-crossing
  * or MMIO code, or a block reaching past the CS limit.
  */
-static const struct cpu_block *fetch_one(struct cpu *c, uint64_t la, bool legacy,
-					 const exec_fn *table)
+static struct cpu_block *fetch_one(struct cpu *c, uint64_t la, bool legacy,
+				   const exec_fn *table)
 {
 	uint8_t bytes[X86_INSN_MAX_LEN];
 	struct cpu_block *one = c->blk_one;
@@ -302,8 +304,8 @@ static const struct cpu_block *fetch_one(struct cpu *c, uint64_t la, bool legacy
  * The block at linear address la (RIP in CS): a cached one whose page still
  * translates to the same host page and holds the same code, else decoded now.
  */
-static const struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
-					   const exec_fn *table)
+static struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
+				     const exec_fn *table)
 {
 	struct cpu_blk_slot *s = &c->blk_tab[(la ^ (la >> 12)) % CPU_BLK_TAB_SIZE];
 	struct cpu_block *b = s->b;
@@ -344,6 +346,32 @@ hit:
 	return b;
 }
 
+/* The block that ran after prev at la last time, if it is still valid. */
+static inline struct cpu_block *chain_next(struct cpu *c, const struct cpu_block *prev,
+					   uint64_t la)
+{
+	struct cpu_block *b;
+
+	if (prev->next_la[0] == la)
+		b = prev->next[0];
+	else if (prev->next_la[1] == la)
+		b = prev->next[1];
+	else
+		return NULL;
+	if (b && b->tag == c->blk_tag && b->tlb_gen == c->tlb_gen &&
+	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen)
+		return b;
+	return NULL;
+}
+
+static inline void chain_link(struct cpu_block *prev, uint64_t la, struct cpu_block *b)
+{
+	unsigned k = prev->next[0] && prev->next_la[0] != la;
+
+	prev->next_la[k] = la;
+	prev->next[k] = b;
+}
+
 /*
  * Runs blocks until the budget ends or an instruction asks to stop. Per
  * instruction: the handler, then a check that control went where the block
@@ -353,9 +381,10 @@ static inline __attribute__((always_inline)) int run_blocks(struct cpu *c, uint6
 							     bool legacy)
 {
 	const exec_fn *table = legacy ? exec_table_legacy : exec_table64;
+	struct cpu_block *prev = NULL;
 
 	while (c->insns < end) {
-		const struct cpu_block *b;
+		struct cpu_block *b;
 		uint64_t rip, la;
 		unsigned n, i;
 		int r;
@@ -366,7 +395,16 @@ static inline __attribute__((always_inline)) int run_blocks(struct cpu *c, uint6
 		}
 		c->intr_shadow = false;
 		la = legacy ? (uint32_t)(c->seg_base[X86_SEG_CS] + c->rip) : c->rip;
-		b = fetch_block(c, la, legacy, table);
+		b = prev ? chain_next(c, prev, la) : NULL;
+		if (!b) {
+			uint32_t epoch = c->blk_epoch;
+
+			b = fetch_block(c, la, legacy, table);
+			/* Link only blocks of one epoch: a flush reused prev's memory. */
+			if (prev && b != c->blk_one && epoch == c->blk_epoch)
+				chain_link(prev, la, b);
+		}
+		prev = (legacy || b == c->blk_one) ? NULL : b;
 		n = b->n;
 		if (end - c->insns < n)
 			n = (unsigned)(end - c->insns);

@@ -60,6 +60,7 @@ enum cpu_exit {
 	CPU_EXIT_HLT,	      /* HLT retired: RIP is past it; wait for an interrupt */
 	CPU_EXIT_REQUEST,     /* cpu_request_exit() was called */
 	CPU_EXIT_UNSUPPORTED, /* a CPU mode this core does not execute (virtual-8086) */
+	CPU_EXIT_PAUSE,	      /* a spin-wait loop (PAUSE) went on (only with pause_exits) */
 };
 
 enum cpu_exc_kind {
@@ -155,7 +156,14 @@ struct cpu {
 
 	struct cpu_exception exc;
 	uint64_t insns; /* retired instructions */
+	unsigned pauses;  /* PAUSEs since the last CPU_EXIT_PAUSE */
+	bool pause_exits; /* the engine wants CPU_EXIT_PAUSE (other vCPUs may need the core) */
 	atomic_bool exit_request;
+	/*
+	 * Set by the engine while an interrupt waits for RFLAGS.IF: only then
+	 * does an instruction that sets IF end the batch to let it in.
+	 */
+	atomic_bool irq_pending;
 
 	const struct cpu_ops *ops;
 	void *opaque;

@@ -344,6 +344,36 @@ static ALWAYS_INLINE void shift_ri(struct cpu *c, const struct x86_insn *in, uns
 	c->lf.size = sz;
 }
 
+/*
+ * ROL/ROR of a register by an immediate count: CF, and OF only for a count
+ * of 1 (the host leaves OF alone for other immediate counts, see exec_shift).
+ */
+static ALWAYS_INLINE void rot_ri(struct cpu *c, const struct x86_insn *in, unsigned sz, bool ror)
+{
+	unsigned n = (in->flags & X86_F_IMM_ONE) ? 1 : in->imm & (sz == 8 ? 0x3f : 0x1f);
+	unsigned bits = 8 * sz;
+	uint64_t a = rd(c, in->rm, sz), msb = sz_msb(sz), r, f;
+	bool cf, of;
+
+	if (!n) {
+		c->gpr[in->rm] = a;
+		return;
+	}
+	r = ror ? (a >> n) | (a << (bits - n)) : (a << n) | (a >> (bits - n));
+	if (sz == 4)
+		r = (uint32_t)r;
+	c->gpr[in->rm] = r;
+	if (ror) {
+		cf = r & msb;
+		of = !!(a & msb) ^ (a & 1);
+	} else {
+		cf = r & 1;
+		of = (a ^ (a << 1)) & msb;
+	}
+	f = flags_get(c) & ~(uint64_t)(FL_CF | (n == 1 ? FL_OF : 0));
+	c->rflags = f | (cf ? FL_CF : 0) | (n == 1 && of ? FL_OF : 0);
+}
+
 #define SHIFT_FN(name, sz, sub)                                                                    \
 	static void name(struct cpu *c, const struct x86_insn *in)                                 \
 	{                                                                                          \
@@ -355,6 +385,26 @@ SHIFT_FN(shr_ri4, 4, 5)
 SHIFT_FN(shr_ri8, 8, 5)
 SHIFT_FN(sar_ri4, 4, 7)
 SHIFT_FN(sar_ri8, 8, 7)
+
+static void rol_ri4(struct cpu *c, const struct x86_insn *in)
+{
+	rot_ri(c, in, 4, false);
+}
+
+static void rol_ri8(struct cpu *c, const struct x86_insn *in)
+{
+	rot_ri(c, in, 8, false);
+}
+
+static void ror_ri4(struct cpu *c, const struct x86_insn *in)
+{
+	rot_ri(c, in, 4, true);
+}
+
+static void ror_ri8(struct cpu *c, const struct x86_insn *in)
+{
+	rot_ri(c, in, 8, true);
+}
 
 /* Two- and three-operand IMUL: lazy flags (LF_MUL: CF = OF = the product overflowed). */
 static ALWAYS_INLINE void imul_do(struct cpu *c, const struct x86_insn *in, unsigned sz, uint64_t a,
@@ -485,6 +535,20 @@ static void sbb_rr8(struct cpu *c, const struct x86_insn *in)
 	adcsbb_rr(c, in, 8, true);
 }
 
+/*
+ * PAUSE: a spin-wait loop. Another vCPU holds what it waits for, and that
+ * vCPU's host thread may be waiting for a core: give the engine a chance
+ * to yield now and then.
+ */
+static void pause_insn(struct cpu *c, const struct x86_insn *in)
+{
+	(void)in;
+	if (c->pause_exits && ++c->pauses >= CPU_PAUSE_EXIT && !c->pending_exit) {
+		c->pauses = 0;
+		c->pending_exit = CPU_EXIT_PAUSE;
+	}
+}
+
 static exec_fn pick_alu(const struct x86_insn *in)
 {
 	bool mem = in->flags & X86_F_MEM;
@@ -538,6 +602,7 @@ static exec_fn pick_mov(const struct x86_insn *in)
 static exec_fn pick_shift(const struct x86_insn *in)
 {
 	static const exec_fn fns[8][2] = {
+	    [0] = {rol_ri4, rol_ri8}, [1] = {ror_ri4, ror_ri8},
 	    [4] = {shl_ri4, shl_ri8}, [5] = {shr_ri4, shr_ri8},
 	    [6] = {shl_ri4, shl_ri8}, [7] = {sar_ri4, sar_ri8},
 	};
@@ -579,6 +644,10 @@ exec_fn exec_fast_pick(const struct x86_insn *in, bool legacy)
 		return wide && !mem ? (q ? cmov_rr8 : cmov_rr4) : NULL;
 	case OP_SETCC:
 		return mem ? NULL : setcc_r;
+	case OP_SSE:
+		return exec_sse_fast_pick(in);
+	case OP_NOP:
+		return (in->flags & X86_F_REP) && in->map == 0 && in->opc == 0x90 ? pause_insn : NULL;
 	case OP_LEA:
 		return wide ? (q ? lea_8 : lea_4) : NULL;
 	case OP_INC:

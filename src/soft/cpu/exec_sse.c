@@ -1117,3 +1117,106 @@ void exec_sse(struct cpu *c, const struct x86_insn *in)
 		break;
 	}
 }
+
+/* ---- shape-specialised handlers for the commonest SSE2 integer forms ---- */
+
+#define PINT_FAST(name, expr)                                                                      \
+	static void name(struct cpu *c, const struct x86_insn *in)                                 \
+	{                                                                                          \
+		__m128i a, b;                                                                      \
+                                                                                                   \
+		check_sse(c);                                                                      \
+		b = src_x(c, in, 16);                                                              \
+		a = xget(c, in->reg);                                                              \
+		xset(c, in->reg, expr);                                                            \
+	}
+
+PINT_FAST(fast_pxor, _mm_xor_si128(a, b))
+PINT_FAST(fast_por, _mm_or_si128(a, b))
+PINT_FAST(fast_pand, _mm_and_si128(a, b))
+PINT_FAST(fast_pandn, _mm_andnot_si128(a, b))
+PINT_FAST(fast_paddb, _mm_add_epi8(a, b))
+PINT_FAST(fast_paddw, _mm_add_epi16(a, b))
+PINT_FAST(fast_paddd, _mm_add_epi32(a, b))
+PINT_FAST(fast_paddq, _mm_add_epi64(a, b))
+PINT_FAST(fast_psubb, _mm_sub_epi8(a, b))
+PINT_FAST(fast_psubw, _mm_sub_epi16(a, b))
+PINT_FAST(fast_psubd, _mm_sub_epi32(a, b))
+PINT_FAST(fast_psubq, _mm_sub_epi64(a, b))
+PINT_FAST(fast_pcmpeqb, _mm_cmpeq_epi8(a, b))
+PINT_FAST(fast_pcmpeqd, _mm_cmpeq_epi32(a, b))
+
+/* 66 0F 70: PSHUFD. */
+static void fast_pshufd(struct cpu *c, const struct x86_insn *in)
+{
+	unsigned imm = in->imm & 0xff;
+	union cpu_xmm s, r;
+
+	check_sse(c);
+	_mm_store_si128((__m128i *)&s, src_x(c, in, 16));
+	for (unsigned i = 0; i < 4; i++)
+		r.d[i] = s.d[(imm >> (2 * i)) & 3];
+	xset(c, in->reg, _mm_load_si128((const __m128i *)&r));
+}
+
+/* 66 (REX.W) 0F 6E from a register: MOVD/MOVQ xmm, r32/r64. */
+static void fast_movd_to_x(struct cpu *c, const struct x86_insn *in)
+{
+	uint64_t v = c->gpr[in->rm];
+
+	check_sse(c);
+	xset(c, in->reg, _mm_cvtsi64_si128((long long)(in->osz == 8 ? v : (uint32_t)v)));
+}
+
+/* 66 (REX.W) 0F 7E to a register: MOVD/MOVQ r32/r64, xmm. */
+static void fast_movd_from_x(struct cpu *c, const struct x86_insn *in)
+{
+	uint64_t v = lo64(xget(c, in->reg));
+
+	check_sse(c);
+	c->gpr[in->rm] = in->osz == 8 ? v : (uint32_t)v;
+}
+
+exec_fn exec_sse_fast_pick(const struct x86_insn *in)
+{
+	if (in->map != 1 || pfx_of(in) != P_66)
+		return NULL;
+	switch (in->opc) {
+	case 0xef:
+		return fast_pxor;
+	case 0xeb:
+		return fast_por;
+	case 0xdb:
+		return fast_pand;
+	case 0xdf:
+		return fast_pandn;
+	case 0xfc:
+		return fast_paddb;
+	case 0xfd:
+		return fast_paddw;
+	case 0xfe:
+		return fast_paddd;
+	case 0xd4:
+		return fast_paddq;
+	case 0xf8:
+		return fast_psubb;
+	case 0xf9:
+		return fast_psubw;
+	case 0xfa:
+		return fast_psubd;
+	case 0xfb:
+		return fast_psubq;
+	case 0x74:
+		return fast_pcmpeqb;
+	case 0x76:
+		return fast_pcmpeqd;
+	case 0x70:
+		return fast_pshufd;
+	case 0x6e:
+		return is_mem(in) ? NULL : fast_movd_to_x;
+	case 0x7e:
+		return is_mem(in) ? NULL : fast_movd_from_x;
+	default:
+		return NULL;
+	}
+}

@@ -106,6 +106,90 @@ static bool str_once(struct cpu *c, const struct x86_insn *in, enum str_kind k, 
 	return ((a - b) & sz_mask(sz)) != 0;
 }
 
+/* Bytes a fast REP MOVS/STOS moves before the instruction yields (and restarts). */
+#define REP_FAST_BYTES (64u << 10)
+
+/*
+ * Copies n elements of sz bytes forward, as REP MOVS does one element after
+ * the other: where the destination starts inside the source, bytes already
+ * copied are copied again (a pattern repeats), which memmove would not do.
+ */
+static void copy_forward(uint8_t *d, const uint8_t *s, uint64_t n, unsigned sz)
+{
+	uint64_t len = n * sz;
+
+	if (d <= s || d >= s + len) {
+		memmove(d, s, len);
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		host_store(d + i * sz, sz, host_load(s + i * sz, sz));
+}
+
+static void fill(uint8_t *d, uint64_t n, unsigned sz, uint64_t v)
+{
+	if (sz == 1) {
+		memset(d, (int)(v & 0xff), n);
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		host_store(d + i * sz, sz, v);
+}
+
+/*
+ * REP MOVS/STOS with 64-bit addresses and DF clear: whole runs inside one
+ * source and one destination page of RAM become memmove/memset. Returns
+ * false when the next element needs the element-by-element path (it crosses
+ * a page or touches MMIO); true when done or when the instruction must yield.
+ */
+static bool rep_fast(struct cpu *c, const struct x86_insn *in, enum str_kind k, unsigned sz)
+{
+	uint64_t moved = 0;
+
+	while (c->gpr[X86_RCX]) {
+		uint64_t si = c->gpr[X86_RSI] + cpu_seg_base(c, in->seg);
+		uint64_t di = c->gpr[X86_RDI] + c->seg_base[X86_SEG_ES];
+		uint64_t n = c->gpr[X86_RCX], room = (0x1000 - (di & 0xfff)) / sz;
+		uint8_t *src = NULL, *dst;
+
+		if (k == S_MOVS) {
+			uint64_t sroom = (0x1000 - (si & 0xfff)) / sz;
+
+			if (sroom < room)
+				room = sroom;
+		}
+		if (!room)
+			return false;
+		if (n > room)
+			n = room;
+		if (moved >= REP_FAST_BYTES) {
+			/* Yield: the instruction restarts with the registers as they are. */
+			c->next_rip = c->rip;
+			return true;
+		}
+		/* The first element's faults, in the order the slow path raises them. */
+		if (k == S_MOVS) {
+			src = mem_ptr(c, si, sz, in->seg, CPU_ACCESS_READ);
+			if (!src)
+				return false;
+		}
+		dst = mem_ptr(c, di, sz, X86_SEG_ES, CPU_ACCESS_WRITE);
+		if (!dst)
+			return false;
+		/* The rest of the run is in the same pages: no other fault is possible. */
+		if (k == S_MOVS) {
+			copy_forward(dst, src, n, sz);
+			c->gpr[X86_RSI] += n * sz;
+		} else {
+			fill(dst, n, sz, c->gpr[X86_RAX]);
+		}
+		c->gpr[X86_RDI] += n * sz;
+		c->gpr[X86_RCX] -= n;
+		moved += n * sz;
+	}
+	return true;
+}
+
 static void str_exec(struct cpu *c, const struct x86_insn *in, enum str_kind k, unsigned sz)
 {
 	unsigned asz = in->asz;
@@ -139,17 +223,23 @@ static void str_exec(struct cpu *c, const struct x86_insn *in, enum str_kind k, 
 		bool more;
 
 		if (!cnt)
-			return;
+			break;
 		if (n == CPU_REP_CHUNK) {
 			/* Yield: the instruction restarts with the registers as they are. */
 			c->next_rip = c->rip;
-			return;
+			break;
+		}
+		if (asz == 8 && (k == S_MOVS || k == S_STOS) && !(c->rflags & FL_DF)) {
+			if (rep_fast(c, in, k, sz))
+				break;
+			cnt = c->gpr[X86_RCX];
 		}
 		more = str_once(c, in, k, sz);
 		reg_set(c, X86_RCX, asz, cnt - 1);
 		if (!more && (k == S_CMPS || k == S_SCAS))
-			return;
+			break;
 	}
+	c->fault_flags_valid = false;
 }
 
 void exec_movs(struct cpu *c, const struct x86_insn *in)

@@ -55,7 +55,8 @@ static inline void cpu_block_end(struct cpu *c)
 static inline void cpu_if_enabled(struct cpu *c, uint64_t old_flags, uint64_t new_flags)
 {
 	if (!(old_flags & X86_RFLAGS_IF) && (new_flags & X86_RFLAGS_IF) &&
-	    (!c->pending_exit || c->pending_exit >= CPU_EXIT_RESELECT))
+	    (!c->pending_exit || c->pending_exit >= CPU_EXIT_RESELECT) &&
+	    atomic_load_explicit(&c->irq_pending, memory_order_relaxed))
 		c->pending_exit = CPU_EXIT_REQUEST;
 }
 
@@ -78,6 +79,9 @@ enum {
 	LF_SAR,
 	LF_MUL, /* res: the low half; a: 1 when the product overflowed it */
 };
+
+/* A spin-wait loop returns CPU_EXIT_PAUSE after this many PAUSEs. */
+#define CPU_PAUSE_EXIT 64
 
 /* REP string instructions yield after this many iterations. */
 #define CPU_REP_CHUNK 4096
@@ -103,12 +107,19 @@ struct cpu_blk_insn {
 
 struct cpu_block {
 	uint64_t la;		/* linear address of the first instruction */
+	uint32_t tag;		/* cpu->blk_tag it was decoded under */
 	const uint8_t *page;	/* host page the bytes came from */
 	_Atomic uint32_t *code; /* its code generation slot */
 	uint32_t gen;		/* the generation the bytes belong to */
 	uint32_t tlb_gen;	/* cpu->tlb_gen when la last translated to page */
 	uint16_t n;		/* instructions */
 	uint16_t bytes;		/* their total length */
+	/*
+	 * The blocks that ran after this one (a branch target, the fall-through),
+	 * found again without the hash table; checked like any other hit.
+	 */
+	uint64_t next_la[2];
+	struct cpu_block *next[2];
 	struct cpu_blk_insn insn[];
 };
 
@@ -587,6 +598,8 @@ void exec_int3(struct cpu *c, const struct x86_insn *in);
 void exec_int(struct cpu *c, const struct x86_insn *in);
 /* The x87 and SSE/MMX units (exec_x87.c, exec_sse.c); their state is cpu->fpu. */
 void exec_sse(struct cpu *c, const struct x86_insn *in);
+/* A handler for one of the commonest SSE2 integer shapes, or NULL (exec_sse.c). */
+exec_fn exec_sse_fast_pick(const struct x86_insn *in);
 void exec_x87(struct cpu *c, const struct x86_insn *in);
 
 void exec_movs(struct cpu *c, const struct x86_insn *in);

@@ -1,0 +1,355 @@
+/* tests/unit/test_softblock.c: the soft CPU's decoded-block cache, code map, TLB and REP paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "soft/cpu/cpu.h"
+
+#define RAM_SIZE (4u << 20)
+#define CODE	 0x10000
+#define DATA	 0x100000
+#define ALIAS	 0x300000 /* a linear page the test maps onto any physical page */
+
+struct env {
+	struct cpu cpu;
+	uint8_t *ram;
+	uint64_t alias_to; /* physical page ALIAS translates to */
+	unsigned translations;
+};
+
+/* Identity paging for RAM, except the ALIAS page. */
+static int t_translate(void *opaque, uint64_t la, enum cpu_access acc, struct cpu_xlate *x)
+{
+	struct env *e = opaque;
+	uint64_t pa = la == ALIAS ? e->alias_to : la;
+
+	(void)acc;
+	e->translations++;
+	if (pa >= RAM_SIZE) {
+		x->vector = 14;
+		x->error_code = 0;
+		return -1;
+	}
+	x->hva = e->ram + pa;
+	x->gpa = pa;
+	return 0;
+}
+
+static void t_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, bool is_write)
+{
+	(void)opaque;
+	(void)gpa;
+	(void)is_write;
+	memset(data, 0xff, len);
+}
+
+static void t_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, bool is_write)
+{
+	(void)opaque;
+	(void)port;
+	(void)is_write;
+	memset(data, 0xff, len);
+}
+
+static void t_cpuid(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	(void)opaque;
+	(void)leaf;
+	(void)subleaf;
+	memset(out, 0, 4 * sizeof(out[0]));
+}
+
+static uint64_t t_rdtsc(void *opaque)
+{
+	(void)opaque;
+	return 0;
+}
+
+static const struct cpu_ops t_ops = {
+    .translate = t_translate,
+    .mmio = t_mmio,
+    .pio = t_pio,
+    .cpuid = t_cpuid,
+    .rdtsc = t_rdtsc,
+};
+
+static int env_init(struct env *e, uint8_t *ram)
+{
+	memset(e, 0, sizeof(*e));
+	e->ram = ram;
+	e->alias_to = DATA;
+	return cpu_init(&e->cpu, &t_ops, e);
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	uint8_t *ram = calloc(1, RAM_SIZE);
+
+	if (!e || !ram || env_init(e, ram)) {
+		free(ram);
+		free(e);
+		return -1;
+	}
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	cpu_destroy(&e->cpu);
+	free(e->ram);
+	free(e);
+	return 0;
+}
+
+/* 64-bit mode, CPL 0, RIP at rip; cpu_init's default state is long mode. */
+static void start(struct env *e, uint64_t rip)
+{
+	struct x86_cpu_state st;
+
+	cpu_get_state(&e->cpu, &st);
+	memset(st.gpr, 0, sizeof(st.gpr));
+	st.rip = rip;
+	st.rflags = X86_RFLAGS_FIXED;
+	st.gpr[X86_RSP] = DATA + 0x8000;
+	cpu_set_state(&e->cpu, &st);
+}
+
+static int run(struct env *e)
+{
+	return cpu_run(&e->cpu, 100000);
+}
+
+/* A store into the very block that is running changes what it runs next. */
+static void test_smc_same_block(void **state)
+{
+	struct env *e = *state;
+	/*
+	 * mov $0x55, %al; mov %al, 1f+1(%rip); 1: mov $0x11, %bl; hlt
+	 * (the store rewrites the immediate of the next instruction)
+	 */
+	static const uint8_t code[] = {0xb0, 0x55, 0x88, 0x05, 0x01, 0x00, 0x00,
+				       0x00, 0xb3, 0x11, 0xf4};
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	start(e, CODE);
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RBX] & 0xff, 0x55);
+	/* Run again from the top: the modified code is what is cached now. */
+	e->ram[CODE + 9] = 0x22;
+	start(e, CODE);
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RBX] & 0xff, 0x55);
+}
+
+/* Code run once, rewritten by a REP MOVSB of the guest, then run again. */
+static void test_smc_rep_movs(void **state)
+{
+	struct env *e = *state;
+	/* f: mov $1, %eax; ret */
+	static const uint8_t f1[] = {0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3};
+	static const uint8_t f2[] = {0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3};
+	/* call f; mov %eax, %ebx; rep movsb f2 (RSI, set by the test) over f; call f; hlt */
+	static const uint8_t code[] = {
+	    0xe8, 0xfb, 0x00, 0x00, 0x00,	/* call CODE+0x100 */
+	    0x89, 0xc3,				/* mov %eax, %ebx */
+	    0xbf, 0x00, 0x01, 0x01, 0x00,	/* mov $0x10100, %edi */
+	    0xb9, 0x06, 0x00, 0x00, 0x00,	/* mov $6, %ecx */
+	    0xf3, 0xa4,				/* rep movsb */
+	    0xe8, 0xe8, 0x00, 0x00, 0x00,	/* call CODE+0x100 */
+	    0xf4,				/* hlt */
+	};
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	memcpy(e->ram + CODE + 0x100, f1, sizeof(f1));
+	memcpy(e->ram + DATA, f2, sizeof(f2));
+	start(e, CODE);
+	e->cpu.gpr[X86_RSI] = DATA;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RBX], 1);
+	assert_int_equal(e->cpu.gpr[X86_RAX], 2);
+}
+
+/*
+ * Two CPUs sharing one code map: the second rewrites code the first has
+ * decoded, and the first runs the new code.
+ */
+static void test_cross_cpu_code_write(void **state)
+{
+	struct env *a = *state, b;
+	struct cpu_code_map *m = cpu_code_map_create(a->ram, RAM_SIZE);
+	/* mov $7, %ebx; hlt */
+	static const uint8_t f[] = {0xbb, 0x07, 0x00, 0x00, 0x00, 0xf4};
+	/* movb $9, CODE+1; hlt (absolute through a 32-bit displacement) */
+	static const uint8_t w[] = {0xc6, 0x04, 0x25, 0x01, 0x00, 0x01, 0x00, 0x09, 0xf4};
+
+	assert_non_null(m);
+	assert_int_equal(env_init(&b, a->ram), 0);
+	cpu_set_code_map(&a->cpu, m);
+	cpu_set_code_map(&b.cpu, m);
+	memcpy(a->ram + CODE, f, sizeof(f));
+	memcpy(a->ram + CODE + 0x2000, w, sizeof(w));
+	start(a, CODE);
+	assert_int_equal(run(a), CPU_EXIT_HLT);
+	assert_int_equal(a->cpu.gpr[X86_RBX], 7);
+	start(&b, CODE + 0x2000);
+	assert_int_equal(run(&b), CPU_EXIT_HLT);
+	/* Not through cpu_set_state: the first CPU keeps its blocks. */
+	a->cpu.rip = CODE;
+	assert_int_equal(run(a), CPU_EXIT_HLT);
+	assert_int_equal(a->cpu.gpr[X86_RBX], 9);
+	/* A device-style write, reported through the map. */
+	a->ram[CODE + 1] = 0x0b;
+	cpu_code_map_written(m, a->ram + CODE + 1, 1);
+	a->cpu.rip = CODE;
+	assert_int_equal(run(a), CPU_EXIT_HLT);
+	assert_int_equal(a->cpu.gpr[X86_RBX], 0x0b);
+	cpu_destroy(&b.cpu);
+	cpu_set_code_map(&a->cpu, NULL);
+	cpu_code_map_destroy(m);
+}
+
+/* INVLPG drops the translation of its page: a remapped page is seen afterwards. */
+static void test_invlpg(void **state)
+{
+	struct env *e = *state;
+	/*
+	 * mov ALIAS, %rbx; invlpg ALIAS; mov ALIAS, %rcx; hlt
+	 * (the test remaps ALIAS between the two runs)
+	 */
+	static const uint8_t code[] = {
+	    0x48, 0x8b, 0x1c, 0x25, 0x00, 0x00, 0x30, 0x00, /* mov 0x300000, %rbx */
+	    0xf4,					    /* hlt */
+	    0x0f, 0x01, 0x3c, 0x25, 0x00, 0x00, 0x30, 0x00, /* invlpg 0x300000 */
+	    0x48, 0x8b, 0x0c, 0x25, 0x00, 0x00, 0x30, 0x00, /* mov 0x300000, %rcx */
+	    0xf4,					    /* hlt */
+	};
+	uint64_t one = 0x1111, two = 0x2222;
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	memcpy(e->ram + DATA, &one, 8);
+	memcpy(e->ram + DATA + 0x1000, &two, 8);
+	start(e, CODE);
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RBX], one);
+	e->alias_to = DATA + 0x1000;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RCX], two);
+}
+
+/* Running the same code again needs no translation: TLB entries and blocks are kept. */
+static void test_tlb_and_blocks_kept(void **state)
+{
+	struct env *e = *state;
+	/* mov DATA, %rax; hlt */
+	static const uint8_t code[] = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x10, 0x00, 0xf4};
+	unsigned before;
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	start(e, CODE);
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	before = e->translations;
+	e->cpu.rip = CODE;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->translations, before);
+}
+
+/* REP MOVS/STOS against an element-by-element reference, overlaps and page ends included. */
+static void test_rep_reference(void **state)
+{
+	struct env *e = *state;
+	uint8_t *ref = malloc(RAM_SIZE);
+	unsigned seed = 1;
+
+	assert_non_null(ref);
+	for (unsigned t = 0; t < 300; t++) {
+		unsigned movs = t & 1, sz = 1u << ((t >> 1) & 3), n = 0;
+		uint64_t src, dst, cnt, rax = 0x1122334455667788ull ^ t;
+		uint8_t code[8];
+
+		seed = seed * 1103515245 + 12345;
+		src = DATA + (seed >> 8) % 0x20000;
+		seed = seed * 1103515245 + 12345;
+		dst = (t % 5 == 0) ? src + (seed >> 8) % 64 - 32 : DATA + (seed >> 8) % 0x20000;
+		seed = seed * 1103515245 + 12345;
+		cnt = (seed >> 8) % (t % 3 ? 300 : 20000);
+		for (unsigned i = DATA; i < DATA + 0x60000; i++)
+			e->ram[i] = (uint8_t)(i * 7 + t);
+		memcpy(ref, e->ram, RAM_SIZE);
+		for (uint64_t i = 0; i < cnt; i++) {
+			if (movs)
+				memmove(ref + dst + i * sz, ref + src + i * sz, sz);
+			else
+				memcpy(ref + dst + i * sz, &rax, sz);
+		}
+		code[n++] = 0xf3;
+		if (sz == 2)
+			code[n++] = 0x66;
+		if (sz == 8)
+			code[n++] = 0x48;
+		code[n++] = (uint8_t)((movs ? 0xa4 : 0xaa) + (sz > 1));
+		code[n++] = 0xf4;
+		memcpy(e->ram + CODE, code, n);
+		memcpy(ref + CODE, code, n);
+		start(e, CODE);
+		e->cpu.gpr[X86_RSI] = src;
+		e->cpu.gpr[X86_RDI] = dst;
+		e->cpu.gpr[X86_RCX] = cnt;
+		e->cpu.gpr[X86_RAX] = rax;
+		for (unsigned k = 0; k < 1000 && run(e) != CPU_EXIT_HLT; k++)
+			;
+		assert_int_equal(e->cpu.gpr[X86_RCX], 0);
+		assert_int_equal(e->cpu.gpr[X86_RDI], dst + cnt * sz);
+		if (movs)
+			assert_int_equal(e->cpu.gpr[X86_RSI], src + cnt * sz);
+		assert_memory_equal(e->ram + DATA - 0x1000, ref + DATA - 0x1000, 0x61000);
+	}
+	free(ref);
+}
+
+/* Instructions retire one by one even when a fault stops a block in the middle. */
+static void test_retired_count(void **state)
+{
+	struct env *e = *state;
+	/* nop; nop; nop; mov (%rax), %rbx with rax beyond RAM: #PF */
+	static const uint8_t code[] = {0x90, 0x90, 0x90, 0x48, 0x8b, 0x18, 0xf4};
+	uint64_t before;
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	start(e, CODE);
+	e->cpu.gpr[X86_RAX] = 2ull * RAM_SIZE;
+	before = e->cpu.insns;
+	assert_int_equal(run(e), CPU_EXIT_EXCEPTION);
+	assert_int_equal(e->cpu.exc.vector, 14);
+	assert_int_equal(e->cpu.rip, CODE + 3);
+	assert_int_equal(e->cpu.insns - before, 3);
+	/* A budget of one runs exactly one instruction of a cached block. */
+	start(e, CODE);
+	before = e->cpu.insns;
+	assert_int_equal(cpu_run(&e->cpu, 1), CPU_EXIT_NONE);
+	assert_int_equal(e->cpu.rip, CODE + 1);
+	assert_int_equal(e->cpu.insns - before, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_smc_same_block, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_smc_rep_movs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cross_cpu_code_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_invlpg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tlb_and_blocks_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_reference, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retired_count, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
