@@ -1,7 +1,7 @@
 /* soft/soft.c: the software engine: interpreter vCPUs, soft MMU and kite's own irqchip. */
 #include <errno.h>
-#include <sched.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +40,8 @@
 /*
  * Near a timer deadline a batch is cut to end about then, assuming the CPU
  * core runs no faster than one instruction per SOFT_NS_PER_INSN (it runs
- * slower: the timer interrupt comes a little early, never late); never
- * below SOFT_SHORT_BATCH instructions.
+ * slower, so the batch ends before the deadline and the next one is cut
+ * again: the interrupt is late by at most SOFT_SHORT_BATCH instructions).
  */
 #define SOFT_NS_PER_INSN 2
 #define SOFT_SHORT_BATCH 1000
@@ -576,12 +576,15 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 		if (fit < batch)
 			batch = fit < SOFT_SHORT_BATCH ? SOFT_SHORT_BATCH : fit;
 	}
+	/*
+	 * Cleared before the interrupt check: a kick from then on still ends
+	 * the batch, even if the irq_pending hint below overwrites its own.
+	 */
+	atomic_store(&sv->cpu.exit_request, false);
 	pending = irqchip_has_interrupt(chip, vcpu->id);
 	/* An interrupt held off by the STI/MOV SS shadow: one instruction, then deliver. */
 	if (sv->cpu.intr_shadow && pending)
 		batch = 1;
-	atomic_store(&sv->cpu.exit_request, false);
-	/* A kick from now on also ends the batch (soft_vcpu_wake). */
 	atomic_store(&sv->cpu.irq_pending, pending);
 	rc = cpu_run(&sv->cpu, batch);
 	switch (rc) {

@@ -136,8 +136,8 @@ static void test_smc_same_block(void **state)
 	 * mov $0x55, %al; mov %al, 1f+1(%rip); 1: mov $0x11, %bl; hlt
 	 * (the store rewrites the immediate of the next instruction)
 	 */
-	static const uint8_t code[] = {0xb0, 0x55, 0x88, 0x05, 0x01, 0x00, 0x00,
-				       0x00, 0xb3, 0x11, 0xf4};
+	static const uint8_t code[] = {0xb0, 0x55, 0x88, 0x05, 0x01, 0x00,
+				       0x00, 0x00, 0xb3, 0x11, 0xf4};
 
 	memcpy(e->ram + CODE, code, sizeof(code));
 	start(e, CODE);
@@ -159,13 +159,13 @@ static void test_smc_rep_movs(void **state)
 	static const uint8_t f2[] = {0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3};
 	/* call f; mov %eax, %ebx; rep movsb f2 (RSI, set by the test) over f; call f; hlt */
 	static const uint8_t code[] = {
-	    0xe8, 0xfb, 0x00, 0x00, 0x00,	/* call CODE+0x100 */
-	    0x89, 0xc3,				/* mov %eax, %ebx */
-	    0xbf, 0x00, 0x01, 0x01, 0x00,	/* mov $0x10100, %edi */
-	    0xb9, 0x06, 0x00, 0x00, 0x00,	/* mov $6, %ecx */
-	    0xf3, 0xa4,				/* rep movsb */
-	    0xe8, 0xe8, 0x00, 0x00, 0x00,	/* call CODE+0x100 */
-	    0xf4,				/* hlt */
+	    0xe8, 0xfb, 0x00, 0x00, 0x00, /* call CODE+0x100 */
+	    0x89, 0xc3,			  /* mov %eax, %ebx */
+	    0xbf, 0x00, 0x01, 0x01, 0x00, /* mov $0x10100, %edi */
+	    0xb9, 0x06, 0x00, 0x00, 0x00, /* mov $6, %ecx */
+	    0xf3, 0xa4,			  /* rep movsb */
+	    0xe8, 0xe8, 0x00, 0x00, 0x00, /* call CODE+0x100 */
+	    0xf4,			  /* hlt */
 	};
 
 	memcpy(e->ram + CODE, code, sizeof(code));
@@ -215,6 +215,27 @@ static void test_cross_cpu_code_write(void **state)
 	cpu_destroy(&b.cpu);
 	cpu_set_code_map(&a->cpu, NULL);
 	cpu_code_map_destroy(m);
+}
+
+/*
+ * A store no CPU saw (device DMA) and not reported to the code map is still
+ * noticed once the translation is flushed, as mapping the page again needs.
+ */
+static void test_unreported_write_after_flush(void **state)
+{
+	struct env *e = *state;
+	/* mov $7, %ebx; hlt */
+	static const uint8_t f[] = {0xbb, 0x07, 0x00, 0x00, 0x00, 0xf4};
+
+	memcpy(e->ram + CODE, f, sizeof(f));
+	start(e, CODE);
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RBX], 7);
+	e->ram[CODE + 1] = 0x0c;
+	cpu_tlb_flush(&e->cpu);
+	e->cpu.rip = CODE;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RBX], 0x0c);
 }
 
 /* INVLPG drops the translation of its page: a remapped page is seen afterwards. */
@@ -345,6 +366,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_smc_same_block, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smc_rep_movs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cross_cpu_code_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreported_write_after_flush, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invlpg, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tlb_and_blocks_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_reference, setup, teardown),

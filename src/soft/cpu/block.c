@@ -131,6 +131,21 @@ void cpu_blocks_flush(struct cpu *c)
 	cpu_blocks_retag(c);
 }
 
+uint64_t cpu_code_hash(const uint8_t *p, unsigned n)
+{
+	uint64_t h = 0xcbf29ce484222325ull, w;
+	unsigned i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
 /* Ends a block after instructions that change control flow or how code must be decoded. */
 static bool ends_block(const struct x86_insn *in)
 {
@@ -173,7 +188,7 @@ static bool ends_block(const struct x86_insn *in)
 }
 
 struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *page,
-					const exec_fn *table)
+				  const exec_fn *table)
 {
 	const size_t worst =
 	    sizeof(struct cpu_block) + CPU_BLK_MAX_INSNS * sizeof(struct cpu_blk_insn);
@@ -216,6 +231,7 @@ struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *pag
 	b->code = slot;
 	b->gen = gen;
 	b->tlb_gen = c->tlb_gen;
+	b->hash = cpu_code_hash(bytes, pos);
 	b->n = (uint16_t)n;
 	b->bytes = (uint16_t)pos;
 	c->blk_used += (sizeof(*b) + n * sizeof(b->insn[0]) + 15) & ~(size_t)15;

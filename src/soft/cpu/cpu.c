@@ -315,7 +315,8 @@ static struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
 	/*
 	 * No flush since the block's page was last translated: the guest has not
 	 * invalidated that translation, so it may still be used (x86 allows a
-	 * stale TLB entry until INVLPG or a CR3 write).
+	 * stale TLB entry until INVLPG or a CR3 write). After a flush, the
+	 * bytes are compared too (cpu_code_hash: writes no CPU saw).
 	 */
 	if (s->tag == c->blk_tag && b->la == la && b->tlb_gen == c->tlb_gen &&
 	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen)
@@ -330,7 +331,8 @@ static struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
 		page -= la & ~PAGE_MASK;
 	}
 	if (s->tag == c->blk_tag && b->la == la && b->page == page &&
-	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen) {
+	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen &&
+	    cpu_code_hash(page + (la & ~PAGE_MASK), b->bytes) == b->hash) {
 		b->tlb_gen = c->tlb_gen;
 	} else {
 		if (legacy && c->rip > c->sys.cs.limit)

@@ -268,12 +268,13 @@ void cpu_tlb_flush_page(struct cpu *cpu, uint64_t la);
 
 /*
  * Feature bits this core executes beyond the x86-64 baseline, for the
- * engine's CPUID: CPUID.1:ECX MOVBE and POPCNT, CPUID.80000001:ECX LAHF-SAHF
- * and ABM (LZCNT). F3 0F BC executes as TZCNT, but BMI1 must stay clear until
+ * engine's CPUID: CPUID.1:ECX CX16 (CMPXCHG16B: without it Linux's SLUB
+ * emulates it with interrupts off), MOVBE and POPCNT; CPUID.80000001:ECX
+ * LAHF-SAHF and ABM (LZCNT). F3 0F BC executes as TZCNT, but BMI1 must stay clear until
  * the VEX-encoded BMI1 instructions exist; compilers only emit it ("rep bsf")
  * where TZCNT and BSF agree.
  */
-#define CPU_FEAT_1_ECX	      ((1u << 22) | (1u << 23))
+#define CPU_FEAT_1_ECX	      ((1u << 13) | (1u << 22) | (1u << 23))
 #define CPU_FEAT_80000001_ECX ((1u << 0) | (1u << 5))
 /*
  * System features: CPUID.1:EDX VME-less DE, PSE, TSC, MSR, PAE, CX8, SEP

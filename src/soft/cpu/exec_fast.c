@@ -11,14 +11,28 @@
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* Registers by size; 8- and 16-bit ones (AH..BH included) go through reg_get/reg_set. */
 static ALWAYS_INLINE uint64_t rd(const struct cpu *c, unsigned r, unsigned sz)
 {
-	return sz == 8 ? c->gpr[r] : (uint32_t)c->gpr[r];
+	if (sz == 8)
+		return c->gpr[r];
+	if (sz == 4)
+		return (uint32_t)c->gpr[r];
+	return reg_get(c, r, sz);
+}
+
+/* v is already zero-extended to sz. */
+static ALWAYS_INLINE void wr(struct cpu *c, unsigned r, unsigned sz, uint64_t v)
+{
+	if (sz >= 4)
+		c->gpr[r] = v;
+	else
+		reg_set(c, r, sz, v);
 }
 
 static ALWAYS_INLINE uint64_t imm_of(const struct x86_insn *in, unsigned sz)
 {
-	return sz == 8 ? in->imm : (uint32_t)in->imm;
+	return in->imm & sz_mask(sz);
 }
 
 /* ADD, OR, AND, SUB, XOR, CMP (not ADC/SBB) with lazy flags; a, b already sized. */
@@ -49,14 +63,46 @@ static ALWAYS_INLINE uint64_t alu(struct cpu *c, unsigned sub, unsigned sz, uint
 		op = LF_SUB;
 		break;
 	}
-	if (sz == 4)
-		r = (uint32_t)r;
+	r &= sz_mask(sz);
 	c->lf.res = r;
 	c->lf.a = a;
 	c->lf.b = b;
 	c->lf.op = op;
 	c->lf.size = sz;
 	return r;
+}
+
+/* LOCK ADD/OR/AND/SUB/XOR on an aligned host pointer: returns the old value. */
+static ALWAYS_INLINE uint64_t atomic_rmw(uint8_t *p, unsigned sz, unsigned sub, uint64_t b)
+{
+	if (sz == 4) {
+		uint32_t *q = (uint32_t *)p, v = (uint32_t)b;
+
+		switch (sub) {
+		case 0:
+			return __atomic_fetch_add(q, v, __ATOMIC_SEQ_CST);
+		case 1:
+			return __atomic_fetch_or(q, v, __ATOMIC_SEQ_CST);
+		case 4:
+			return __atomic_fetch_and(q, v, __ATOMIC_SEQ_CST);
+		case 6:
+			return __atomic_fetch_xor(q, v, __ATOMIC_SEQ_CST);
+		default:
+			return __atomic_fetch_sub(q, v, __ATOMIC_SEQ_CST);
+		}
+	}
+	switch (sub) {
+	case 0:
+		return __atomic_fetch_add((uint64_t *)p, b, __ATOMIC_SEQ_CST);
+	case 1:
+		return __atomic_fetch_or((uint64_t *)p, b, __ATOMIC_SEQ_CST);
+	case 4:
+		return __atomic_fetch_and((uint64_t *)p, b, __ATOMIC_SEQ_CST);
+	case 6:
+		return __atomic_fetch_xor((uint64_t *)p, b, __ATOMIC_SEQ_CST);
+	default:
+		return __atomic_fetch_sub((uint64_t *)p, b, __ATOMIC_SEQ_CST);
+	}
 }
 
 /* Memory destination: a write-TLB hit inside one page, else the generic handler. */
@@ -72,12 +118,22 @@ static ALWAYS_INLINE void alu_mem(struct cpu *c, const struct x86_insn *in, unsi
 		return;
 	}
 	p = mem_wptr_fast(c, la, sz, &code);
-	if (!p || (in->flags & X86_F_LOCK)) {
+	if (!p) {
 		exec_alu(c, in);
 		return;
 	}
-	a = host_load(p, sz);
-	host_store(p, sz, alu(c, sub, sz, a, b));
+	if (in->flags & X86_F_LOCK) {
+		/* Aligned: one host atomic; split locks take the generic path. */
+		if (sz < 4 || ((uintptr_t)p & (sz - 1))) {
+			exec_alu(c, in);
+			return;
+		}
+		a = atomic_rmw(p, sz, sub, b);
+		alu(c, sub, sz, a, b);
+	} else {
+		a = host_load(p, sz);
+		host_store(p, sz, alu(c, sub, sz, a, b));
+	}
 	code_check(c, code);
 }
 
@@ -86,26 +142,26 @@ static ALWAYS_INLINE void alu_mem(struct cpu *c, const struct x86_insn *in, unsi
 	{                                                                                          \
 		uint64_t r = alu(c, sub, sz, rd(c, in->rm, sz), rd(c, in->reg, sz));               \
 		if (sub != 7)                                                                      \
-			c->gpr[in->rm] = r;                                                        \
+			wr(c, in->rm, sz, r);                                                      \
 	}                                                                                          \
 	static void alu_gr_##sub##_##sz(struct cpu *c, const struct x86_insn *in)                  \
 	{                                                                                          \
 		uint64_t r = alu(c, sub, sz, rd(c, in->reg, sz), rd(c, in->rm, sz));               \
 		if (sub != 7)                                                                      \
-			c->gpr[in->reg] = r;                                                       \
+			wr(c, in->reg, sz, r);                                                     \
 	}                                                                                          \
 	static void alu_ri_##sub##_##sz(struct cpu *c, const struct x86_insn *in)                  \
 	{                                                                                          \
 		uint64_t r = alu(c, sub, sz, rd(c, in->rm, sz), imm_of(in, sz));                   \
 		if (sub != 7)                                                                      \
-			c->gpr[in->rm] = r;                                                        \
+			wr(c, in->rm, sz, r);                                                      \
 	}                                                                                          \
 	static void alu_gm_##sub##_##sz(struct cpu *c, const struct x86_insn *in)                  \
 	{                                                                                          \
 		uint64_t b = mem_read(c, cpu_la(c, in), sz, in->seg);                              \
 		uint64_t r = alu(c, sub, sz, rd(c, in->reg, sz), b);                               \
 		if (sub != 7)                                                                      \
-			c->gpr[in->reg] = r;                                                       \
+			wr(c, in->reg, sz, r);                                                     \
 	}                                                                                          \
 	static void alu_mr_##sub##_##sz(struct cpu *c, const struct x86_insn *in)                  \
 	{                                                                                          \
@@ -124,45 +180,61 @@ static ALWAYS_INLINE void alu_mem(struct cpu *c, const struct x86_insn *in, unsi
 	ALU_SHAPES(6, sz)                                                                          \
 	ALU_SHAPES(7, sz)
 
+ALU_SUBS(1)
+ALU_SUBS(2)
 ALU_SUBS(4)
 ALU_SUBS(8)
 
 enum { S_RR, S_GR, S_RI, S_GM, S_MR, S_MI, NR_SHAPES };
 
+#define ALU_SIZES(shape, sub)                                                                      \
+	{alu_##shape##_##sub##_1, alu_##shape##_##sub##_2, alu_##shape##_##sub##_4,                \
+	 alu_##shape##_##sub##_8}
 #define ALU_ROW(shape)                                                                             \
 	{                                                                                          \
-		[0] = {alu_##shape##_0_4, alu_##shape##_0_8},                                      \
-		[1] = {alu_##shape##_1_4, alu_##shape##_1_8},                                      \
-		[4] = {alu_##shape##_4_4, alu_##shape##_4_8},                                      \
-		[5] = {alu_##shape##_5_4, alu_##shape##_5_8},                                      \
-		[6] = {alu_##shape##_6_4, alu_##shape##_6_8},                                      \
-		[7] = {alu_##shape##_7_4, alu_##shape##_7_8},                                      \
+		[0] = ALU_SIZES(shape, 0), [1] = ALU_SIZES(shape, 1), [4] = ALU_SIZES(shape, 4),   \
+		[5] = ALU_SIZES(shape, 5), [6] = ALU_SIZES(shape, 6), [7] = ALU_SIZES(shape, 7),   \
 	}
 
-static const exec_fn alu_fast[NR_SHAPES][8][2] = {
+/* By shape, ALU sub-operation and log2 of the operand size. */
+static const exec_fn alu_fast[NR_SHAPES][8][4] = {
     [S_RR] = ALU_ROW(rr), [S_GR] = ALU_ROW(gr), [S_RI] = ALU_ROW(ri),
     [S_GM] = ALU_ROW(gm), [S_MR] = ALU_ROW(mr), [S_MI] = ALU_ROW(mi),
 };
 
 /* TEST: AND without the store. */
-static void test_rr_4(struct cpu *c, const struct x86_insn *in)
-{
-	alu(c, 4, 4, rd(c, in->rm, 4), rd(c, in->reg, 4));
-}
+#define TEST_SHAPES(sz)                                                                            \
+	static void test_rr_##sz(struct cpu *c, const struct x86_insn *in)                         \
+	{                                                                                          \
+		alu(c, 4, sz, rd(c, in->rm, sz), rd(c, in->reg, sz));                              \
+	}                                                                                          \
+	static void test_ri_##sz(struct cpu *c, const struct x86_insn *in)                         \
+	{                                                                                          \
+		alu(c, 4, sz, rd(c, in->rm, sz), imm_of(in, sz));                                  \
+	}                                                                                          \
+	static void test_mr_##sz(struct cpu *c, const struct x86_insn *in)                         \
+	{                                                                                          \
+		alu(c, 4, sz, mem_read(c, cpu_la(c, in), sz, in->seg), rd(c, in->reg, sz));        \
+	}                                                                                          \
+	static void test_mi_##sz(struct cpu *c, const struct x86_insn *in)                         \
+	{                                                                                          \
+		alu(c, 4, sz, mem_read(c, cpu_la(c, in), sz, in->seg), imm_of(in, sz));            \
+	}
 
-static void test_rr_8(struct cpu *c, const struct x86_insn *in)
-{
-	alu(c, 4, 8, rd(c, in->rm, 8), rd(c, in->reg, 8));
-}
+TEST_SHAPES(1)
+TEST_SHAPES(2)
+TEST_SHAPES(4)
+TEST_SHAPES(8)
 
-static void test_ri_4(struct cpu *c, const struct x86_insn *in)
-{
-	alu(c, 4, 4, rd(c, in->rm, 4), imm_of(in, 4));
-}
+/* By register/memory, register/immediate and log2 of the operand size. */
+static const exec_fn test_fast[2][2][4] = {
+    {{test_rr_1, test_rr_2, test_rr_4, test_rr_8}, {test_ri_1, test_ri_2, test_ri_4, test_ri_8}},
+    {{test_mr_1, test_mr_2, test_mr_4, test_mr_8}, {test_mi_1, test_mi_2, test_mi_4, test_mi_8}},
+};
 
-static void test_ri_8(struct cpu *c, const struct x86_insn *in)
+static unsigned size_log2(unsigned sz)
 {
-	alu(c, 4, 8, rd(c, in->rm, 8), imm_of(in, 8));
+	return sz == 8 ? 3 : sz == 4 ? 2 : sz == 2 ? 1 : 0;
 }
 
 /* MOV, MOVZX and LEA. */
@@ -180,6 +252,20 @@ static void mov_rr_8(struct cpu *c, const struct x86_insn *in)
 	unsigned s = in->form == X86_FORM_EG ? in->reg : in->rm;
 
 	c->gpr[d] = c->gpr[s];
+}
+
+/* 8- and 16-bit moves merge into the destination register. */
+static void mov_rr_small(struct cpu *c, const struct x86_insn *in)
+{
+	unsigned d = in->form == X86_FORM_EG ? in->rm : in->reg;
+	unsigned s = in->form == X86_FORM_EG ? in->reg : in->rm;
+
+	reg_set(c, d, in->osz, reg_get(c, s, in->osz));
+}
+
+static void mov_load_small(struct cpu *c, const struct x86_insn *in)
+{
+	reg_set(c, in->reg, in->osz, mem_read(c, cpu_la(c, in), in->osz, in->seg));
 }
 
 static void mov_load_4(struct cpu *c, const struct x86_insn *in)
@@ -296,6 +382,58 @@ static ALWAYS_INLINE void incdec_r(struct cpu *c, const struct x86_insn *in, uns
 	c->lf.size = sz;
 }
 
+/* INC/DEC of memory (LOCK too, when aligned). */
+static ALWAYS_INLINE void incdec_m(struct cpu *c, const struct x86_insn *in, unsigned sz, bool dec)
+{
+	_Atomic uint32_t *code;
+	uint8_t *p = mem_wptr_fast(c, cpu_la(c, in), sz, &code);
+	bool lock = in->flags & X86_F_LOCK;
+	uint64_t a, r;
+
+	if (!p || (lock && ((uintptr_t)p & (sz - 1)))) {
+		exec_incdec(c, in);
+		return;
+	}
+	if (lock && sz == 4)
+		a = __atomic_fetch_add((uint32_t *)p, dec ? ~0u : 1u, __ATOMIC_SEQ_CST);
+	else if (lock)
+		a = __atomic_fetch_add((uint64_t *)p, dec ? ~0ull : 1ull, __ATOMIC_SEQ_CST);
+	else
+		a = host_load(p, sz);
+	r = dec ? a - 1 : a + 1;
+	if (sz == 4)
+		r = (uint32_t)r;
+	if (!lock)
+		host_store(p, sz, r);
+	code_check(c, code);
+	c->rflags = (c->rflags & ~(uint64_t)FL_CF) | flags_cf(c);
+	c->lf.res = r;
+	c->lf.a = a;
+	c->lf.b = 1;
+	c->lf.op = dec ? LF_DEC : LF_INC;
+	c->lf.size = sz;
+}
+
+static void inc_m4(struct cpu *c, const struct x86_insn *in)
+{
+	incdec_m(c, in, 4, false);
+}
+
+static void inc_m8(struct cpu *c, const struct x86_insn *in)
+{
+	incdec_m(c, in, 8, false);
+}
+
+static void dec_m4(struct cpu *c, const struct x86_insn *in)
+{
+	incdec_m(c, in, 4, true);
+}
+
+static void dec_m8(struct cpu *c, const struct x86_insn *in)
+{
+	incdec_m(c, in, 8, true);
+}
+
 static void inc_r4(struct cpu *c, const struct x86_insn *in)
 {
 	incdec_r(c, in, 4, false);
@@ -316,11 +454,15 @@ static void dec_r8(struct cpu *c, const struct x86_insn *in)
 	incdec_r(c, in, 8, true);
 }
 
-/* SHL/SHR/SAR of a register by an immediate count. */
+/* SHL/SHR/SAR of a register by an immediate count or CL. */
 static ALWAYS_INLINE void shift_ri(struct cpu *c, const struct x86_insn *in, unsigned sz,
 				   unsigned sub)
 {
-	unsigned n = (in->flags & X86_F_IMM_ONE) ? 1 : in->imm & (sz == 8 ? 0x3f : 0x1f);
+	unsigned n = (in->flags & X86_F_IMM_ONE)  ? 1
+		     : (in->flags & X86_F_IMM_CL) ? c->gpr[X86_RCX] & 0xff
+						  : in->imm & 0xff;
+
+	n &= sz == 8 ? 0x3f : 0x1f;
 	uint64_t a = rd(c, in->rm, sz), r;
 
 	if (!n) {
@@ -555,7 +697,8 @@ static exec_fn pick_alu(const struct x86_insn *in)
 	unsigned shape;
 
 	if (in->sub == 2 || in->sub == 3) {
-		if (mem || (in->form != X86_FORM_EG && in->form != X86_FORM_GE))
+		if (mem || (in->osz != 4 && in->osz != 8) ||
+		    (in->form != X86_FORM_EG && in->form != X86_FORM_GE))
 			return NULL;
 		if (in->sub == 2)
 			return in->osz == 8 ? adc_rr8 : adc_rr4;
@@ -574,7 +717,7 @@ static exec_fn pick_alu(const struct x86_insn *in)
 	default:
 		return NULL;
 	}
-	return alu_fast[shape][in->sub][in->osz == 8];
+	return alu_fast[shape][in->sub][size_log2(in->osz)];
 }
 
 static exec_fn pick_mov(const struct x86_insn *in)
@@ -585,10 +728,10 @@ static exec_fn pick_mov(const struct x86_insn *in)
 	case X86_FORM_EG:
 		if (mem)
 			return mov_store;
-		return wide ? (in->osz == 8 ? mov_rr_8 : mov_rr_4) : NULL;
+		return wide ? (in->osz == 8 ? mov_rr_8 : mov_rr_4) : mov_rr_small;
 	case X86_FORM_GE:
 		if (!wide)
-			return NULL;
+			return mem ? mov_load_small : mov_rr_small;
 		if (mem)
 			return in->osz == 8 ? mov_load_8 : mov_load_4;
 		return in->osz == 8 ? mov_rr_8 : mov_rr_4;
@@ -602,12 +745,14 @@ static exec_fn pick_mov(const struct x86_insn *in)
 static exec_fn pick_shift(const struct x86_insn *in)
 {
 	static const exec_fn fns[8][2] = {
-	    [0] = {rol_ri4, rol_ri8}, [1] = {ror_ri4, ror_ri8},
-	    [4] = {shl_ri4, shl_ri8}, [5] = {shr_ri4, shr_ri8},
-	    [6] = {shl_ri4, shl_ri8}, [7] = {sar_ri4, sar_ri8},
+	    [0] = {rol_ri4, rol_ri8}, [1] = {ror_ri4, ror_ri8}, [4] = {shl_ri4, shl_ri8},
+	    [5] = {shr_ri4, shr_ri8}, [6] = {shl_ri4, shl_ri8}, [7] = {sar_ri4, sar_ri8},
 	};
 
-	if ((in->flags & (X86_F_MEM | X86_F_IMM_CL)) || (in->osz != 4 && in->osz != 8))
+	if ((in->flags & X86_F_MEM) || (in->osz != 4 && in->osz != 8))
+		return NULL;
+	/* By CL: the shifts only (the rotates keep OF differently for CL counts). */
+	if ((in->flags & X86_F_IMM_CL) && in->sub < 4)
 		return NULL;
 	return fns[in->sub & 7][in->osz == 8];
 }
@@ -619,13 +764,11 @@ exec_fn exec_fast_pick(const struct x86_insn *in, bool legacy)
 
 	switch (in->op) {
 	case OP_ALU:
-		return wide ? pick_alu(in) : NULL;
+		return pick_alu(in);
 	case OP_TEST:
-		if (mem || !wide || (in->form != X86_FORM_EG && in->form != X86_FORM_EI))
+		if (in->form != X86_FORM_EG && in->form != X86_FORM_EI)
 			return NULL;
-		if (in->form == X86_FORM_EG)
-			return q ? test_rr_8 : test_rr_4;
-		return q ? test_ri_8 : test_ri_4;
+		return test_fast[mem][in->form == X86_FORM_EI][size_log2(in->osz)];
 	case OP_MOV:
 		return pick_mov(in);
 	case OP_MOVZX:
@@ -647,13 +790,18 @@ exec_fn exec_fast_pick(const struct x86_insn *in, bool legacy)
 	case OP_SSE:
 		return exec_sse_fast_pick(in);
 	case OP_NOP:
-		return (in->flags & X86_F_REP) && in->map == 0 && in->opc == 0x90 ? pause_insn : NULL;
+		return (in->flags & X86_F_REP) && in->map == 0 && in->opc == 0x90 ? pause_insn
+										  : NULL;
 	case OP_LEA:
 		return wide ? (q ? lea_8 : lea_4) : NULL;
 	case OP_INC:
-		return !mem && wide ? (q ? inc_r8 : inc_r4) : NULL;
+		if (!wide)
+			return NULL;
+		return mem ? (q ? inc_m8 : inc_m4) : (q ? inc_r8 : inc_r4);
 	case OP_DEC:
-		return !mem && wide ? (q ? dec_r8 : dec_r4) : NULL;
+		if (!wide)
+			return NULL;
+		return mem ? (q ? dec_m8 : dec_m4) : (q ? dec_r8 : dec_r4);
 	case OP_SHIFT:
 		return pick_shift(in);
 	default:

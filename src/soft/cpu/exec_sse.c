@@ -29,7 +29,7 @@ static _Noreturn void unimpl(struct cpu *c)
 }
 
 /* SSE/SSE2 instructions on XMM registers (and the SSE conversions to MMX). */
-static void check_sse(struct cpu *c)
+static inline void check_sse(struct cpu *c)
 {
 	if ((c->sys.cr0 & X86_CR0_EM) || !(c->sys.cr4 & X86_CR4_OSFXSR))
 		cpu_raise_ud(c);
@@ -144,7 +144,7 @@ static void store128(struct cpu *c, const struct x86_insn *in, __m128i v, bool a
 }
 
 /* E as a full XMM register, or sz bytes of memory zero-extended (16: aligned). */
-static __m128i src_x(struct cpu *c, const struct x86_insn *in, unsigned sz)
+static inline __m128i src_x(struct cpu *c, const struct x86_insn *in, unsigned sz)
 {
 	if (!is_mem(in))
 		return xget(c, in->rm);
@@ -1145,18 +1145,92 @@ PINT_FAST(fast_psubd, _mm_sub_epi32(a, b))
 PINT_FAST(fast_psubq, _mm_sub_epi64(a, b))
 PINT_FAST(fast_pcmpeqb, _mm_cmpeq_epi8(a, b))
 PINT_FAST(fast_pcmpeqd, _mm_cmpeq_epi32(a, b))
+PINT_FAST(fast_punpcklbw, _mm_unpacklo_epi8(a, b))
+PINT_FAST(fast_punpcklwd, _mm_unpacklo_epi16(a, b))
 
-/* 66 0F 70: PSHUFD. */
+/*
+ * 16-byte moves (MOVAPS/MOVAPD/MOVUPS/MOVUPD/MOVDQA/MOVDQU): a register
+ * copy, or a TLB hit inside one page; anything else (misaligned MOVAPS,
+ * page-crossing, MMIO, TLB miss) goes to exec_sse, which raises the faults.
+ */
+static bool aligned_form(const struct x86_insn *in)
+{
+	switch (in->opc) {
+	case 0x28:
+	case 0x29:
+		return true;
+	case 0x6f:
+	case 0x7f:
+		return pfx_of(in) == P_66;
+	default:
+		return false;
+	}
+}
+
+static void fast_mov128_load(struct cpu *c, const struct x86_insn *in)
+{
+	const struct cpu_tlb_entry *e;
+	uint64_t la;
+
+	if (!is_mem(in)) {
+		check_sse(c);
+		xset(c, in->reg, xget(c, in->rm));
+		return;
+	}
+	la = cpu_la(c, in);
+	e = &c->tlb[CPU_ACCESS_READ][(la >> 12) % CPU_TLB_SIZE];
+	if (e->tag != (la & ~0xfffull) || (la & 0xfff) > 0x1000 - 16 ||
+	    (aligned_form(in) && (la & 15))) {
+		exec_sse(c, in);
+		return;
+	}
+	check_sse(c);
+	xset(c, in->reg, _mm_loadu_si128((const __m128i *)(e->hva + (la & 0xfff))));
+}
+
+static void fast_mov128_store(struct cpu *c, const struct x86_insn *in)
+{
+	_Atomic uint32_t *code;
+	uint8_t *p;
+	uint64_t la;
+
+	if (!is_mem(in)) {
+		check_sse(c);
+		xset(c, in->rm, xget(c, in->reg));
+		return;
+	}
+	la = cpu_la(c, in);
+	p = mem_wptr_fast(c, la, 16, &code);
+	if (!p || (aligned_form(in) && (la & 15))) {
+		exec_sse(c, in);
+		return;
+	}
+	check_sse(c);
+	_mm_storeu_si128((__m128i *)p, xget(c, in->reg));
+	code_check(c, code);
+}
+
+/* 66 0F D7: PMOVMSKB r, xmm. */
+static void fast_pmovmskb(struct cpu *c, const struct x86_insn *in)
+{
+	uint32_t v;
+
+	check_sse(c);
+	v = (uint32_t)_mm_movemask_epi8(xget(c, in->rm));
+	reg_set(c, in->reg, in->osz == 8 ? 8 : 4, v);
+}
+
+/* 66 0F 70: PSHUFD (built from lanes: no wide load of narrow stores). */
 static void fast_pshufd(struct cpu *c, const struct x86_insn *in)
 {
 	unsigned imm = in->imm & 0xff;
-	union cpu_xmm s, r;
+	union cpu_xmm s;
 
 	check_sse(c);
 	_mm_store_si128((__m128i *)&s, src_x(c, in, 16));
-	for (unsigned i = 0; i < 4; i++)
-		r.d[i] = s.d[(imm >> (2 * i)) & 3];
-	xset(c, in->reg, _mm_load_si128((const __m128i *)&r));
+	xset(c, in->reg,
+	     _mm_set_epi32((int)s.d[(imm >> 6) & 3], (int)s.d[(imm >> 4) & 3],
+			   (int)s.d[(imm >> 2) & 3], (int)s.d[imm & 3]));
 }
 
 /* 66 (REX.W) 0F 6E from a register: MOVD/MOVQ xmm, r32/r64. */
@@ -1177,8 +1251,71 @@ static void fast_movd_from_x(struct cpu *c, const struct x86_insn *in)
 	c->gpr[in->rm] = in->osz == 8 ? v : (uint32_t)v;
 }
 
+/* F2 0F 58/59/5C/5E: scalar double arithmetic under the usual MXCSR. */
+static void fast_sd_arith(struct cpu *c, const struct x86_insn *in)
+{
+	__m128i s, d;
+
+	if (!sse_fp_fast_ok(c)) {
+		exec_sse(c, in);
+		return;
+	}
+	check_sse(c);
+	s = src_x(c, in, 8);
+	d = xget(c, in->reg);
+	xset(c, in->reg, sse_fp_fast_sd(c, in->opc, d, s));
+}
+
+/* F2 0F 2A: CVTSI2SD. */
+static void fast_cvtsi2sd(struct cpu *c, const struct x86_insn *in)
+{
+	bool w = in->osz == 8;
+	uint64_t v;
+
+	if (!sse_fp_fast_ok(c)) {
+		exec_sse(c, in);
+		return;
+	}
+	check_sse(c);
+	v = opnd_e_get(c, in, w ? 8 : 4);
+	xset(c, in->reg, sse_fp_fast_cvtsi2sd(c, w, v, xget(c, in->reg)));
+}
+
 exec_fn exec_sse_fast_pick(const struct x86_insn *in)
 {
+	unsigned pfx = pfx_of(in);
+
+	if (in->map == 1 && pfx <= P_66) {
+		switch (in->opc) {
+		case 0x10:
+		case 0x28:
+			return fast_mov128_load;
+		case 0x11:
+		case 0x29:
+			return fast_mov128_store;
+		default:
+			break;
+		}
+	}
+	if (in->map == 1 && (pfx == P_66 || pfx == P_F3)) {
+		if (in->opc == 0x6f)
+			return fast_mov128_load;
+		if (in->opc == 0x7f)
+			return fast_mov128_store;
+	}
+	if (in->map == 1 && pfx == P_F2) {
+		switch (in->opc) {
+		case 0x58:
+		case 0x59:
+		case 0x5c:
+		case 0x5e:
+			return fast_sd_arith;
+		case 0x2a:
+			return fast_cvtsi2sd;
+		default:
+			return NULL;
+		}
+	}
 	if (in->map != 1 || pfx_of(in) != P_66)
 		return NULL;
 	switch (in->opc) {
@@ -1216,6 +1353,12 @@ exec_fn exec_sse_fast_pick(const struct x86_insn *in)
 		return is_mem(in) ? NULL : fast_movd_to_x;
 	case 0x7e:
 		return is_mem(in) ? NULL : fast_movd_from_x;
+	case 0x60:
+		return fast_punpcklbw;
+	case 0x61:
+		return fast_punpcklwd;
+	case 0xd7:
+		return is_mem(in) ? NULL : fast_pmovmskb;
 	default:
 		return NULL;
 	}

@@ -112,6 +112,7 @@ struct cpu_block {
 	_Atomic uint32_t *code; /* its code generation slot */
 	uint32_t gen;		/* the generation the bytes belong to */
 	uint32_t tlb_gen;	/* cpu->tlb_gen when la last translated to page */
+	uint64_t hash;		/* of the bytes, rechecked whenever tlb_gen is */
 	uint16_t n;		/* instructions */
 	uint16_t bytes;		/* their total length */
 	/*
@@ -156,6 +157,13 @@ static inline void cpu_blocks_retag(struct cpu *c)
 {
 	c->blk_tag = (c->blk_epoch << 3) | (c->cpl == 3) << 2 | c->mode;
 }
+/*
+ * A hash of n code bytes. Stores that bypass the CPUs (device DMA into a page
+ * cache page that is then mapped as code) move no generation; they are
+ * caught when the block is rechecked after a TLB flush, which mapping the
+ * page needs.
+ */
+uint64_t cpu_code_hash(const uint8_t *p, unsigned n);
 /*
  * Decodes the block at linear address la from host page page (the exec
  * translation of la's page); NULL when its first instruction crosses the
@@ -299,10 +307,23 @@ static inline bool flags_cond(struct cpu *c, unsigned cc)
 		default:
 			break;
 		}
-	} else if (l->op != LF_NONE && l->op != LF_MUL && (cc >> 1) == 2) {
-		/* Every lazy operation keeps its result: ZF is res == 0. */
-		r = l->res == 0;
-		return r ^ (cc & 1);
+	} else if (l->op != LF_NONE && l->op != LF_MUL) {
+		/* Every other lazy operation keeps its result: ZF and SF come from it. */
+		switch (cc >> 1) {
+		case 1:
+			if (l->op != LF_ADD)
+				break;
+			r = l->res < l->a; /* the carry out of an ADD */
+			return r ^ (cc & 1);
+		case 2:
+			r = l->res == 0;
+			return r ^ (cc & 1);
+		case 4:
+			r = l->res & sz_msb(l->size);
+			return r ^ (cc & 1);
+		default:
+			break;
+		}
 	}
 	return flags_cond_slow(c, cc);
 }

@@ -34,5 +34,12 @@ __m128i sse_fp_exec(struct cpu *c, unsigned opc, unsigned pfx, unsigned imm, __m
 uint64_t sse_fp_comi(struct cpu *c, bool dbl, bool sig, __m128i d, __m128i s);
 uint64_t sse_fp_cvt2si(struct cpu *c, bool dbl, bool trunc, bool w, __m128i s);
 __m128i sse_fp_cvtsi(struct cpu *c, bool dbl, bool w, uint64_t v, __m128i d);
+/*
+ * ADDSD/MULSD/SUBSD/DIVSD (opc 58/59/5C/5E) and CVTSI2SD for the usual
+ * MXCSR (sse_fp_fast_ok: all exceptions masked, nearest, no FTZ/DAZ).
+ */
+bool sse_fp_fast_ok(const struct cpu *c);
+__m128i sse_fp_fast_sd(struct cpu *c, unsigned opc, __m128i d, __m128i s);
+__m128i sse_fp_fast_cvtsi2sd(struct cpu *c, bool w, uint64_t v, __m128i d);
 
 #endif

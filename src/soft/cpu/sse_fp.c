@@ -400,3 +400,71 @@ __m128i sse_fp_cvtsi(struct cpu *c, bool dbl, bool w, uint64_t v, __m128i d)
 	sse_fp_flags(c, csr);
 	return d;
 }
+
+/*
+ * The usual guest MXCSR: every exception masked, round to nearest, neither
+ * FTZ nor DAZ, which are the host's own controls. Then the host MXCSR can
+ * carry the guest's flags between operations: loaded only when it holds a
+ * flag the guest has not (the engine's own code may have raised one), and
+ * each operation costs one STMXCSR instead of two MXCSR round trips.
+ */
+#define MX_DEFAULT 0x1f80u
+
+bool sse_fp_fast_ok(const struct cpu *c)
+{
+	return (c->fpu.mxcsr & ~0x3fu) == MX_DEFAULT;
+}
+
+static inline void fast_enter(const struct cpu *c)
+{
+	uint32_t h, g = c->fpu.mxcsr & 0x3f;
+
+	__asm__ volatile("stmxcsr %0" : "=m"(h));
+	if ((h & ~0x3fu) != MX_DEFAULT || (h & 0x3f & ~g)) {
+		h = MX_DEFAULT | g;
+		__asm__ volatile("ldmxcsr %0" : : "m"(h));
+	}
+}
+
+#define FAST_SD(insn)                                                                              \
+	__asm__ volatile(insn " %[s], %[d]\n\tstmxcsr %[h]" : [d] "+x"(d), [h] "=m"(h) : [s] "x"(s))
+
+__m128i sse_fp_fast_sd(struct cpu *c, unsigned opc, __m128i d, __m128i s)
+{
+	uint32_t h;
+
+	fast_enter(c);
+	switch (opc) {
+	case 0x58:
+		FAST_SD("addsd");
+		break;
+	case 0x59:
+		FAST_SD("mulsd");
+		break;
+	case 0x5c:
+		FAST_SD("subsd");
+		break;
+	default:
+		FAST_SD("divsd");
+		break;
+	}
+	c->fpu.mxcsr |= h & 0x3f;
+	return d;
+}
+
+__m128i sse_fp_fast_cvtsi2sd(struct cpu *c, bool w, uint64_t v, __m128i d)
+{
+	uint32_t h, v32 = (uint32_t)v;
+
+	fast_enter(c);
+	if (w)
+		__asm__ volatile("cvtsi2sdq %[s], %[d]\n\tstmxcsr %[h]"
+				 : [d] "+x"(d), [h] "=m"(h)
+				 : [s] "r"(v));
+	else
+		__asm__ volatile("cvtsi2sdl %[s], %[d]\n\tstmxcsr %[h]"
+				 : [d] "+x"(d), [h] "=m"(h)
+				 : [s] "r"(v32));
+	c->fpu.mxcsr |= h & 0x3f;
+	return d;
+}
