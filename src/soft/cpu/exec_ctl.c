@@ -185,26 +185,34 @@ void exec_ret(struct cpu *c, const struct x86_insn *in)
 	c->gpr[X86_RSP] += 8 + (in->imm & 0xffff);
 }
 
-void exec_loop(struct cpu *c, const struct x86_insn *in)
+bool loop_condition(struct cpu *c, const struct x86_insn *in, uint64_t *count)
 {
-	unsigned asz = in->asz;
-	uint64_t cnt = reg_get(c, X86_RCX, asz);
+	uint64_t cnt = reg_get(c, X86_RCX, in->asz);
 	bool take;
 
 	if (in->sub == 3) {
 		take = cnt == 0;
 	} else {
-		cnt = (cnt - 1) & sz_mask(asz);
+		cnt = (cnt - 1) & sz_mask(in->asz);
 		take = cnt != 0;
 		if (in->sub == 0)
 			take = take && !(flags_get(c) & FL_ZF);
 		else if (in->sub == 1)
 			take = take && (flags_get(c) & FL_ZF);
 	}
-	if (take)
+	*count = cnt;
+	return take;
+}
+
+void exec_loop(struct cpu *c, const struct x86_insn *in)
+{
+	uint64_t cnt;
+
+	/* The branch may fault; rCX changes only once it has not. */
+	if (loop_condition(c, in, &cnt))
 		branch(c, c->next_rip + in->imm);
 	if (in->sub != 3)
-		reg_set(c, X86_RCX, asz, cnt);
+		reg_set(c, X86_RCX, in->asz, cnt);
 }
 
 void exec_setcc(struct cpu *c, const struct x86_insn *in)

@@ -161,24 +161,12 @@ void exec_lret(struct cpu *c, const struct x86_insn *in)
 
 void exec_lloop(struct cpu *c, const struct x86_insn *in)
 {
-	unsigned asz = in->asz;
-	uint64_t cnt = reg_get(c, X86_RCX, asz);
-	bool take;
+	uint64_t cnt;
 
-	if (in->sub == 3) {
-		take = cnt == 0;
-	} else {
-		cnt = (cnt - 1) & sz_mask(asz);
-		take = cnt != 0;
-		if (in->sub == 0)
-			take = take && !(flags_get(c) & FL_ZF);
-		else if (in->sub == 1)
-			take = take && (flags_get(c) & FL_ZF);
-	}
-	if (take)
+	if (loop_condition(c, in, &cnt))
 		lbranch(c, c->next_rip + in->imm, in->osz);
 	if (in->sub != 3)
-		reg_set(c, X86_RCX, asz, cnt);
+		reg_set(c, X86_RCX, in->asz, cnt);
 }
 
 void exec_pusha(struct cpu *c, const struct x86_insn *in)

@@ -618,6 +618,11 @@ void exec_movbe(struct cpu *c, const struct x86_insn *in);
 void exec_int3(struct cpu *c, const struct x86_insn *in);
 void exec_int(struct cpu *c, const struct x86_insn *in);
 /* The x87 and SSE/MMX units (exec_x87.c, exec_sse.c); their state is cpu->fpu. */
+/*
+ * LOOP/LOOPE/LOOPNE/JrCXZ (insn->sub 0-3): whether the branch is taken, and
+ * the new rCX for the caller to store once the branch has not faulted.
+ */
+bool loop_condition(struct cpu *c, const struct x86_insn *in, uint64_t *count);
 void exec_sse(struct cpu *c, const struct x86_insn *in);
 /* A handler for one of the commonest SSE2 integer shapes, or NULL (exec_sse.c). */
 exec_fn exec_sse_fast_pick(const struct x86_insn *in);
