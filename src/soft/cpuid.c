@@ -9,8 +9,14 @@
 
 #define MAX_BASIC_LEAF 0x16u
 #define MAX_EXT_LEAF 0x80000008u
-/* Family 6, model 0x0f (no model-specific quirks in Linux), stepping 1. */
-#define SIGNATURE 0x000006f1u
+/*
+ * Family 6, model 0x1c (an in-order Atom), stepping 10. An interpreter
+ * executes nothing speculatively, and this is the model Linux knows as such:
+ * it then sets none of its speculation bug flags, so the guest kernel runs
+ * without retpolines, return thunks, RSB stuffing or BHB clearing (the
+ * early steppings' PSE erratum check stops at stepping 2).
+ */
+#define SIGNATURE 0x000106cau
 
 /*
  * CPUID.1:EDX: what the core executes (CPU_FEAT_1_EDX) and what the engine
@@ -24,7 +30,13 @@
 #endif
 #define LEAF1_EDX (CPU_FEAT_1_EDX | FPU_1_EDX | (1u << 9) /* APIC */ | (1u << 12) /* MTRR */)
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
-#define LEAF7_EDX_ARCH_CAPABILITIES (1u << 29)
+/*
+ * CPUID.7:EDX: IBRS/IBPB and STIBP (IA32_SPEC_CTRL and IA32_PRED_CMD, which
+ * soft.c accepts and which change nothing, since nothing is predicted) and
+ * IA32_ARCH_CAPABILITIES. With its IBRS_ALL bit Linux picks enhanced IBRS for
+ * Spectre v2 instead of retpolines on every indirect call.
+ */
+#define LEAF7_EDX ((1u << 26) | (1u << 27) | (1u << 29))
 #define LEAF1_EDX_HTT (1u << 28)
 
 /* CPUID.80000001:EDX: the core's (SYSCALL, NX, RDTSCP, LM); 1 GiB pages are soft/mmu.c's. */
@@ -67,9 +79,9 @@ void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subl
 		out[3] = LEAF1_EDX | (nr_cpus > 1 ? LEAF1_EDX_HTT : 0);
 		break;
 	case 7:
-		/* Subleaf 0 EDX: IA32_ARCH_CAPABILITIES exists (soft.c answers it). */
+		/* Subleaf 0 EDX: the speculation-control MSRs soft.c answers. */
 		if (subleaf == 0)
-			out[3] = LEAF7_EDX_ARCH_CAPABILITIES;
+			out[3] = LEAF7_EDX;
 		break;
 	case 0xb:
 		/* Topology: one thread per core, nr_cpus cores in one package. */
