@@ -220,6 +220,25 @@ linux_virtio_tests() {
 	fi
 	linux_report "$id" "$name" "$linux_why"
 
+	# An image of 1 MiB + 1000 bytes: 2050 sectors, the last one zero-padded;
+	# writing that sector completes the file.
+	id=linux/$e/virtio-blk-odd-size name=${id//\//_} img=$TMP/$name.img
+	head -c $((1048576 + 1000)) /dev/urandom >"$img"
+	want=$( { cat "$img"; head -c 24 /dev/zero; } | sha256sum | cut -d' ' -f1)
+	cp "$img" "$img.orig"
+	linux_cmd "$name" "$e" 'echo sectors=$(cat /sys/block/vda/size); echo sha=$(sha256sum </dev/vda | cut -d" " -f1); yes tail-sector | head -c 512 | dd of=/dev/vda bs=512 seek=2049 count=1 oflag=direct 2>/dev/null && echo tail=written' \
+		--disk "$img"
+	if [ -z "$linux_why" ] && [ "$(linux_value "$name" sectors)" != 2050 ]; then
+		linux_why="the guest sees $(linux_value "$name" sectors) sectors, want 2050"
+	elif [ -z "$linux_why" ] && [ "$(linux_value "$name" sha)" != "$want" ]; then
+		linux_why="guest sha256 $(linux_value "$name" sha) is not that of the image and 24 zero bytes"
+	elif [ -z "$linux_why" ] && [ "$(linux_value "$name" tail)" != written ]; then
+		linux_why="the guest could not write the last sector"
+	elif [ -z "$linux_why" ] && ! { head -c 1049088 "$img.orig"; yes tail-sector | head -c 512; } | cmp -s - "$img"; then
+		linux_why="the image is not the original with the guest's last sector ($(stat -c %s "$img") bytes)"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
 	# A read-only disk refuses writes and keeps every byte.
 	id=linux/$e/virtio-blk-ro name=${id//\//_} img=$TMP/$name.img
 	head -c $((4 * 1024 * 1024)) /dev/urandom >"$img"

@@ -17,6 +17,8 @@
 
 /* Zeroes written per call when the file system cannot punch holes. */
 #define BLKFILE_ZERO_CHUNK (64u * 1024)
+/* The sector a size that is not a multiple of rounds up to (virtio-blk's). */
+#define BLKFILE_SECTOR 512u
 /* preadv/pwritev take at most this many segments per call. */
 #define BLKFILE_IOV_MAX 1024u
 
@@ -33,6 +35,12 @@ struct blkfile {
 	unsigned nr_workers;
 	_Atomic bool punch_unsupported; /* set once; workers race benignly */
 };
+
+static void iov_zero(const struct iovec *iov, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		memset(iov[i].iov_base, 0, iov[i].iov_len);
+}
 
 /* Transfers a whole iovec list, resuming after short transfers. */
 static int rw_all(struct blkfile *f, bool is_write, const struct iovec *iov, unsigned n,
@@ -55,9 +63,16 @@ static int rw_all(struct blkfile *f, bool is_write, const struct iovec *iov, uns
 				continue;
 			return -errno;
 		}
-		/* The image shrank under us: what was validated is no longer there. */
-		if (done == 0)
+		if (done == 0) {
+			/* A partial last sector: the guest sees zeros past the end of the file. */
+			if (!is_write && offset >= f->size &&
+			    offset + left <= ALIGN_UP(f->size, BLKFILE_SECTOR)) {
+				iov_zero(cur, n);
+				return 0;
+			}
+			/* The image shrank under us: what was validated is no longer there. */
 			return -EIO;
+		}
 		offset += (uint64_t)done;
 		left -= (uint64_t)done;
 		while (n && (size_t)done >= cur->iov_len) {

@@ -31,7 +31,7 @@
 struct blk {
 	struct virtio_dev vdev;
 	struct blkfile *file;
-	uint64_t capacity; /* sectors; a partial last sector is not reachable */
+	uint64_t capacity; /* sectors; a partial last sector counts */
 	bool read_only;
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtq_chain chain; /* I/O thread only */
@@ -244,11 +244,15 @@ struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned sl
 		snprintf(b->id, sizeof(b->id), "disk%u", slot);
 	if (blkfile_open(&b->file, cfg->path, cfg->read_only, err) < 0)
 		return NULL;
-	b->capacity = blkfile_size(b->file) / VIRTIO_BLK_SECTOR;
+	/*
+	 * A partial last sector is visible, as QEMU shows it: it reads as zeros
+	 * past the end of the file, and a write to it extends the file.
+	 */
+	b->capacity = ALIGN_UP(blkfile_size(b->file), VIRTIO_BLK_SECTOR) / VIRTIO_BLK_SECTOR;
 	if (blkfile_size(b->file) % VIRTIO_BLK_SECTOR)
-		log_warn("disk %s: size is not a multiple of %u bytes; the last %llu bytes are not visible",
-			 cfg->path, VIRTIO_BLK_SECTOR,
-			 (unsigned long long)(blkfile_size(b->file) % VIRTIO_BLK_SECTOR));
+		log_warn("disk %s: size %llu is not a multiple of %u bytes; the last sector reads as zeros past the end%s",
+			 cfg->path, (unsigned long long)blkfile_size(b->file), VIRTIO_BLK_SECTOR,
+			 b->read_only ? "" : " and grows the file when written");
 	config_build(b);
 	return &b->vdev.dev;
 }

@@ -725,11 +725,11 @@ static void test_blk_config(void **state)
 	image_make(f);
 	blk_new(f, 0, false, NULL, &err);
 	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
-	/* The partial last sector is not visible. */
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG), IMG_SECTORS);
+	/* The partial last sector counts. */
+	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG), IMG_SECTORS + 1);
 	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 4), 0);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 1), IMG_SECTORS);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 2), IMG_SECTORS);
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 1), IMG_SECTORS + 1);
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 2), IMG_SECTORS + 1);
 	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 12), VIRTQ_CHAIN_MAX - 2); /* seg_max */
 	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 20), 512);		    /* blk_size */
 	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 40), VIRTIO_BLK_DWZ_SEG_MAX);
@@ -777,8 +777,14 @@ static void test_blk_io(void **state)
 	memset(hva(f, data, 20), 'x', 20);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_GET_ID, 0, data, 20, true), VIRTIO_BLK_S_OK);
 	assert_memory_equal(hva(f, data, 20), "my-disk\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
-	/* Past the capacity, or a partial sector: IOERR; unknown types: UNSUPP. */
+	/* The partial last sector: the file's 100 bytes, then zeros. */
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, IMG_SECTORS - 1, data, 1024, true),
+			 VIRTIO_BLK_S_OK);
+	memset(want, IMG_SECTORS - 1, 512 + 100);
+	memset(want + 512 + 100, 0, 512 - 100);
+	assert_memory_equal(hva(f, data, 1024), want, 1024);
+	/* Past the capacity, or a partial sector: IOERR; unknown types: UNSUPP. */
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, IMG_SECTORS, data, 1024, true),
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, UINT64_MAX, data, 512, true),
 			 VIRTIO_BLK_S_IOERR);
@@ -821,6 +827,15 @@ static void test_blk_io(void **state)
 		assert_int_equal(blk_run(&q, VIRTIO_BLK_T_DISCARD, 0, data, 16, false),
 				 VIRTIO_BLK_S_IOERR);
 	}
+	/* Writing the partial last sector makes the file whole. */
+	memset(hva(f, data, 512), 0x5c, 512);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, IMG_SECTORS, data, 512, false),
+			 VIRTIO_BLK_S_OK);
+	stat(f->image, &st_after);
+	assert_int_equal(st_after.st_size, (IMG_SECTORS + 1) * 512);
+	image_read(f, IMG_SECTORS * 512, got, 512);
+	memset(want, 0x5c, 512);
+	assert_memory_equal(got, want, 512);
 	fixture_free(f);
 }
 
