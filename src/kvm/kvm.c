@@ -525,6 +525,20 @@ static int kvm_ioeventfd_set(struct vm *vm, uint64_t gpa, unsigned len, uint64_t
 	return 0;
 }
 
+static int kvm_irqfd_set(struct vm *vm, unsigned gsi, int trigger_fd, int resample_fd)
+{
+	struct kvm_irqfd irqfd = {
+		.fd = (uint32_t)trigger_fd,
+		.gsi = gsi,
+		.flags = KVM_IRQFD_FLAG_RESAMPLE,
+		.resamplefd = (uint32_t)resample_fd,
+	};
+
+	if (ioctl(kvm_of(vm)->vm_fd, KVM_IRQFD, &irqfd) < 0)
+		return -errno;
+	return 0;
+}
+
 const struct engine_ops kvm_engine = {
 	.name = "kvm",
 	.max_vcpus = kvm_max_vcpus,
@@ -538,4 +552,5 @@ const struct engine_ops kvm_engine = {
 	.vcpu_kick = kvm_vcpu_kick,
 	.irq_set = kvm_irq_set,
 	.ioeventfd_set = kvm_ioeventfd_set,
+	.irqfd_set = kvm_irqfd_set,
 };

@@ -638,6 +638,12 @@ static void soft_irq_set(struct vm *vm, unsigned gsi, int level)
 	irqchip_set_irq(soft_of(vm)->irqchip, gsi, level);
 }
 
+/* Device DMA: decoded code from those pages is retired, as a CPU store would. */
+static void soft_memory_written(struct vm *vm, const void *hva, uint64_t len)
+{
+	cpu_code_map_written(soft_of(vm)->code_map, hva, len);
+}
+
 const struct engine_ops soft_engine = {
 	.name = "soft",
 	.max_vcpus = soft_max_vcpus,
@@ -650,4 +656,5 @@ const struct engine_ops soft_engine = {
 	.vcpu_run = soft_vcpu_run,
 	.vcpu_kick = soft_vcpu_kick,
 	.irq_set = soft_irq_set,
+	.memory_written = soft_memory_written,
 };

@@ -9,6 +9,7 @@
 #include "backend/backend.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "vm/vm.h"
 
 #define BLK_STATE_VERSION 1
 /* Two descriptors of every chain are the header and the status byte. */
@@ -57,6 +58,8 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 static void job_finish(struct blk_job *job, uint8_t status)
 {
 	__atomic_store_n(job->req.status_byte, status, __ATOMIC_RELAXED);
+	virtio_dma_written(&job->blk->vdev, job->req.iov, job->req.nr_iov, job->written);
+	vm_memory_written(job->blk->vdev.dev.vm, job->req.status_byte, 1);
 	virtio_queue_complete(&job->blk->vdev, job->vq, job->head, job->written + 1);
 	free(job);
 }
@@ -119,6 +122,8 @@ static void blk_handle(struct blk *b, struct virtq *vq, const struct virtq_chain
 			job->written = (uint32_t)iov_from_buf(job->req.iov, job->req.nr_iov, 0,
 							      b->id, job->req.len);
 		*job->req.status_byte = job->req.status;
+		virtio_dma_written(&b->vdev, job->req.iov, job->req.nr_iov, job->written);
+		vm_memory_written(b->vdev.dev.vm, job->req.status_byte, 1);
 		virtio_queue_push(&b->vdev, vq, c->head, job->written + 1);
 		free(job);
 		return;

@@ -62,6 +62,7 @@ static uint32_t rx_copy(struct vcon *c, const struct virtq_chain *ch)
 			break;
 	}
 	pthread_mutex_unlock(&c->in_lock);
+	virtio_dma_written(&c->vdev, ch->iov + ch->nr_readable, ch->nr_writable, done);
 	return (uint32_t)done;
 }
 

@@ -27,12 +27,31 @@ static struct virtio_dev *to_vdev(struct device *dev)
 
 /* ---- interrupt -------------------------------------------------------- */
 
-/* The line follows InterruptStatus != 0: level-triggered, active high. */
+/* Caller holds irq_lock. */
+static void irq_line_assert(struct virtio_dev *vdev)
+{
+	uint64_t one = 1;
+
+	if (vdev->irq_trigger_fd < 0) {
+		vm_irq_set(vdev->dev.vm, vdev->gsi, 1);
+		return;
+	}
+	/* Only EAGAIN (counter full) can fail, and then a signal is pending anyway. */
+	if (write(vdev->irq_trigger_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_ratelimited(LOG_WARN, "%s: cannot signal irqfd: %s", vdev->name,
+				strerror(errno));
+}
+
+/*
+ * The line follows InterruptStatus != 0: level-triggered, active high. With
+ * an irqfd the engine lowers it at the guest's EOI and asks (irq_resampled)
+ * whether it is still asserted, so an acknowledge does not lower it here.
+ */
 void virtio_irq_raise(struct virtio_dev *vdev, uint32_t bits)
 {
 	pthread_mutex_lock(&vdev->irq_lock);
 	if (!vdev->isr && bits)
-		vm_irq_set(vdev->dev.vm, vdev->gsi, 1);
+		irq_line_assert(vdev);
 	vdev->isr |= bits;
 	pthread_mutex_unlock(&vdev->irq_lock);
 }
@@ -40,10 +59,55 @@ void virtio_irq_raise(struct virtio_dev *vdev, uint32_t bits)
 static void irq_ack(struct virtio_dev *vdev, uint32_t bits)
 {
 	pthread_mutex_lock(&vdev->irq_lock);
-	if (vdev->isr && !(vdev->isr & ~bits))
+	if (vdev->isr && !(vdev->isr & ~bits) && vdev->irq_trigger_fd < 0)
 		vm_irq_set(vdev->dev.vm, vdev->gsi, 0);
 	vdev->isr &= ~bits;
 	pthread_mutex_unlock(&vdev->irq_lock);
+}
+
+/* I/O thread: the guest ended an interrupt of this line, which the engine lowered. */
+static void irq_resampled(void *opaque)
+{
+	struct virtio_dev *vdev = opaque;
+
+	pthread_mutex_lock(&vdev->irq_lock);
+	if (vdev->isr)
+		irq_line_assert(vdev);
+	pthread_mutex_unlock(&vdev->irq_lock);
+}
+
+/* Falls back to irq_set (returning 0) when the engine has no irqfd or it fails. */
+static int irq_line_init(struct virtio_dev *vdev, struct err *err)
+{
+	struct vm *vm = vdev->dev.vm;
+	int trigger, resample, rc;
+
+	if (!vm->engine || !vm->engine->irqfd_set)
+		return 0;
+	trigger = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	resample = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (trigger < 0 || resample < 0) {
+		rc = err_set(err, -errno, "%s: eventfd: %s", vdev->name, strerror(errno));
+		goto err_close;
+	}
+	rc = vm->engine->irqfd_set(vm, vdev->gsi, trigger, resample);
+	if (rc < 0) {
+		log_debug("%s: no irqfd for GSI %u (%s); interrupts are raised by kite",
+			  vdev->name, vdev->gsi, strerror(-rc));
+		close(trigger);
+		close(resample);
+		return 0;
+	}
+	/* The engine holds its own references; ours close with the device. */
+	vdev->irq_trigger_fd = trigger;
+	vdev->irq_resample_fd = resample;
+	return iothread_add(vdev->io, resample, irq_resampled, vdev, err);
+err_close:
+	if (trigger >= 0)
+		close(trigger);
+	if (resample >= 0)
+		close(resample);
+	return rc;
 }
 
 static uint32_t irq_status(struct virtio_dev *vdev)
@@ -57,6 +121,17 @@ static uint32_t irq_status(struct virtio_dev *vdev)
 }
 
 /* ---- queues ----------------------------------------------------------- */
+
+void virtio_dma_written(struct virtio_dev *vdev, const struct iovec *iov, unsigned n,
+			uint64_t len)
+{
+	for (unsigned i = 0; i < n && len; i++) {
+		uint64_t part = iov[i].iov_len < len ? iov[i].iov_len : len;
+
+		vm_memory_written(vdev->dev.vm, iov[i].iov_base, part);
+		len -= part;
+	}
+}
 
 bool virtio_queue_active(struct virtio_dev *vdev, struct virtq *vq)
 {
@@ -415,6 +490,9 @@ static int vdev_realize(struct device *dev, struct err *err)
 			     err);
 	if (rc < 0)
 		return rc;
+	rc = irq_line_init(vdev, err);
+	if (rc < 0)
+		return rc;
 	for (unsigned i = 0; i < vdev->ops->nr_queues; i++) {
 		struct virtq *vq = &vdev->queues[i];
 
@@ -601,7 +679,10 @@ static void loaded_apply(struct virtio_dev *vdev, const struct loaded *s, const 
 	/* The restored interrupt controller does not know the line's level. */
 	pthread_mutex_lock(&vdev->irq_lock);
 	vdev->isr = s->isr;
-	vm_irq_set(vdev->dev.vm, vdev->gsi, vdev->isr != 0);
+	if (vdev->irq_trigger_fd < 0)
+		vm_irq_set(vdev->dev.vm, vdev->gsi, vdev->isr != 0);
+	else if (vdev->isr)
+		irq_line_assert(vdev);
 	pthread_mutex_unlock(&vdev->irq_lock);
 }
 
@@ -668,6 +749,10 @@ static void vdev_destroy(struct device *dev)
 		pthread_cond_destroy(&vq->idle);
 		pthread_mutex_destroy(&vq->lock);
 	}
+	if (vdev->irq_trigger_fd >= 0)
+		close(vdev->irq_trigger_fd);
+	if (vdev->irq_resample_fd >= 0)
+		close(vdev->irq_resample_fd);
 	pthread_mutex_destroy(&vdev->irq_lock);
 	pthread_mutex_destroy(&vdev->lock);
 	free(vdev);
@@ -701,6 +786,8 @@ int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, struct iothread *io,
 	vdev->io = io;
 	pthread_mutex_init(&vdev->lock, NULL);
 	pthread_mutex_init(&vdev->irq_lock, NULL);
+	vdev->irq_trigger_fd = -1;
+	vdev->irq_resample_fd = -1;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
 		struct virtq *vq = &vdev->queues[i];
 

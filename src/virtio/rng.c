@@ -57,6 +57,7 @@ static void rng_serve(struct rng *r, struct virtq_chain *c, struct virtq *vq)
 			break;
 	}
 	r->bytes_served += total;
+	virtio_dma_written(&r->vdev, c->iov, c->nr_writable, total);
 	virtio_queue_push(&r->vdev, vq, c->head, (uint32_t)total);
 }
 

@@ -237,6 +237,9 @@ struct virtio_dev {
 
 	pthread_mutex_t irq_lock;
 	uint32_t isr; /* InterruptStatus */
+	/* With an engine irqfd: the line's eventfds (else -1; the line is irq_set). */
+	int irq_trigger_fd;
+	int irq_resample_fd;
 
 	struct virtq queues[VIRTIO_MAX_QUEUES];
 };
@@ -253,6 +256,14 @@ int virtio_dev_init(struct virtio_dev *vdev, struct vm *vm, struct iothread *io,
 
 /* The virtio device dev is, or NULL when it is another kind of device. */
 struct virtio_dev *virtio_dev_of(struct device *dev);
+
+/*
+ * The device wrote the first len bytes of the buffers iov[0..n) (guest RAM):
+ * tells the engine, whose cached decoded code may come from those pages.
+ * Call it before the chain is pushed to the used ring.
+ */
+void virtio_dma_written(struct virtio_dev *vdev, const struct iovec *iov, unsigned n,
+			uint64_t len);
 
 /* Pops for queue_notify; on a guest error the queue is failed (NEEDS_RESET). */
 int virtio_queue_pop(struct virtio_dev *vdev, struct virtq *vq, struct virtq_chain *c);

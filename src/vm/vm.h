@@ -123,6 +123,20 @@ struct engine_ops {
 	 */
 	int (*ioeventfd_set)(struct vm *vm, uint64_t gpa, unsigned len, uint64_t datamatch,
 			     int fd, bool assign);
+	/*
+	 * Optional (NULL: the device calls irq_set). Drives level-triggered line
+	 * gsi from eventfds without a system call into kite (KVM_IRQFD with a
+	 * resampler): a signal on trigger_fd asserts the line; when the guest
+	 * ends the interrupt (EOI) the engine lowers it and signals resample_fd,
+	 * and the device asserts it again if its condition still holds.
+	 */
+	int (*irqfd_set)(struct vm *vm, unsigned gsi, int trigger_fd, int resample_fd);
+	/*
+	 * Optional. Something other than a vCPU (device DMA) wrote guest RAM at
+	 * host range [hva, hva + len); an engine that caches decoded guest code
+	 * forgets what it decoded from there. Callable from any thread.
+	 */
+	void (*memory_written)(struct vm *vm, const void *hva, uint64_t len);
 };
 
 struct vm {
@@ -177,6 +191,12 @@ void vm_add_device(struct vm *vm, struct device *dev);
 static inline void vm_irq_set(struct vm *vm, unsigned gsi, int level)
 {
 	vm->engine->irq_set(vm, gsi, level);
+}
+
+static inline void vm_memory_written(struct vm *vm, const void *hva, uint64_t len)
+{
+	if (vm->engine && vm->engine->memory_written)
+		vm->engine->memory_written(vm, hva, len);
 }
 
 /* True when the host CPU reports VMX or SVM (what --accel auto checks). */

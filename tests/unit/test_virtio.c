@@ -31,6 +31,7 @@
 struct fixture {
 	struct vm vm;
 	_Atomic int level[NR_GSIS];
+	_Atomic uint64_t dma_written; /* bytes devices reported writing to guest RAM */
 	uint64_t next_buf;
 	char image[64];
 	int pipe[2];
@@ -44,9 +45,19 @@ static void fake_irq_set(struct vm *vm, unsigned gsi, int level)
 		atomic_store(&f->level[gsi], level);
 }
 
+static void fake_memory_written(struct vm *vm, const void *hva, uint64_t len)
+{
+	struct fixture *f = container_of(vm, struct fixture, vm);
+
+	assert_true((const uint8_t *)hva >= vm->mem.base &&
+		    (const uint8_t *)hva + len <= vm->mem.base + vm->mem.ram_size);
+	atomic_fetch_add(&f->dma_written, len);
+}
+
 static const struct engine_ops fake_engine = {
 	.name = "fake",
 	.irq_set = fake_irq_set,
+	.memory_written = fake_memory_written,
 };
 
 static struct fixture *fixture_new(void)
@@ -761,14 +772,16 @@ static void test_blk_io(void **state)
 	image_make(f);
 	blk_new(f, 0, false, "my-disk", &err);
 	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
-	/* Read sectors 1-2. */
+	/* Read sectors 1-2; the engine hears of the data and status bytes written. */
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 1024, true), VIRTIO_BLK_S_OK);
 	memset(want, 1, 512);
 	memset(want + 512, 2, 512);
 	assert_memory_equal(hva(f, data, 1024), want, 1024);
-	/* Write sector 3. */
+	assert_int_equal(atomic_load(&f->dma_written), 1024 + 1);
+	/* Write sector 3: only the status byte was written to guest RAM. */
 	memset(hva(f, data, 512), 0xab, 512);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, 3, data, 512, false), VIRTIO_BLK_S_OK);
+	assert_int_equal(atomic_load(&f->dma_written), 1024 + 2);
 	image_read(f, 3 * 512, got, 512);
 	memset(want, 0xab, 512);
 	assert_memory_equal(got, want, 512);
