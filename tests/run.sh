@@ -229,6 +229,39 @@ signal_case() {
 	fi
 }
 
+# The sector tests/guests/virtio.S writes: its text line, then each byte's offset & 0xff.
+virtio_pattern() {
+	local i o
+
+	printf 'kite-virtio-guest-wrote-this\n'
+	for ((i = 29; i < 512; i++)); do
+		printf -v o '\\%03o' $((i & 255))
+		printf '%b' "$o"
+	done
+}
+
+# virtio_case ENGINE: the guest reads sector 0 of a fresh image and writes
+# sector 1; afterwards the whole image must be exactly what it should hold.
+virtio_case() {
+	local engine=$1 img=$TMP/virtio.img want=$TMP/virtio.want id="guest/$1/virtio-written"
+	local diff
+
+	selected virtio virtio || return 0
+	printf 'kite test disk, sector 0\n' >"$img"
+	truncate -s 4096 "$img"
+	guest_case virtio "$GUESTS/virtio.elf" 0 "" "$engine" --mem 64M --no-rng --disk "$img"
+	printf 'kite test disk, sector 0\n' >"$want"
+	truncate -s 512 "$want"
+	virtio_pattern >>"$want"
+	truncate -s 4096 "$want"
+	if diff=$(cmp "$want" "$img" 2>&1); then
+		pass "$id"
+	else
+		fail "$id" "image differs from the expected bytes: ${diff##*differ: }"
+	fi
+	rm -f "$img" "$want"
+}
+
 guest_tests() {
 	local e g=$GUESTS
 
@@ -255,6 +288,7 @@ guest_tests() {
 		guest_case divide "$g/divide.elf" 0 "" "$e" --mem 64M
 		guest_case ptloop "$g/ptloop.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case longinsn "$g/longinsn.elf" 3 "triple fault;rip=" "$e" --mem 64M
+		virtio_case "$e"
 		# Paging outside long mode and invalid opcodes at CPL 0, which kvm-pvm
 		# does not run (the latter is a KVM internal error there).
 		[ "$e" = soft ] || continue
