@@ -69,7 +69,11 @@ int blkfile_open(struct blkfile **out, const char *path, bool read_only, struct 
 /* The image's size in bytes. */
 uint64_t blkfile_size(const struct blkfile *f);
 
-/* Queues req; a FLUSH completes only once fdatasync() returned. */
+/*
+ * Queues req; a FLUSH completes only once fdatasync() returned. A READ of
+ * the partial sector at the end of an image whose size is not a multiple of
+ * 512 gets zeros past the end of the file; a WRITE there extends the file.
+ */
 void blkfile_submit(struct blkfile *f, struct blkfile_req *req);
 
 /* Runs what is queued, joins the workers, closes (and unlocks) the image. */
