@@ -61,7 +61,7 @@ struct blkfile_req {
 /*
  * Opens path (read-only or read-write) and takes an OFD lock on it, shared
  * for read-only and exclusive otherwise, so two kites cannot write one image
- * (-EBUSY: "disk PATH: in use by another process"). Regular files and block
+ * (-EBUSY: "disk PATH: in use ..."). Regular files and block
  * devices are accepted.
  */
 int blkfile_open(struct blkfile **out, const char *path, bool read_only, struct err *err);

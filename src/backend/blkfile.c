@@ -202,7 +202,7 @@ static int lock_image(struct blkfile *f, struct err *err)
 	if (fcntl(f->fd, F_OFD_SETLK, &fl) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES)
-		return err_set(err, -EBUSY, "disk %s: in use by another process (the image is locked)",
+		return err_set(err, -EBUSY, "disk %s: in use (locked by another process, or named twice)",
 			       f->path);
 	return err_set(err, -errno, "disk %s: cannot lock: %s", f->path, strerror(errno));
 }
