@@ -240,19 +240,36 @@ virtio_pattern() {
 	done
 }
 
-# virtio_case ENGINE: the guest reads sector 0 of a fresh image and writes
-# sector 1; afterwards the whole image must be exactly what it should hold.
+# Sectors 2 and 3: the code tests/guests/virtio.S loads into one page and
+# calls, each sector padded with zeros.
+#   sector 2: b8 02 00 c7 5e   mov $0x5ec70002, %eax
+#             c3               ret
+#   sector 3: b8 03 00 c7 5e   mov $0x5ec70003, %eax
+#             c3               ret
+virtio_code() {
+	printf '\xb8\x02\x00\xc7\x5e\xc3'
+	head -c 506 /dev/zero
+	printf '\xb8\x03\x00\xc7\x5e\xc3'
+	head -c 506 /dev/zero
+}
+
+# virtio_case ENGINE: the guest reads sector 0 of a fresh image, writes
+# sector 1 and runs the code it reads from sectors 2 and 3; afterwards the
+# whole image must be exactly what it should hold.
 virtio_case() {
 	local engine=$1 img=$TMP/virtio.img want=$TMP/virtio.want id="guest/$1/virtio-written"
 	local diff
 
 	selected virtio virtio || return 0
 	printf 'kite test disk, sector 0\n' >"$img"
+	truncate -s 1024 "$img"
+	virtio_code >>"$img"
 	truncate -s 4096 "$img"
 	guest_case virtio "$GUESTS/virtio.elf" 0 "" "$engine" --mem 64M --no-rng --disk "$img"
 	printf 'kite test disk, sector 0\n' >"$want"
 	truncate -s 512 "$want"
 	virtio_pattern >>"$want"
+	virtio_code >>"$want"
 	truncate -s 4096 "$want"
 	if diff=$(cmp "$want" "$img" 2>&1); then
 		pass "$id"

@@ -6,11 +6,19 @@
  * IOAPIC). The host checks the image afterwards. Every failure prints its own
  * line and powers off.
  *
+ * Last, code loaded by DMA: sector 2 holds `mov $0x5ec70002, %eax; ret`,
+ * sector 3 the same with 0x5ec70003 (tests/run.sh). Sector 2 is read into a
+ * page of its own and called a few times, so the soft engine has it decoded
+ * and cached; then sector 3 is read into the same page and called. Only the
+ * device writes that page: if the engine is not told of the DMA
+ * (engine_ops.memory_written), the last call runs sector 2's code again and
+ * prints its value.
+ *
  * An interrupt with InterruptStatus 0 is tolerated a few times (EOI, wait
  * again), as Linux's vm_interrupt does: with KVM's irqfd the line's assertion
  * for request 1 is asynchronous and can land after the acknowledge. The
- * interrupt handlers finish the test instead of returning, because kvm-pvm
- * cannot emulate a 32-bit IRET.
+ * interrupt handlers carry on with the test instead of returning, because
+ * kvm-pvm cannot emulate a 32-bit IRET.
  */
 #include "lib32.inc"
 
@@ -57,6 +65,8 @@
 #define IOAPIC_WIN (IOAPIC + 0x10)
 #define VIRTIO_GSI 16
 #define RTE_LEVEL (1 << 15) /* active high, physical, fixed, unmasked: all 0 */
+#define RTE_MASKED (1 << 16)
+#define LVT_MASKED (1 << 16)
 #define VIRTIO_VECTOR 0x41
 #define WATCHDOG_VECTOR 0x40
 
@@ -65,6 +75,9 @@
 #define SPIN_MAX 100000000 /* in case the timer does not count */
 #define GEN_TRIES 100
 #define SPURIOUS_MAX 3 /* interrupts with InterruptStatus 0 before request 2's */
+#define DISK_MIN 4 /* sectors: 0 read, 1 written, 2 and 3 code */
+#define CODE_CALLS 3 /* calls of sector 2's code before it is replaced */
+#define PAGE 4096
 
 	.text
 	.globl main
@@ -73,7 +86,7 @@ main:
 	lidt idt_desc
 	movl $0, LAPIC + 0x80 /* TPR: accept every priority */
 	movl $0x1ff, LAPIC + 0xf0 /* SVR: enabled, spurious vector 0xff */
-	movl $0x10000, LAPIC + 0x320 /* timer LVT masked: a clock for the waits */
+	movl $LVT_MASKED, LAPIC + 0x320 /* timer LVT masked: a clock for the waits */
 	movl $0xb, LAPIC + 0x3e0 /* divide by 1 */
 	call probe
 	call negotiate
@@ -151,7 +164,7 @@ negotiate:
 	jnz 6f
 	call putdec
 	PRINT " sectors\n"
-	cmp $2, %eax
+	cmp $DISK_MIN, %eax
 	jae 7f
 	PRINT "virtio: disk too small for the test\n"
 	jmp acpi_poweroff
@@ -203,9 +216,9 @@ queue_setup:
 
 /*
  * submit: request type %eax on sector %edx as the chain header (descriptor
- * 0), blk_buf (1, device-writable for a read) and blk_status (2), published
- * in the next avail slot; then notifies queue 0. x86 keeps stores in order,
- * so the ring entry is visible before the index.
+ * 0), the SECTOR bytes at %edi (1, device-writable for a read) and
+ * blk_status (2), published in the next avail slot; then notifies queue 0.
+ * x86 keeps stores in order, so the ring entry is visible before the index.
  */
 submit:
 	push %eax
@@ -220,7 +233,7 @@ submit:
 	movl $16, vq_desc + 8
 	movw $DESC_F_NEXT, vq_desc + 12
 	movw $1, vq_desc + 14
-	movl $blk_buf, vq_desc + 16
+	mov %edi, vq_desc + 16
 	movl $0, vq_desc + 20
 	movl $SECTOR, vq_desc + 24
 	mov $DESC_F_NEXT, %ecx
@@ -273,25 +286,37 @@ wait_mask:
 	clc
 	ret
 
-/* read_sector0: request 1, completion polled with interrupts off. */
-read_sector0:
+/*
+ * read_polled: reads sector %edx into the SECTOR bytes at %edi, completion
+ * polled with interrupts off, every request before it completed already. The
+ * device raises InterruptStatus just after the used ring: that is polled too
+ * and acked. Returns the acked InterruptStatus in %eax; clobbers %edx.
+ */
+read_polled:
+	push %ebx
+	push %ecx
+	push %esi
 	mov $BLK_T_IN, %eax
-	xor %edx, %edx
 	call submit
+	movzwl vq_avail + 2, %ebx /* the used idx once this request is done */
+	mov %ebx, %eax
+	shl $16, %eax
 	mov $vq_used, %esi
 	mov $0xffff0000, %edx /* used->idx */
-	mov $1 << 16, %eax
 	call wait_mask
 	jnc 1f
 	PRINT "virtio: read not completed within 2 s, used idx "
 	movzwl vq_used + 2, %eax
 	jmp fail_hex
-1:	mov vq_used + 4, %eax /* used->ring[0].id */
+1:	mov %ebx, %ecx
+	dec %ecx
+	and $QSIZE - 1, %ecx /* its used->ring entry */
+	mov vq_used + 4(, %ecx, 8), %eax /* .id */
 	test %eax, %eax
 	jz 2f
 	PRINT "virtio: read: used id "
 	jmp fail_hex
-2:	mov vq_used + 8, %eax /* used->ring[0].len: the sector and the status */
+2:	mov vq_used + 8(, %ecx, 8), %eax /* .len: the sector and the status */
 	cmp $SECTOR + 1, %eax
 	je 3f
 	PRINT "virtio: read: used len "
@@ -301,13 +326,7 @@ read_sector0:
 	jz 4f
 	PRINT "virtio: read: status "
 	jmp fail_hex
-4:	PRINT "read sector 0: "
-	mov $blk_buf, %esi
-	mov $32, %ecx
-	call putsn
-	PRINT "\n"
-	/* The device raises InterruptStatus just after the used ring: poll it too. */
-	mov $VIO_INT_STATUS, %esi
+4:	mov $VIO_INT_STATUS, %esi
 	mov $1, %edx
 	mov $1, %eax
 	call wait_mask
@@ -315,27 +334,45 @@ read_sector0:
 	PRINT "virtio: read: InterruptStatus "
 	mov VIO_INT_STATUS, %eax
 	jmp fail_hex
-5:	mov VIO_INT_STATUS, %eax
-	mov %eax, VIO_INT_ACK
-	PRINT "InterruptStatus "
-	call puthex
-	PRINT ", acked\n"
+5:	mov VIO_INT_STATUS, %ebx
+	mov %ebx, VIO_INT_ACK
 	mov VIO_INT_STATUS, %eax
 	test %eax, %eax
 	jz 6f
 	PRINT "virtio: InterruptStatus after the ack "
 	jmp fail_hex
-6:	ret
+6:	mov %ebx, %eax
+	pop %esi
+	pop %ecx
+	pop %ebx
+	ret
+
+/* read_sector0: request 1, the host's text line. */
+read_sector0:
+	xor %edx, %edx
+	mov $blk_buf, %edi
+	call read_polled
+	PRINT "read sector 0: "
+	mov $blk_buf, %esi
+	mov $32, %ecx
+	call putsn
+	PRINT "\n"
+	PRINT "InterruptStatus "
+	call puthex
+	PRINT ", acked\n"
+	ret
 
 /*
  * write_sector1: request 2, the pattern the host checks, completed by the
- * interrupt. virtio_irq ends the test; the watchdog reports a lost interrupt.
+ * interrupt. virtio_irq goes on with load_code; the watchdog reports a lost
+ * interrupt.
  */
 write_sector1:
 	call fill_pattern
 	call irq_setup
 	mov $BLK_T_OUT, %eax
 	mov $1, %edx
+	mov $blk_buf, %edi
 	call submit
 	sti
 	hlt
@@ -376,9 +413,10 @@ irq_setup:
 	ret
 
 /*
- * virtio_irq: request 2 completed. Ack, EOI, check the ring, power off. A
- * spurious one (InterruptStatus 0) gets its EOI and the wait goes on here,
- * one interrupt frame deeper.
+ * virtio_irq: request 2 completed. Ack, EOI, check the ring, then on to
+ * load_code with interrupts off and the frame left on the stack. A spurious
+ * one (InterruptStatus 0) gets its EOI and the wait goes on here, one
+ * interrupt frame deeper.
  */
 virtio_irq:
 	mov VIO_INT_STATUS, %ebx
@@ -423,6 +461,35 @@ virtio_irq:
 	mov %ebx, %eax
 	call puthex
 	PRINT ", status 0\n"
+	jmp load_code
+
+/*
+ * load_code: sector 2's code into code_page, called CODE_CALLS times; then
+ * sector 3's into the same page, called once. Each call returns the value
+ * its sector's code puts in %eax. Polled, with the interrupt sources masked.
+ */
+load_code:
+	movl $LVT_MASKED, LAPIC + 0x320 /* no watchdog: the timer is a clock again */
+	movl $0x10 + 2 * VIRTIO_GSI, IOAPIC
+	movl $RTE_MASKED | RTE_LEVEL | VIRTIO_VECTOR, IOAPIC_WIN
+	mov $2, %edx
+	mov $code_page, %edi
+	call read_polled
+	PRINT "code from sector 2 returned"
+	mov $CODE_CALLS, %ebx
+1:	call code_page
+	PRINT " "
+	call puthex
+	dec %ebx
+	jnz 1b
+	PRINT "\n"
+	mov $3, %edx
+	mov $code_page, %edi
+	call read_polled
+	call code_page
+	PRINT "code from sector 3, same page, returned "
+	call puthex
+	PRINT "\n"
 	jmp acpi_poweroff
 
 watchdog_irq:
@@ -501,3 +568,7 @@ spurious:
 	.balign 8
 idt:
 	.skip 256 * 8
+	/* Written by the device only: no CPU store retires its decoded code. */
+	.balign PAGE
+code_page:
+	.skip PAGE
