@@ -14,7 +14,7 @@
 #   and to exit, under kite --accel soft and QEMU microvm TCG; plus the wall
 #   time of a CPU-bound command inside the guest.
 # virtio-blk: in the guest, sequential O_DIRECT read and write of 256 MiB in
-#   1 MiB blocks and 4 KiB random O_DIRECT reads for 10 s, on the same raw
+#   1 MiB blocks and 4 KiB random O_DIRECT reads for 5 s (3 rounds), on the same raw
 #   image, under kite --accel soft and QEMU microvm TCG with
 #   virtio-blk-device (cache=none, aio=io_uring); plus the host's own
 #   O_DIRECT read of the file for scale.
@@ -169,31 +169,57 @@ bench_soft_boot() {
 	rm -f "$kr" "$qr" "$kw" "$qw" "$kw".* "$qw".*
 }
 
-# The guest's three measurements, as "read MB/s", "write MB/s", "IOPS".
-BLK_CMD='blkbench read /dev/vda 256; blkbench write /dev/vda 256; blkbench randread /dev/vda 10'
+# The guest's measurements, BLK_REPS times each in one boot: "read MB/s",
+# "write MB/s", "randread IOPS" lines (see guest/tools/blkbench.c).
+BLK_REPS=${BLK_REPS:-3}
+BLK_RAND_SECONDS=${BLK_RAND_SECONDS:-5}
+BLK_CMD="for i in \$(seq $BLK_REPS); do blkbench read /dev/vda 256; blkbench write /dev/vda 256; blkbench randread /dev/vda $BLK_RAND_SECONDS; done"
+
+# blk_figures FILE: "read_median write_median iops_median (read list) (write list) (iops list)".
+blk_figures() {
+	local f=$1 r w i
+	r=$(awk '/^blkbench read:/ { print $(NF-1) }' "$f")
+	w=$(awk '/^blkbench write:/ { print $(NF-1) }' "$f")
+	i=$(awk '/^blkbench randread:/ { print $(NF-1) }' "$f")
+	echo "$(echo "$r" | median) $(echo "$w" | median) $(echo "$i" | median)" \
+		"($(echo $r | tr ' ' '/')) ($(echo $w | tr ' ' '/')) ($(echo $i | tr ' ' '/'))"
+}
 
 bench_virtio_blk() {
-	local g=build/guest img out khz b64 host
+	local g=build/guest img kout qout khz b64 host k q
 	[ -f "$g/vmlinux" ] || { echo "virtio-blk: $g missing (run make guest)"; return 1; }
 	img=$(mktemp -p "${TMPDIR:-/var/tmp}" kite-blk.XXXXXX)
-	out=$(mktemp)
+	kout=$(mktemp)
+	qout=$(mktemp)
 	# A written (not sparse) 512 MiB image, so reads reach the host's disk.
 	dd if=/dev/urandom of="$img" bs=1M count=512 status=none
 	sync
 	host=$(dd if="$img" of=/dev/null bs=1M iflag=direct 2>&1 | tail -n 1)
 	khz=$(awk '/cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)
 	b64=$(printf '%s' "$BLK_CMD" | base64 -w0)
-	echo "virtio-blk: 512 MiB raw image; guest: O_DIRECT 1 MiB x 256 read and write, 4 KiB random reads for 10 s"
+	echo "virtio-blk: 512 MiB raw image, 1 vCPU, 256M; guest: O_DIRECT 1 MiB x 256 read and write," \
+		"4 KiB random reads for $BLK_RAND_SECONDS s; $BLK_REPS rounds each, medians"
 	echo "  host O_DIRECT read of the image: $host"
 	"$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" --initrd "$g/initramfs.cpio.gz" \
 		--disk "$img" --cmdline "console=ttyS0 quiet reboot=k panic=1 kite.cmd=$b64" \
-		</dev/null 2>/dev/null | tr -d '\r' | grep '^blkbench' | sed 's/^/  kite: /'
+		</dev/null 2>/dev/null | tr -d '\r' | grep '^blkbench' >"$kout"
 	"$QEMU" "${QEMU_TCG[@]}" -m 256M -kernel "$g/vmlinux" -initrd "$g/initramfs.cpio.gz" \
 		-drive "file=$img,if=none,id=d0,format=raw,cache=none,aio=io_uring" \
 		-device virtio-blk-device,drive=d0 -M acpi=on \
 		-append "console=ttyS0 quiet reboot=k panic=1 tsc_early_khz=$khz kite.cmd=$b64" \
-		</dev/null 2>/dev/null | tr -d '\r' | grep '^blkbench' | sed 's/^/  qemu: /'
-	rm -f "$img" "$out"
+		</dev/null 2>/dev/null | tr -d '\r' | grep '^blkbench' >"$qout"
+	read -r -a k <<<"$(blk_figures "$kout")"
+	read -r -a q <<<"$(blk_figures "$qout")"
+	printf '  %-34s %12s %12s %8s\n' "" "kite (soft)" "QEMU TCG" "kite/QEMU"
+	printf '  %-34s %12s %12s %8s\n' "sequential read, MB/s" "${k[0]}" "${q[0]}" \
+		"$(awk -v a="${k[0]}" -v b="${q[0]}" 'BEGIN { if (b > 0) printf "%.2f", a / b }')"
+	printf '  %-34s %12s %12s %8s\n' "sequential write, MB/s" "${k[1]}" "${q[1]}" \
+		"$(awk -v a="${k[1]}" -v b="${q[1]}" 'BEGIN { if (b > 0) printf "%.2f", a / b }')"
+	printf '  %-34s %12s %12s %8s\n' "4 KiB random reads, IOPS" "${k[2]}" "${q[2]}" \
+		"$(awk -v a="${k[2]}" -v b="${q[2]}" 'BEGIN { if (b > 0) printf "%.2f", a / b }')"
+	echo "  every round: kite read ${k[3]} write ${k[4]} IOPS ${k[5]}"
+	echo "               qemu read ${q[3]} write ${q[4]} IOPS ${q[5]}"
+	rm -f "$img" "$kout" "$qout"
 }
 
 benches=("$@")
