@@ -31,12 +31,11 @@
 #define LEAF1_EDX (CPU_FEAT_1_EDX | FPU_1_EDX | (1u << 9) /* APIC */ | (1u << 12) /* MTRR */)
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
 /*
- * CPUID.7:EDX: IBRS/IBPB and STIBP (IA32_SPEC_CTRL and IA32_PRED_CMD, which
- * soft.c accepts and which change nothing, since nothing is predicted) and
- * IA32_ARCH_CAPABILITIES. With its IBRS_ALL bit Linux picks enhanced IBRS for
- * Spectre v2 instead of retpolines on every indirect call.
+ * CPUID.7:EDX: IA32_ARCH_CAPABILITIES only. No IBRS/IBPB/STIBP: with nothing
+ * to mitigate, Linux would only report "Spectre V2 : User space: Vulnerable"
+ * for controls it has no reason to use.
  */
-#define LEAF7_EDX ((1u << 26) | (1u << 27) | (1u << 29))
+#define LEAF7_EDX (1u << 29)
 #define LEAF1_EDX_HTT (1u << 28)
 
 /* CPUID.80000001:EDX: the core's (SYSCALL, NX, RDTSCP, LM); 1 GiB pages are soft/mmu.c's. */
@@ -79,7 +78,7 @@ void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subl
 		out[3] = LEAF1_EDX | (nr_cpus > 1 ? LEAF1_EDX_HTT : 0);
 		break;
 	case 7:
-		/* Subleaf 0 EDX: the speculation-control MSRs soft.c answers. */
+		/* Subleaf 0 EDX: IA32_ARCH_CAPABILITIES exists (soft.c answers it). */
 		if (subleaf == 0)
 			out[3] = LEAF7_EDX;
 		break;

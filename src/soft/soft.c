@@ -22,10 +22,6 @@
 #define MSR_PLATFORM_ID	      0x17
 #define MSR_FEATURE_CONTROL   0x3a
 #define MSR_BIOS_SIGN_ID      0x8b
-#define MSR_SPEC_CTRL         0x48
-#define MSR_PRED_CMD          0x49
-/* SPEC_CTRL bits the CPUID advertises: IBRS and STIBP. */
-#define SOFT_SPEC_CTRL_BITS   0x3ull
 #define MSR_MTRR_CAP	      0xfe
 #define MSR_MCG_CAP	      0x179
 #define MSR_MCG_STATUS	      0x17a
@@ -75,7 +71,6 @@ struct soft_vcpu {
 	uint64_t kvm_system_time; /* MSR_KVM_SYSTEM_TIME_NEW as last written */
 	uint64_t kvm_wall_clock;  /* MSR_KVM_WALL_CLOCK_NEW as last written */
 	uint64_t misc_enable;
-	uint64_t spec_ctrl; /* held for the guest: nothing here speculates */
 	uint64_t mtrr_def_type;
 	uint64_t mtrr_var[2 * SOFT_MTRR_VAR]; /* base/mask pairs */
 	uint64_t mtrr_fixed[11];
@@ -242,9 +237,6 @@ static int soft_rdmsr(void *opaque, uint32_t msr, uint64_t *val)
 	case MSR_IA32_ARCH_CAPABILITIES:
 		*val = SOFT_ARCH_CAPABILITIES;
 		return 0;
-	case MSR_SPEC_CTRL:
-		*val = sv->spec_ctrl;
-		return 0;
 	case MSR_MTRR_CAP:
 		*val = SOFT_MTRR_CAP;
 		return 0;
@@ -306,14 +298,6 @@ static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 		return 0;
 	case MSR_MCG_STATUS:
 		return val ? -1 : 0;
-	case MSR_SPEC_CTRL:
-		if (val & ~SOFT_SPEC_CTRL_BITS)
-			return -1;
-		sv->spec_ctrl = val;
-		return 0;
-	case MSR_PRED_CMD:
-		/* IBPB: there are no predictions to discard. */
-		return val & ~1ull ? -1 : 0;
 	default:
 		slot = soft_mtrr(sv, msr);
 		if (!slot || !soft_mtrr_valid(msr, val))

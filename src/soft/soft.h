@@ -13,16 +13,17 @@
 /*
  * IA32_ARCH_CAPABILITIES: an interpreter executes nothing speculatively, so
  * none of the speculative-execution and buffer-sampling flaws exist here:
- * RDCL_NO, IBRS_ALL, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO,
+ * RDCL_NO, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO,
  * FBSDP_NO, PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO, ITS_NO. Saying so
  * spares a guest that does not know the CPU model (cpuid.c) page-table
  * isolation (a CR3 switch, hence a TLB flush, on every kernel entry and
- * exit), retpolines and the buffer-clearing mitigations.
+ * exit), return thunks and the buffer-clearing mitigations.
  */
 #define MSR_IA32_ARCH_CAPABILITIES 0x10a
 #define SOFT_ARCH_CAPABILITIES                                                          \
-	((1ull << 0) | (1ull << 1) | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 8) | (1ull << 13) | \
-	 (1ull << 14) | (1ull << 15) | (1ull << 20) | (1ull << 24) | (1ull << 26) | (1ull << 27) | (1ull << 62))
+	((1ull << 0) | (1ull << 4) | (1ull << 5) | (1ull << 6) | (1ull << 8) | (1ull << 13) | \
+	 (1ull << 14) | (1ull << 15) | (1ull << 20) | (1ull << 24) | (1ull << 26) |            \
+	 (1ull << 27) | (1ull << 62))
 
 /* CPUID as the soft engine presents it to vCPU apic_id of nr_cpus. */
 void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subleaf,
