@@ -55,11 +55,17 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void job_finish(struct blk_job *job, uint8_t status)
+/* Stores the status byte and reports it and the data the device wrote. */
+static void job_set_status(struct blk_job *job, uint8_t status)
 {
 	__atomic_store_n(job->req.status_byte, status, __ATOMIC_RELAXED);
 	virtio_dma_written(&job->blk->vdev, job->req.iov, job->req.nr_iov, job->written);
 	vm_memory_written(job->blk->vdev.dev.vm, job->req.status_byte, 1);
+}
+
+static void job_finish(struct blk_job *job, uint8_t status)
+{
+	job_set_status(job, status);
 	virtio_queue_complete(&job->blk->vdev, job->vq, job->head, job->written + 1);
 	free(job);
 }
@@ -121,9 +127,7 @@ static void blk_handle(struct blk *b, struct virtq *vq, const struct virtq_chain
 		if (job->req.type == VIRTIO_BLK_T_GET_ID && job->req.status == VIRTIO_BLK_S_OK)
 			job->written = (uint32_t)iov_from_buf(job->req.iov, job->req.nr_iov, 0,
 							      b->id, job->req.len);
-		*job->req.status_byte = job->req.status;
-		virtio_dma_written(&b->vdev, job->req.iov, job->req.nr_iov, job->written);
-		vm_memory_written(b->vdev.dev.vm, job->req.status_byte, 1);
+		job_set_status(job, job->req.status);
 		virtio_queue_push(&b->vdev, vq, c->head, job->written + 1);
 		free(job);
 		return;
