@@ -52,17 +52,13 @@ exc_handler:
 
 /* idt_fill: #DE to de_handler, everything else to exc_handler. */
 idt_fill:
-	xor %ecx, %ecx
-1:	mov $exc_handler, %eax
-	test %ecx, %ecx
-	jnz 2f
+	mov $idt, %edi
+	mov $exc_handler, %eax
+	mov %eax, %edx
+	call idt_fill32
+	xor %ecx, %ecx /* #DE */
 	mov $de_handler, %eax
-2:	mov $idt, %edi
-	call idt_gate32
-	inc %ecx
-	cmp $256, %ecx
-	jb 1b
-	ret
+	jmp idt_gate32
 
 	.section .rodata, "a"
 	.balign 8

@@ -82,17 +82,13 @@ exc_handler:
 
 /* idt_fill: #PF to pf_handler, everything else to exc_handler. */
 idt_fill:
-	xor %ecx, %ecx
-1:	mov $exc_handler, %eax
-	cmp $14, %ecx
-	jne 2f
+	mov $idt, %edi
+	mov $exc_handler, %eax
+	mov %eax, %edx
+	call idt_fill32
+	mov $14, %ecx /* #PF */
 	mov $pf_handler, %eax
-2:	mov $idt, %edi
-	call idt_gate32
-	inc %ecx
-	cmp $256, %ecx
-	jb 1b
-	ret
+	jmp idt_gate32
 
 /* gdt_setup: kernel and user segments and a TSS whose ring-0 stack is kstack_top. */
 gdt_setup:

@@ -27,26 +27,13 @@ main:
 
 /* idt_fill: exceptions and stray interrupts get loud handlers, 0x40 the timer. */
 idt_fill:
-	push %eax
-	push %ecx
-	push %edi
-	xor %ecx, %ecx
-1:	mov $exc_handler, %eax
-	cmp $32, %ecx
-	jb 2f
-	mov $irq_handler, %eax
-	cmp $TIMER_VECTOR, %ecx
-	jne 2f
+	mov $idt, %edi
+	mov $exc_handler, %eax
+	mov $irq_handler, %edx
+	call idt_fill32
+	mov $TIMER_VECTOR, %ecx
 	mov $timer_handler, %eax
-2:	mov $idt, %edi
-	call idt_gate32
-	inc %ecx
-	cmp $256, %ecx
-	jb 1b
-	pop %edi
-	pop %ecx
-	pop %eax
-	ret
+	jmp idt_gate32
 
 timer_handler:
 	PRINT "timer fired\n"

@@ -502,29 +502,16 @@ watchdog_irq:
 
 /* idt_fill: exceptions and stray interrupts get loud handlers. */
 idt_fill:
-	push %eax
-	push %ecx
-	push %edi
-	xor %ecx, %ecx
-1:	mov $exc_handler, %eax
-	cmp $32, %ecx
-	jb 2f
-	mov $irq_handler, %eax
-	cmp $WATCHDOG_VECTOR, %ecx
-	jne 3f
+	mov $idt, %edi
+	mov $exc_handler, %eax
+	mov $irq_handler, %edx
+	call idt_fill32
+	mov $WATCHDOG_VECTOR, %ecx
 	mov $watchdog_irq, %eax
-3:	cmp $VIRTIO_VECTOR, %ecx
-	jne 2f
-	mov $virtio_irq, %eax
-2:	mov $idt, %edi
 	call idt_gate32
-	inc %ecx
-	cmp $256, %ecx
-	jb 1b
-	pop %edi
-	pop %ecx
-	pop %eax
-	ret
+	mov $VIRTIO_VECTOR, %ecx
+	mov $virtio_irq, %eax
+	jmp idt_gate32
 
 exc_handler:
 	PRINT "virtio: exception\n"
