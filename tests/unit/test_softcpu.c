@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "soft/cpu/cpu.h"
+#include "soft_stubs.h"
 
 #define RAM_SIZE (1u << 20)
 #define GDT	 0x1000
@@ -35,36 +36,6 @@ static int t_translate(void *opaque, uint64_t la, enum cpu_access acc, struct cp
 	}
 	x->hva = e->ram + (la & ~0xfffull);
 	x->gpa = la & ~0xfffull;
-	return 0;
-}
-
-static void t_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, bool is_write)
-{
-	(void)opaque;
-	(void)gpa;
-	(void)is_write;
-	memset(data, 0xff, len);
-}
-
-static void t_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, bool is_write)
-{
-	(void)opaque;
-	(void)port;
-	(void)is_write;
-	memset(data, 0xff, len);
-}
-
-static void t_cpuid(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
-{
-	(void)opaque;
-	(void)leaf;
-	(void)subleaf;
-	memset(out, 0, 4 * sizeof(out[0]));
-}
-
-static uint64_t t_rdtsc(void *opaque)
-{
-	(void)opaque;
 	return 0;
 }
 
