@@ -1,12 +1,12 @@
 /* tests/diff/soft.c: runs a test case in the soft CPU over an identity map of the code and data
  * pages. */
-#include <cpuid.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diff.h"
 #include "soft/cpu/cpu.h"
+#include "soft/soft.h"
 
 #define SOFT_BUDGET 100000
 
@@ -51,10 +51,11 @@ static void soft_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, b
 		memset(data, 0xff, len);
 }
 
-static void soft_cpuid(void *opaque, uint32_t leaf, uint32_t sub, uint32_t out[4])
+/* The soft engine's CPU model, as a one-vCPU guest sees it. */
+static void diff_cpuid(void *opaque, uint32_t leaf, uint32_t sub, uint32_t out[4])
 {
 	(void)opaque;
-	__cpuid_count(leaf, sub, out[0], out[1], out[2], out[3]);
+	soft_cpuid(0, 1, leaf, sub, out);
 }
 
 static uint64_t soft_rdtsc(void *opaque)
@@ -67,7 +68,7 @@ static const struct cpu_ops soft_ops = {
     .translate = soft_translate,
     .mmio = soft_mmio,
     .pio = soft_pio,
-    .cpuid = soft_cpuid,
+    .cpuid = diff_cpuid,
     .rdtsc = soft_rdtsc,
 };
 

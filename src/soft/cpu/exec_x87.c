@@ -136,15 +136,70 @@ static uint8_t fetch_modrm(struct cpu *c, const struct x86_insn *in)
 }
 
 /*
- * Runs the stub and turns the host's last-instruction pointers into the
- * guest's: FIP is the instruction's offset, FDP its operand's (the host
- * records FDP and FOP only when it records them at all, e.g. on unmasked
- * exceptions, so the guest sees the same policy).
+ * The last-instruction pointers (FIP, FDP, FOP) are the CPU model's, not the
+ * host's: an AMD host's FXSAVE stores them only while an exception is
+ * pending, an Intel host may record FOP or FDP only for unmasked exceptions.
+ * The model is the classic one the CPUID leaves promise (no
+ * FDP_EXCPTN_ONLY): every non-control instruction sets FIP and FOP, one with
+ * a memory operand also FDP; FNINIT and FNSAVE clear them, FLDENV and FRSTOR
+ * load them, FNSTENV and FNSAVE store them.
+ */
+static void pointers_set(struct cpu *c, struct cpu_fpu *f, const struct x86_insn *in)
+{
+	uint8_t modrm = (in->flags & X86_F_MEM) ? fetch_modrm(c, in)
+						: 0xc0 | (in->reg & 7) << 3 | (in->rm & 7);
+
+	f->fip = c->rip;
+	f->fop = (uint16_t)((in->opc & 7) << 8 | modrm);
+	if (in->flags & X86_F_MEM)
+		f->fdp = cpu_ea(c, in);
+}
+
+/* Where the pointers sit in an FNSTENV/FNSAVE image (protected-mode formats). */
+#define ENV32_FIP 12
+#define ENV32_FOP 18 /* bits 0-10 of the word above FCS */
+#define ENV32_FDP 20
+#define ENV16_FIP 6
+#define ENV16_FDP 10
+
+static void pointers_store(const struct cpu_fpu *f, uint8_t *env, bool o16)
+{
+	if (o16) {
+		memcpy(env + ENV16_FIP, &(uint16_t){(uint16_t)f->fip}, 2);
+		memcpy(env + ENV16_FDP, &(uint16_t){(uint16_t)f->fdp}, 2);
+		return;
+	}
+	memcpy(env + ENV32_FIP, &(uint32_t){(uint32_t)f->fip}, 4);
+	memcpy(env + ENV32_FOP, &(uint16_t){(uint16_t)(f->fop & 0x7ff)}, 2);
+	memcpy(env + ENV32_FDP, &(uint32_t){(uint32_t)f->fdp}, 4);
+}
+
+static void pointers_load(struct cpu_fpu *f, const uint8_t *env, bool o16)
+{
+	uint32_t fip = 0, fdp = 0;
+	uint16_t fop;
+
+	if (o16) {
+		memcpy(&fip, env + ENV16_FIP, 2);
+		memcpy(&fdp, env + ENV16_FDP, 2);
+	} else {
+		memcpy(&fip, env + ENV32_FIP, 4);
+		memcpy(&fdp, env + ENV32_FDP, 4);
+		memcpy(&fop, env + ENV32_FOP, 2);
+		f->fop = fop & 0x7ff;
+	}
+	f->fip = fip;
+	f->fdp = fdp;
+}
+
+/*
+ * Runs the stub; the pointers the host's FXSAVE hands back are replaced by
+ * the model's. ctl: a control instruction, which leaves them alone.
  */
 static void run(struct cpu *c, struct cpu_fpu *f, const struct x86_insn *in, const uint8_t *stub,
 		void *mem, bool ctl)
 {
-	uint64_t fdp = f->fdp, fl;
+	uint64_t fip = f->fip, fdp = f->fdp, fl;
 	uint16_t fop = f->fop;
 
 	f->mxcsr &= CPU_MXCSR_MASK;
@@ -153,17 +208,11 @@ static void run(struct cpu *c, struct cpu_fpu *f, const struct x86_insn *in, con
 	if (!(in->flags & X86_F_MEM) && (in->opc == 0xdb || in->opc == 0xdf) &&
 	    (in->reg & 7) >= 5 && (in->reg & 7) <= 6)
 		flags_put(c, FL_ARITH, fl);
-	if (ctl)
-		return;
-	f->fip = c->rip;
-	if (f->fdp != fdp)
-		f->fdp = (in->flags & X86_F_MEM) ? cpu_ea(c, in) : f->fdp;
-	if (f->fop != fop) {
-		uint8_t modrm = (in->flags & X86_F_MEM) ? fetch_modrm(c, in)
-							: 0xc0 | (in->reg & 7) << 3 | (in->rm & 7);
-
-		f->fop = (uint16_t)((in->opc & 7) << 8 | modrm);
-	}
+	f->fip = fip;
+	f->fdp = fdp;
+	f->fop = fop;
+	if (!ctl)
+		pointers_set(c, f, in);
 }
 
 static void guest_read(struct cpu *c, uint64_t la, unsigned seg, uint8_t *buf, unsigned n)
@@ -204,6 +253,10 @@ static void x87_reg(struct cpu *c, const struct x86_insn *in, unsigned op, unsig
 	if (!ctl && x87_pending(f))
 		cpu_raise(c, VEC_MF, false, 0);
 	run(c, &c->fpu, in, kite_x87_reg + (op * 64 + m) * STUB_SIZE, NULL, ctl);
+	if (op == 3 && m == 0x23) { /* FNINIT */
+		f->fip = f->fdp = 0;
+		f->fop = 0;
+	}
 }
 
 static bool all_zero(const uint8_t *b, unsigned n)
@@ -241,6 +294,8 @@ static void x87_mem(struct cpu *c, const struct x86_insn *in, unsigned op, unsig
 	if (mf->kind == MK_READ) {
 		guest_read(c, la, in->seg, buf, n);
 		run(c, f, in, stub, buf, mf->f & MF_CTL);
+		if (big) /* FLDENV, FRSTOR */
+			pointers_load(f, buf, o16);
 		return;
 	}
 	/*
@@ -254,6 +309,13 @@ static void x87_mem(struct cpu *c, const struct x86_insn *in, unsigned op, unsig
 		/* The XMM half is reloaded but not looked at. */
 		memcpy(t.image, f->image, 160);
 		run(c, &t, in, stub, buf, mf->f & MF_CTL);
+		if (big) { /* FNSTENV, FNSAVE (which then initialises, as FNINIT) */
+			pointers_store(f, buf, o16);
+			if (mf->size == SZ_SAVE) {
+				t.fip = t.fdp = 0;
+				t.fop = 0;
+			}
+		}
 		if ((mf->f & MF_NOWAIT) || !all_zero(buf, n) || !(t.fsw & ~t.fcw & 0x1f))
 			sse_guest_write(c, la, in->seg, buf, n);
 		memcpy(f->image, t.image, 160);
