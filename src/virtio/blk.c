@@ -251,7 +251,9 @@ struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned sl
 		memcpy(b->id, cfg->id, strlen(cfg->id));
 	else
 		snprintf(b->id, sizeof(b->id), "disk%u", slot);
-	if (blkfile_open(&b->file, cfg->path, cfg->read_only, err) < 0)
+	if (cfg->file)
+		b->file = cfg->file;
+	else if (blkfile_open(&b->file, cfg->path, cfg->read_only, err) < 0)
 		return NULL;
 	/*
 	 * A partial last sector is visible, as QEMU shows it: it reads as zeros

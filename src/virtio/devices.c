@@ -73,10 +73,12 @@ int virtio_devices_create(struct vm *vm, struct err *err)
 			.path = cfg->disks[i].path,
 			.id = cfg->disks[i].id,
 			.read_only = cfg->disks[i].read_only,
+			.file = vm->disk_files[i],
 		};
 
 		if (!virtio_blk_create(vm, vm->iothread, slot++, &bc, err))
 			return err->code;
+		vm->disk_files[i] = NULL;
 	}
 	if (cfg->rng && !virtio_rng_create(vm, vm->iothread, slot++, err))
 		return err->code;

@@ -291,9 +291,13 @@ struct virtio_blk_config {
 	const char *path;
 	const char *id; /* GET_ID string, at most VIRTIO_BLK_ID_BYTES; NULL: "disk<slot>" */
 	bool read_only;
+	struct blkfile *file; /* the image opened with read_only, or NULL: open path */
 };
 
-/* A raw image as a virtio block device; err names the image on failure. */
+/*
+ * A raw image as a virtio block device; err names the image on failure. The
+ * device owns cfg->file once it is created; on failure the caller keeps it.
+ */
 struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned slot,
 				 const struct virtio_blk_config *cfg, struct err *err);
 

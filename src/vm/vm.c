@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "acpi/acpi.h"
+#include "backend/backend.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "boot/boot.h"
@@ -48,11 +49,8 @@ static struct device *create_com1(struct vm *vm, struct err *err)
 }
 
 static const struct machine_device machine_devices[] = {
-	{ "com1", create_com1 },
-	{ "i8042", i8042_create },
-	{ "rtc", rtc_create },
-	{ "acpi-pm", acpi_pm_create },
-	{ "pvpanic", pvpanic_create },
+    {"com1", create_com1},	 {"i8042", i8042_create},     {"rtc", rtc_create},
+    {"acpi-pm", acpi_pm_create}, {"pvpanic", pvpanic_create}, {"pci-host", pci_host_create},
 };
 
 bool host_has_hw_virt(void)
@@ -117,15 +115,15 @@ static int devices_create(struct vm *vm, struct err *err)
 static int acpi_setup(struct vm *vm, struct err *err)
 {
 	struct acpi_config cfg = {
-		.nr_cpus = vm->nr_vcpus,
-		.ioapic_addr = IOAPIC_DEFAULT_BASE,
-		.lapic_addr = APIC_DEFAULT_BASE,
-		.pm1a_evt_port = ACPI_PM1A_EVT_PORT,
-		.pm1a_cnt_port = ACPI_PM1A_CNT_PORT,
-		.pm_tmr_port = ACPI_PM_TMR_PORT,
-		.sci_irq = ACPI_SCI_IRQ,
-		.s5_slp_typ = ACPI_S5_SLP_TYP,
-		.pvpanic_port = PVPANIC_PORT,
+	    .nr_cpus = vm->nr_vcpus,
+	    .ioapic_addr = IOAPIC_DEFAULT_BASE,
+	    .lapic_addr = APIC_DEFAULT_BASE,
+	    .pm1a_evt_port = ACPI_PM1A_EVT_PORT,
+	    .pm1a_cnt_port = ACPI_PM1A_CNT_PORT,
+	    .pm_tmr_port = ACPI_PM_TMR_PORT,
+	    .sci_irq = ACPI_SCI_IRQ,
+	    .s5_slp_typ = ACPI_S5_SLP_TYP,
+	    .pvpanic_port = PVPANIC_PORT,
 	};
 
 	virtio_devices_acpi(vm, &cfg);
@@ -177,7 +175,7 @@ static int kernel_load(struct vm *vm, struct err *err)
 {
 	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t kernel_len = 0, initrd_len = 0;
-	struct boot_config boot = { 0 };
+	struct boot_config boot = {0};
 	enum boot_kind kind;
 	int rc;
 
@@ -192,12 +190,13 @@ static int kernel_load(struct vm *vm, struct err *err)
 			goto out_unmap;
 	}
 	boot = (struct boot_config){
-		.kernel = kernel,
-		.kernel_len = kernel_len,
-		.initrd = initrd,
-		.initrd_len = initrd_len,
-		.cmdline = vm->cfg.cmdline,
-		.rsdp_gpa = vm->rsdp_gpa,
+	    .kernel = kernel,
+	    .kernel_len = kernel_len,
+	    .initrd = initrd,
+	    .initrd_len = initrd_len,
+	    .cmdline = vm->cfg.cmdline,
+	    /* acpi_setup() writes the tables there once the devices exist. */
+	    .rsdp_gpa = ACPI_TABLES_ADDR,
 	};
 	rc = boot_load(&vm->mem, &boot, &vm->boot_state, &kind, err);
 	if (rc < 0)
@@ -210,6 +209,18 @@ out_unmap:
 		munmap((void *)initrd, initrd_len);
 	munmap((void *)kernel, kernel_len);
 	return rc;
+}
+
+static int disks_open(struct vm *vm, struct err *err)
+{
+	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
+		const struct vm_disk_config *d = &vm->cfg.disks[i];
+		int rc = blkfile_open(&vm->disk_files[i], d->path, d->read_only, err);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int vcpus_create(struct vm *vm, struct err *err)
@@ -248,10 +259,21 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, st
 	if (vm->stop_eventfd < 0)
 		return err_set(err, -errno, "eventfd: %s", strerror(errno));
 
-	rc = engine_select(vm, err);
+	/*
+	 * What the user gave (memory size, kernel, initrd, disk images) is
+	 * checked and loaded before an engine opens anything, so a bad file
+	 * gets its own error on any host, with or without /dev/kvm.
+	 */
+	rc = memory_init(&vm->mem, cfg->mem_size, err);
 	if (rc < 0)
 		return rc;
-	rc = memory_init(&vm->mem, cfg->mem_size, err);
+	rc = kernel_load(vm, err);
+	if (rc < 0)
+		return rc;
+	rc = disks_open(vm, err);
+	if (rc < 0)
+		return rc;
+	rc = engine_select(vm, err);
 	if (rc < 0)
 		return rc;
 	rc = vm->engine->vm_create(vm, err);
@@ -259,15 +281,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, st
 		return rc;
 	max = vm->engine->max_vcpus(vm);
 	if (vm->nr_vcpus > max)
-		return err_set(err, -EINVAL, "--cpus: %u is more than the %s engine supports here (%u)",
+		return err_set(err, -EINVAL,
+			       "--cpus: %u is more than the %s engine supports here (%u)",
 			       vm->nr_vcpus, vm->engine->name, max);
 	rc = devices_create(vm, err);
 	if (rc < 0)
 		return rc;
 	rc = acpi_setup(vm, err);
-	if (rc < 0)
-		return rc;
-	rc = kernel_load(vm, err);
 	if (rc < 0)
 		return rc;
 	return vcpus_create(vm, err);
@@ -320,7 +340,7 @@ static void *vcpu_thread(void *arg)
 
 int vm_start(struct vm *vm, struct err *err)
 {
-	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	struct sigaction sa = {.sa_handler = vcpu_kick_handler};
 	sigset_t kick, old;
 
 	sigemptyset(&sa.sa_mask);
@@ -336,7 +356,8 @@ int vm_start(struct vm *vm, struct err *err)
 
 		if (rc) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			return err_set(err, -rc, "vcpu %u: cannot start thread: %s", i, strerror(rc));
+			return err_set(err, -rc, "vcpu %u: cannot start thread: %s", i,
+				       strerror(rc));
 		}
 		vcpu->thread_started = true;
 	}
@@ -454,6 +475,10 @@ void vm_destroy(struct vm *vm)
 			dev->ops->destroy(dev);
 	}
 	vm->devices = NULL;
+	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
+		blkfile_close(vm->disk_files[i]);
+		vm->disk_files[i] = NULL;
+	}
 	if (vm->engine && vm->engine_data)
 		vm->engine->vm_destroy(vm);
 	memory_destroy(&vm->mem);
@@ -483,8 +508,8 @@ static void format_seg(char *buf, size_t len, const char *name, const struct x86
 void vm_format_cpu_state(const struct x86_cpu_state *st, char *buf, unsigned len)
 {
 	static const char *const names[X86_NR_GPRS] = {
-		"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-		"r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+	    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+	    "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
 	};
 	size_t n;
 

@@ -139,6 +139,8 @@ struct engine_ops {
 	void (*memory_written)(struct vm *vm, const void *hva, uint64_t len);
 };
 
+struct blkfile;
+
 struct vm {
 	struct vm_config cfg;
 	struct guest_memory mem;
@@ -149,6 +151,8 @@ struct vm {
 	/* Feeds host input to console; returns the bytes it took (flow control). */
 	size_t (*console_input)(struct device *console, const uint8_t *buf, size_t len);
 	struct iothread *iothread; /* virtio queue processing (backend/backend.h) */
+	/* Disk images opened before any device exists; a virtio-blk takes each. */
+	struct blkfile *disk_files[VM_MAX_DISKS];
 	const struct engine_ops *engine;
 	void *engine_data;
 	struct vcpu vcpus[VM_MAX_VCPUS];
