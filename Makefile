@@ -60,7 +60,7 @@ deps: $(DEPS_STAMP)
 
 # Everything: unit tests, the differential CPU test, tiny guests on both
 # engines, bad inputs, and Debian's Linux on the soft engine. Ends with
-# "N passed, N failed".
+# "N passed, N failed, N skipped" (what this host cannot run is skipped).
 test: $(DEPS_STAMP)
 	$(MAKE) all
 	guest/mkguest.sh build/guest

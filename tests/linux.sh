@@ -117,6 +117,39 @@ linux_typed_case() {
 	linux_report "$id" "$name" "$why"
 }
 
+# linux_typed_exit_case ID ENGINE LINE KERNEL_SAYS: once the default guest
+# (its default command line) is at its prompt, LINE alone is typed; it must
+# end kite with status 0, the kernel must have printed KERNEL_SAYS, and the
+# boot must not have shown a "Fatal" line.
+linux_typed_exit_case() {
+	local id=$1 engine=$2 line=$3 says=$4 name=${1//\//_} why="" fifo pid i
+
+	fifo=$TMP/$name.in
+	mkfifo "$fifo"
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --accel "$engine" \
+		<"$fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	pid=$!
+	exec 9>"$fifo"
+	for i in $(seq $((LINUX_TIMEOUT * 5))); do
+		grep -q 'kite-guest: ready' "$TMP/$name.out" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	sleep 1
+	printf '%s\n' "$line" >&9
+	wait "$pid"
+	linux_rc=$?
+	exec 9>&-
+	if [ "$linux_rc" -ne 0 ]; then
+		why="exit status $linux_rc after typing '$line', want 0"
+	elif ! tr -d '\r' <"$TMP/$name.out" | grep -qF -- "$says"; then
+		why="the kernel did not print '$says'"
+	elif grep -q 'Fatal' "$TMP/$name.out"; then
+		why="the boot printed: $(grep -m1 'Fatal' "$TMP/$name.out" | tr -d '\r')"
+	fi
+	linux_report "$id" "$name" "$why"
+}
+
 # linux_exit_case ID ENGINE WANT_STATUS PATTERN CMDLINE_EXTRA
 linux_exit_case() {
 	local id=$1 engine=$2 want=$3 pattern=$4 extra=$5 name=${1//\//_} why=""
@@ -168,6 +201,10 @@ linux_tests() {
 	linux_facts_case "linux/$e/pvh-4cpu-256M" "$e" vmlinux 4 256M
 	# The shell, not the console's echo, computes 6*7 and names its tty.
 	linux_typed_case "linux/$e/stdin" "$e" 'echo typed-$((6 * 7))' typed-42
+	# What a person types at the default guest's prompt to leave it.
+	linux_typed_exit_case "linux/$e/typed-poweroff" "$e" poweroff "reboot: Power down"
+	linux_typed_exit_case "linux/$e/typed-reboot" "$e" reboot "reboot: Restarting system"
+	linux_typed_exit_case "linux/$e/typed-exit" "$e" exit "reboot: Power down"
 	linux_exit_case "linux/$e/reboot" "$e" 0 "" "kite.cmd=$(printf 'reboot -f' | base64 -w0)"
 	linux_exit_case "linux/$e/poweroff" "$e" 0 "kite-guest: ready" "kite.poweroff"
 	linux_exit_case "linux/$e/panic" "$e" 4 "Kernel panic - not syncing" \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/run.sh: kite's test runner: unit tests, the tiny guests on each engine,
 # and bad inputs. Prints "PASS name" / "FAIL name: why" per test and ends with
-# "N passed, N failed"; exits 1 if anything failed.
+# "N passed, N failed, N skipped"; exits 1 if anything failed.
 #
 # Environment: BUILD (build), KITE_ENGINES ("kvm soft"), KITE_LINUX_ENGINES
 # ("soft": the engines that boot Debian's kernel; "" skips it), KITE_GUESTS (all cases;
@@ -20,6 +20,7 @@ TIMEOUT="timeout -k 5 30"
 
 passed=0
 failed=0
+skipped=0
 
 TMP=$(mktemp -d /tmp/kite-test.XXXXXX) || exit 1
 cleanup() { rm -rf "$TMP"; }
@@ -42,8 +43,36 @@ fail() {
 	failed=$((failed + 1))
 }
 
+# A case this host cannot run: reported with its reason, never counted as passed.
 skip() {
 	echo "SKIP $1: $2"
+	skipped=$((skipped + 1))
+}
+
+# What this host offers, probed once: "" when the kvm engine can run here,
+# else why not (kite probe: /dev/kvm opens and creates a VM and a vCPU).
+KVM_UNUSABLE=""
+probe_host() {
+	local out
+
+	[ -x "$KITE" ] || return 0
+	if out=$("$KITE" probe 2>&1); then
+		echo "host: $(echo "$out" | tr '\n' ';' | sed 's/;$//')"
+		return 0
+	fi
+	KVM_UNUSABLE=$(echo "$out" | sed -n 's/^kvm: unusable: //p')
+	KVM_UNUSABLE=${KVM_UNUSABLE:-$out}
+	echo "host: the kvm cases are skipped: $KVM_UNUSABLE"
+}
+
+# engine_skipped ID ENGINE: true (after reporting the skip) when this host
+# cannot run ENGINE.
+engine_skipped() {
+	if [ "$2" = kvm ] && [ -n "$KVM_UNUSABLE" ]; then
+		skip "$1" "no usable KVM here: $KVM_UNUSABLE"
+		return 0
+	fi
+	return 1
 }
 
 # Shows the head of a file, indented, when a test failed.
@@ -75,6 +104,10 @@ unit_tests() {
 		done
 		for f in $(sed -n 's/^\[  FAILED  \] \([0-9][0-9]*\) test(s).*/\1/p' "$out"); do
 			nf=$((nf + f))
+		done
+		for p in $(sed -n 's/^\[  SKIPPED \] \([0-9][0-9]*\) test(s).*/\1/p' "$out"); do
+			skipped=$((skipped + p))
+			grep '^\[  SKIPPED \] [a-z]' "$out" | sed "s|^\[  SKIPPED \] |SKIP $name/|"
 		done
 		# A crash, a timeout or a bad exit that the summary does not explain.
 		if [ "$rc" -ne 0 ] && [ "$nf" -eq 0 ]; then
@@ -113,7 +146,10 @@ diff_tests() {
 	passed=$((passed + np))
 	failed=$((failed + nf))
 	if [ "$nf" -eq 0 ]; then
-		echo "PASS diff/x86 ($np instruction groups: $(tail -n 1 "$out"))"
+		echo "PASS diff/x86 ($np instruction groups: $(grep ' cases in ' "$out"))"
+		# Cases the ISA leaves undefined, or this host's vendor defines otherwise.
+		grep '^  skipped ' "$out" | sed 's/^ */    /'
+		grep '^host ' "$out" | sed 's/^/    /'
 	else
 		echo "FAIL diff/x86: $nf groups failed (exit $rc)"
 		grep -v '^PASS ' "$out" | head -n 60 | sed 's/^/    /'
@@ -147,6 +183,7 @@ guest_case() {
 	id="guest/$engine/$name"
 	out=$TMP/$name.out
 	err=$TMP/$name.err
+	engine_skipped "$id" "$engine" && return
 	if [ ! -f "$kernel" ]; then
 		fail "$id" "$kernel not built"
 		return
@@ -192,6 +229,7 @@ signal_case() {
 	local err=$TMP/$name.err pid rc i why=""
 
 	selected "$name" spin || return 0
+	engine_skipped "$id" "$engine" && return
 	if [ ! -f "$kernel" ]; then
 		fail "$id" "$kernel not built"
 		return
@@ -261,6 +299,7 @@ virtio_case() {
 	local diff
 
 	selected virtio virtio || return 0
+	engine_skipped "guest/$engine/virtio" "$engine" && engine_skipped "$id" "$engine" && return
 	printf 'kite test disk, sector 0\n' >"$img"
 	truncate -s 1024 "$img"
 	virtio_code >>"$img"
@@ -363,6 +402,8 @@ bad_case() {
 
 bad_tests() {
 	local k=$GUESTS/hello.elf bz=$GUESTS/bzimage.bin nb=$TMP/nobody
+	# --accel kvm on purpose: what the user gave is checked before an engine
+	# opens anything, so these pass the same on a host without /dev/kvm.
 	local run=("$KITE" run --accel kvm)
 
 	bad_case missing-kernel 1 "no such file" "${run[@]}" --kernel "$TMP/does-not-exist"
@@ -389,38 +430,57 @@ bad_tests() {
 	bad_case cpus-huge 2 "--cpus" "${run[@]}" --kernel "$k" --cpus 100000
 	bad_case unknown-option 2 "unknown option" "${run[@]}" --kernel "$k" --frobnicate
 	bad_case bad-accel 2 "--accel" "$KITE" run --kernel "$k" --accel warp
+	bad_case missing-disk 1 "$TMP/no-disk.img;no such file" "${run[@]}" --kernel "$k" \
+		--disk "$TMP/no-disk.img"
+
+	kvm_device_tests "$k" "$nb"
+}
+
+# /dev/kvm missing, replaced by another device, or not for this user: each in
+# a private mount namespace with its own /dev (a tmpfs), so the set-up does
+# not depend on what the host's /dev/kvm is. kite must name /dev/kvm and exit 1.
+kvm_device_tests() {
+	local k=$1 nb=$2 why=""
 
 	if [ "$(id -u)" -ne 0 ]; then
-		skip bad/no-dev-kvm "needs root for a private mount namespace"
-		skip bad/dev-kvm-permission "needs root to run as nobody"
+		why="needs root for a private mount namespace"
+	elif ! unshare -m sh -c 'mount -t tmpfs none /dev' 2>/dev/null; then
+		why="cannot make a mount namespace with its own /dev here"
+	fi
+	if [ -n "$why" ]; then
+		skip bad/no-dev-kvm "$why"
+		skip bad/not-a-kernel-no-dev-kvm "$why"
+		skip bad/dev-kvm-not-kvm "$why"
+		skip bad/dev-kvm-permission "$why"
 		return
 	fi
-	# /dev/kvm replaced by another device, and missing altogether.
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	bad_case dev-kvm-not-kvm 1 "/dev/kvm" unshare -m sh -c \
-		'mount --bind /dev/null /dev/kvm && exec "$0" run --accel kvm --kernel "$1"' \
-		"$KITE" "$k"
-	# shellcheck disable=SC2016
-	bad_case no-dev-kvm 1 "/dev/kvm" unshare -m sh -c \
+	bad_case no-dev-kvm 1 "/dev/kvm;no such file" unshare -m sh -c \
 		'mount -t tmpfs none /dev && exec "$0" run --accel kvm --kernel "$1"' \
 		"$KITE" "$k"
-
-	# Everything nobody needs is copied where nobody can read it.
-	if [ -r /dev/kvm ] && setpriv --reuid=65534 --regid=65534 --clear-groups \
-		sh -c '[ -r /dev/kvm ] && [ -w /dev/kvm ]' 2>/dev/null; then
-		skip bad/dev-kvm-permission "user nobody may open /dev/kvm here"
-		return
-	fi
+	# A bad kernel is reported as such where there is no /dev/kvm at all.
+	# shellcheck disable=SC2016
+	bad_case not-a-kernel-no-dev-kvm 1 "not a kernel" unshare -m sh -c \
+		'mount -t tmpfs none /dev && exec "$0" run --accel kvm --kernel /etc/passwd' "$KITE"
+	# /dev/null's device numbers under the name /dev/kvm.
+	# shellcheck disable=SC2016
+	bad_case dev-kvm-not-kvm 1 "/dev/kvm;not a KVM device" unshare -m sh -c \
+		'mount -t tmpfs none /dev && mknod -m 666 /dev/kvm c 1 3 &&
+		 exec "$0" run --accel kvm --kernel "$1"' "$KITE" "$k"
+	# KVM's device numbers, root's alone; nobody runs a copy of kite it can read.
 	mkdir -p "$nb" && cp "$KITE" "$k" "$nb/" && chmod 755 "$TMP" "$nb" "$nb/kite" &&
 		chmod 644 "$nb/hello.elf"
-	bad_case dev-kvm-permission 1 "/dev/kvm;permission" \
-		setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$nb/kite" run --accel kvm --kernel "$nb/hello.elf"
+	# shellcheck disable=SC2016
+	bad_case dev-kvm-permission 1 "/dev/kvm;permission" unshare -m sh -c \
+		'mount -t tmpfs none /dev && mknod -m 600 /dev/kvm c 10 232 &&
+		 exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+		 "$0" run --accel kvm --kernel "$1"' "$nb/kite" "$nb/hello.elf"
 	chmod 700 "$TMP"
 }
 
 # ---- main ------------------------------------------------------------------
 
+probe_host
 unit_tests
 diff_tests
 # shellcheck source=tests/linux.sh
@@ -435,5 +495,5 @@ else
 	fail kite "$KITE not built"
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
