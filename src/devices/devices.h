@@ -35,6 +35,12 @@ struct device *rtc_create(struct vm *vm, struct err *err);
 #define PVPANIC_PORT 0x505
 struct device *pvpanic_create(struct vm *vm, struct err *err);
 
+/*
+ * A PCI host bridge alone on bus 0 (ports 0xCF8/0xCFC), so Linux finds
+ * configuration space and no PCI devices; kite's devices are virtio-mmio.
+ */
+struct device *pci_host_create(struct vm *vm, struct err *err);
+
 /* ACPI PM1a event/control blocks and PM timer; S5 powers the VM off. */
 struct device *acpi_pm_create(struct vm *vm, struct err *err);
 

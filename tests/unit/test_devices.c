@@ -1092,6 +1092,48 @@ static void test_acpi_odd_accesses(void **state)
 	assert_false(io_bus_dispatch(&f->vm.pio, PM_TMR, (uint8_t[8]){ 0 }, 8, false));
 }
 
+/* ---- PCI host bridge ---------------------------------------------------- */
+
+static void outl(struct fixture *f, uint16_t port, uint32_t val)
+{
+	uint8_t b[4] = { (uint8_t)val, (uint8_t)(val >> 8), (uint8_t)(val >> 16),
+			 (uint8_t)(val >> 24) };
+
+	assert_true(io_bus_dispatch(&f->vm.pio, port, b, 4, true));
+}
+
+/* What Linux's type-1 probe and sanity check read: a host bridge at 00:00.0 and nothing else. */
+static void test_pci_host(void **state)
+{
+	struct fixture *f = *state;
+	struct err err = { 0 };
+
+	realized(f, pci_host_create(&f->vm, &err));
+	/* A byte write to 0xCFB is not CONFIG_ADDRESS; a dword write is, and reads back. */
+	outb(f, 0xcfb, 0x01);
+	assert_int_equal(inl(f, 0xcf8), 0);
+	outl(f, 0xcf8, 0x80000000);
+	assert_int_equal(inl(f, 0xcf8), 0x80000000);
+	assert_int_equal(inw(f, 0xcfc), 0x1b36);      /* vendor */
+	assert_int_equal(inw(f, 0xcfe), 0x0008);      /* device */
+	outl(f, 0xcf8, 0x80000008);
+	assert_int_equal(inl(f, 0xcfc) >> 8, 0x060000); /* class: host bridge */
+	assert_int_equal(inw(f, 0xcfe), 0x0600);
+	/* BARs do not size: the write is ignored and they read as zero. */
+	outl(f, 0xcf8, 0x80000010);
+	outl(f, 0xcfc, 0xffffffff);
+	assert_int_equal(inl(f, 0xcfc), 0);
+	/* Device 1, function 1, bus 1, and a disabled address: no device, all ones. */
+	outl(f, 0xcf8, 0x80000800);
+	assert_int_equal(inl(f, 0xcfc), 0xffffffff);
+	outl(f, 0xcf8, 0x80000100);
+	assert_int_equal(inl(f, 0xcfc), 0xffffffff);
+	outl(f, 0xcf8, 0x80010000);
+	assert_int_equal(inw(f, 0xcfc), 0xffff);
+	outl(f, 0xcf8, 0x00000000);
+	assert_int_equal(inl(f, 0xcfc), 0xffffffff);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1120,6 +1162,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_acpi_timer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acpi_timer_wrap_and_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acpi_odd_accesses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pci_host, setup, teardown),
 	};
 
 	log_set_level(LOG_ERROR);
