@@ -22,11 +22,11 @@
 #include "virtio/virtio.h"
 #include "vm/vm.h"
 
-#define KITE_VERSION	    "0.1.0"
-#define DEFAULT_CMDLINE	    "console=ttyS0 reboot=k panic=1"
+#define KITE_VERSION "0.1.0"
+#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
 #define DEFAULT_CMDLINE_HVC "console=hvc0 reboot=k panic=1"
 /* Ctrl-A x ends kite from a raw terminal, as with QEMU's -nographic. */
-#define CONSOLE_ESCAPE	  0x01
+#define CONSOLE_ESCAPE 0x01
 #define CONSOLE_INPUT_MAX 4096
 
 struct options {
@@ -47,36 +47,35 @@ struct console {
 
 static void usage(FILE *out)
 {
-	fprintf(
-	    out,
-	    "usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
-	    "                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
-	    "                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
-	    "                [--console serial|virtio]\n"
-	    "       kite probe [KVM_DEVICE]\n"
-	    "       kite --help | --version\n"
-	    "\n"
-	    "  --kernel PATH    bzImage or ELF vmlinux with a PVH note (default: the guest\n"
-	    "                   built by `make guest`, next to this binary)\n"
-	    "  --initrd PATH    initial ramdisk\n"
-	    "  --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
-	    "  --cpus N         vCPUs (default 1)\n"
-	    "  --mem SIZE       guest memory, e.g. 512M or 2G (default 256M)\n"
-	    "  --accel ENGINE   kvm, soft or auto (default auto: kvm when the CPU has VT-x/AMD-V)\n"
-	    "  --log-level L    error, warn, info or debug (default warn)\n"
-	    "  --disk SPEC      raw image as a virtio disk (repeatable, at most 8 virtio\n"
-	    "                   devices in all): PATH, then ,ro for read-only and\n"
-	    "                   ,id=NAME (up to 20 bytes) for its serial\n"
-	    "  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
-	    "  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
-	    "                   and what console= the default command line names\n"
-	    "\n"
-	    "The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
-	    "on a terminal, Ctrl-A x quits.\n"
-	    "\n"
-	    "`kite probe` says which engines this host can run: kvm when /dev/kvm (or\n"
-	    "KVM_DEVICE) opens and creates a VM and a vCPU, and why not otherwise; exit\n"
-	    "status 0 when kvm is usable, 1 when it is not.\n");
+	fprintf(out,
+		"usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
+		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
+		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
+		"                [--console serial|virtio]\n"
+		"       kite probe [KVM_DEVICE]\n"
+		"       kite --help | --version\n"
+		"\n"
+		"  --kernel PATH    bzImage or ELF vmlinux with a PVH note (default: the guest\n"
+		"                   built by `make guest`, next to this binary)\n"
+		"  --initrd PATH    initial ramdisk\n"
+		"  --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
+		"  --cpus N         vCPUs (default 1)\n"
+		"  --mem SIZE       guest memory, e.g. 512M or 2G (default 256M)\n"
+		"  --accel ENGINE   kvm, soft or auto (default auto: kvm when the CPU has VT-x/AMD-V)\n"
+		"  --log-level L    error, warn, info or debug (default warn)\n"
+		"  --disk SPEC      raw image as a virtio disk (repeatable, at most 8 virtio\n"
+		"                   devices in all): PATH, then ,ro for read-only and\n"
+		"                   ,id=NAME (up to 20 bytes) for its serial\n"
+		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
+		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
+		"                   and what console= the default command line names\n"
+		"\n"
+		"The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
+		"on a terminal, Ctrl-A x quits.\n"
+		"\n"
+		"`kite probe` says which engines this host can run: kvm when /dev/kvm (or\n"
+		"KVM_DEVICE) opens and creates a VM and a vCPU, and why not otherwise; exit\n"
+		"status 0 when kvm is usable, 1 when it is not.\n");
 }
 
 /* Prints one usage error line and returns the usage exit status. */
@@ -133,7 +132,7 @@ static int parse_accel(const char *text, enum vm_accel *accel)
 
 static int parse_log_level(const char *text)
 {
-	static const char *const names[] = {"error", "warn", "info", "debug"};
+	static const char *const names[] = { "error", "warn", "info", "debug" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(text, names[i])) {
@@ -157,7 +156,7 @@ static int parse_disk(char *arg, struct vm_config *cfg)
 		return -EINVAL;
 	}
 	d = &cfg->disks[cfg->nr_disks];
-	*d = (struct vm_disk_config){.path = arg};
+	*d = (struct vm_disk_config){ .path = arg };
 	next = strchr(arg, ',');
 	if (next)
 		*next++ = '\0';
@@ -191,21 +190,21 @@ static int parse_disk(char *arg, struct vm_config *cfg)
 static int parse_run_options(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
-	    {"kernel", required_argument, NULL, 'k'},
-	    {"initrd", required_argument, NULL, 'i'},
-	    {"cmdline", required_argument, NULL, 'c'},
-	    {"cpus", required_argument, NULL, 'n'},
-	    {"mem", required_argument, NULL, 'm'},
-	    {"accel", required_argument, NULL, 'a'},
-	    {"log-level", required_argument, NULL, 'l'},
-	    {"disk", required_argument, NULL, 'D'},
-	    {"rng", no_argument, NULL, 'r'},
-	    {"no-rng", no_argument, NULL, 'R'},
-	    {"console", required_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "cpus", required_argument, NULL, 'n' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "accel", required_argument, NULL, 'a' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "disk", required_argument, NULL, 'D' },
+		{ "rng", no_argument, NULL, 'r' },
+		{ "no-rng", no_argument, NULL, 'R' },
+		{ "console", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct err err = {0};
+	struct err err = { 0 };
 	uint64_t value;
 	int c;
 
@@ -230,26 +229,24 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			if (parse_size(optarg, &value, &err) < 0)
 				return usage_error("--mem: %s", err.msg);
 			if (value < MEM_MIN_SIZE)
-				return usage_error("--mem: %s is below the %llu MiB minimum",
-						   optarg,
+				return usage_error("--mem: %s is below the %llu MiB minimum", optarg,
 						   (unsigned long long)(MEM_MIN_SIZE >> 20));
 			if (value > host_memory_bytes())
-				return usage_error(
-				    "--mem: %s is more than this host's %llu MiB of memory", optarg,
-				    (unsigned long long)(host_memory_bytes() >> 20));
+				return usage_error("--mem: %s is more than this host's %llu MiB of memory",
+						   optarg,
+						   (unsigned long long)(host_memory_bytes() >> 20));
 			if (value % 4096)
 				return usage_error("--mem: %s is not a multiple of 4 KiB", optarg);
 			opt->cfg.mem_size = value;
 			break;
 		case 'a':
 			if (parse_accel(optarg, &opt->cfg.accel) < 0)
-				return usage_error("--accel: '%s' is not kvm, soft or auto",
-						   optarg);
+				return usage_error("--accel: '%s' is not kvm, soft or auto", optarg);
 			break;
 		case 'l':
 			if (parse_log_level(optarg) < 0)
-				return usage_error(
-				    "--log-level: '%s' is not error, warn, info or debug", optarg);
+				return usage_error("--log-level: '%s' is not error, warn, info or debug",
+						   optarg);
 			break;
 		case 'D':
 			if (parse_disk(optarg, &opt->cfg) < 0)
@@ -265,8 +262,7 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			else if (!strcmp(optarg, "virtio"))
 				opt->cfg.console = VM_CONSOLE_VIRTIO;
 			else
-				return usage_error("--console: '%s' is not serial or virtio",
-						   optarg);
+				return usage_error("--console: '%s' is not serial or virtio", optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -283,14 +279,12 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 	if (value > VIRTIO_MMIO_MAX_DEVICES)
 		return usage_error("%u disks%s%s need %llu virtio devices; kite has %u",
 				   opt->cfg.nr_disks, opt->cfg.rng ? ", the rng (--no-rng)" : "",
-				   opt->cfg.console == VM_CONSOLE_VIRTIO ? ", the virtio console"
-									 : "",
+				   opt->cfg.console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
 				   (unsigned long long)value, VIRTIO_MMIO_MAX_DEVICES);
 	if (!opt->cfg.kernel_path) {
 		if (access(opt->default_kernel, R_OK) != 0) {
 			fprintf(stderr,
-				"kite: no --kernel given and the default guest %s is not built "
-				"(run `make guest`)\n",
+				"kite: no --kernel given and the default guest %s is not built (run `make guest`)\n",
 				opt->default_kernel);
 			return KITE_EXIT_SETUP;
 		}
@@ -299,8 +293,8 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			opt->cfg.initrd_path = opt->default_initrd;
 	}
 	if (!opt->cfg.cmdline)
-		opt->cfg.cmdline =
-		    opt->cfg.console == VM_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_HVC : DEFAULT_CMDLINE;
+		opt->cfg.cmdline = opt->cfg.console == VM_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_HVC
+									 : DEFAULT_CMDLINE;
 	return 0;
 }
 
@@ -388,11 +382,10 @@ static void main_loop(struct vm *vm, struct console *con, int sig_fd)
 {
 	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
 		struct pollfd fds[3] = {
-		    {.fd = vm->stop_eventfd, .events = POLLIN},
-		    {.fd = sig_fd, .events = POLLIN},
-		    {.fd = con->input_open && con->pending_len < sizeof(con->pending) ? STDIN_FILENO
-										      : -1,
-		     .events = POLLIN},
+			{ .fd = vm->stop_eventfd, .events = POLLIN },
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = con->input_open && con->pending_len < sizeof(con->pending) ? STDIN_FILENO : -1,
+			  .events = POLLIN },
 		};
 		/* Pending input is retried as the guest drains the UART FIFO. */
 		int timeout = con->pending_len ? 10 : -1;
@@ -415,7 +408,7 @@ static void main_loop(struct vm *vm, struct console *con, int sig_fd)
 static int cmd_probe(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : KVM_DEVICE;
-	struct err err = {0};
+	struct err err = { 0 };
 
 	if (argc > 2)
 		return usage_error("probe: one KVM device path at most");
@@ -430,10 +423,10 @@ static int cmd_probe(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct options opt = {
-	    .cfg = {.mem_size = VM_DEFAULT_MEM, .nr_cpus = 1, .accel = ACCEL_AUTO, .rng = true}};
+	struct options opt = { .cfg = { .mem_size = VM_DEFAULT_MEM, .nr_cpus = 1,
+					.accel = ACCEL_AUTO, .rng = true } };
 	struct console con;
-	struct err err = {0};
+	struct err err = { 0 };
 	struct vm *vm;
 	sigset_t sigs;
 	int sig_fd, rc, status;

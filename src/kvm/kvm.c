@@ -17,7 +17,7 @@
 #include "vm/vm.h"
 
 /* Three pages just below the BIOS area that VMX needs for real-mode emulation. */
-#define KVM_TSS_ADDR	      0xfffbd000ull
+#define KVM_TSS_ADDR 0xfffbd000ull
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ull
 #define KVM_CPUID_MAX_ENTRIES 256
 
@@ -51,10 +51,8 @@ static int kvm_open(struct kvm_vm *k, const char *path, struct err *err)
 	k->sys_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (k->sys_fd < 0)
 		return err_set(err, -errno, "cannot open %s: %s%s", path, strerror(errno),
-			       errno == EACCES
-				   ? " (add yourself to the kvm group or use --accel soft)"
-			       : errno == ENOENT ? " (no KVM on this host; use --accel soft)"
-						 : "");
+			       errno == EACCES ? " (add yourself to the kvm group or use --accel soft)"
+			       : errno == ENOENT ? " (no KVM on this host; use --accel soft)" : "");
 	if (fstat(k->sys_fd, &st) < 0 || !S_ISCHR(st.st_mode))
 		return err_set(err, -ENODEV, "%s is not a KVM device: not a character device",
 			       path);
@@ -73,12 +71,12 @@ static int kvm_require_caps(struct kvm_vm *k, const char *path, struct err *err)
 		int cap;
 		const char *name;
 	} required[] = {
-	    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
-	    {KVM_CAP_PIT2, "KVM_CAP_PIT2"},
-	    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-	    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
-	    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-	    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+		{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+		{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+		{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+		{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+		{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+		{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(required); i++)
@@ -121,10 +119,10 @@ static int kvm_memory_map(struct vm *vm, struct err *err)
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct mem_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region slot = {
-		    .slot = i,
-		    .guest_phys_addr = r->gpa,
-		    .memory_size = r->size,
-		    .userspace_addr = (uint64_t)(uintptr_t)r->hva,
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
 		};
 
 		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
@@ -136,8 +134,8 @@ static int kvm_memory_map(struct vm *vm, struct err *err)
 
 static int kvm_supported_cpuid(struct kvm_vm *k, struct err *err)
 {
-	size_t size =
-	    sizeof(*k->supported_cpuid) + KVM_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	size_t size = sizeof(*k->supported_cpuid) +
+		      KVM_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 
 	k->supported_cpuid = calloc(1, size);
 	if (!k->supported_cpuid)
@@ -150,7 +148,7 @@ static int kvm_supported_cpuid(struct kvm_vm *k, struct err *err)
 
 static int kvm_vm_create(struct vm *vm, struct err *err)
 {
-	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
 	struct kvm_vm *k;
 	int rc;
@@ -226,8 +224,8 @@ static int kvm_vcpu_setup_lapic(struct kvm_vcpu *kv, struct err *err)
 
 	if (ioctl(kv->fd, KVM_GET_LAPIC, &lapic) < 0)
 		return err_set(err, -errno, "KVM_GET_LAPIC: %s", strerror(errno));
-	*lvt_lint0 = (*lvt_lint0 & ~0x700u) | (7u << 8); /* ExtINT */
-	*lvt_lint1 = (*lvt_lint1 & ~0x700u) | (4u << 8); /* NMI */
+	*lvt_lint0 = (*lvt_lint0 & ~0x700u) | (7u << 8);  /* ExtINT */
+	*lvt_lint1 = (*lvt_lint1 & ~0x700u) | (4u << 8);  /* NMI */
 	if (ioctl(kv->fd, KVM_SET_LAPIC, &lapic) < 0)
 		return err_set(err, -errno, "KVM_SET_LAPIC: %s", strerror(errno));
 	return 0;
@@ -235,7 +233,7 @@ static int kvm_vcpu_setup_lapic(struct kvm_vcpu *kv, struct err *err)
 
 static int kvm_vcpu_setup_fpu(struct kvm_vcpu *kv, struct err *err)
 {
-	struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+	struct kvm_fpu fpu = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 
 	if (ioctl(kv->fd, KVM_SET_FPU, &fpu) < 0)
 		return err_set(err, -errno, "KVM_SET_FPU: %s", strerror(errno));
@@ -285,47 +283,49 @@ static void kvm_vcpu_destroy(struct vcpu *vcpu)
 static void seg_to_kvm(const struct x86_segment *s, struct kvm_segment *k)
 {
 	*k = (struct kvm_segment){
-	    .base = s->base,
-	    .limit = s->limit,
-	    .selector = s->selector,
-	    .type = s->type,
-	    .present = s->present,
-	    .dpl = s->dpl,
-	    .db = s->db,
-	    .s = s->s,
-	    .l = s->l,
-	    .g = s->g,
-	    .avl = s->avl,
-	    .unusable = s->unusable,
+		.base = s->base,
+		.limit = s->limit,
+		.selector = s->selector,
+		.type = s->type,
+		.present = s->present,
+		.dpl = s->dpl,
+		.db = s->db,
+		.s = s->s,
+		.l = s->l,
+		.g = s->g,
+		.avl = s->avl,
+		.unusable = s->unusable,
 	};
 }
 
 static void seg_from_kvm(const struct kvm_segment *k, struct x86_segment *s)
 {
 	*s = (struct x86_segment){
-	    .base = k->base,
-	    .limit = k->limit,
-	    .selector = k->selector,
-	    .type = k->type,
-	    .present = k->present,
-	    .dpl = k->dpl,
-	    .db = k->db,
-	    .s = k->s,
-	    .l = k->l,
-	    .g = k->g,
-	    .avl = k->avl,
-	    .unusable = k->unusable,
+		.base = k->base,
+		.limit = k->limit,
+		.selector = k->selector,
+		.type = k->type,
+		.present = k->present,
+		.dpl = k->dpl,
+		.db = k->db,
+		.s = k->s,
+		.l = k->l,
+		.g = k->g,
+		.avl = k->avl,
+		.unusable = k->unusable,
 	};
 }
 
-static int kvm_vcpu_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st, struct err *err)
+static int kvm_vcpu_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st,
+			      struct err *err)
 {
 	struct kvm_vcpu *kv = kvcpu_of(vcpu);
-	struct kvm_regs regs = {0};
+	struct kvm_regs regs = { 0 };
 	struct kvm_sregs sregs;
 	__u64 *gprs[X86_NR_GPRS] = {
-	    &regs.rax, &regs.rcx, &regs.rdx, &regs.rbx, &regs.rsp, &regs.rbp, &regs.rsi, &regs.rdi,
-	    &regs.r8,  &regs.r9,  &regs.r10, &regs.r11, &regs.r12, &regs.r13, &regs.r14, &regs.r15,
+		&regs.rax, &regs.rcx, &regs.rdx, &regs.rbx, &regs.rsp, &regs.rbp,
+		&regs.rsi, &regs.rdi, &regs.r8,	 &regs.r9,  &regs.r10, &regs.r11,
+		&regs.r12, &regs.r13, &regs.r14, &regs.r15,
 	};
 
 	if (ioctl(kv->fd, KVM_GET_SREGS, &sregs) < 0)
@@ -342,8 +342,8 @@ static int kvm_vcpu_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st,
 	seg_to_kvm(&st->ss, &sregs.ss);
 	seg_to_kvm(&st->tr, &sregs.tr);
 	seg_to_kvm(&st->ldt, &sregs.ldt);
-	sregs.gdt = (struct kvm_dtable){.base = st->gdt.base, .limit = st->gdt.limit};
-	sregs.idt = (struct kvm_dtable){.base = st->idt.base, .limit = st->idt.limit};
+	sregs.gdt = (struct kvm_dtable){ .base = st->gdt.base, .limit = st->gdt.limit };
+	sregs.idt = (struct kvm_dtable){ .base = st->idt.base, .limit = st->idt.limit };
 	sregs.cr0 = st->cr0;
 	sregs.cr2 = st->cr2;
 	sregs.cr3 = st->cr3;
@@ -368,19 +368,20 @@ static int kvm_vcpu_get_state(struct vcpu *vcpu, struct x86_cpu_state *st)
 	if (ioctl(kv->fd, KVM_GET_REGS, &regs) < 0 || ioctl(kv->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
 	*st = (struct x86_cpu_state){
-	    .gpr = {regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp, regs.rsi, regs.rdi,
-		    regs.r8, regs.r9, regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15},
-	    .rip = regs.rip,
-	    .rflags = regs.rflags,
-	    .gdt = {sregs.gdt.base, sregs.gdt.limit},
-	    .idt = {sregs.idt.base, sregs.idt.limit},
-	    .cr0 = sregs.cr0,
-	    .cr2 = sregs.cr2,
-	    .cr3 = sregs.cr3,
-	    .cr4 = sregs.cr4,
-	    .cr8 = sregs.cr8,
-	    .efer = sregs.efer,
-	    .apic_base = sregs.apic_base,
+		.gpr = { regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp,
+			 regs.rsi, regs.rdi, regs.r8,  regs.r9,	 regs.r10, regs.r11,
+			 regs.r12, regs.r13, regs.r14, regs.r15 },
+		.rip = regs.rip,
+		.rflags = regs.rflags,
+		.gdt = { sregs.gdt.base, sregs.gdt.limit },
+		.idt = { sregs.idt.base, sregs.idt.limit },
+		.cr0 = sregs.cr0,
+		.cr2 = sregs.cr2,
+		.cr3 = sregs.cr3,
+		.cr4 = sregs.cr4,
+		.cr8 = sregs.cr8,
+		.efer = sregs.efer,
+		.apic_base = sregs.apic_base,
 	};
 	seg_from_kvm(&sregs.cs, &st->cs);
 	seg_from_kvm(&sregs.ds, &st->ds);
@@ -476,15 +477,15 @@ static enum vcpu_action exit_fail_entry(struct vcpu *vcpu, struct kvm_run *run)
 
 /* The exit table (STYLE 7): anything not listed stops the VM with its number. */
 static const kvm_exit_fn kvm_exit_handlers[] = {
-    [KVM_EXIT_IO] = exit_io,
-    [KVM_EXIT_MMIO] = exit_mmio,
-    [KVM_EXIT_HLT] = exit_continue, /* only without an in-kernel LAPIC */
-    [KVM_EXIT_INTR] = exit_continue,
-    [KVM_EXIT_IRQ_WINDOW_OPEN] = exit_continue,
-    [KVM_EXIT_SHUTDOWN] = exit_shutdown,
-    [KVM_EXIT_SYSTEM_EVENT] = exit_system_event,
-    [KVM_EXIT_INTERNAL_ERROR] = exit_internal_error,
-    [KVM_EXIT_FAIL_ENTRY] = exit_fail_entry,
+	[KVM_EXIT_IO] = exit_io,
+	[KVM_EXIT_MMIO] = exit_mmio,
+	[KVM_EXIT_HLT] = exit_continue, /* only without an in-kernel LAPIC */
+	[KVM_EXIT_INTR] = exit_continue,
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = exit_continue,
+	[KVM_EXIT_SHUTDOWN] = exit_shutdown,
+	[KVM_EXIT_SYSTEM_EVENT] = exit_system_event,
+	[KVM_EXIT_INTERNAL_ERROR] = exit_internal_error,
+	[KVM_EXIT_FAIL_ENTRY] = exit_fail_entry,
 };
 
 static enum vcpu_action kvm_vcpu_run(struct vcpu *vcpu)
@@ -528,7 +529,7 @@ static void kvm_vcpu_kick(struct vcpu *vcpu)
 
 static void kvm_irq_set(struct vm *vm, unsigned gsi, int level)
 {
-	struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
+	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
 
 	if (ioctl(kvm_of(vm)->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		log_ratelimited(LOG_WARN, "kvm: KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
@@ -538,15 +539,15 @@ static void kvm_irq_set(struct vm *vm, unsigned gsi, int level)
  * A guest write of datamatch to [gpa, gpa+len) signals fd inside KVM: the
  * vCPU does not leave the kernel for a queue notification.
  */
-static int kvm_ioeventfd_set(struct vm *vm, uint64_t gpa, unsigned len, uint64_t datamatch, int fd,
-			     bool assign)
+static int kvm_ioeventfd_set(struct vm *vm, uint64_t gpa, unsigned len, uint64_t datamatch,
+			     int fd, bool assign)
 {
 	struct kvm_ioeventfd ioev = {
-	    .datamatch = datamatch,
-	    .addr = gpa,
-	    .len = len,
-	    .fd = fd,
-	    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+		.datamatch = datamatch,
+		.addr = gpa,
+		.len = len,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
 	};
 
 	if (ioctl(kvm_of(vm)->vm_fd, KVM_IOEVENTFD, &ioev) < 0)
@@ -557,10 +558,10 @@ static int kvm_ioeventfd_set(struct vm *vm, uint64_t gpa, unsigned len, uint64_t
 static int kvm_irqfd_set(struct vm *vm, unsigned gsi, int trigger_fd, int resample_fd)
 {
 	struct kvm_irqfd irqfd = {
-	    .fd = (uint32_t)trigger_fd,
-	    .gsi = gsi,
-	    .flags = KVM_IRQFD_FLAG_RESAMPLE,
-	    .resamplefd = (uint32_t)resample_fd,
+		.fd = (uint32_t)trigger_fd,
+		.gsi = gsi,
+		.flags = KVM_IRQFD_FLAG_RESAMPLE,
+		.resamplefd = (uint32_t)resample_fd,
 	};
 
 	if (ioctl(kvm_of(vm)->vm_fd, KVM_IRQFD, &irqfd) < 0)
@@ -569,17 +570,17 @@ static int kvm_irqfd_set(struct vm *vm, unsigned gsi, int trigger_fd, int resamp
 }
 
 const struct engine_ops kvm_engine = {
-    .name = "kvm",
-    .max_vcpus = kvm_max_vcpus,
-    .vm_create = kvm_vm_create,
-    .vm_destroy = kvm_vm_destroy,
-    .vcpu_create = kvm_vcpu_create,
-    .vcpu_destroy = kvm_vcpu_destroy,
-    .vcpu_set_state = kvm_vcpu_set_state,
-    .vcpu_get_state = kvm_vcpu_get_state,
-    .vcpu_run = kvm_vcpu_run,
-    .vcpu_kick = kvm_vcpu_kick,
-    .irq_set = kvm_irq_set,
-    .ioeventfd_set = kvm_ioeventfd_set,
-    .irqfd_set = kvm_irqfd_set,
+	.name = "kvm",
+	.max_vcpus = kvm_max_vcpus,
+	.vm_create = kvm_vm_create,
+	.vm_destroy = kvm_vm_destroy,
+	.vcpu_create = kvm_vcpu_create,
+	.vcpu_destroy = kvm_vcpu_destroy,
+	.vcpu_set_state = kvm_vcpu_set_state,
+	.vcpu_get_state = kvm_vcpu_get_state,
+	.vcpu_run = kvm_vcpu_run,
+	.vcpu_kick = kvm_vcpu_kick,
+	.irq_set = kvm_irq_set,
+	.ioeventfd_set = kvm_ioeventfd_set,
+	.irqfd_set = kvm_irqfd_set,
 };

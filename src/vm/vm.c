@@ -49,8 +49,12 @@ static struct device *create_com1(struct vm *vm, struct err *err)
 }
 
 static const struct machine_device machine_devices[] = {
-    {"com1", create_com1},	 {"i8042", i8042_create},     {"rtc", rtc_create},
-    {"acpi-pm", acpi_pm_create}, {"pvpanic", pvpanic_create}, {"pci-host", pci_host_create},
+	{ "com1", create_com1 },
+	{ "i8042", i8042_create },
+	{ "rtc", rtc_create },
+	{ "acpi-pm", acpi_pm_create },
+	{ "pvpanic", pvpanic_create },
+	{ "pci-host", pci_host_create },
 };
 
 bool host_has_hw_virt(void)
@@ -115,15 +119,15 @@ static int devices_create(struct vm *vm, struct err *err)
 static int acpi_setup(struct vm *vm, struct err *err)
 {
 	struct acpi_config cfg = {
-	    .nr_cpus = vm->nr_vcpus,
-	    .ioapic_addr = IOAPIC_DEFAULT_BASE,
-	    .lapic_addr = APIC_DEFAULT_BASE,
-	    .pm1a_evt_port = ACPI_PM1A_EVT_PORT,
-	    .pm1a_cnt_port = ACPI_PM1A_CNT_PORT,
-	    .pm_tmr_port = ACPI_PM_TMR_PORT,
-	    .sci_irq = ACPI_SCI_IRQ,
-	    .s5_slp_typ = ACPI_S5_SLP_TYP,
-	    .pvpanic_port = PVPANIC_PORT,
+		.nr_cpus = vm->nr_vcpus,
+		.ioapic_addr = IOAPIC_DEFAULT_BASE,
+		.lapic_addr = APIC_DEFAULT_BASE,
+		.pm1a_evt_port = ACPI_PM1A_EVT_PORT,
+		.pm1a_cnt_port = ACPI_PM1A_CNT_PORT,
+		.pm_tmr_port = ACPI_PM_TMR_PORT,
+		.sci_irq = ACPI_SCI_IRQ,
+		.s5_slp_typ = ACPI_S5_SLP_TYP,
+		.pvpanic_port = PVPANIC_PORT,
 	};
 
 	virtio_devices_acpi(vm, &cfg);
@@ -175,7 +179,7 @@ static int kernel_load(struct vm *vm, struct err *err)
 {
 	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t kernel_len = 0, initrd_len = 0;
-	struct boot_config boot = {0};
+	struct boot_config boot = { 0 };
 	enum boot_kind kind;
 	int rc;
 
@@ -190,13 +194,13 @@ static int kernel_load(struct vm *vm, struct err *err)
 			goto out_unmap;
 	}
 	boot = (struct boot_config){
-	    .kernel = kernel,
-	    .kernel_len = kernel_len,
-	    .initrd = initrd,
-	    .initrd_len = initrd_len,
-	    .cmdline = vm->cfg.cmdline,
-	    /* acpi_setup() writes the tables there once the devices exist. */
-	    .rsdp_gpa = ACPI_TABLES_ADDR,
+		.kernel = kernel,
+		.kernel_len = kernel_len,
+		.initrd = initrd,
+		.initrd_len = initrd_len,
+		.cmdline = vm->cfg.cmdline,
+		/* acpi_setup() writes the tables there once the devices exist. */
+		.rsdp_gpa = ACPI_TABLES_ADDR,
 	};
 	rc = boot_load(&vm->mem, &boot, &vm->boot_state, &kind, err);
 	if (rc < 0)
@@ -281,8 +285,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, st
 		return rc;
 	max = vm->engine->max_vcpus(vm);
 	if (vm->nr_vcpus > max)
-		return err_set(err, -EINVAL,
-			       "--cpus: %u is more than the %s engine supports here (%u)",
+		return err_set(err, -EINVAL, "--cpus: %u is more than the %s engine supports here (%u)",
 			       vm->nr_vcpus, vm->engine->name, max);
 	rc = devices_create(vm, err);
 	if (rc < 0)
@@ -340,7 +343,7 @@ static void *vcpu_thread(void *arg)
 
 int vm_start(struct vm *vm, struct err *err)
 {
-	struct sigaction sa = {.sa_handler = vcpu_kick_handler};
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
 	sigset_t kick, old;
 
 	sigemptyset(&sa.sa_mask);
@@ -356,8 +359,7 @@ int vm_start(struct vm *vm, struct err *err)
 
 		if (rc) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			return err_set(err, -rc, "vcpu %u: cannot start thread: %s", i,
-				       strerror(rc));
+			return err_set(err, -rc, "vcpu %u: cannot start thread: %s", i, strerror(rc));
 		}
 		vcpu->thread_started = true;
 	}
@@ -508,8 +510,8 @@ static void format_seg(char *buf, size_t len, const char *name, const struct x86
 void vm_format_cpu_state(const struct x86_cpu_state *st, char *buf, unsigned len)
 {
 	static const char *const names[X86_NR_GPRS] = {
-	    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-	    "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+		"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+		"r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
 	};
 	size_t n;
 

@@ -17,7 +17,7 @@
 
 static void assert_refused(const char *path, int code, const char *what)
 {
-	struct err err = {0};
+	struct err err = { 0 };
 
 	assert_int_equal(kvm_probe(path, &err), code);
 	assert_int_equal(err.code, code);
@@ -62,7 +62,7 @@ static void test_directory(void **state)
  */
 static int probe_unprivileged(const char *path, char *msg, size_t len)
 {
-	struct err err = {0};
+	struct err err = { 0 };
 	int fds[2], status, rc;
 	pid_t pid;
 
@@ -113,7 +113,7 @@ static void test_no_permission(void **state)
  */
 static void test_host_device(void **state)
 {
-	struct err err = {0};
+	struct err err = { 0 };
 	int rc = kvm_probe(KVM_DEVICE, &err);
 
 	(void)state;
