@@ -100,9 +100,9 @@ static void pci_host_destroy(struct device *dev)
 }
 
 static const struct device_ops pci_host_ops = {
-    .type = "pci-host",
-    .realize = pci_host_realize,
-    .destroy = pci_host_destroy,
+	.type = "pci-host",
+	.realize = pci_host_realize,
+	.destroy = pci_host_destroy,
 };
 
 struct device *pci_host_create(struct vm *vm, struct err *err)
