@@ -85,29 +85,37 @@ linux_facts_case() {
 	linux_report "$id" "$name" "$why"
 }
 
+# linux_at_prompt NAME ENGINE kite-args...: starts kite ($linux_pid) with
+# its stdin on fd 9 of this shell and returns once the guest's shell is ready.
+linux_at_prompt() {
+	local name=$1 engine=$2 fifo=$TMP/$1.in i
+	shift 2
+
+	mkfifo "$fifo"
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --accel "$engine" "$@" \
+		<"$fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	linux_pid=$!
+	exec 9>"$fifo"
+	for i in $(seq $((LINUX_TIMEOUT * 5))); do
+		grep -q 'kite-guest: ready' "$TMP/$name.out" 2>/dev/null && break
+		kill -0 "$linux_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	sleep 1
+}
+
 # linux_typed_case ID ENGINE LINE WANT kite-args...: once the guest is ready,
 # LINE is typed on kite's stdin and executed by the interactive shell, whose
 # output must contain the line WANT; then poweroff must end kite with 0.
 linux_typed_case() {
-	local id=$1 engine=$2 line=$3 want=$4 name=${1//\//_} why="" fifo pid i
+	local id=$1 engine=$2 line=$3 want=$4 name=${1//\//_} why=""
 	shift 4
 
-	fifo=$TMP/$name.in
-	mkfifo "$fifo"
-	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --accel "$engine" \
-		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" "$@" \
-		<"$fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-	pid=$!
-	exec 9>"$fifo"
-	for i in $(seq $((LINUX_TIMEOUT * 5))); do
-		grep -q 'kite-guest: ready' "$TMP/$name.out" 2>/dev/null && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	sleep 1
+	linux_at_prompt "$name" "$engine" --kernel "$LINUX_DIR/vmlinux" \
+		--initrd "$LINUX_DIR/initramfs.cpio.gz" "$@"
 	printf '%s\npoweroff -f\n' "$line" >&9
 	exec 9>&-
-	wait "$pid"
+	wait "$linux_pid"
 	linux_rc=$?
 	if [ "$linux_rc" -ne 0 ]; then
 		why="exit status $linux_rc, want 0"
@@ -122,22 +130,11 @@ linux_typed_case() {
 # end kite with status 0, the kernel must have printed KERNEL_SAYS, and the
 # boot must not have shown a "Fatal" line.
 linux_typed_exit_case() {
-	local id=$1 engine=$2 line=$3 says=$4 name=${1//\//_} why="" fifo pid i
+	local id=$1 engine=$2 line=$3 says=$4 name=${1//\//_} why=""
 
-	fifo=$TMP/$name.in
-	mkfifo "$fifo"
-	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --accel "$engine" \
-		<"$fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-	pid=$!
-	exec 9>"$fifo"
-	for i in $(seq $((LINUX_TIMEOUT * 5))); do
-		grep -q 'kite-guest: ready' "$TMP/$name.out" 2>/dev/null && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	sleep 1
+	linux_at_prompt "$name" "$engine"
 	printf '%s\n' "$line" >&9
-	wait "$pid"
+	wait "$linux_pid"
 	linux_rc=$?
 	exec 9>&-
 	if [ "$linux_rc" -ne 0 ]; then
