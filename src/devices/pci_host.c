@@ -20,23 +20,21 @@
 #define PCI_ADDRESS_BDF(a) (((a) >> 8) & 0xffffu)
 #define PCI_ADDRESS_REG(a) ((a)&0xfcu)
 
-/* Red Hat's vendor id with QEMU's PCIe host bridge device id, as its q35 uses. */
-#define HOST_VENDOR_ID	0x1b36
-#define HOST_DEVICE_ID	0x0008
-#define HOST_CLASS	0x060000u /* bridge, host */
-#define HOST_CONFIG_LEN 64	  /* the type-0 header; the rest reads as zero */
+/*
+ * The bridge's type-0 header, read-only (the rest of its space reads as
+ * zero): Red Hat's vendor id with QEMU's PCIe host bridge device id, as its
+ * q35 uses, and class 06/00/00 (bridge, host).
+ */
+static const uint8_t host_header[64] = {
+	[0x00] = 0x36, [0x01] = 0x1b, /* vendor 0x1b36 */
+	[0x02] = 0x08, [0x03] = 0x00, /* device 0x0008 */
+	[0x0a] = 0x00, [0x0b] = 0x06, /* subclass, class */
+};
 
 struct pci_host {
 	struct device dev;
-	uint32_t address;
-	uint8_t config[HOST_CONFIG_LEN];
+	uint32_t address; /* CONFIG_ADDRESS, the only state */
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
 
 static void address_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
 {
@@ -67,7 +65,7 @@ static void data_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, 
 		if (!host)
 			data[i] = 0xff; /* no device: all ones */
 		else
-			data[i] = reg + i < HOST_CONFIG_LEN ? h->config[reg + i] : 0;
+			data[i] = reg + i < sizeof(host_header) ? host_header[reg + i] : 0;
 	}
 }
 
@@ -81,17 +79,6 @@ static int pci_host_realize(struct device *dev, struct err *err)
 	if (rc < 0)
 		return rc;
 	return io_bus_register(&dev->vm->pio, PCI_CONFIG_DATA, 4, data_io, h, "pci-data", err);
-}
-
-static void pci_host_reset(struct pci_host *h)
-{
-	h->address = 0;
-	memset(h->config, 0, sizeof(h->config));
-	put16(h->config + 0x00, HOST_VENDOR_ID);
-	put16(h->config + 0x02, HOST_DEVICE_ID);
-	h->config[0x09] = (uint8_t)HOST_CLASS;
-	h->config[0x0a] = (uint8_t)(HOST_CLASS >> 8);
-	h->config[0x0b] = (uint8_t)(HOST_CLASS >> 16);
 }
 
 static void pci_host_destroy(struct device *dev)
@@ -114,7 +101,6 @@ struct device *pci_host_create(struct vm *vm, struct err *err)
 		return NULL;
 	}
 	h->dev = (struct device){.ops = &pci_host_ops, .vm = vm, .name = "pci-host"};
-	pci_host_reset(h);
 	vm_add_device(vm, &h->dev);
 	return &h->dev;
 }
