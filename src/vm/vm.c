@@ -118,6 +118,8 @@ static int devices_create(struct vm *vm, struct err *err)
 
 static int acpi_setup(struct vm *vm, struct err *err)
 {
+	uint64_t rsdp_gpa;
+	int rc;
 	struct acpi_config cfg = {
 		.nr_cpus = vm->nr_vcpus,
 		.ioapic_addr = IOAPIC_DEFAULT_BASE,
@@ -131,7 +133,14 @@ static int acpi_setup(struct vm *vm, struct err *err)
 	};
 
 	virtio_devices_acpi(vm, &cfg);
-	return acpi_build(&vm->mem, &cfg, &vm->rsdp_gpa, err);
+	rc = acpi_build(&vm->mem, &cfg, &rsdp_gpa, err);
+	if (rc < 0)
+		return rc;
+	/* kernel_load() already told the guest where the RSDP is. */
+	if (rsdp_gpa != ACPI_TABLES_ADDR)
+		return err_set(err, -EINVAL, "acpi: RSDP at 0x%llx, the guest was told 0x%llx",
+			       (unsigned long long)rsdp_gpa, (unsigned long long)ACPI_TABLES_ADDR);
+	return 0;
 }
 
 /* Maps a whole file read-only; the size is checked against max first. */
@@ -199,7 +208,7 @@ static int kernel_load(struct vm *vm, struct err *err)
 		.initrd = initrd,
 		.initrd_len = initrd_len,
 		.cmdline = vm->cfg.cmdline,
-		/* acpi_setup() writes the tables there once the devices exist. */
+		/* acpi_setup() writes the tables there once the devices exist (and checks). */
 		.rsdp_gpa = ACPI_TABLES_ADDR,
 	};
 	rc = boot_load(&vm->mem, &boot, &vm->boot_state, &kind, err);

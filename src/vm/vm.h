@@ -158,7 +158,6 @@ struct vm {
 	struct vcpu vcpus[VM_MAX_VCPUS];
 	unsigned nr_vcpus;
 	struct x86_cpu_state boot_state; /* BSP entry state from the loader */
-	uint64_t rsdp_gpa;
 	int console_out_fd;
 	_Atomic int stop_reason;  /* enum vm_stop_reason; first writer wins */
 	int stop_eventfd;	  /* written once the VM must stop */

@@ -147,6 +147,14 @@ static uint16_t inw(struct fixture *f, uint16_t port)
 	return (uint16_t)(b[0] | b[1] << 8);
 }
 
+static void outl(struct fixture *f, uint16_t port, uint32_t val)
+{
+	uint8_t b[4] = { (uint8_t)val, (uint8_t)(val >> 8), (uint8_t)(val >> 16),
+			 (uint8_t)(val >> 24) };
+
+	assert_true(io_bus_dispatch(&f->vm.pio, port, b, 4, true));
+}
+
 static uint32_t inl(struct fixture *f, uint16_t port)
 {
 	uint8_t b[4];
@@ -1093,14 +1101,6 @@ static void test_acpi_odd_accesses(void **state)
 }
 
 /* ---- PCI host bridge ---------------------------------------------------- */
-
-static void outl(struct fixture *f, uint16_t port, uint32_t val)
-{
-	uint8_t b[4] = { (uint8_t)val, (uint8_t)(val >> 8), (uint8_t)(val >> 16),
-			 (uint8_t)(val >> 24) };
-
-	assert_true(io_bus_dispatch(&f->vm.pio, port, b, 4, true));
-}
 
 /* What Linux's type-1 probe and sanity check read: a host bridge at 00:00.0 and nothing else. */
 static void test_pci_host(void **state)
