@@ -199,12 +199,7 @@ static int decode_at(const struct diff_case *c, unsigned pos, struct x86_insn *i
 #define FX_FDP	      16
 #define FX_MXCSR_MASK 28
 #define ENV32_FSW     4
-#define ENV32_FIP     12
-#define ENV32_FOP     18
-#define ENV32_FDP     20
 #define ENV16_FSW     2
-#define ENV16_FIP     6
-#define ENV16_FDP     10
 #define FSW_ES	      0x80
 
 /* Which pointer this host stores without a pending exception, per image kind. */
@@ -248,11 +243,11 @@ static void env_pointers(uint8_t *n, const uint8_t *s, bool o16)
 	if (rd(n + (o16 ? ENV16_FSW : ENV32_FSW), 2) & FSW_ES)
 		return;
 	if (!host_x87.env[PTR_FIP])
-		take_soft(n, s, o16 ? ENV16_FIP : ENV32_FIP, o16 ? 2 : 4);
+		take_soft(n, s, o16 ? CPU_ENV16_FIP : CPU_ENV32_FIP, o16 ? 2 : 4);
 	if (!host_x87.env[PTR_FDP])
-		take_soft(n, s, o16 ? ENV16_FDP : ENV32_FDP, o16 ? 2 : 4);
+		take_soft(n, s, o16 ? CPU_ENV16_FDP : CPU_ENV32_FDP, o16 ? 2 : 4);
 	if (!host_x87.env[PTR_FOP] && !o16)
-		take_soft(n, s, ENV32_FOP, 2);
+		take_soft(n, s, CPU_ENV32_FOP, 2);
 }
 
 /* The data-area offset of in's memory operand at rip, or -1 outside it. */
@@ -349,9 +344,9 @@ static int probe_host_x87(struct diff_case *c, struct diff_result *r)
 	host_x87.fx[PTR_FIP] = rd(fx + FX_FIP, 8) == fip;
 	host_x87.fx[PTR_FDP] = rd(fx + FX_FDP, 8) == fdp;
 	host_x87.fx[PTR_FOP] = rd(fx + FX_FOP, 2) == fop;
-	host_x87.env[PTR_FIP] = rd(env + ENV32_FIP, 4) == (uint32_t)fip;
-	host_x87.env[PTR_FDP] = rd(env + ENV32_FDP, 4) == (uint32_t)fdp;
-	host_x87.env[PTR_FOP] = (rd(env + ENV32_FOP, 2) & 0x7ff) == fop;
+	host_x87.env[PTR_FIP] = rd(env + CPU_ENV32_FIP, 4) == (uint32_t)fip;
+	host_x87.env[PTR_FDP] = rd(env + CPU_ENV32_FDP, 4) == (uint32_t)fdp;
+	host_x87.env[PTR_FOP] = (rd(env + CPU_ENV32_FOP, 2) & 0x7ff) == fop;
 	printf("host x87 pointers without a pending exception: FXSAVE%s%s%s, FNSTENV%s%s%s\n",
 	       host_x87.fx[PTR_FIP] ? " FIP" : "", host_x87.fx[PTR_FDP] ? " FDP" : "",
 	       host_x87.fx[PTR_FOP] ? " FOP" : "", host_x87.env[PTR_FIP] ? " FIP" : "",
@@ -489,7 +484,8 @@ static const char *host_specific(const struct diff_case *c, const struct diff_re
 			return "AMD: far pointers in memory are m16:32 even with REX.W";
 		break;
 	case OP_SSE:
-		if (mxcsr_mm(c, &in) && s->vector == 13 && n->vector != 13)
+		/* Only then is the case's data built again to read the MXCSR it loads. */
+		if (s->vector == 13 && n->vector != 13 && mxcsr_mm(c, &in))
 			return "AMD: MXCSR bit 17 (MM), which the model lacks";
 		break;
 	case OP_NOP:

@@ -155,23 +155,16 @@ static void pointers_set(struct cpu *c, struct cpu_fpu *f, const struct x86_insn
 		f->fdp = cpu_ea(c, in);
 }
 
-/* Where the pointers sit in an FNSTENV/FNSAVE image (protected-mode formats). */
-#define ENV32_FIP 12
-#define ENV32_FOP 18 /* bits 0-10 of the word above FCS */
-#define ENV32_FDP 20
-#define ENV16_FIP 6
-#define ENV16_FDP 10
-
 static void pointers_store(const struct cpu_fpu *f, uint8_t *env, bool o16)
 {
 	if (o16) {
-		memcpy(env + ENV16_FIP, &(uint16_t){(uint16_t)f->fip}, 2);
-		memcpy(env + ENV16_FDP, &(uint16_t){(uint16_t)f->fdp}, 2);
+		memcpy(env + CPU_ENV16_FIP, &(uint16_t){(uint16_t)f->fip}, 2);
+		memcpy(env + CPU_ENV16_FDP, &(uint16_t){(uint16_t)f->fdp}, 2);
 		return;
 	}
-	memcpy(env + ENV32_FIP, &(uint32_t){(uint32_t)f->fip}, 4);
-	memcpy(env + ENV32_FOP, &(uint16_t){(uint16_t)(f->fop & 0x7ff)}, 2);
-	memcpy(env + ENV32_FDP, &(uint32_t){(uint32_t)f->fdp}, 4);
+	memcpy(env + CPU_ENV32_FIP, &(uint32_t){(uint32_t)f->fip}, 4);
+	memcpy(env + CPU_ENV32_FOP, &(uint16_t){(uint16_t)(f->fop & 0x7ff)}, 2);
+	memcpy(env + CPU_ENV32_FDP, &(uint32_t){(uint32_t)f->fdp}, 4);
 }
 
 static void pointers_load(struct cpu_fpu *f, const uint8_t *env, bool o16)
@@ -180,12 +173,12 @@ static void pointers_load(struct cpu_fpu *f, const uint8_t *env, bool o16)
 	uint16_t fop;
 
 	if (o16) {
-		memcpy(&fip, env + ENV16_FIP, 2);
-		memcpy(&fdp, env + ENV16_FDP, 2);
+		memcpy(&fip, env + CPU_ENV16_FIP, 2);
+		memcpy(&fdp, env + CPU_ENV16_FDP, 2);
 	} else {
-		memcpy(&fip, env + ENV32_FIP, 4);
-		memcpy(&fdp, env + ENV32_FDP, 4);
-		memcpy(&fop, env + ENV32_FOP, 2);
+		memcpy(&fip, env + CPU_ENV32_FIP, 4);
+		memcpy(&fdp, env + CPU_ENV32_FDP, 4);
+		memcpy(&fop, env + CPU_ENV32_FOP, 2);
 		f->fop = fop & 0x7ff;
 	}
 	f->fip = fip;

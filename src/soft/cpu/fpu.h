@@ -47,6 +47,16 @@ struct cpu_fpu {
 	};
 } __attribute__((aligned(16)));
 
+/*
+ * Where FNSTENV/FNSAVE put the last-instruction pointers (protected-mode
+ * formats, 32- and 16-bit operand size; the 16-bit one has no FOP).
+ */
+#define CPU_ENV32_FIP 12
+#define CPU_ENV32_FOP 18 /* bits 0-10 of the word above FCS */
+#define CPU_ENV32_FDP 20
+#define CPU_ENV16_FIP 6
+#define CPU_ENV16_FDP 10
+
 /* The FNINIT state plus MXCSR 0x1f80 and zeroed registers (power-on). */
 void cpu_fpu_reset(struct cpu_fpu *f);
 
