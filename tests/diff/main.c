@@ -318,18 +318,22 @@ static void expect_model(const struct diff_case *c, struct diff_result *n,
 }
 
 /*
- * Which pointers this host records with no exception pending: FLD m64
- * gs:[0x40], then FXSAVE64 gs:[0x100] and FNSTENV gs:[0x300], run natively.
+ * Which pointers this host records as the model defines them with no
+ * exception pending: FLD m64 gs:[0x40] sets FDP, FLD1 (no memory operand)
+ * sets FIP and FOP and must leave FDP alone; then FXSAVE64 gs:[0x100] and
+ * FNSTENV gs:[0x300], run natively. A host that drops FDP on a register
+ * form (the ISA does not say it may not) gets no FDP comparison.
  */
 static int probe_host_x87(struct diff_case *c, struct diff_result *r)
 {
 	static const uint8_t code[] = {
 	    0x65, 0xdd, 0x04, 0x25, 0x40, 0x00, 0x00, 0x00,		/* fld qword gs:[0x40] */
+	    0xd9, 0xe8,							/* fld1 */
 	    0x65, 0x48, 0x0f, 0xae, 0x04, 0x25, 0x00, 0x01, 0x00, 0x00, /* fxsave64 gs:[0x100] */
 	    0x65, 0xd9, 0x34, 0x25, 0x00, 0x03, 0x00, 0x00,		/* fnstenv gs:[0x300] */
 	};
 	/* FDP is the operand's offset in its segment, not its linear address. */
-	const uint64_t fip = DIFF_CODE_ENTRY, fdp = 0x40, fop = 0x504;
+	const uint64_t fip = DIFF_CODE_ENTRY + 8, fdp = 0x40, fop = 0x1e8;
 	const uint8_t *fx = r->data + 0x100, *env = r->data + 0x300;
 
 	memset(c, 0, sizeof(*c));
