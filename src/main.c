@@ -20,6 +20,7 @@
 #include "devices/devices.h"
 #include "kvm/kvm.h"
 #include "virtio/virtio.h"
+#include "soft/bt/bt.h"
 #include "vm/vm.h"
 
 #define KITE_VERSION "0.1.0"
@@ -51,7 +52,8 @@ static void usage(FILE *out)
 		"usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
 		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
 		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
-		"                [--console serial|virtio]\n"
+		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
+		"                [--soft-code-cache SIZE]\n"
 		"       kite probe [KVM_DEVICE]\n"
 		"       kite --help | --version\n"
 		"\n"
@@ -69,6 +71,10 @@ static void usage(FILE *out)
 		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
 		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
 		"                   and what console= the default command line names\n"
+		"  --soft-cpu KIND  how the soft engine runs 64-bit guest code: bt (binary\n"
+		"                   translation, default) or interp (the interpreter only)\n"
+		"  --soft-code-cache SIZE  translated code per vCPU, 1M to 1G (default 64M);\n"
+		"                   flushed and refilled when full\n"
 		"\n"
 		"The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
 		"on a terminal, Ctrl-A x quits.\n"
@@ -201,6 +207,8 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "rng", no_argument, NULL, 'r' },
 		{ "no-rng", no_argument, NULL, 'R' },
 		{ "console", required_argument, NULL, 'C' },
+		{ "soft-cpu", required_argument, NULL, 'S' },
+		{ "soft-code-cache", required_argument, NULL, 'Z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -263,6 +271,21 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 				opt->cfg.console = VM_CONSOLE_VIRTIO;
 			else
 				return usage_error("--console: '%s' is not serial or virtio", optarg);
+			break;
+		case 'S':
+			if (!strcmp(optarg, "bt"))
+				opt->cfg.soft_cpu = SOFT_CPU_BT;
+			else if (!strcmp(optarg, "interp"))
+				opt->cfg.soft_cpu = SOFT_CPU_INTERP;
+			else
+				return usage_error("--soft-cpu: '%s' is not bt or interp", optarg);
+			break;
+		case 'Z':
+			if (parse_size(optarg, &value, &err) < 0)
+				return usage_error("--soft-code-cache: %s", err.msg);
+			if (value < BT_CACHE_MIN || value > BT_CACHE_MAX)
+				return usage_error("--soft-code-cache: %s is outside 1M to 1G", optarg);
+			opt->cfg.soft_code_cache = value;
 			break;
 		case 'h':
 			usage(stdout);

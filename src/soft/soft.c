@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "irqchip/irqchip.h"
+#include "soft/bt/bt.h"
 #include "soft/cpu/cpu.h"
 #include "soft/mmu.h"
 #include "soft/pvclock.h"
@@ -415,6 +416,22 @@ static int soft_vcpu_create(struct vcpu *vcpu, struct err *err)
 	if (cpu_init(&sv->cpu, &soft_cpu_ops, sv) < 0)
 		return err_set(err, -ENOMEM, "out of memory for the CPU core");
 	cpu_set_code_map(&sv->cpu, soft_of(vcpu->vm)->code_map);
+	if (vcpu->vm->cfg.soft_cpu == SOFT_CPU_BT) {
+		uint64_t cache = vcpu->vm->cfg.soft_code_cache;
+		const char *why;
+		int rc;
+
+		if (!bt_host_supported(&why)) {
+			/* Said once, for the first vCPU: the others are the same. */
+			if (vcpu->id == 0)
+				log_warn("soft: %s; running the interpreter only", why);
+		} else {
+			rc = cpu_use_translator(&sv->cpu, cache ? cache : BT_CACHE_DEFAULT);
+			if (rc < 0)
+				return err_set(err, rc, "the translator's code cache: %s",
+					       strerror(-rc));
+		}
+	}
 	/* Spinning on a lock held by a vCPU that waits for a host core: yield it. */
 	sv->cpu.pause_exits = vcpu->vm->nr_vcpus > 1;
 	sv->misc_enable = SOFT_MISC_ENABLE;
@@ -428,7 +445,16 @@ static void soft_vcpu_destroy(struct vcpu *vcpu)
 {
 	struct soft_vcpu *sv = svcpu_of(vcpu);
 
+	struct bt_stats st;
+
+	bt_get_stats(&sv->cpu, &st);
 	log_info("soft: vcpu %u retired %" PRIu64 " instructions", vcpu->id, sv->cpu.insns);
+	if (st.blocks)
+		log_info("soft: vcpu %u translated %" PRIu64 " blocks (%" PRIu64
+			 " guest bytes -> %" PRIu64 " host bytes) in %.3f s, %" PRIu64
+			 " cache flushes, %" PRIu64 " instructions via the interpreter",
+			 vcpu->id, st.blocks, st.guest_bytes, st.code_bytes, st.translate_ns / 1e9,
+			 st.flushes, st.helper_calls);
 	cpu_destroy(&sv->cpu);
 	pthread_cond_destroy(&sv->cond);
 	pthread_mutex_destroy(&sv->lock);

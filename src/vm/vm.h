@@ -18,6 +18,9 @@
 
 enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
 
+/* How the soft engine runs guest code: translated (default) or interpreted. */
+enum vm_soft_cpu { SOFT_CPU_BT, SOFT_CPU_INTERP };
+
 #define VM_MAX_DISKS 8
 
 /* A raw disk image the guest sees as a virtio block device (--disk). */
@@ -37,6 +40,8 @@ struct vm_config {
 	uint64_t mem_size;
 	unsigned nr_cpus;
 	enum vm_accel accel;
+	enum vm_soft_cpu soft_cpu;
+	uint64_t soft_code_cache; /* bytes of translated code per vCPU; 0: the default */
 	/* Paravirtual devices (docs/virtio.md), one virtio-mmio slot each. */
 	struct vm_disk_config disks[VM_MAX_DISKS];
 	unsigned nr_disks;

@@ -70,7 +70,8 @@ int diff_run_native(const struct diff_case *cases, struct diff_result *res, unsi
 
 /* soft.c */
 struct diff_soft;
-struct diff_soft *diff_soft_create(void);
+/* bt: 64-bit code runs through the binary translator (exits when the host cannot). */
+struct diff_soft *diff_soft_create(bool bt);
 void diff_soft_destroy(struct diff_soft *s);
 void diff_soft_run(struct diff_soft *s, const struct diff_case *c, struct diff_result *r);
 /* Runs c for up to budget instructions; returns how many retired. */

@@ -4,8 +4,8 @@
 DIFF_SRCS := $(sort $(wildcard tests/diff/*.c))
 DIFF_ASMS := $(sort $(wildcard tests/diff/*.S))
 DIFF_OBJS := $(DIFF_SRCS:%.c=$(BUILD)/obj/%.o) $(DIFF_ASMS:%.S=$(BUILD)/obj/%.o)
-# The CPU core and the CPU model (CPUID) the soft engine presents.
-SOFT_CPU_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard src/soft/cpu/*.c)) src/soft/cpuid.c)
+# The CPU core, its translator and the CPU model (CPUID) the soft engine presents.
+SOFT_CPU_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard src/soft/cpu/*.c src/soft/bt/*.c)) src/soft/cpuid.c)
 
 $(BUILD)/obj/tests/diff/%.o: tests/diff/%.S
 	@mkdir -p $(dir $@)

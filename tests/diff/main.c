@@ -20,6 +20,7 @@ struct opts {
 	unsigned count; /* cases per group weight unit */
 	const char *only;
 	bool strict, verbose, bench;
+	bool interp; /* the soft side runs the interpreter only */
 	unsigned max_dump;
 };
 
@@ -62,10 +63,11 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--quick] [--seed N] [--count N] [--group NAME] [--strict] [--verbose]\n"
-		"          [--bench]\n"
+		"          [--bench] [--soft-cpu bt|interp]\n"
 		"  --count N   cases per weight unit of each group (default 400, --quick 60)\n"
 		"  --strict    also report differences in ISA-undefined flags\n"
-		"  --bench     measure the soft CPU's speed on an integer loop\n",
+		"  --bench     measure the soft CPU's speed on an integer loop\n"
+		"  --soft-cpu  the soft side translates (bt, default) or interprets\n",
 		argv0);
 }
 
@@ -87,6 +89,9 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->only = argv[++i];
 		} else if (!strcmp(a, "--bench")) {
 			o->bench = true;
+		} else if (!strcmp(a, "--soft-cpu") && i + 1 < argc &&
+			   (!strcmp(argv[i + 1], "bt") || !strcmp(argv[i + 1], "interp"))) {
+			o->interp = !strcmp(argv[++i], "interp");
 		} else if (!strcmp(a, "--strict")) {
 			o->strict = true;
 		} else if (!strcmp(a, "--verbose")) {
@@ -670,7 +675,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	host_amd = host_is_amd();
 	groups = diff_groups(&ng);
-	soft = diff_soft_create();
+	soft = diff_soft_create(!o.interp);
 	cases = calloc(BATCH, sizeof(*cases));
 	sres = calloc(BATCH, sizeof(*sres));
 	/* The native child writes its results here. */
@@ -684,7 +689,8 @@ int main(int argc, char **argv)
 		bench(soft);
 		return 0;
 	}
-	printf("diff_x86: seed %" PRIu64 ", %u cases per weight unit\n", o.seed, o.count);
+	printf("diff_x86: seed %" PRIu64 ", %u cases per weight unit, soft CPU: %s\n", o.seed,
+	       o.count, o.interp ? "interpreter" : "translator");
 	if (probe_host_x87(cases, nres)) {
 		fprintf(stderr, "diff: the host x87 probe did not run\n");
 		return 2;

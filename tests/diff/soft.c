@@ -1,6 +1,7 @@
 /* tests/diff/soft.c: runs a test case in the soft CPU over an identity map of the code and data
  * pages. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,11 @@ struct diff_soft {
 	struct cpu cpu;
 	uint8_t data[DIFF_DATA_SIZE] __attribute__((aligned(4096)));
 	uint8_t code[DIFF_CODE_SIZE] __attribute__((aligned(4096)));
+	/*
+	 * Every other case starts with the data pages in the TLB, so that
+	 * translated code takes its inline hits as well as its misses.
+	 */
+	bool warm;
 };
 
 /* The host's user-mode page protections: data RW (no exec), code RWX, nothing else. */
@@ -72,14 +78,21 @@ static const struct cpu_ops soft_ops = {
     .rdtsc = soft_rdtsc,
 };
 
-struct diff_soft *diff_soft_create(void)
+struct diff_soft *diff_soft_create(bool bt)
 {
 	struct diff_soft *s = aligned_alloc(4096, sizeof(*s));
+	int rc;
 
 	if (!s)
 		return NULL;
 	if (cpu_init(&s->cpu, &soft_ops, s)) {
 		free(s);
+		return NULL;
+	}
+	rc = bt ? cpu_use_translator(&s->cpu, 4u << 20) : 0;
+	if (rc < 0) {
+		fprintf(stderr, "diff: the translator: %s\n", strerror(-rc));
+		diff_soft_destroy(s);
 		return NULL;
 	}
 	return s;
@@ -115,6 +128,11 @@ static void soft_run(struct diff_soft *s, const struct diff_case *c, struct diff
 	st.ss = (struct x86_segment){.selector = 0x2b, .present = 1, .s = 1, .type = 3, .dpl = 3};
 	st.gs.base = DIFF_DATA_BASE;
 	cpu_set_state(&s->cpu, &st);
+	s->warm = !s->warm;
+	if (s->warm) {
+		cpu_tlb_warm(&s->cpu, DIFF_DATA_BASE, DIFF_DATA_SIZE, CPU_ACCESS_READ);
+		cpu_tlb_warm(&s->cpu, DIFF_DATA_BASE, DIFF_DATA_SIZE, CPU_ACCESS_WRITE);
+	}
 	/* The generators only make images with valid MXCSRs. */
 	cpu_fpu_load(&s->cpu.fpu, c->fx);
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "soft/bt/bt.h"
 #include "soft/cpu/internal.h"
 
 #define PAGE_SIZE 4096u
@@ -40,16 +41,23 @@ void cpu_code_map_destroy(struct cpu_code_map *m)
  * can never match again once the page was written: odd -> even on a store,
  * even -> odd when a block is decoded from the page.
  */
-static void slot_bump(_Atomic uint32_t *slot)
+static void slot_bump(struct cpu_code_map *m, _Atomic uint32_t *slot)
 {
 	uint32_t g = atomic_load_explicit(slot, memory_order_relaxed);
 
 	/* A failed exchange means someone else moved it on already. */
-	if (g & 1)
-		atomic_compare_exchange_strong(slot, &g, g + 1);
+	if ((g & 1) && atomic_compare_exchange_strong(slot, &g, g + 1)) {
+		atomic_fetch_add(&m->writes, 1);
+		for (unsigned i = 0; i < CPU_CODE_MAP_CPUS; i++) {
+			struct cpu *c = atomic_load_explicit(&m->cpus[i], memory_order_acquire);
+
+			if (c)
+				atomic_store_explicit(&c->bt_attn, 1, memory_order_release);
+		}
+	}
 }
 
-static uint32_t slot_mark(_Atomic uint32_t *slot)
+uint32_t code_mark(_Atomic uint32_t *slot)
 {
 	uint32_t g = atomic_load(slot);
 
@@ -73,15 +81,37 @@ void cpu_code_map_written(struct cpu_code_map *m, const void *hva, uint64_t len)
 		_Atomic uint32_t *slot = &m->gen[p & m->mask];
 
 		if (atomic_load_explicit(slot, memory_order_relaxed) & 1)
-			slot_bump(slot);
+			slot_bump(m, slot);
 	}
 }
 
 void code_written(struct cpu *c, _Atomic uint32_t *slot)
 {
-	slot_bump(slot);
+	slot_bump(c->code_map, slot);
 	/* The running block may be one of those just retired (self-modifying code). */
 	cpu_block_end(c);
+}
+
+/* The CPUs of a map hear of every code write (soft/bt chains blocks past lookups). */
+static void map_join(struct cpu_code_map *m, struct cpu *c)
+{
+	for (unsigned i = 0; i < CPU_CODE_MAP_CPUS; i++) {
+		struct cpu *none = NULL;
+
+		if (atomic_compare_exchange_strong(&m->cpus[i], &none, c))
+			return;
+	}
+}
+
+static void map_leave(struct cpu_code_map *m, struct cpu *c)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; i < CPU_CODE_MAP_CPUS; i++) {
+		struct cpu *me = c;
+
+		atomic_compare_exchange_strong(&m->cpus[i], &me, NULL);
+	}
 }
 
 int cpu_blocks_init(struct cpu *c)
@@ -95,12 +125,14 @@ int cpu_blocks_init(struct cpu *c)
 		return -ENOMEM;
 	}
 	c->code_map = c->own_code_map;
+	map_join(c->code_map, c);
 	cpu_blocks_flush(c);
 	return 0;
 }
 
 void cpu_blocks_free(struct cpu *c)
 {
+	map_leave(c->code_map, c);
 	cpu_code_map_destroy(c->own_code_map);
 	free(c->blk_tab);
 	free(c->blk_arena);
@@ -114,13 +146,18 @@ void cpu_blocks_free(struct cpu *c)
 
 void cpu_set_code_map(struct cpu *c, struct cpu_code_map *m)
 {
+	map_leave(c->code_map, c);
 	c->code_map = m ? m : c->own_code_map;
+	map_join(c->code_map, c);
+	c->bt_writes_seen = atomic_load(&c->code_map->writes);
 	cpu_tlb_flush(c);
 	cpu_blocks_flush(c);
 }
 
 void cpu_blocks_flush(struct cpu *c)
 {
+	if (c->bt)
+		bt_flush(c);
 	c->blk_used = 0;
 	c->blk_cur = NULL;
 	/* Slot tags hold the epoch in 29 bits: on wrap, clear them for real. */
@@ -147,7 +184,7 @@ uint64_t cpu_code_hash(const uint8_t *p, unsigned n)
 }
 
 /* Ends a block after instructions that change control flow or how code must be decoded. */
-static bool ends_block(const struct x86_insn *in)
+bool cpu_insn_ends_block(const struct x86_insn *in)
 {
 	switch (in->op) {
 	case OP_UD:
@@ -203,7 +240,7 @@ struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *pag
 		cpu_blocks_flush(c);
 	b = (struct cpu_block *)(c->blk_arena + c->blk_used);
 	/* Mark the page before reading it: a store from now on retires the block. */
-	gen = slot_mark(slot);
+	gen = code_mark(slot);
 	/* A private copy: another vCPU may be rewriting the page while we decode. */
 	if (avail > sizeof(bytes))
 		avail = sizeof(bytes);
@@ -218,7 +255,7 @@ struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *pag
 			bi->fn = table[bi->in.op];
 		pos += bi->in.len;
 		n++;
-		if (ends_block(&bi->in) || pos >= avail)
+		if (cpu_insn_ends_block(&bi->in) || pos >= avail)
 			break;
 	}
 	if (!n)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "soft/bt/bt.h"
 #include "soft/cpu/internal.h"
 
 #define PAGE_SIZE 4096u
@@ -165,6 +166,13 @@ static const exec_fn exec_table_legacy[OP_NR] = {
     [OP_LOOP] = exec_lloop,
 };
 
+exec_fn cpu_exec_fn(const struct x86_insn *in, bool legacy)
+{
+	exec_fn fn = exec_fast_pick(in, legacy);
+
+	return fn ? fn : (legacy ? exec_table_legacy : exec_table64)[in->op];
+}
+
 _Noreturn void cpu_raise(struct cpu *c, unsigned vector, bool has_error, uint32_t error)
 {
 	c->exc.vector = vector;
@@ -216,7 +224,15 @@ int cpu_init(struct cpu *c, const struct cpu_ops *ops, void *opaque)
 
 void cpu_destroy(struct cpu *c)
 {
+	bt_destroy(c);
 	cpu_blocks_free(c);
+}
+
+int cpu_use_translator(struct cpu *c, size_t cache_size)
+{
+	if (c->bt)
+		return 0;
+	return bt_create(c, cache_size);
 }
 
 void cpu_set_state(struct cpu *c, const struct x86_cpu_state *st)
@@ -255,6 +271,7 @@ void cpu_set_rflags(struct cpu *c, uint64_t rflags)
 void cpu_request_exit(struct cpu *c)
 {
 	atomic_store_explicit(&c->exit_request, true, memory_order_release);
+	atomic_store_explicit(&c->bt_attn, 1, memory_order_release);
 }
 
 /*
@@ -486,6 +503,7 @@ int cpu_run(struct cpu *c, uint64_t max_insns)
 	if (setjmp(c->fault_jmp)) {
 		/* Registers are as the faulting instruction left them; RIP is unchanged. */
 		count_retired(c);
+		bt_fault_account(c);
 		c->pending_exit = 0;
 		if (c->fault_flags_valid && c->exc.kind == CPU_EXC_FAULT)
 			cpu_set_rflags(c, c->fault_flags);
@@ -498,10 +516,17 @@ int cpu_run(struct cpu *c, uint64_t max_insns)
 		/* Virtual-8086 mode is not executed. */
 		if (c->rflags & X86_RFLAGS_VM)
 			return CPU_EXIT_UNSUPPORTED;
-		r = c->mode64 ? run64(c, end) : run_legacy(c, end);
+		r = c->bt ? bt_run(c, end) : CPU_EXIT_RESELECT;
+		if (r == CPU_EXIT_RESELECT)
+			r = cpu_run_interp(c, end);
 		if (r != CPU_EXIT_RESELECT)
 			return r;
 	}
+}
+
+int cpu_run_interp(struct cpu *c, uint64_t end)
+{
+	return c->mode64 ? run64(c, end) : run_legacy(c, end);
 }
 
 int cpu_step(struct cpu *c)

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/x86.h"
@@ -83,6 +84,7 @@ struct cpu_exception {
 struct cpu_tlb_entry {
 	uint64_t tag; /* page-aligned linear address, or 1 when empty */
 	uint8_t *hva;
+	uintptr_t addend; /* hva - tag: la + addend is la's host address (translated code) */
 	_Atomic uint32_t *code; /* the page's slot in the code map (struct cpu_code_map) */
 	bool large;		/* derived from a 2 MiB/4 MiB/1 GiB page */
 };
@@ -103,9 +105,18 @@ struct cpu_blk_slot;
  * host page, odd while decoded blocks depend on the page: a CPU store to an
  * odd page bumps it, which retires every block decoded from it.
  */
+#define CPU_CODE_MAP_CPUS 64
+struct cpu;
 struct cpu_code_map {
 	uintptr_t base; /* host address of page 0 */
 	uint64_t mask;	/* entries - 1; pages beyond alias (over-invalidation only) */
+	/*
+	 * Bumped whenever a page holding decoded code is written; the CPUs
+	 * sharing the map are told at once (translated code runs in chains
+	 * that no lookup revalidates until it leaves them).
+	 */
+	_Atomic uint32_t writes;
+	_Atomic(struct cpu *) cpus[CPU_CODE_MAP_CPUS];
 	_Atomic uint32_t gen[];
 };
 
@@ -199,6 +210,28 @@ struct cpu {
 
 	/* x87, MMX and SSE state (soft/cpu/fpu.h). */
 	struct cpu_fpu fpu;
+
+	/*
+	 * The binary translator (soft/bt/bt.h); NULL runs the interpreter only.
+	 * The fields after it are what translated code reaches through %gs,
+	 * whose base is this struct on the vCPU thread while it runs.
+	 */
+	struct bt *bt;
+	uint64_t bt_spill[16];	 /* host registers saved around inline code, by number */
+	uint64_t bt_flags;	 /* host RFLAGS image (arithmetic bits) into and out of it */
+	int64_t bt_left;	 /* instructions it may still start, less a margin */
+	int64_t bt_left0;	 /* bt_left when it was entered */
+	_Atomic uint32_t bt_attn; /* nonzero: leave translated code at the next block */
+	uint32_t bt_exit;	 /* the exit taken (0: none), for chaining blocks */
+	uint64_t bt_key;	 /* what a jump-cache entry must match: TLB generation, tag */
+	uint64_t bt_target;	 /* an indirect branch's target */
+	uint64_t bt_jmp;	 /* where an indirect jump goes */
+	uint64_t bt_host_rsp;	 /* the host stack while translated code runs */
+	struct cpu *bt_self;
+	uint32_t bt_writes_seen; /* code_map->writes when the jump cache was last cleared */
+	const void *bt_cur;	 /* the instruction a helper runs, for fault accounting */
+	/* Indirect branch targets: la -> block, keyed by bt_key (soft/bt/bt.c). */
+	const void *bt_jc[4096];
 };
 
 /*
@@ -208,6 +241,13 @@ struct cpu {
  */
 int cpu_init(struct cpu *cpu, const struct cpu_ops *ops, void *opaque);
 void cpu_destroy(struct cpu *cpu);
+
+/*
+ * Makes cpu run 64-bit code through the binary translator (soft/bt) with a
+ * code cache of cache_size bytes; the interpreter keeps everything else.
+ * Returns 0, -ENOTSUP on a host the translator cannot use, or -ENOMEM.
+ */
+int cpu_use_translator(struct cpu *cpu, size_t cache_size);
 
 /*
  * Makes cpu track code through m, shared with the other vCPUs of its VM
@@ -263,6 +303,13 @@ int cpu_deliver_exception(struct cpu *cpu);
 
 /* Drops cached translations (CR3 write, memory map change). */
 void cpu_tlb_flush(struct cpu *cpu);
+/*
+ * Caches the translations of [la, la + len) for acc at the current
+ * privilege as an access would (pages that do not translate are left
+ * out; nothing is raised). The differential test uses it so that
+ * translated code's inline TLB hits are compared too, not only misses.
+ */
+void cpu_tlb_warm(struct cpu *cpu, uint64_t la, uint64_t len, enum cpu_access acc);
 /* Drops the translations of the page holding la (INVLPG), large pages included. */
 void cpu_tlb_flush_page(struct cpu *cpu, uint64_t la);
 

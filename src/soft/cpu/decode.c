@@ -646,6 +646,7 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 	in->base = in->index = X86_REG_NONE;
 	in->seg = X86_SEG_DS;
 	read_prefixes(&c, &p, m64);
+	in->opc_at = (uint8_t)c.pos;
 	opc = take(&c, 1);
 	if (c.status)
 		return finish(&c, in);
@@ -727,7 +728,10 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 	in->ssz = d.ssz ? (d.ssz < in->osz ? d.ssz : in->osz) : in->osz;
 
 	if (d.a & A_M) {
-		uint8_t modrm = take(&c, 1);
+		uint8_t modrm;
+
+		in->modrm_at = (uint8_t)c.pos;
+		modrm = take(&c, 1);
 
 		if (d.a & A_SUBREG)
 			in->sub = (modrm >> 3) & 7;
@@ -767,6 +771,7 @@ int x86_decode(const uint8_t *bytes, unsigned avail, enum x86_mode mode, struct 
 		in->rm = byte_reg(in->rm, p.rex);
 	}
 
+	in->imm_at = (uint8_t)c.pos;
 	switch (d.imm) {
 	case I_NONE:
 		break;

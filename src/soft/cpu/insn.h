@@ -177,6 +177,10 @@ struct x86_insn {
 	uint16_t imm2; /* ENTER's nesting level, a far pointer's selector */
 	uint8_t map;   /* 0: one-byte, 1: 0F, 2: 0F 38, 3: 0F 3A */
 	uint8_t opc;   /* the opcode byte within map */
+	/* Where the parts lie in the bytes, for a translator that re-encodes them. */
+	uint8_t opc_at;	  /* first opcode byte (0F escapes included): prefixes and REX before */
+	uint8_t modrm_at; /* the ModRM byte, or 0 when there is none */
+	uint8_t imm_at;	  /* the first immediate byte (len when there is none) */
 };
 
 /*

@@ -144,7 +144,18 @@ static inline void code_check(struct cpu *c, _Atomic uint32_t *slot)
 	if (__builtin_expect(atomic_load_explicit(slot, memory_order_relaxed) & 1, 0))
 		code_written(c, slot);
 }
+/* Whether in changes control flow or how the code after it decodes. */
+bool cpu_insn_ends_block(const struct x86_insn *in);
+/* The interpreter's handler for in (64-bit mode unless legacy). */
+exec_fn cpu_exec_fn(const struct x86_insn *in, bool legacy);
+/*
+ * Marks the page of slot as holding decoded code (stores from now on retire
+ * it); returns the generation the code belongs to. Read the bytes after.
+ */
+uint32_t code_mark(_Atomic uint32_t *slot);
 int cpu_blocks_init(struct cpu *c);
+/* The interpreter's run loop for this mode, inside cpu_run (soft/bt hands code back to it). */
+int cpu_run_interp(struct cpu *c, uint64_t end);
 void cpu_blocks_free(struct cpu *c);
 /* Drops every decoded block. */
 void cpu_blocks_flush(struct cpu *c);

@@ -73,11 +73,29 @@ static uint8_t *page_lookup(struct cpu *c, uint64_t la, enum cpu_access acc, uin
 	if (!x.no_cache) {
 		e->tag = la & PAGE_MASK;
 		e->hva = x.hva;
+		e->addend = (uintptr_t)x.hva - (la & PAGE_MASK);
 		e->code = code_slot(c, x.hva);
 		e->large = x.large;
 		c->tlb_large |= x.large;
 	}
 	return x.hva;
+}
+
+void cpu_tlb_warm(struct cpu *c, uint64_t la, uint64_t len, enum cpu_access acc)
+{
+	for (uint64_t p = la & PAGE_MASK; p < la + len; p += PAGE_SIZE) {
+		struct cpu_tlb_entry *e = &c->tlb[acc][(p >> 12) % CPU_TLB_SIZE];
+		struct cpu_xlate x = {0};
+
+		if (c->ops->translate(c->opaque, p, acc, &x) < 0 || !x.hva || x.no_cache)
+			continue;
+		e->tag = p;
+		e->hva = x.hva;
+		e->addend = (uintptr_t)x.hva - p;
+		e->code = code_slot(c, x.hva);
+		e->large = x.large;
+		c->tlb_large |= x.large;
+	}
 }
 
 uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc)

@@ -1,0 +1,114 @@
+/* soft/bt/bt_internal.h: what bt.c and translate.c share (not an API). */
+#ifndef KITE_SOFT_BT_BT_INTERNAL_H
+#define KITE_SOFT_BT_BT_INTERNAL_H
+
+#include <assert.h>
+#include <stddef.h>
+
+#include "soft/bt/bt.h"
+#include "soft/bt/emit.h"
+#include "soft/cpu/internal.h"
+
+/* The vCPU context as translated code addresses it (%gs base = the cpu). */
+#define OFF(f)	 ((int32_t)offsetof(struct cpu, f))
+#define GPR(r)	 (OFF(gpr) + 8 * (int32_t)(r))
+#define SPILL(r) (OFF(bt_spill) + 8 * (int32_t)(r))
+/* The LAHF/SETO image of the guest flags while inline code needs them kept. */
+#define SFLAGS (OFF(bt_spill) + 8 * RSP)
+
+#define BT_BLOCK_INSNS 64
+#define BT_TAB_SIZE    (1u << 16)
+#define BT_JC_MASK     4095u
+/* bt_left is kept this far below the true budget: a block runs this many instructions unchecked. */
+#define BT_MARGIN 64
+/* With fewer instructions than this left, the interpreter finishes the batch exactly. */
+#define BT_MIN_RUN 512
+/* Room a block may need in the cache and beside it (64 instructions at their longest). */
+#define BT_BLOCK_SPACE (64u << 10)
+#define BT_META_SPACE  (16u << 10)
+#define BT_STUB_SPACE  4096u
+
+/* One guest instruction of a block, for the interpreter when it runs it. */
+struct bt_meta {
+	struct x86_insn in;
+	exec_fn fn;
+	uint64_t rip;
+	uint16_t idx;	/* its index in the block */
+	uint16_t n;	/* the block's instruction count */
+	uint16_t check; /* index of the instruction the block's budget check precedes */
+};
+
+/* A translation. la and key come first: the lookup stub compares them. */
+struct bt_block {
+	uint64_t la;
+	uint64_t key;	 /* bt_key it was last entered under (jump cache) */
+	uintptr_t entry; /* its code, in the executable view */
+	uint32_t tag;	 /* cpu->blk_tag it was translated under */
+	uint32_t gen;	 /* its page's code generation then */
+	uint32_t tlb_gen;
+	uint16_t n, bytes;
+	const uint8_t *page;
+	_Atomic uint32_t *code;
+	uint64_t hash;
+};
+static_assert(offsetof(struct bt_block, key) == 8 && offsetof(struct bt_block, entry) == 16,
+	      "the lookup stub's offsets");
+
+/* A direct exit of a block, patched to jump to its target's block once known. */
+struct bt_exit {
+	struct bt_block *from;
+	uint32_t patch; /* cache offset of the jmp's rel32; 0: never chained */
+};
+
+struct bt_slot {
+	uint32_t epoch;
+	struct bt_block *b;
+};
+
+/* Host instructions guest ones may be copied to. */
+struct host_feat {
+	bool popcnt, lzcnt, tzcnt;
+};
+void bt_host_features(struct host_feat *f);
+
+struct bt {
+	struct host_feat feat;
+	uint8_t *rw, *rx; /* the cache's two views */
+	size_t size, used, stubs_end;
+	uint8_t *meta; /* bt_meta, bt_block, bt_exit records */
+	size_t meta_size, meta_used;
+	struct bt_slot *tab;
+	uint32_t epoch;
+	struct bt_block dummy; /* empty jump-cache slots */
+	uint32_t stub_enter, stub_exit, stub_exit_tail, stub_helper, stub_lookup;
+	struct bt_stats st;
+};
+
+/* Restores the guest flags from SFLAGS (guest RAX must be in SPILL(RAX)). */
+static inline void e_flags_restore(struct emit *e)
+{
+	e_ld(e, RAX, SFLAGS);
+	b1(e, 0x04); /* add al, 0x7f: OF again */
+	b1(e, 0x7f);
+	b1(e, 0x9e); /* sahf */
+	e_ld(e, RAX, SPILL(RAX));
+}
+
+/* Saves them there (leaves RAX as it was, its value in SPILL(RAX)). */
+static inline void e_flags_save(struct emit *e)
+{
+	e_st(e, SPILL(RAX), RAX);
+	b1(e, 0x9f); /* lahf */
+	b1(e, 0x0f); /* seto al */
+	b1(e, 0x90);
+	b1(e, 0xc0);
+	e_st(e, SFLAGS, RAX);
+	e_ld(e, RAX, SPILL(RAX));
+}
+
+int bt_helper(struct cpu *c, const struct bt_meta *m);
+void *bt_meta_alloc(struct bt *bt, size_t n);
+struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page);
+uint64_t bt_now_ns(void);
+
+#endif

@@ -1,0 +1,983 @@
+/*
+ * soft/bt/translate.c: one guest basic block into host code.
+ *
+ * Register-to-register integer instructions are copied byte for byte
+ * (guest and host registers are the same but for RSP, which is loaded into
+ * a scratch register around an instruction that names it). A memory
+ * operand becomes [scratch] after an inline, flag-free lookup in the TLB
+ * (BMI2 shifts and JRCXZ: the guest's flags stay in the host's); a miss,
+ * MMIO, a store to a page holding code or a page-crossing access goes to a
+ * cold path that runs the instruction in the interpreter. Stack operations
+ * and branches are rewritten; the rest runs in the interpreter, one
+ * instruction at a time, with the guest state written back around it.
+ */
+#include <cpuid.h>
+#include <stdlib.h>
+
+#include "soft/bt/bt_internal.h"
+
+/* A path out of line: a TLB miss or another reason to let the interpreter run instruction k. */
+struct cold {
+	uint32_t jumps[4]; /* rel32s that go there */
+	unsigned njumps;
+	unsigned k;
+	uint8_t regs[5]; /* scratch registers to restore first */
+	unsigned nregs;
+	bool rcx;   /* RCX too (a TLB lookup had it) */
+	bool flags; /* the guest flags from SFLAGS too */
+	uint32_t resume;
+};
+
+struct tx {
+	struct cpu *c;
+	struct bt *bt;
+	struct emit e;
+	struct bt_block *b;
+	struct bt_meta *m;
+	const uint8_t *raw[BT_BLOCK_INSNS];
+	unsigned n;
+	bool user;
+	struct cold cold[BT_BLOCK_INSNS * 2];
+	unsigned ncold;
+	uint32_t check_jumps[2];
+	unsigned ncheck_jumps;
+	unsigned check_at;
+	bool check_clean;
+};
+
+/* Scratch registers: never implicit operands (RAX, RCX, RDX), never awkward as a base. */
+static const uint8_t pool[] = {RBX, RSI, RDI, R8, R9, R10, R11, R14, R15};
+
+struct scratch {
+	unsigned s0, s1, s2, sub; /* sub: stands for RSP as a register operand, or NOREG */
+};
+
+static bool is_mem(const struct x86_insn *in)
+{
+	return in->flags & X86_F_MEM;
+}
+
+/* ModRM.reg names a general register operand. */
+static bool g_is_gpr(const struct x86_insn *in)
+{
+	return in->form == X86_FORM_EG || in->form == X86_FORM_GE;
+}
+
+static unsigned low_reg(unsigned r)
+{
+	return r >= X86_REG_HIGH8 && r != X86_REG_NONE ? r - X86_REG_HIGH8 : r;
+}
+
+static bool uses_high8(const struct x86_insn *in)
+{
+	return (in->reg >= X86_REG_HIGH8 && in->reg != X86_REG_NONE) ||
+	       (!is_mem(in) && in->rm >= X86_REG_HIGH8 && in->rm != X86_REG_NONE);
+}
+
+static uint32_t regs_used(const struct x86_insn *in)
+{
+	uint32_t m = 1u << RAX | 1u << RCX | 1u << RDX | 1u << RSP;
+
+	if (in->reg != X86_REG_NONE)
+		m |= 1u << low_reg(in->reg);
+	if (!is_mem(in) && in->rm != X86_REG_NONE)
+		m |= 1u << low_reg(in->rm);
+	if (is_mem(in) && in->base != X86_REG_NONE)
+		m |= 1u << in->base;
+	if (is_mem(in) && in->index != X86_REG_NONE)
+		m |= 1u << in->index;
+	return m;
+}
+
+static bool pick_scratch(const struct x86_insn *in, bool need_sub, struct scratch *s)
+{
+	uint32_t used = regs_used(in);
+	unsigned got[4], n = 0, want = need_sub ? 4 : 3;
+	bool low = uses_high8(in);
+
+	/*
+	 * s0 (the new memory base) and sub appear in the re-encoded
+	 * instruction: next to AH..BH they must encode without REX.
+	 */
+	for (unsigned pass = 0; pass < 2 && n < want; pass++) {
+		for (unsigned i = 0; i < sizeof(pool) && n < want; i++) {
+			unsigned r = pool[i];
+
+			if ((used & (1u << r)) || (pass == 0 && low && r >= 8) || (pass == 1 && low && r < 8))
+				continue;
+			got[n++] = r;
+		}
+	}
+	if (n < want || (low && (got[0] >= 8 || (need_sub && got[1] >= 8))))
+		return false;
+	s->s0 = got[0];
+	s->sub = need_sub ? got[1] : NOREG;
+	s->s1 = got[need_sub ? 2 : 1];
+	s->s2 = got[need_sub ? 3 : 2];
+	return true;
+}
+
+static void e_spill(struct emit *e, const struct scratch *s)
+{
+	e_st(e, SPILL(s->s0), s->s0);
+	e_st(e, SPILL(s->s1), s->s1);
+	e_st(e, SPILL(s->s2), s->s2);
+	if (s->sub != NOREG)
+		e_st(e, SPILL(s->sub), s->sub);
+}
+
+static void e_unspill(struct emit *e, const struct scratch *s)
+{
+	if (s->sub != NOREG)
+		e_ld(e, s->sub, SPILL(s->sub));
+	e_ld(e, s->s2, SPILL(s->s2));
+	e_ld(e, s->s1, SPILL(s->s1));
+	e_ld(e, s->s0, SPILL(s->s0));
+}
+
+static struct cold *cold_new(struct tx *t, unsigned k, const struct scratch *s, bool flags)
+{
+	struct cold *cd = &t->cold[t->ncold++];
+
+	memset(cd, 0, sizeof(*cd));
+	cd->k = k;
+	cd->flags = flags;
+	if (s) {
+		cd->regs[cd->nregs++] = (uint8_t)s->s0;
+		cd->regs[cd->nregs++] = (uint8_t)s->s1;
+		cd->regs[cd->nregs++] = (uint8_t)s->s2;
+		if (s->sub != NOREG)
+			cd->regs[cd->nregs++] = (uint8_t)s->sub;
+	}
+	return cd;
+}
+
+/* The interpreter runs instruction k (guest state in registers, as the instruction sees it). */
+static void e_helper(struct tx *t, unsigned k)
+{
+	e_st(&t->e, GPR(RAX), RAX);
+	e_movi64(&t->e, RAX, (uint64_t)(uintptr_t)&t->m[k]);
+	e_call(&t->e, t->bt->stub_helper);
+}
+
+/*
+ * dst = the linear address of in's memory operand (its offset only when
+ * !seg), tmp a scratch for guest RSP and segment bases. Touches no flags.
+ */
+static void e_la(struct tx *t, const struct x86_insn *in, uint64_t next_rip, unsigned dst,
+		 unsigned tmp, bool seg)
+{
+	struct emit *e = &t->e;
+	unsigned base = in->base, index = in->index;
+
+	if (in->flags & X86_F_RIPREL) {
+		uint64_t v = next_rip + (uint64_t)(int64_t)in->disp;
+
+		e_movi64(e, dst, in->asz == 4 ? (uint32_t)v : v);
+	} else if (base == X86_REG_NONE && index == X86_REG_NONE) {
+		int64_t d = in->disp;
+
+		e_movi64(e, dst, in->asz == 4 ? (uint32_t)d : (uint64_t)d);
+	} else {
+		if (base == RSP) {
+			e_ld(e, tmp, GPR(RSP));
+			base = tmp;
+		}
+		e_rm(e, E_W | (in->asz == 4 ? E_67 : 0), 0x8d, 1, dst,
+		     base == X86_REG_NONE ? NOREG : base, index == X86_REG_NONE ? NOREG : index,
+		     in->scale, in->disp);
+	}
+	if (seg && in->seg >= X86_SEG_FS) {
+		e_ld(e, tmp, OFF(seg_base) + 8 * in->seg);
+		e_lea(e, dst, dst, tmp, 0, 0);
+	}
+}
+
+/*
+ * s0 = the host address of the sz bytes at linear address s0, through the
+ * TLB of this block's privilege; a miss jumps to cd. RCX is borrowed for
+ * JRCXZ, the only flag-free compare.
+ */
+static void e_tlb(struct tx *t, const struct scratch *s, unsigned sz, bool write, struct cold *cd)
+{
+	struct emit *e = &t->e;
+	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ;
+	int32_t tlb = OFF(tlb_set) + (int32_t)(((t->user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
+					       sizeof(struct cpu_tlb_entry));
+	unsigned s0 = s->s0, s1 = s->s1, s2 = s->s2;
+
+	cd->rcx = true;
+	e_st(e, SPILL(RCX), RCX);
+	e_movi32(e, s2, 12);
+	e_shx(e, SHRX, s1, s0, s2);
+	e_rr(e, E_REX, 0x0fb6, 2, s1, s1); /* movzx s1d, s1b: the index */
+	e_lea(e, s1, s1, s1, 2, 0);	   /* x5, and x8 below: 40-byte entries */
+	e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
+	e_shx(e, SHRX, RCX, RCX, s2);
+	e_shx(e, SHLX, RCX, RCX, s2); /* the page of the last byte */
+	e_rm(e, E_W | E_GS, 0x8b, 1, s2, NOREG, s1, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, tag));
+	e_rr(e, E_W, 0xf7, 1, 2, s2); /* not: rcx + ~tag + 1 is zero when they match */
+	e_lea(e, RCX, RCX, s2, 0, 1);
+	e_jrcxz(e, 5);
+	cd->jumps[cd->njumps++] = e_jmp(e, 0);
+	if (write) {
+		/* A page with translated code takes the interpreter's store, which retires it. */
+		e_rm(e, E_W | E_GS, 0x8b, 1, RCX, NOREG, s1, 3,
+		     tlb + (int32_t)offsetof(struct cpu_tlb_entry, code));
+		e_rm(e, 0, 0x8b, 1, RCX, RCX, NOREG, 0, 0);
+		e_movi32(e, s2, 63);
+		e_shx(e, SHLX, RCX, RCX, s2);
+		e_jrcxz(e, 5);
+		cd->jumps[cd->njumps++] = e_jmp(e, 0);
+	}
+	e_rm(e, E_W | E_GS, 0x8b, 1, s2, NOREG, s1, 3,
+	     tlb + (int32_t)offsetof(struct cpu_tlb_entry, addend));
+	e_lea(e, s0, s0, s2, 0, 0);
+	e_ld(e, RCX, SPILL(RCX));
+}
+
+/* Emits in from its own bytes with [mem] for its memory operand and sub for RSP. */
+static void e_reencode(struct emit *e, const uint8_t *raw, const struct x86_insn *in, unsigned mem,
+		       unsigned sub)
+{
+	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
+	unsigned modrm = raw[in->modrm_at];
+	unsigned regf = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
+	unsigned rmf = (modrm & 7) | (rex & 1 ? 8 : 0);
+	unsigned nrex, i;
+
+	for (i = 0; i < in->opc_at; i++) {
+		uint8_t p = raw[i];
+
+		if ((p & 0xf0) == 0x40)
+			continue;
+		if (mem != NOREG && (p == 0x67 || p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e ||
+				     p == 0x64 || p == 0x65))
+			continue;
+		b1(e, p);
+	}
+	if (sub != NOREG && g_is_gpr(in) && in->reg == RSP)
+		regf = sub;
+	if (mem != NOREG)
+		rmf = mem;
+	else if (sub != NOREG && in->rm == RSP)
+		rmf = sub;
+	nrex = (rex & 8) | (regf & 8 ? 4 : 0) | (rmf & 8 ? 1 : 0);
+	if (nrex || rex)
+		b1(e, 0x40 | nrex);
+	for (i = in->opc_at; i < in->modrm_at; i++)
+		b1(e, raw[i]);
+	b1(e, (mem != NOREG ? 0 : 0xc0) | (regf & 7) << 3 | (rmf & 7));
+	for (i = in->imm_at; i < in->len; i++)
+		b1(e, raw[i]);
+}
+
+/* ---- which instructions run as themselves --------------------------------- */
+
+void bt_host_features(struct host_feat *hf)
+{
+	unsigned a, b, c, d;
+	struct host_feat f = {0};
+
+	if (__get_cpuid(1, &a, &b, &c, &d))
+		f.popcnt = c & (1u << 23);
+	if (__get_cpuid(0x80000001, &a, &b, &c, &d))
+		f.lzcnt = c & (1u << 5);
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		f.tzcnt = b & (1u << 3);
+	*hf = f;
+}
+
+/* Integer instructions whose host execution is the guest's, given the same operands. */
+static bool copyable(const struct x86_insn *in, const struct host_feat *f)
+{
+	bool mem = is_mem(in);
+
+	if (in->flags & X86_F_MOFFS)
+		return false;
+	switch (in->op) {
+	case OP_ALU:
+	case OP_TEST:
+	case OP_INC:
+	case OP_DEC:
+	case OP_NOT:
+	case OP_NEG:
+	case OP_MUL:
+	case OP_IMUL1:
+	case OP_IMUL2:
+	case OP_IMUL3:
+	case OP_SHIFT:
+	case OP_SHLD:
+	case OP_SHRD:
+	case OP_MOV:
+	case OP_MOVZX:
+	case OP_MOVSX:
+	case OP_XCHG:
+	case OP_SETCC:
+	case OP_CMOVCC:
+	case OP_BSF:
+	case OP_BSR:
+	case OP_CMPXCHG:
+	case OP_XADD:
+		return true;
+	case OP_CBW:
+	case OP_CWD:
+	case OP_BSWAP:
+	case OP_LAHF:
+	case OP_SAHF:
+	case OP_BT: /* a register bit offset can reach past the operand in memory */
+		return !mem;
+	case OP_FLAG:
+		return in->sub <= 2; /* CLC, STC, CMC; not CLD/STD */
+	case OP_NOP:
+		/* PAUSE counts towards spin-loop exits. */
+		return !(in->map == 0 && in->opc == 0x90 && (in->flags & X86_F_REP));
+	case OP_POPCNT:
+		return f->popcnt;
+	case OP_LZCNT:
+		return f->lzcnt;
+	case OP_TZCNT:
+		return f->tzcnt;
+	default:
+		return false;
+	}
+}
+
+/* Bytes the memory operand spans, and whether it is written. */
+static unsigned mem_size(const struct x86_insn *in)
+{
+	if (in->op == OP_MOVZX || in->op == OP_MOVSX)
+		return in->ssz;
+	if (in->op == OP_SETCC)
+		return 1;
+	return in->osz;
+}
+
+static bool mem_writes(const struct x86_insn *in)
+{
+	switch (in->op) {
+	case OP_ALU:
+		return in->sub != 7 && in->form != X86_FORM_GE;
+	case OP_MOV:
+		return in->form != X86_FORM_GE;
+	case OP_SETCC:
+	case OP_INC:
+	case OP_DEC:
+	case OP_NOT:
+	case OP_NEG:
+	case OP_SHIFT:
+	case OP_SHLD:
+	case OP_SHRD:
+	case OP_XCHG:
+	case OP_CMPXCHG:
+	case OP_XADD:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool uses_rsp_reg(const struct x86_insn *in)
+{
+	return (g_is_gpr(in) && in->reg == RSP) ||
+	       (!is_mem(in) && in->form != X86_FORM_NONE && in->rm == RSP);
+}
+
+/* Reads or writes an arithmetic flag (what runs in the interpreter does both). */
+static bool touches_flags(const struct x86_insn *in, const struct host_feat *f)
+{
+	switch (in->op) {
+	case OP_MOV:
+	case OP_MOVZX:
+	case OP_MOVSX:
+	case OP_XCHG:
+	case OP_LEA:
+	case OP_BSWAP:
+	case OP_CBW:
+	case OP_CWD:
+		return false;
+	case OP_NOP:
+		return !copyable(in, f);
+	default:
+		return true;
+	}
+}
+
+/* A register-only instruction that sets every arithmetic flag and reads none. */
+static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
+{
+	unsigned mask = in->osz == 8 ? 63 : 31;
+
+	if (is_mem(in) || !copyable(in, f) || uses_rsp_reg(in))
+		return false;
+	switch (in->op) {
+	case OP_ALU:
+		return in->sub != 2 && in->sub != 3;
+	case OP_TEST:
+	case OP_NEG:
+	case OP_MUL:
+	case OP_IMUL1:
+	case OP_IMUL2:
+	case OP_IMUL3:
+	case OP_POPCNT:
+	case OP_CMPXCHG:
+	case OP_XADD:
+		return true;
+	case OP_SHIFT:
+		return in->sub >= 4 && !(in->flags & X86_F_IMM_CL) &&
+		       ((in->flags & X86_F_IMM_ONE) || (in->imm & mask));
+	default:
+		return false;
+	}
+}
+
+/* ---- exits ---------------------------------------------------------------- */
+
+/*
+ * Leaves the block for rip: a jmp that at first falls into a stub telling
+ * the dispatcher where it came from, and is patched to jump to the next
+ * block directly once the dispatcher found it (chain).
+ */
+static void e_exit(struct tx *t, uint64_t rip, bool chainable)
+{
+	struct emit *e = &t->e;
+	struct bt_exit *x = bt_meta_alloc(t->bt, sizeof(*x));
+	uint32_t at = e_jmp(e, e_pos(e) + 5);
+
+	e_st32i(e, OFF(rip), (uint32_t)rip);
+	e_st32i(e, OFF(rip) + 4, (uint32_t)(rip >> 32));
+	if (x) {
+		x->from = t->b;
+		x->patch = chainable ? at : 0;
+		e_st32i(e, OFF(bt_exit), (uint32_t)((uint8_t *)x - t->bt->meta));
+	} else {
+		e_st32i(e, OFF(bt_exit), 0);
+	}
+	e_jmp(e, t->bt->stub_exit);
+}
+
+/* ---- instruction translators ---------------------------------------------- */
+
+static void tx_helper(struct tx *t, unsigned k)
+{
+	e_helper(t, k);
+}
+
+static void tx_reg_rsp(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	struct scratch s;
+
+	if (!pick_scratch(in, true, &s)) {
+		tx_helper(t, k);
+		return;
+	}
+	e_st(e, SPILL(s.sub), s.sub);
+	e_ld(e, s.sub, GPR(RSP));
+	e_reencode(e, t->raw[k], in, NOREG, s.sub);
+	e_st(e, GPR(RSP), s.sub);
+	e_ld(e, s.sub, SPILL(s.sub));
+}
+
+static void tx_mem(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	bool sub = g_is_gpr(in) && in->reg == RSP;
+	struct scratch s;
+	struct cold *cd;
+
+	if (!pick_scratch(in, sub, &s)) {
+		tx_helper(t, k);
+		return;
+	}
+	cd = cold_new(t, k, &s, false);
+	e_spill(e, &s);
+	e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, true);
+	e_tlb(t, &s, mem_size(in), mem_writes(in), cd);
+	if (sub)
+		e_ld(e, s.sub, GPR(RSP));
+	e_reencode(e, t->raw[k], in, s.s0, sub ? s.sub : NOREG);
+	if (sub)
+		e_st(e, GPR(RSP), s.sub);
+	e_unspill(e, &s);
+	cd->resume = e_pos(e);
+}
+
+static void tx_lea(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	struct scratch s;
+
+	if (!(in->flags & X86_F_RIPREL) && in->base != RSP && in->reg != RSP) {
+		for (unsigned i = 0; i < in->len; i++)
+			b1(e, t->raw[k][i]);
+		return;
+	}
+	if (in->osz == 2 || !pick_scratch(in, false, &s)) {
+		tx_helper(t, k);
+		return;
+	}
+	e_st(e, SPILL(s.s0), s.s0);
+	e_st(e, SPILL(s.s1), s.s1);
+	e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, false);
+	if (in->osz == 4)
+		e_rr(e, 0, 0x89, 1, s.s0, s.s0); /* mov s0d, s0d */
+	if (in->reg == RSP)
+		e_st(e, GPR(RSP), s.s0);
+	else
+		e_mov(e, in->reg, s.s0);
+	e_ld(e, s.s1, SPILL(s.s1));
+	e_ld(e, s.s0, SPILL(s.s0));
+}
+
+/* s0 = the host address of the 8-byte stack slot at RSP + delta (delta: -8 push, 0 pop). */
+static void e_stack(struct tx *t, const struct scratch *s, int32_t delta, bool write,
+		    struct cold *cd)
+{
+	e_ld(&t->e, s->s0, GPR(RSP));
+	if (delta)
+		e_lea(&t->e, s->s0, s->s0, NOREG, 0, delta);
+	e_tlb(t, s, 8, write, cd);
+}
+
+static void e_rsp_add(struct tx *t, unsigned tmp, int32_t delta)
+{
+	e_ld(&t->e, tmp, GPR(RSP));
+	e_lea(&t->e, tmp, tmp, NOREG, 0, delta);
+	e_st(&t->e, GPR(RSP), tmp);
+}
+
+/* mov qword [s0], v (through tmp when v does not sign-extend from 32 bits). */
+static void e_store_imm(struct emit *e, unsigned s0, unsigned tmp, uint64_t v)
+{
+	if ((uint64_t)(int64_t)(int32_t)v == v) {
+		e_rm(e, E_W, 0xc7, 1, 0, s0, NOREG, 0, 0);
+		b4(e, (uint32_t)v);
+	} else {
+		e_movi64(e, tmp, v);
+		e_rm(e, E_W, 0x89, 1, tmp, s0, NOREG, 0, 0);
+	}
+}
+
+static bool tx_push(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	bool imm = in->form == X86_FORM_NONE;
+	struct scratch s;
+	struct cold *cd;
+
+	if (in->osz != 8 || is_mem(in) || !pick_scratch(in, false, &s))
+		return false;
+	cd = cold_new(t, k, &s, false);
+	e_spill(e, &s);
+	e_stack(t, &s, -8, true, cd);
+	if (imm) {
+		e_store_imm(e, s.s0, s.s1, in->imm);
+	} else if (in->rm == RSP) {
+		e_ld(e, s.s1, GPR(RSP));
+		e_rm(e, E_W, 0x89, 1, s.s1, s.s0, NOREG, 0, 0);
+	} else {
+		e_rm(e, E_W, 0x89, 1, in->rm, s.s0, NOREG, 0, 0);
+	}
+	e_rsp_add(t, s.s1, -8);
+	e_unspill(e, &s);
+	cd->resume = e_pos(e);
+	return true;
+}
+
+static bool tx_pop(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	struct scratch s;
+	struct cold *cd;
+
+	if (in->osz != 8 || is_mem(in) || in->rm == RSP || !pick_scratch(in, false, &s))
+		return false;
+	cd = cold_new(t, k, &s, false);
+	e_spill(e, &s);
+	e_stack(t, &s, 0, false, cd);
+	e_rm(e, E_W, 0x8b, 1, in->rm, s.s0, NOREG, 0, 0);
+	e_rsp_add(t, s.s1, 8);
+	e_unspill(e, &s);
+	cd->resume = e_pos(e);
+	return true;
+}
+
+static bool tx_leave(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	struct scratch s;
+	struct cold *cd;
+
+	if (in->osz != 8 || !pick_scratch(in, false, &s))
+		return false;
+	cd = cold_new(t, k, &s, false);
+	e_spill(e, &s);
+	e_mov(e, s.s0, RBP);
+	e_tlb(t, &s, 8, false, cd);
+	e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
+	e_lea(e, s.s1, RBP, NOREG, 0, 8);
+	e_st(e, GPR(RSP), s.s1);
+	e_mov(e, RBP, s.s0);
+	e_unspill(e, &s);
+	cd->resume = e_pos(e);
+	return true;
+}
+
+/* Jumps to cd unless s0 is canonical (flags clobbered: the caller saved them). */
+static void e_canonical(struct tx *t, unsigned s0, unsigned tmp, struct cold *cd)
+{
+	struct emit *e = &t->e;
+
+	e_mov(e, tmp, s0);
+	e_rr(e, E_W, 0xc1, 1, 4, tmp); /* shl tmp, 16 */
+	b1(e, 16);
+	e_rr(e, E_W, 0xc1, 1, 7, tmp); /* sar tmp, 16 */
+	b1(e, 16);
+	e_rr(e, E_W, 0x39, 1, s0, tmp); /* cmp tmp, s0 */
+	cd->jumps[cd->njumps++] = e_jcc(e, 5, 0);
+}
+
+/*
+ * RET, JMP/CALL through a register or memory: the target is computed, the
+ * stack updated, and the lookup stub finds the target's block.
+ */
+static bool tx_indirect(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	uint64_t next = t->m[k].rip + in->len;
+	struct scratch s;
+	struct cold *cd;
+
+	if (in->osz != 8 || !pick_scratch(in, false, &s))
+		return false;
+	e_flags_save(e);
+	cd = cold_new(t, k, &s, true);
+	e_spill(e, &s);
+	if (in->op == OP_RET) {
+		e_stack(t, &s, 0, false, cd);
+		e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
+	} else if (is_mem(in)) {
+		e_la(t, in, next, s.s0, s.s1, true);
+		e_tlb(t, &s, 8, false, cd);
+		e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
+	} else if (in->rm == RSP) {
+		e_ld(e, s.s0, GPR(RSP));
+	} else {
+		e_mov(e, s.s0, in->rm);
+	}
+	e_canonical(t, s.s0, s.s1, cd);
+	e_st(e, OFF(bt_target), s.s0);
+	if (in->op == OP_RET) {
+		e_rsp_add(t, s.s1, 8 + (int32_t)(uint16_t)in->imm);
+	} else if (in->op == OP_CALLI) {
+		e_stack(t, &s, -8, true, cd);
+		e_store_imm(e, s.s0, s.s1, next);
+		e_rsp_add(t, s.s1, -8);
+	}
+	e_unspill(e, &s);
+	e_jmp(e, t->bt->stub_lookup);
+	cd->resume = e_pos(e);
+	e_exit(t, next, false);
+	return true;
+}
+
+static bool tx_call(struct tx *t, unsigned k, uint64_t target)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	uint64_t next = t->m[k].rip + in->len;
+	struct scratch s;
+	struct cold *cd;
+
+	if (!pick_scratch(in, false, &s))
+		return false;
+	cd = cold_new(t, k, &s, false);
+	e_spill(e, &s);
+	e_stack(t, &s, -8, true, cd);
+	e_store_imm(e, s.s0, s.s1, next);
+	e_rsp_add(t, s.s1, -8);
+	e_unspill(e, &s);
+	cd->resume = e_pos(e);
+	e_exit(t, target, true);
+	return true;
+}
+
+/* ---- the budget check ----------------------------------------------------- */
+
+/*
+ * Subtracts the block's instructions from the budget and leaves when it is
+ * spent or the vCPU is wanted. Where flags are about to be rewritten
+ * (check_clean) it may use them; elsewhere it keeps them, with JRCXZ.
+ */
+static void e_check(struct tx *t)
+{
+	struct emit *e = &t->e;
+
+	if (t->check_clean) {
+		e_rm(e, E_W | E_GS, 0x81, 1, 5, NOREG, NOREG, 0, OFF(bt_left));
+		b4(e, t->n);
+		t->check_jumps[t->ncheck_jumps++] = e_jcc(e, 0xc, 0); /* jl */
+		e_rm(e, E_GS, 0x83, 1, 7, NOREG, NOREG, 0, OFF(bt_attn));
+		b1(e, 0);
+		t->check_jumps[t->ncheck_jumps++] = e_jcc(e, 0x5, 0); /* jne */
+		return;
+	}
+	e_st(e, SPILL(RCX), RCX);
+	e_st(e, SPILL(RBX), RBX);
+	e_ld(e, RCX, OFF(bt_left));
+	e_lea(e, RCX, RCX, NOREG, 0, -(int32_t)t->n);
+	e_st(e, OFF(bt_left), RCX);
+	e_movi32(e, RBX, 63);
+	e_shx(e, SHRX, RCX, RCX, RBX); /* 1 when the budget went negative */
+	e_rm(e, E_GS, 0x8b, 1, RBX, NOREG, NOREG, 0, OFF(bt_attn));
+	e_lea(e, RCX, RCX, RBX, 0, 0);
+	e_ld(e, RBX, SPILL(RBX));
+	e_jrcxz(e, 5);
+	t->check_jumps[t->ncheck_jumps++] = e_jmp(e, 0);
+	e_ld(e, RCX, SPILL(RCX));
+}
+
+static void e_check_cold(struct tx *t)
+{
+	struct emit *e = &t->e;
+	uint64_t rip = t->m[t->check_at].rip;
+	int32_t back = (int32_t)(t->n - t->check_at);
+
+	for (unsigned i = 0; i < t->ncheck_jumps; i++)
+		e_patch(e, t->check_jumps[i], e_pos(e));
+	if (t->check_clean) {
+		e_rm(e, E_W | E_GS, 0x81, 1, 0, NOREG, NOREG, 0, OFF(bt_left)); /* add */
+		b4(e, (uint32_t)back);
+	} else {
+		e_ld(e, RCX, OFF(bt_left));
+		e_lea(e, RCX, RCX, NOREG, 0, back);
+		e_st(e, OFF(bt_left), RCX);
+		e_ld(e, RCX, SPILL(RCX));
+	}
+	e_st32i(e, OFF(rip), (uint32_t)rip);
+	e_st32i(e, OFF(rip) + 4, (uint32_t)(rip >> 32));
+	/* 1: the flags here are stale; the interpreter runs the instruction that rewrites them. */
+	e_st32i(e, OFF(bt_exit), t->check_clean ? 1 : 0);
+	e_jmp(e, t->bt->stub_exit);
+}
+
+/* ---- the block ------------------------------------------------------------ */
+
+static bool block_ends(const struct x86_insn *in)
+{
+	return cpu_insn_ends_block(in) || in->op == OP_JCC || in->op == OP_LOOP;
+}
+
+/* Chaining past these would hide the interrupt shadow from the dispatcher. */
+static bool sets_shadow(const struct x86_insn *in)
+{
+	return in->op == OP_STI || in->op == OP_MOVSEG_LD || in->op == OP_POPSEG;
+}
+
+static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, bool *ended)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	uint64_t next = t->m[k].rip + in->len;
+	uint64_t target = next + in->imm;
+
+	switch (in->op) {
+	case OP_LEA:
+		tx_lea(t, k);
+		return;
+	case OP_PUSH:
+		if (!tx_push(t, k))
+			tx_helper(t, k);
+		return;
+	case OP_POP:
+		if (!tx_pop(t, k))
+			tx_helper(t, k);
+		return;
+	case OP_LEAVE:
+		if (!tx_leave(t, k))
+			tx_helper(t, k);
+		return;
+	case OP_JMP:
+		if (!is_canonical(target))
+			break;
+		e_exit(t, target, true);
+		*ended = true;
+		return;
+	case OP_JCC: {
+		uint32_t taken;
+
+		if (!is_canonical(target))
+			break;
+		taken = e_jcc(&t->e, in->sub, 0);
+		e_exit(t, next, true);
+		e_patch(&t->e, taken, e_pos(&t->e));
+		e_exit(t, target, true);
+		*ended = true;
+		return;
+	}
+	case OP_CALL:
+		if (!is_canonical(target) || !tx_call(t, k, target))
+			break;
+		*ended = true;
+		return;
+	case OP_RET:
+	case OP_JMPI:
+	case OP_CALLI:
+		if (!tx_indirect(t, k))
+			break;
+		*ended = true;
+		return;
+	case OP_NOP:
+		/* Hints and NOPs do nothing the guest can see (PAUSE is not one here). */
+		if (copyable(in, f))
+			return;
+		break;
+	default:
+		if (!copyable(in, f))
+			break;
+		if (is_mem(in)) {
+			tx_mem(t, k);
+		} else if (uses_rsp_reg(in)) {
+			if (in->modrm_at)
+				tx_reg_rsp(t, k);
+			else
+				tx_helper(t, k);
+		} else {
+			for (unsigned i = 0; i < in->len; i++)
+				b1(&t->e, t->raw[k][i]);
+		}
+		return;
+	}
+	tx_helper(t, k);
+}
+
+static void e_colds(struct tx *t)
+{
+	struct emit *e = &t->e;
+
+	for (unsigned i = 0; i < t->ncold; i++) {
+		struct cold *cd = &t->cold[i];
+
+		for (unsigned j = 0; j < cd->njumps; j++)
+			e_patch(e, cd->jumps[j], e_pos(e));
+		if (cd->rcx)
+			e_ld(e, RCX, SPILL(RCX));
+		for (unsigned j = cd->nregs; j-- > 0;)
+			e_ld(e, cd->regs[j], SPILL(cd->regs[j]));
+		if (cd->flags)
+			e_flags_restore(e);
+		e_helper(t, cd->k);
+		e_jmp(e, cd->resume);
+	}
+}
+
+struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
+{
+	struct bt *bt = c->bt;
+	uint64_t t0 = bt_now_ns();
+	unsigned off = la & 0xfff, avail = 4096 - off, pos = 0, n = 0;
+	uint8_t bytes[CPU_BLK_MAX_BYTES * 2];
+	struct x86_insn ins[BT_BLOCK_INSNS];
+	_Atomic uint32_t *slot = code_slot(c, page);
+	struct host_feat f;
+	struct tx *t;
+	struct bt_block *b;
+	uint32_t gen, start;
+	bool ended = false;
+
+	f = bt->feat;
+	gen = code_mark(slot);
+	if (avail > sizeof(bytes))
+		avail = sizeof(bytes);
+	memcpy(bytes, page + off, avail);
+	while (n < BT_BLOCK_INSNS) {
+		if (x86_decode(bytes + pos, avail - pos, X86_MODE_64, &ins[n]) < 0)
+			break;
+		pos += ins[n].len;
+		if (block_ends(&ins[n++]) || pos >= avail)
+			break;
+	}
+	if (!n)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	b = bt_meta_alloc(bt, sizeof(*b));
+	if (!t || !b) {
+		free(t);
+		return NULL;
+	}
+	t->m = bt_meta_alloc(bt, n * sizeof(*t->m));
+	if (!t->m) {
+		free(t);
+		return NULL;
+	}
+	t->c = c;
+	t->bt = bt;
+	t->b = b;
+	t->n = n;
+	t->user = c->cpl == 3;
+	t->e = (struct emit){.base = bt->rw, .p = bt->rw + bt->used, .end = bt->rw + bt->size};
+	start = e_pos(&t->e);
+	memset(b, 0, sizeof(*b));
+	b->la = la;
+	b->tag = c->blk_tag;
+	b->gen = gen;
+	b->tlb_gen = c->tlb_gen;
+	b->page = page;
+	b->code = slot;
+	b->n = (uint16_t)n;
+	b->bytes = (uint16_t)pos;
+	b->hash = cpu_code_hash(bytes, pos);
+	b->entry = (uintptr_t)bt->rx + start;
+
+	/* Where the budget check goes: before the first clean flag rewrite, if nothing precedes it that uses flags. */
+	t->check_at = 0;
+	t->check_clean = false;
+	for (unsigned i = 0, at = 0; i < n; at += ins[i].len, i++) {
+		t->raw[i] = bytes + at;
+		if (kills_flags(&ins[i], &f)) {
+			t->check_at = i;
+			t->check_clean = true;
+			break;
+		}
+		if (touches_flags(&ins[i], &f))
+			break;
+	}
+	for (unsigned i = 0, at = 0; i < n; at += ins[i].len, i++) {
+		struct bt_meta *m = &t->m[i];
+
+		t->raw[i] = bytes + at;
+		m->in = ins[i];
+		m->fn = cpu_exec_fn(&ins[i], false);
+		m->rip = la + at;
+		m->idx = (uint16_t)i;
+		m->n = (uint16_t)n;
+		m->check = (uint16_t)t->check_at;
+	}
+	for (unsigned k = 0; k < n && !ended; k++) {
+		if (k == t->check_at)
+			e_check(t);
+		translate_one(t, k, &f, &ended);
+	}
+	if (!ended)
+		e_exit(t, t->m[n - 1].rip + ins[n - 1].len, !sets_shadow(&ins[n - 1]));
+	e_check_cold(t);
+	e_colds(t);
+	if (t->e.overflow) {
+		free(t);
+		return NULL;
+	}
+	bt->used = (e_pos(&t->e) + 15) & ~15u;
+	bt->st.blocks++;
+	bt->st.guest_bytes += pos;
+	bt->st.code_bytes += e_pos(&t->e) - start;
+	bt->st.translate_ns += bt_now_ns() - t0;
+	free(t);
+	return b;
+}
