@@ -393,7 +393,7 @@ static void chain(struct cpu *c, struct bt_block *b)
 	x = (const struct bt_exit *)(bt->meta + c->bt_exit);
 	c->bt_exit = 0;
 	/* Within one page only: its translation and its code are then b's too. */
-	if (!x->patch || (x->from->la ^ b->la) >> 12 || x->from->page != b->page ||
+	if (!x->patch || x->target != b->la || (x->from->la ^ b->la) >> 12 || x->from->page != b->page ||
 	    x->from->gen != b->gen || x->from->tag != b->tag)
 		return;
 	e_patch(&e, x->patch, (uint32_t)(b->entry - (uintptr_t)bt->rx));
@@ -419,6 +419,8 @@ int bt_run(struct cpu *c, uint64_t end)
 	enter_fn enter = (enter_fn)(void *)(bt->rx + bt->stub_enter);
 
 	gs_claim(c);
+	/* An exit taken before the CPU left translated code leads nowhere now. */
+	c->bt_exit = 0;
 	for (;;) {
 		struct bt_block *b;
 		uint32_t writes;

@@ -57,6 +57,7 @@ static_assert(offsetof(struct bt_block, key) == 8 && offsetof(struct bt_block, e
 /* A direct exit of a block, patched to jump to its target's block once known. */
 struct bt_exit {
 	struct bt_block *from;
+	uint64_t target; /* the guest RIP it leaves for */
 	uint32_t patch; /* cache offset of the jmp's rel32; 0: never chained */
 };
 

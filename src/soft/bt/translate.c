@@ -448,6 +448,7 @@ static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 	e_st32i(e, OFF(rip) + 4, (uint32_t)(rip >> 32));
 	if (x) {
 		x->from = t->b;
+		x->target = rip;
 		x->patch = chainable ? at : 0;
 		e_st32i(e, OFF(bt_exit), (uint32_t)((uint8_t *)x - t->bt->meta));
 	} else {
