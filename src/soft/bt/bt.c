@@ -290,6 +290,7 @@ int bt_helper(struct cpu *c, const struct bt_meta *m)
 {
 	uint64_t next = m->rip + m->in.len;
 	uint32_t tlb_gen = c->tlb_gen, tag = c->blk_tag, epoch = c->bt->epoch;
+	unsigned sse = bt_sse_state(c);
 
 	c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (c->bt_flags & FL_ARITH);
 	c->lf.op = LF_NONE;
@@ -302,7 +303,8 @@ int bt_helper(struct cpu *c, const struct bt_meta *m)
 	c->rip = c->next_rip;
 	c->bt_flags = (flags_get(c) & FL_ARITH) | X86_RFLAGS_FIXED;
 	if (c->rip == next && !c->pending_exit && c->tlb_gen == tlb_gen && c->blk_tag == tag &&
-	    c->bt->epoch == epoch && c->mode64 && !(c->rflags & X86_RFLAGS_TF))
+	    c->bt->epoch == epoch && c->mode64 && !(c->rflags & X86_RFLAGS_TF) &&
+	    bt_sse_state(c) == sse)
 		return 0;
 	/* Leave after this instruction: hand back the budget of the block's rest. */
 	c->bt_left += m->idx >= m->check ? m->n - m->idx - 1 : -(int64_t)(m->idx + 1);
@@ -331,6 +333,7 @@ static void gs_claim(struct cpu *c)
 		syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)c);
 		gs_owner = c;
 	}
+	c->bt_host_mxcsr = __builtin_ia32_stmxcsr();
 }
 
 static inline struct bt_slot *tab_slot(struct bt *bt, uint64_t la)
@@ -435,6 +438,11 @@ int bt_run(struct cpu *c, uint64_t end)
 			return CPU_EXIT_REQUEST;
 		}
 		writes = atomic_load_explicit(&c->code_map->writes, memory_order_acquire);
+		if (bt_sse_state(c) != bt->sse_state) {
+			/* Translated SSE code assumed what no longer holds. */
+			bt_flush(c);
+			bt->sse_state = bt_sse_state(c);
+		}
 		if (writes != c->bt_writes_seen) {
 			/* Some block may be stale: find them through checked lookups. */
 			c->bt_writes_seen = writes;

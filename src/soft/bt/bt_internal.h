@@ -72,8 +72,26 @@ struct host_feat {
 };
 void bt_host_features(struct host_feat *f);
 
+/*
+ * What translations of SSE instructions assumed: SSE enabled (CR0.EM and
+ * TS clear, CR4.OSFXSR set) and every MXCSR exception masked.
+ */
+#define BT_SSE_ON     1u
+#define BT_SSE_MASKED 2u
+static inline unsigned bt_sse_state(const struct cpu *c)
+{
+	unsigned s = 0;
+
+	if (!(c->sys.cr0 & (X86_CR0_EM | X86_CR0_TS)) && (c->sys.cr4 & X86_CR4_OSFXSR))
+		s |= BT_SSE_ON;
+	if ((c->fpu.mxcsr & 0x1f80) == 0x1f80)
+		s |= BT_SSE_MASKED;
+	return s;
+}
+
 struct bt {
 	struct host_feat feat;
+	unsigned sse_state; /* bt_sse_state() the translations were made under */
 	uint8_t *rw, *rx; /* the cache's two views */
 	size_t size, used, stubs_end;
 	uint8_t *meta; /* bt_meta, bt_block, bt_exit records */

@@ -711,6 +711,255 @@ static bool tx_call(struct tx *t, unsigned k, uint64_t target)
 	return true;
 }
 
+/* ---- SSE and SSE2 --------------------------------------------------------- */
+
+/*
+ * An SSE/SSE2 instruction runs on the host with the guest's XMM operands
+ * loaded into xmm0 (ModRM.reg) and xmm1 (ModRM.rm) from cpu->fpu and
+ * stored back after. Arithmetic runs under the guest's MXCSR, loaded for
+ * the instruction, while every exception is masked (BT_SSE_MASKED).
+ */
+enum { FIELD_XMM, FIELD_GPR, FIELD_EXT };
+
+struct sse_shape {
+	bool fp;	 /* depends on MXCSR */
+	uint8_t reg, rm; /* FIELD_* of ModRM.reg and of a register ModRM.rm */
+	uint8_t msz;	 /* bytes of a memory operand; 0: register forms only */
+	bool align;	 /* a memory operand must be 16-byte aligned */
+	bool store;	 /* the memory operand is written */
+};
+
+static bool in_range(unsigned v, unsigned lo, unsigned hi)
+{
+	return v >= lo && v <= hi;
+}
+
+/* The SSE/SSE2 encodings (map 0F) translated; false for the rest. */
+static bool sse_shape(const struct x86_insn *in, const uint8_t *raw, struct sse_shape *sh)
+{
+	unsigned opc = in->opc, p, ext = (raw[in->modrm_at] >> 3) & 7;
+	bool w = in->flags & X86_F_REX && (raw[in->opc_at - 1] & 8);
+	unsigned npfx = !!(in->flags & X86_F_OSZ16) + !!(in->flags & X86_F_REP) +
+			!!(in->flags & X86_F_REPNE);
+
+	if (in->map != 1 || !in->modrm_at || npfx > 1 || (in->flags & X86_F_LOCK))
+		return false;
+	p = (in->flags & X86_F_REPNE) ? 3 : (in->flags & X86_F_REP) ? 2 : (in->flags & X86_F_OSZ16) ? 1 : 0;
+	*sh = (struct sse_shape){.reg = FIELD_XMM, .rm = FIELD_XMM, .msz = 16, .align = true};
+	switch (opc) {
+	case 0x10:
+	case 0x11:
+		sh->msz = p == 2 ? 4 : p == 3 ? 8 : 16;
+		sh->align = false;
+		sh->store = opc == 0x11;
+		return true;
+	case 0x28:
+	case 0x29:
+		sh->store = opc == 0x29;
+		return p <= 1;
+	case 0x14:
+	case 0x15:
+	case 0x54 ... 0x57:
+	case 0xc6:
+		return p <= 1;
+	case 0x51:
+	case 0x58:
+	case 0x59:
+	case 0x5c ... 0x5f:
+		sh->fp = true;
+		sh->msz = p == 2 ? 4 : p == 3 ? 8 : 16;
+		sh->align = p <= 1;
+		return true;
+	case 0x5a:
+		sh->fp = true;
+		sh->msz = p == 1 ? 16 : p == 2 ? 4 : 8;
+		sh->align = p == 1;
+		return true;
+	case 0x5b:
+		sh->fp = true;
+		return p <= 2;
+	case 0xe6:
+		sh->fp = true;
+		sh->msz = p == 2 ? 8 : 16;
+		sh->align = p != 2;
+		return p >= 1;
+	case 0x2a:
+		sh->fp = true;
+		sh->rm = FIELD_GPR;
+		sh->msz = w ? 8 : 4;
+		sh->align = false;
+		return p >= 2;
+	case 0x2c:
+	case 0x2d:
+		sh->fp = true;
+		sh->reg = FIELD_GPR;
+		sh->msz = p == 2 ? 4 : 8;
+		sh->align = false;
+		return p >= 2;
+	case 0x2e:
+	case 0x2f:
+		sh->fp = true;
+		sh->msz = p ? 8 : 4;
+		sh->align = false;
+		return p <= 1;
+	case 0x6e:
+	case 0x7e:
+		if (opc == 0x7e && p == 2) { /* movq xmm, xmm/m64 */
+			sh->msz = 8;
+			sh->align = false;
+			return true;
+		}
+		sh->rm = FIELD_GPR;
+		sh->msz = w ? 8 : 4;
+		sh->align = false;
+		sh->store = opc == 0x7e;
+		return p == 1;
+	case 0xd6:
+		sh->msz = 8;
+		sh->align = false;
+		sh->store = true;
+		return p == 1;
+	case 0x6f:
+	case 0x7f:
+		sh->align = p == 1;
+		sh->store = opc == 0x7f;
+		return p == 1 || p == 2;
+	case 0x70:
+		return p >= 1;
+	case 0x71:
+	case 0x72:
+	case 0x73:
+		sh->reg = FIELD_EXT;
+		sh->msz = 0;
+		if (p != 1)
+			return false;
+		return ext == 2 || ext == 4 || ext == 6 || (opc == 0x73 && (ext == 3 || ext == 7));
+	case 0xc4:
+		sh->rm = FIELD_GPR;
+		sh->msz = 2;
+		sh->align = false;
+		return p == 1;
+	case 0xc5:
+	case 0xd7:
+		sh->reg = FIELD_GPR;
+		sh->msz = 0;
+		return p == 1;
+	default:
+		if (p != 1)
+			return false;
+		return in_range(opc, 0x60, 0x6d) || in_range(opc, 0x74, 0x76) ||
+		       in_range(opc, 0xd1, 0xd5) || in_range(opc, 0xd8, 0xdf) ||
+		       in_range(opc, 0xe0, 0xe5) || in_range(opc, 0xe8, 0xef) ||
+		       in_range(opc, 0xf1, 0xf6) || in_range(opc, 0xf8, 0xfe);
+	}
+}
+
+static int32_t xmm_off(unsigned n)
+{
+	return OFF(fpu) + (int32_t)offsetof(struct cpu_fpu, xmm) + 16 * (int32_t)n;
+}
+
+/* movdqu xmm, gs:[off] / movdqu gs:[off], xmm. */
+static void e_xmm(struct emit *e, bool store, unsigned xmm, int32_t off)
+{
+	b1(e, 0x65);
+	b1(e, 0xf3);
+	b1(e, 0x0f);
+	b1(e, store ? 0x7f : 0x6f);
+	e_modrm_mem(e, xmm, NOREG, NOREG, 0, off);
+}
+
+/* Emits in from its own bytes with ModRM.reg = regf and ModRM.rm = rmf (or [rmf] when mem). */
+static void e_reencode_fields(struct emit *e, const uint8_t *raw, const struct x86_insn *in,
+			      unsigned regf, unsigned rmf, bool mem)
+{
+	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
+	unsigned nrex = (rex & 8) | (regf & 8 ? 4 : 0) | (rmf & 8 ? 1 : 0), i;
+
+	for (i = 0; i < in->opc_at; i++) {
+		uint8_t p = raw[i];
+
+		if ((p & 0xf0) == 0x40 || p == 0x67 || p == 0x26 || p == 0x2e || p == 0x36 ||
+		    p == 0x3e || p == 0x64 || p == 0x65)
+			continue;
+		b1(e, p);
+	}
+	if (nrex)
+		b1(e, 0x40 | nrex);
+	for (i = in->opc_at; i < in->modrm_at; i++)
+		b1(e, raw[i]);
+	b1(e, (mem ? 0 : 0xc0) | (regf & 7) << 3 | (rmf & 7));
+	for (i = in->imm_at; i < in->len; i++)
+		b1(e, raw[i]);
+}
+
+static bool tx_sse(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	const uint8_t *raw = t->raw[k];
+	struct emit *e = &t->e;
+	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
+	unsigned regf = ((raw[in->modrm_at] >> 3) & 7) | (rex & 4 ? 8 : 0);
+	unsigned rmf = (raw[in->modrm_at] & 7) | (rex & 1 ? 8 : 0);
+	bool mem = is_mem(in), same;
+	unsigned new_reg, new_rm;
+	struct sse_shape sh;
+	struct scratch s = {0};
+	struct cold *cd = NULL;
+
+	if (!(t->bt->sse_state & BT_SSE_ON) || !sse_shape(in, raw, &sh))
+		return false;
+	if (sh.fp && !(t->bt->sse_state & BT_SSE_MASKED))
+		return false;
+	if ((mem && !sh.msz) || (sh.reg == FIELD_GPR && regf == RSP) ||
+	    (!mem && sh.rm == FIELD_GPR && rmf == RSP))
+		return false;
+	if (mem) {
+		if (!pick_scratch(in, false, &s))
+			return false;
+		cd = cold_new(t, k, &s, false);
+		e_spill(e, &s);
+		e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, true);
+		e_tlb(t, &s, sh.msz, sh.store, cd);
+		if (sh.align) {
+			e_st(e, SPILL(RCX), RCX);
+			e_movi32(e, s.s2, 60);
+			e_shx(e, SHLX, RCX, s.s0, s.s2);
+			e_jrcxz(e, 5);
+			cd->jumps[cd->njumps++] = e_jmp(e, 0);
+			e_ld(e, RCX, SPILL(RCX));
+		}
+	}
+	same = !mem && sh.reg == FIELD_XMM && sh.rm == FIELD_XMM && regf == rmf;
+	new_reg = sh.reg == FIELD_XMM ? 0 : regf;
+	if (mem)
+		new_rm = s.s0;
+	else if (sh.rm == FIELD_XMM)
+		new_rm = same ? 0 : 1;
+	else
+		new_rm = rmf;
+	if (sh.reg == FIELD_XMM)
+		e_xmm(e, false, 0, xmm_off(regf));
+	if (!mem && sh.rm == FIELD_XMM && !same)
+		e_xmm(e, false, 1, xmm_off(rmf));
+	if (sh.fp) /* ldmxcsr: the guest's rounding, DAZ/FTZ and sticky flags */
+		e_rm(e, E_GS, 0x0fae, 2, 2, NOREG, NOREG, 0, OFF(fpu) + (int32_t)offsetof(struct cpu_fpu, mxcsr));
+	e_reencode_fields(e, raw, in, new_reg, new_rm, mem);
+	if (sh.fp) {
+		e_rm(e, E_GS, 0x0fae, 2, 3, NOREG, NOREG, 0, OFF(fpu) + (int32_t)offsetof(struct cpu_fpu, mxcsr));
+		e_rm(e, E_GS, 0x0fae, 2, 2, NOREG, NOREG, 0, OFF(bt_host_mxcsr));
+	}
+	if (sh.reg == FIELD_XMM)
+		e_xmm(e, true, 0, xmm_off(regf));
+	if (!mem && sh.rm == FIELD_XMM && !same)
+		e_xmm(e, true, 1, xmm_off(rmf));
+	if (mem) {
+		e_unspill(e, &s);
+		cd->resume = e_pos(e);
+	}
+	return true;
+}
+
 /* ---- the budget check ----------------------------------------------------- */
 
 /*
@@ -835,6 +1084,10 @@ static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, b
 			break;
 		*ended = true;
 		return;
+	case OP_SSE:
+		if (tx_sse(t, k))
+			return;
+		break;
 	case OP_NOP:
 		/* Hints and NOPs do nothing the guest can see (PAUSE is not one here). */
 		if (copyable(in, f))

@@ -229,6 +229,7 @@ struct cpu {
 	uint64_t bt_host_rsp;	 /* the host stack while translated code runs */
 	struct cpu *bt_self;
 	uint32_t bt_writes_seen; /* code_map->writes when the jump cache was last cleared */
+	uint32_t bt_host_mxcsr;	 /* the host thread's MXCSR, restored after guest SSE arithmetic */
 	const void *bt_cur;	 /* the instruction a helper runs, for fault accounting */
 	/* Indirect branch targets: la -> block, keyed by bt_key (soft/bt/bt.c). */
 	const void *bt_jc[4096];
