@@ -1,0 +1,276 @@
+/*
+ * tests/guests/btcode.S: code that changes under a translator, in long mode
+ * (where the soft engine translates). Each part prints what the code it ran
+ * computed; a translation that outlived its code prints another number.
+ *   smc-next: each iteration stores the immediate of the next instruction
+ *     of its own block, then runs it;
+ *   jit: writes a new function into a page and calls it, 5000 times;
+ *   remap: one virtual page mapped in turn to two frames holding different
+ *     code (INVLPG between), called through the same address;
+ *   storm: a periodic local APIC timer against a loop that jumps to itself
+ *     and never leaves; the handler ends the loop after 1000 interrupts.
+ * Ends with a reset through the i8042. Soft engine only (SSE-free, but
+ * kvm-pvm cannot run guest paging changes at this rate).
+ */
+#include "lib32.inc"
+
+#define SEL64_CODE 0x08
+#define SEL64_DATA 0x10
+#define REMAP_VA 0x400000
+#define TIMER_VECTOR 0x40
+#define STORM_IRQS 1000
+
+	.text
+	.globl main
+main:
+	/* 0-1 GiB and 3-4 GiB (the local APIC) in 2 MiB pages; 4-6 MiB in 4 KiB pages. */
+	mov $pdpt + 3, %eax
+	mov %eax, pml4
+	mov $pd0 + 3, %eax
+	mov %eax, pdpt
+	mov $pd3 + 3, %eax
+	mov %eax, pdpt + 24
+	xor %ecx, %ecx
+1:	mov %ecx, %eax
+	shl $21, %eax
+	or $0x83, %eax
+	mov %eax, pd0(, %ecx, 8)
+	or $0xc0000000, %eax
+	or $0x10, %eax /* PCD: device memory */
+	mov %eax, pd3(, %ecx, 8)
+	inc %ecx
+	cmp $512, %ecx
+	jne 1b
+	mov $pt + 3, %eax
+	mov %eax, pd0 + 16
+
+	mov %cr4, %eax
+	or $(1 << 5), %eax /* PAE */
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx
+	rdmsr
+	or $(1 << 8), %eax /* LME */
+	wrmsr
+	mov %cr0, %eax
+	or $(1 << 31), %eax
+	mov %eax, %cr0
+	lgdt gdt64_desc
+	ljmp $SEL64_CODE, $long_entry
+
+	.code64
+long_entry:
+	mov $SEL64_DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	lea stack64_top(%rip), %rsp
+
+	/* smc-next: the store hits the instruction right after it. */
+	xor %r8d, %r8d
+	mov $1000, %ecx
+1:	mov %ecx, %eax
+	mov %eax, 2f + 1(%rip)
+2:	mov $0, %ebx
+	add %rbx, %r8
+	dec %ecx
+	jnz 1b
+	lea msg_smc(%rip), %rsi
+	call report
+
+	/* jit: mov $n, %eax; add $n, %eax; ret, for n = 5000 down to 1. */
+	lea jit_page(%rip), %rdi
+	xor %r8d, %r8d
+	mov $5000, %ecx
+1:	movb $0xb8, (%rdi)
+	mov %ecx, 1(%rdi)
+	movb $0x05, 5(%rdi)
+	mov %ecx, 6(%rdi)
+	movb $0xc3, 10(%rdi)
+	call *%rdi
+	add %rax, %r8
+	dec %ecx
+	jnz 1b
+	lea msg_jit(%rip), %rsi
+	call report
+
+	/* remap: REMAP_VA to frame_a, then frame_b, 100 times. */
+	xor %r8d, %r8d
+	mov $100, %ecx
+	mov $REMAP_VA, %r9
+1:	lea frame_a(%rip), %rax
+	test $1, %ecx
+	jz 2f
+	lea frame_b(%rip), %rax
+2:	or $3, %rax
+	mov %rax, pt(%rip)
+	invlpg (%r9)
+	call *%r9
+	add %rax, %r8
+	dec %ecx
+	jnz 1b
+	lea msg_remap(%rip), %rsi
+	call report
+
+	/* storm: the timer interrupts a loop without exits. */
+	call idt_setup
+	lidt idt_desc(%rip)
+	mov $0xfee00000, %rdi
+	movl $0, 0x80(%rdi) /* TPR */
+	movl $0x1ff, 0xf0(%rdi) /* SVR: enabled */
+	movl $0xb, 0x3e0(%rdi) /* divide by 1 */
+	movl $(TIMER_VECTOR | (1 << 17)), 0x320(%rdi) /* periodic */
+	movl $20000, 0x380(%rdi)
+	sti
+storm_loop:
+	jmp storm_loop
+storm_done:
+	cli
+	movl $0x10000, 0x320(%rdi) /* masked */
+	mov irq_count(%rip), %r8
+	lea msg_storm(%rip), %rsi
+	call report
+
+	mov $0xfe, %al
+	out %al, $0x64
+	hlt
+
+/* report: prints the string at RSI and R8 in hex. */
+report:
+	call puts64
+	mov %r8, %rax
+	call puthex64_16
+	mov $'\n', %al
+	jmp putc64
+
+timer_handler:
+	push %rax
+	push %rdi
+	mov $0xfee00000, %rdi
+	movl $0, 0xb0(%rdi) /* EOI */
+	incq irq_count(%rip)
+	cmpq $STORM_IRQS, irq_count(%rip)
+	jb 1f
+	/* Return to storm_done instead of the loop. */
+	lea storm_done(%rip), %rax
+	mov %rax, 16(%rsp)
+1:	pop %rdi
+	pop %rax
+	iretq
+
+bad_handler:
+	lea msg_bad(%rip), %rsi
+	call puts64
+	mov $0xfe, %al
+	out %al, $0x64
+	hlt
+
+/* idt_setup: every vector to bad_handler, TIMER_VECTOR to timer_handler. */
+idt_setup:
+	lea idt(%rip), %rdi
+	xor %ecx, %ecx
+1:	lea bad_handler(%rip), %rax
+	cmp $TIMER_VECTOR, %ecx
+	jne 2f
+	lea timer_handler(%rip), %rax
+2:	mov %ax, (%rdi)
+	movw $SEL64_CODE, 2(%rdi)
+	movw $0x8e00, 4(%rdi)
+	shr $16, %rax
+	mov %ax, 6(%rdi)
+	shr $16, %rax
+	mov %eax, 8(%rdi)
+	movl $0, 12(%rdi)
+	add $16, %rdi
+	inc %ecx
+	cmp $256, %ecx
+	jne 1b
+	ret
+
+putc64:
+	push %rdx
+	push %rax
+	mov $(COM1 + 5), %dx
+1:	in %dx, %al
+	test $0x20, %al
+	jz 1b
+	pop %rax
+	mov $COM1, %dx
+	out %al, %dx
+	pop %rdx
+	ret
+
+puts64:
+	push %rax
+1:	mov (%rsi), %al
+	test %al, %al
+	jz 2f
+	call putc64
+	inc %rsi
+	jmp 1b
+2:	pop %rax
+	ret
+
+puthex64_16:
+	push %rcx
+	push %rdx
+	mov %rax, %rdx
+	mov $16, %ecx
+1:	rol $4, %rdx
+	mov %edx, %eax
+	and $0xf, %eax
+	cmp $10, %eax
+	jb 2f
+	add $('a' - '0' - 10), %eax
+2:	add $'0', %eax
+	call putc64
+	dec %ecx
+	jnz 1b
+	pop %rdx
+	pop %rcx
+	ret
+
+	/* The two frames REMAP_VA takes turns to map. */
+	.balign 4096
+frame_a:
+	mov $0xa, %eax
+	ret
+	.balign 4096
+frame_b:
+	mov $0xb, %eax
+	ret
+	.balign 4096
+
+	.section .rodata
+msg_smc:	.asciz "smc-next: "
+msg_jit:	.asciz "jit: "
+msg_remap:	.asciz "remap: "
+msg_storm:	.asciz "storm: "
+msg_bad:	.asciz "unexpected exception or interrupt\n"
+	.balign 8
+gdt64:
+	.quad 0
+	.quad 0x00af9a000000ffff /* 64-bit code */
+	.quad 0x00cf92000000ffff /* data */
+gdt64_end:
+gdt64_desc:
+	.word gdt64_end - gdt64 - 1
+	.long gdt64, 0
+idt_desc:
+	.word 256 * 16 - 1
+	.long idt, 0
+
+	.bss
+	.balign 4096
+pml4:	.space 4096
+pdpt:	.space 4096
+pd0:	.space 4096
+pd3:	.space 4096
+pt:	.space 4096
+jit_page:	.space 4096
+idt:	.space 256 * 16
+irq_count:	.quad 0
+	.balign 16
+	.space 8192
+stack64_top:
