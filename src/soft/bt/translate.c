@@ -631,6 +631,47 @@ static bool tx_leave(struct tx *t, unsigned k)
 	return true;
 }
 
+/*
+ * DIV of 16, 32 or 64 bits runs on the host once the high half of the
+ * dividend is known to be below the divisor (no #DE: that also excludes a
+ * zero divisor); otherwise the interpreter raises it, with the flags as
+ * they were.
+ */
+static bool tx_div(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	bool mem = is_mem(in);
+	unsigned fl = in->osz == 8 ? E_W : in->osz == 2 ? E_66 : 0;
+	struct scratch s;
+	struct cold *cd;
+
+	if (in->osz < 2 || (!mem && in->rm == RSP) || (mem && !pick_scratch(in, false, &s)))
+		return false;
+	e_flags_save(e);
+	cd = cold_new(t, k, mem ? &s : NULL, true);
+	if (mem) {
+		e_spill(e, &s);
+		e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, true);
+		e_tlb(t, &s, in->osz, false, cd);
+		e_rm(e, fl, 0x3b, 1, RDX, s.s0, NOREG, 0, 0); /* cmp rdx, [s0] */
+	} else {
+		e_rr(e, fl, 0x3b, 1, RDX, in->rm); /* cmp rdx, divisor */
+	}
+	cd->jumps[cd->njumps++] = e_jcc(e, 0x3, 0); /* jae */
+	/* The flags DIV leaves are the host's DIV's from the guest's, as everywhere. */
+	e_flags_restore(e);
+	if (mem) {
+		e_reencode(e, t->raw[k], in, s.s0, NOREG);
+		e_unspill(e, &s);
+	} else {
+		for (unsigned i = 0; i < in->len; i++)
+			b1(e, t->raw[k][i]);
+	}
+	cd->resume = e_pos(e);
+	return true;
+}
+
 /* Jumps to cd unless s0 is canonical (flags clobbered: the caller saved them). */
 static void e_canonical(struct tx *t, unsigned s0, unsigned tmp, struct cold *cd)
 {
@@ -1086,6 +1127,10 @@ static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, b
 		return;
 	case OP_SSE:
 		if (tx_sse(t, k))
+			return;
+		break;
+	case OP_DIV:
+		if (tx_div(t, k))
 			return;
 		break;
 	case OP_NOP:
