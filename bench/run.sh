@@ -7,9 +7,11 @@
 # kvm-start: the tiny PVH guest that prints one line and resets at once, under
 #   kite --accel kvm and qemu-system-x86_64 -M microvm -accel kvm, alternately;
 #   wall time from process start to exit (median, min, max) and peak RSS.
-# soft-cpu: the CPU-bound tiny guest (cpuloop: integer, memory and SSE2 work)
-#   under kite --accel soft and QEMU TCG, alternately; wall time and the
-#   kite/QEMU ratio, and kite's guest instructions per second.
+# soft-cpu: the CPU-bound tiny guests (cpuloop: integer, memory and SSE2
+#   work; hashloop: multiply, rotate, divide, add-with-carry, pshufd) under
+#   kite --accel soft (translator, then --soft-cpu interp) and QEMU TCG,
+#   alternately; wall time and ratios, kite's guest instructions per second
+#   and translation figures, and hashloop's loop as a host process.
 # soft-boot: the default guest (same vmlinux and initramfs) to a marker line
 #   and to exit, under kite --accel soft and QEMU microvm TCG; plus the wall
 #   time of a CPU-bound command inside the guest.
@@ -102,26 +104,39 @@ compare_rows() {
 		"$(ms "$qmax")" "$(awk -v k="$km" -v q="$qm" 'BEGIN { if (q > 0) printf "%.2f", k / q }')"
 }
 
+# The CPU-bound tiny guests: kite's translator (the default), its
+# interpreter and QEMU TCG side by side, and for hashloop the same loop as a
+# host process (the physical limit).
 bench_soft_cpu() {
-	local guest=$BUILD/guests/cpuloop.elf kr qr out insns
-	[ -f "$guest" ] || { echo "soft-cpu: $guest missing (run make)"; return 1; }
-	kr=$(mktemp)
-	qr=$(mktemp)
-	out=$(mktemp)
-	for _ in $(seq "$SOFT_RUNS"); do
-		measure "$KITE" run --accel soft --mem 64M --kernel "$guest" >>"$kr"
-		measure "$QEMU" "${QEMU_TCG[@]}" -m 64M -kernel "$guest" >>"$qr"
+	local name guest kr ki qr hr out insns st
+	for name in cpuloop hashloop; do
+		guest=$BUILD/guests/$name.elf
+		[ -f "$guest" ] || { echo "soft-cpu: $guest missing (run make)"; return 1; }
+		kr=$(mktemp); ki=$(mktemp); qr=$(mktemp); hr=$(mktemp); out=$(mktemp)
+		for _ in $(seq "$SOFT_RUNS"); do
+			measure "$KITE" run --accel soft --mem 64M --kernel "$guest" >>"$kr"
+			measure "$KITE" run --accel soft --soft-cpu interp --mem 64M --kernel "$guest" >>"$ki"
+			measure "$QEMU" "${QEMU_TCG[@]}" -m 64M -kernel "$guest" >>"$qr"
+			[ "$name" = hashloop ] && measure "$BUILD/bench/hashloop_host" >>"$hr"
+		done
+		"$KITE" run --accel soft --mem 64M --kernel "$guest" --log-level info </dev/null \
+			>"$out" 2>&1
+		insns=$(sed -n 's/.*retired \([0-9]*\) instructions.*/\1/p' "$out" | head -n 1)
+		st=$(sed -n 's/.*translated \([0-9]*\) blocks (\([0-9]*\) guest bytes -> \([0-9]*\) host bytes) in \([0-9.]*\) s.*/\1 blocks, \2 guest bytes -> \3 host bytes, \4 s translating/p' "$out")
+		echo "soft-cpu: $name, $SOFT_RUNS runs each"
+		compare_rows "bt vs QEMU" "$kr" "$qr"
+		compare_rows "interp vs QEMU" "$ki" "$qr"
+		if [ -s "$hr" ]; then
+			awk -v k="$(summarize "$kr" | cut -d' ' -f1)" -v h="$(summarize "$hr" | cut -d' ' -f1)" \
+				'BEGIN { printf "  host process: %.2f ms; ratio kite bt/native %.2f\n", h / 1e6, k / h }'
+		fi
+		if [ -n "$insns" ]; then
+			awk -v n="$insns" -v t="$(summarize "$kr" | cut -d' ' -f1)" \
+				'BEGIN { printf "  kite bt: %d guest instructions, %.0f M instructions/s\n", n, n / (t / 1e9) / 1e6 }'
+		fi
+		[ -n "$st" ] && echo "  translator: $st"
+		rm -f "$kr" "$ki" "$qr" "$hr" "$out"
 	done
-	"$KITE" run --accel soft --mem 64M --kernel "$guest" --log-level info </dev/null \
-		>"$out" 2>&1
-	insns=$(sed -n 's/.*retired \([0-9]*\) instructions.*/\1/p' "$out" | head -n 1)
-	echo "soft-cpu: cpuloop (10M iterations of integer, memory and SSE2 work), $SOFT_RUNS runs each"
-	compare_rows "wall time" "$kr" "$qr"
-	if [ -n "$insns" ]; then
-		awk -v n="$insns" -v t="$(summarize "$kr" | cut -d' ' -f1)" \
-			'BEGIN { printf "  kite: %d guest instructions, %.1f M instructions/s\n", n, n / (t / 1e9) / 1e6 }'
-	fi
-	rm -f "$kr" "$qr" "$out"
 }
 
 # Runs "$@" and records wall time to the marker line and to exit.
