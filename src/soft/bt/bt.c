@@ -90,7 +90,7 @@ static void e_pop(struct emit *e, unsigned r)
 	b1(e, 0x58 + (r & 7));
 }
 
-static void build_stubs(struct bt *bt)
+static bool build_stubs(struct bt *bt)
 {
 	struct emit e = {.base = bt->rw, .p = bt->rw, .end = bt->rw + BT_STUB_SPACE};
 	uint32_t miss_at, hit_at, exit_at;
@@ -178,7 +178,9 @@ static void build_stubs(struct bt *bt)
 	e_flags_restore(&e);
 	e_jmp(&e, bt->stub_exit);
 
+	bt_build_tlb_stubs(bt, &e);
 	bt->stubs_end = (e_pos(&e) + 63) & ~63u;
+	return !e.overflow;
 }
 
 /* ---- the cache ------------------------------------------------------------ */
@@ -212,7 +214,8 @@ int bt_create(struct cpu *c, size_t cache_size)
 		goto fail;
 	bt_host_features(&bt->feat);
 	bt->dummy.la = 1ull << 63; /* no RIP is this non-canonical address */
-	build_stubs(bt);
+	if (!build_stubs(bt))
+		goto fail;
 	c->bt = bt;
 	c->bt_self = c;
 	bt_flush(c);

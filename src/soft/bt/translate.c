@@ -23,7 +23,6 @@ struct cold {
 	unsigned k;
 	uint8_t regs[5]; /* scratch registers to restore first */
 	unsigned nregs;
-	bool rcx;   /* RCX too (a TLB lookup had it) */
 	bool flags; /* the guest flags from SFLAGS too */
 	uint32_t resume;
 };
@@ -117,11 +116,11 @@ static bool pick_scratch(const struct x86_insn *in, bool need_sub, struct scratc
 	return true;
 }
 
+/* The TLB stub keeps its own registers; a call site spills what it uses itself. */
 static void e_spill(struct emit *e, const struct scratch *s)
 {
 	e_st(e, SPILL(s->s0), s->s0);
 	e_st(e, SPILL(s->s1), s->s1);
-	e_st(e, SPILL(s->s2), s->s2);
 	if (s->sub != NOREG)
 		e_st(e, SPILL(s->sub), s->sub);
 }
@@ -130,7 +129,6 @@ static void e_unspill(struct emit *e, const struct scratch *s)
 {
 	if (s->sub != NOREG)
 		e_ld(e, s->sub, SPILL(s->sub));
-	e_ld(e, s->s2, SPILL(s->s2));
 	e_ld(e, s->s1, SPILL(s->s1));
 	e_ld(e, s->s0, SPILL(s->s0));
 }
@@ -145,7 +143,6 @@ static struct cold *cold_new(struct tx *t, unsigned k, const struct scratch *s, 
 	if (s) {
 		cd->regs[cd->nregs++] = (uint8_t)s->s0;
 		cd->regs[cd->nregs++] = (uint8_t)s->s1;
-		cd->regs[cd->nregs++] = (uint8_t)s->s2;
 		if (s->sub != NOREG)
 			cd->regs[cd->nregs++] = (uint8_t)s->sub;
 	}
@@ -161,11 +158,10 @@ static void e_helper(struct tx *t, unsigned k)
 }
 
 /*
- * dst = the linear address of in's memory operand (its offset only when
- * !seg), tmp a scratch for guest RSP and segment bases. Touches no flags.
+ * dst = the offset of in's memory operand (the TLB stub adds an FS or GS
+ * base). Touches no flags.
  */
-static void e_la(struct tx *t, const struct x86_insn *in, uint64_t next_rip, unsigned dst,
-		 unsigned tmp, bool seg)
+static void e_la(struct tx *t, const struct x86_insn *in, uint64_t next_rip, unsigned dst)
 {
 	struct emit *e = &t->e;
 	unsigned base = in->base, index = in->index;
@@ -180,34 +176,72 @@ static void e_la(struct tx *t, const struct x86_insn *in, uint64_t next_rip, uns
 		e_movi64(e, dst, in->asz == 4 ? (uint32_t)d : (uint64_t)d);
 	} else {
 		if (base == RSP) {
-			e_ld(e, tmp, GPR(RSP));
-			base = tmp;
+			e_ld(e, dst, GPR(RSP));
+			base = dst;
 		}
 		e_rm(e, E_W | (in->asz == 4 ? E_67 : 0), 0x8d, 1, dst,
 		     base == X86_REG_NONE ? NOREG : base, index == X86_REG_NONE ? NOREG : index,
 		     in->scale, in->disp);
 	}
-	if (seg && in->seg >= X86_SEG_FS) {
-		e_ld(e, tmp, OFF(seg_base) + 8 * in->seg);
-		e_lea(e, dst, dst, tmp, 0, 0);
-	}
+}
+
+/* Which TLB stub: by s0, access size, direction, privilege and segment base. */
+static unsigned size_class(unsigned sz, bool align16)
+{
+	return align16 ? 5 : sz == 1 ? 0 : sz == 2 ? 1 : sz == 4 ? 2 : sz == 8 ? 3 : 4;
+}
+
+static const uint8_t class_size[BT_TLB_SIZES] = {1, 2, 4, 8, 16, 16};
+
+static unsigned pool_index(unsigned r)
+{
+	for (unsigned i = 0; i < sizeof(pool); i++)
+		if (pool[i] == r)
+			return i;
+	return 0;
+}
+
+/* seg: 0, or X86_SEG_FS/X86_SEG_GS whose base the stub adds. */
+static void e_access(struct tx *t, unsigned s0, unsigned sz, bool write, unsigned seg, bool align16,
+		     struct cold *cd)
+{
+	struct emit *e = &t->e;
+	unsigned segc = seg == X86_SEG_FS ? 1 : seg == X86_SEG_GS ? 2 : 0;
+
+	e_call(e, t->bt->tlb_stub[pool_index(s0)][size_class(sz, align16)][write][t->user][segc]);
+	b1(e, 0xeb); /* jmp +5: a hit returns here */
+	b1(e, 5);
+	cd->jumps[cd->njumps++] = e_jmp(e, 0); /* a miss returns here */
 }
 
 /*
- * s0 = the host address of the sz bytes at linear address s0, through the
- * TLB of this block's privilege; a miss jumps to cd. RCX is borrowed for
- * JRCXZ, the only flag-free compare.
+ * The TLB stub for s0: s0 = the host address of the sz bytes at linear
+ * address s0 (+ segment base), through the TLB of one privilege. Returns
+ * past the jmp after its call on a hit, to that jmp on a miss (a page not
+ * cached, MMIO, a store to a page holding translated code, a page-crossing
+ * or misaligned access). Saves and restores what else it uses; RCX is
+ * borrowed for JRCXZ, the only flag-free compare.
  */
-static void e_tlb(struct tx *t, const struct scratch *s, unsigned sz, bool write, struct cold *cd)
+static void build_tlb_stub(struct emit *e, unsigned s0, unsigned szc, bool write,
+			   bool user, unsigned segc)
 {
-	struct emit *e = &t->e;
-	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ;
-	int32_t tlb = OFF(tlb_set) + (int32_t)(((t->user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
+	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ, sz = class_size[szc];
+	int32_t tlb = OFF(tlb_set) + (int32_t)(((user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
 					       sizeof(struct cpu_tlb_entry));
-	unsigned s0 = s->s0, s1 = s->s1, s2 = s->s2;
+	unsigned s1 = pool[0] == s0 ? pool[1] : pool[0];
+	unsigned s2 = pool[2] == s0 ? pool[1] : pool[2];
+	uint32_t miss[4];
+	unsigned nmiss = 0;
 
-	cd->rcx = true;
-	e_st(e, SPILL(RCX), RCX);
+	if (s2 == s1)
+		s2 = pool[3];
+	e_st(e, OFF(bt_tlb_spill[0]), s1);
+	e_st(e, OFF(bt_tlb_spill[1]), s2);
+	e_st(e, OFF(bt_tlb_spill[2]), RCX);
+	if (segc) {
+		e_ld(e, s1, OFF(seg_base) + 8 * (segc == 1 ? X86_SEG_FS : X86_SEG_GS));
+		e_lea(e, s0, s0, s1, 0, 0);
+	}
 	e_movi32(e, s2, 12);
 	e_shx(e, SHRX, s1, s0, s2);
 	e_rr(e, E_REX, 0x0fb6, 2, s1, s1); /* movzx s1d, s1b: the index */
@@ -219,7 +253,7 @@ static void e_tlb(struct tx *t, const struct scratch *s, unsigned sz, bool write
 	e_rr(e, E_W, 0xf7, 1, 2, s2); /* not: rcx + ~tag + 1 is zero when they match */
 	e_lea(e, RCX, RCX, s2, 0, 1);
 	e_jrcxz(e, 5);
-	cd->jumps[cd->njumps++] = e_jmp(e, 0);
+	miss[nmiss++] = e_jmp(e, 0);
 	if (write) {
 		/* A page with translated code takes the interpreter's store, which retires it. */
 		e_rm(e, E_W | E_GS, 0x8b, 1, RCX, NOREG, s1, 3,
@@ -228,12 +262,42 @@ static void e_tlb(struct tx *t, const struct scratch *s, unsigned sz, bool write
 		e_movi32(e, s2, 63);
 		e_shx(e, SHLX, RCX, RCX, s2);
 		e_jrcxz(e, 5);
-		cd->jumps[cd->njumps++] = e_jmp(e, 0);
+		miss[nmiss++] = e_jmp(e, 0);
 	}
 	e_rm(e, E_W | E_GS, 0x8b, 1, s2, NOREG, s1, 3,
 	     tlb + (int32_t)offsetof(struct cpu_tlb_entry, addend));
 	e_lea(e, s0, s0, s2, 0, 0);
-	e_ld(e, RCX, SPILL(RCX));
+	if (szc == 5) {
+		/* SSE's aligned forms: #GP for a misaligned operand, from the interpreter. */
+		e_movi32(e, s2, 60);
+		e_shx(e, SHLX, RCX, s0, s2);
+		e_jrcxz(e, 5);
+		miss[nmiss++] = e_jmp(e, 0);
+	}
+	e_ld(e, RCX, OFF(bt_tlb_spill[2]));
+	e_ld(e, s2, OFF(bt_tlb_spill[1]));
+	e_ld(e, s1, OFF(bt_tlb_spill[0]));
+	b1(e, 0xc3);
+	for (unsigned i = 0; i < nmiss; i++)
+		e_patch(e, miss[i], e_pos(e));
+	e_ld(e, RCX, OFF(bt_tlb_spill[2]));
+	e_ld(e, s2, OFF(bt_tlb_spill[1]));
+	e_ld(e, s1, OFF(bt_tlb_spill[0]));
+	e_pop_reg(e, s0);
+	e_lea(e, s0, s0, NOREG, 0, 2);
+	e_rr(e, 0, 0xff, 1, 4, s0); /* jmp s0: to the call site's jmp to its cold path */
+}
+
+void bt_build_tlb_stubs(struct bt *bt, struct emit *e)
+{
+	for (unsigned r = 0; r < BT_TLB_REGS; r++)
+		for (unsigned z = 0; z < BT_TLB_SIZES; z++)
+			for (unsigned w = 0; w < 2; w++)
+				for (unsigned u = 0; u < 2; u++)
+					for (unsigned g = 0; g < 3; g++) {
+						bt->tlb_stub[r][z][w][u][g] = e_pos(e);
+						build_tlb_stub(e, pool[r], z, w, u, g);
+					}
 }
 
 /* Emits in from its own bytes with [mem] for its memory operand and sub for RSP. */
@@ -441,8 +505,22 @@ static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
 static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 {
 	struct emit *e = &t->e;
-	struct bt_exit *x = bt_meta_alloc(t->bt, sizeof(*x));
-	uint32_t at = e_jmp(e, e_pos(e) + 5);
+	struct bt_exit *x;
+	uint32_t at;
+
+	/*
+	 * Another page: its translation may change without this one's doing,
+	 * so no patched jump; the jump cache finds it without leaving.
+	 */
+	if (chainable && (rip ^ t->b->la) >> 12) {
+		e_flags_save(e);
+		e_st32i(e, OFF(bt_target), (uint32_t)rip);
+		e_st32i(e, OFF(bt_target) + 4, (uint32_t)(rip >> 32));
+		e_jmp(e, t->bt->stub_lookup);
+		return;
+	}
+	x = bt_meta_alloc(t->bt, sizeof(*x));
+	at = e_jmp(e, e_pos(e) + 5);
 
 	e_st32i(e, OFF(rip), (uint32_t)rip);
 	e_st32i(e, OFF(rip) + 4, (uint32_t)(rip >> 32));
@@ -495,8 +573,8 @@ static void tx_mem(struct tx *t, unsigned k)
 	}
 	cd = cold_new(t, k, &s, false);
 	e_spill(e, &s);
-	e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, true);
-	e_tlb(t, &s, mem_size(in), mem_writes(in), cd);
+	e_la(t, in, t->m[k].rip + in->len, s.s0);
+	e_access(t, s.s0, mem_size(in), mem_writes(in), in->seg, false, cd);
 	if (sub)
 		e_ld(e, s.sub, GPR(RSP));
 	e_reencode(e, t->raw[k], in, s.s0, sub ? s.sub : NOREG);
@@ -523,7 +601,7 @@ static void tx_lea(struct tx *t, unsigned k)
 	}
 	e_st(e, SPILL(s.s0), s.s0);
 	e_st(e, SPILL(s.s1), s.s1);
-	e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, false);
+	e_la(t, in, t->m[k].rip + in->len, s.s0);
 	if (in->osz == 4)
 		e_rr(e, 0, 0x89, 1, s.s0, s.s0); /* mov s0d, s0d */
 	if (in->reg == RSP)
@@ -541,7 +619,7 @@ static void e_stack(struct tx *t, const struct scratch *s, int32_t delta, bool w
 	e_ld(&t->e, s->s0, GPR(RSP));
 	if (delta)
 		e_lea(&t->e, s->s0, s->s0, NOREG, 0, delta);
-	e_tlb(t, s, 8, write, cd);
+	e_access(t, s->s0, 8, write, 0, false, cd);
 }
 
 static void e_rsp_add(struct tx *t, unsigned tmp, int32_t delta)
@@ -621,7 +699,7 @@ static bool tx_leave(struct tx *t, unsigned k)
 	cd = cold_new(t, k, &s, false);
 	e_spill(e, &s);
 	e_mov(e, s.s0, RBP);
-	e_tlb(t, &s, 8, false, cd);
+	e_access(t, s.s0, 8, false, 0, false, cd);
 	e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
 	e_lea(e, s.s1, RBP, NOREG, 0, 8);
 	e_st(e, GPR(RSP), s.s1);
@@ -652,8 +730,8 @@ static bool tx_div(struct tx *t, unsigned k)
 	cd = cold_new(t, k, mem ? &s : NULL, true);
 	if (mem) {
 		e_spill(e, &s);
-		e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, true);
-		e_tlb(t, &s, in->osz, false, cd);
+		e_la(t, in, t->m[k].rip + in->len, s.s0);
+		e_access(t, s.s0, in->osz, false, in->seg, false, cd);
 		e_rm(e, fl, 0x3b, 1, RDX, s.s0, NOREG, 0, 0); /* cmp rdx, [s0] */
 	} else {
 		e_rr(e, fl, 0x3b, 1, RDX, in->rm); /* cmp rdx, divisor */
@@ -707,8 +785,8 @@ static bool tx_indirect(struct tx *t, unsigned k)
 		e_stack(t, &s, 0, false, cd);
 		e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
 	} else if (is_mem(in)) {
-		e_la(t, in, next, s.s0, s.s1, true);
-		e_tlb(t, &s, 8, false, cd);
+		e_la(t, in, next, s.s0);
+		e_access(t, s.s0, 8, false, in->seg, false, cd);
 		e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
 	} else if (in->rm == RSP) {
 		e_ld(e, s.s0, GPR(RSP));
@@ -960,16 +1038,8 @@ static bool tx_sse(struct tx *t, unsigned k)
 			return false;
 		cd = cold_new(t, k, &s, false);
 		e_spill(e, &s);
-		e_la(t, in, t->m[k].rip + in->len, s.s0, s.s1, true);
-		e_tlb(t, &s, sh.msz, sh.store, cd);
-		if (sh.align) {
-			e_st(e, SPILL(RCX), RCX);
-			e_movi32(e, s.s2, 60);
-			e_shx(e, SHLX, RCX, s.s0, s.s2);
-			e_jrcxz(e, 5);
-			cd->jumps[cd->njumps++] = e_jmp(e, 0);
-			e_ld(e, RCX, SPILL(RCX));
-		}
+		e_la(t, in, t->m[k].rip + in->len, s.s0);
+		e_access(t, s.s0, sh.msz, sh.store, in->seg, sh.align, cd);
 	}
 	same = !mem && sh.reg == FIELD_XMM && sh.rm == FIELD_XMM && regf == rmf;
 	new_reg = sh.reg == FIELD_XMM ? 0 : regf;
@@ -1166,8 +1236,6 @@ static void e_colds(struct tx *t)
 
 		for (unsigned j = 0; j < cd->njumps; j++)
 			e_patch(e, cd->jumps[j], e_pos(e));
-		if (cd->rcx)
-			e_ld(e, RCX, SPILL(RCX));
 		for (unsigned j = cd->nregs; j-- > 0;)
 			e_ld(e, cd->regs[j], SPILL(cd->regs[j]));
 		if (cd->flags)

@@ -218,6 +218,7 @@ struct cpu {
 	 */
 	struct bt *bt;
 	uint64_t bt_spill[16];	 /* host registers saved around inline code, by number */
+	uint64_t bt_tlb_spill[3]; /* the TLB stubs' own (call sites keep theirs in bt_spill) */
 	uint64_t bt_flags;	 /* host RFLAGS image (arithmetic bits) into and out of it */
 	int64_t bt_left;	 /* instructions it may still start, less a margin */
 	int64_t bt_left0;	 /* bt_left when it was entered */
