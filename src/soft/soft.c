@@ -575,7 +575,7 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 {
 	struct soft_vcpu *sv = svcpu_of(vcpu);
 	struct irqchip *chip = soft_of(vcpu->vm)->irqchip;
-	uint64_t deadline, now, batch = SOFT_BATCH_INSNS;
+	uint64_t deadline, now, batch = sv->cpu.bt ? SOFT_BATCH_INSNS_BT : SOFT_BATCH_INSNS;
 	bool pending;
 	char what[96];
 	int rc;

@@ -145,13 +145,14 @@ static bool build_stubs(struct bt *bt)
 	e_jmp(&e, bt->stub_exit_tail);
 
 	/*
-	 * lookup: an indirect branch. Guest RAX is in spill slot RAX, the
-	 * guest flags in bt_sflags (LAHF/SETO image), the target in
-	 * bt_target. Jumps to the target's block when the jump cache has it.
+	 * lookup: a branch to another page or an indirect one. The target
+	 * is in RAX, guest RAX in its spill slot, the guest flags in SFLAGS
+	 * (LAHF/SETO image). Jumps to the target's block when the jump cache
+	 * has it, else leaves for the dispatcher.
 	 */
 	bt->stub_lookup = e_pos(&e);
 	e_st(&e, SPILL(RCX), RCX);
-	e_ld(&e, RAX, OFF(bt_target));
+	e_st(&e, OFF(bt_target), RAX);
 	e_rr(&e, 0, 0x89, 1, RAX, RCX); /* mov ecx, eax */
 	e_rr(&e, 0, 0xc1, 1, 5, RCX);	/* shr ecx, 12 */
 	b1(&e, 12);

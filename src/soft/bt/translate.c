@@ -514,8 +514,7 @@ static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 	 */
 	if (chainable && (rip ^ t->b->la) >> 12) {
 		e_flags_save(e);
-		e_st32i(e, OFF(bt_target), (uint32_t)rip);
-		e_st32i(e, OFF(bt_target) + 4, (uint32_t)(rip >> 32));
+		e_movi64(e, RAX, rip);
 		e_jmp(e, t->bt->stub_lookup);
 		return;
 	}
@@ -794,7 +793,7 @@ static bool tx_indirect(struct tx *t, unsigned k)
 		e_mov(e, s.s0, in->rm);
 	}
 	e_canonical(t, s.s0, s.s1, cd);
-	e_st(e, OFF(bt_target), s.s0);
+	e_st(e, OFF(bt_target), s.s0); /* for RAX at the end: its guest value is in its slot */
 	if (in->op == OP_RET) {
 		e_rsp_add(t, s.s1, 8 + (int32_t)(uint16_t)in->imm);
 	} else if (in->op == OP_CALLI) {
@@ -803,6 +802,7 @@ static bool tx_indirect(struct tx *t, unsigned k)
 		e_rsp_add(t, s.s1, -8);
 	}
 	e_unspill(e, &s);
+	e_ld(e, RAX, OFF(bt_target));
 	e_jmp(e, t->bt->stub_lookup);
 	cd->resume = e_pos(e);
 	e_exit(t, next, false);
