@@ -159,13 +159,14 @@ static bool build_stubs(struct bt *bt)
 	e_rr(&e, 0, 0x31, 1, RAX, RCX); /* xor ecx, eax */
 	e_rr(&e, 0, 0x81, 1, 4, RCX);	/* and ecx, mask */
 	b4(&e, BT_JC_MASK);
-	e_rm(&e, E_W | E_GS, 0x8b, 1, RCX, NOREG, RCX, 3, OFF(bt_jc)); /* rcx = jc[rcx] */
-	e_rm(&e, E_W, 0x3b, 1, RAX, RCX, NOREG, 0, 0);		       /* cmp rax, [rcx] */
+	e_rr(&e, 0, 0xc1, 1, 4, RCX); /* shl ecx, 5: 32-byte entries */
+	b1(&e, 5);
+	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc)); /* cmp rax, jc.la */
 	miss_at = e_jcc(&e, 5, 0);
 	e_ld(&e, RAX, OFF(bt_key));
-	e_rm(&e, E_W, 0x3b, 1, RAX, RCX, NOREG, 0, 8); /* cmp rax, [rcx + 8] */
+	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc) + 8); /* cmp rax, jc.key */
 	hit_at = e_jcc(&e, 5, 0);
-	e_rm(&e, E_W, 0x8b, 1, RCX, RCX, NOREG, 0, 16); /* rcx = block entry */
+	e_rm(&e, E_W | E_GS, 0x8b, 1, RCX, NOREG, RCX, 0, OFF(bt_jc) + 16); /* rcx = jc.entry */
 	e_st(&e, OFF(bt_jmp), RCX);
 	e_ld(&e, RCX, SPILL(RCX));
 	e_flags_restore(&e);
@@ -214,7 +215,6 @@ int bt_create(struct cpu *c, size_t cache_size)
 	if (bt->rw == MAP_FAILED || bt->rx == MAP_FAILED)
 		goto fail;
 	bt_host_features(&bt->feat);
-	bt->dummy.la = 1ull << 63; /* no RIP is this non-canonical address */
 	if (!build_stubs(bt))
 		goto fail;
 	c->bt = bt;
@@ -251,7 +251,7 @@ void bt_destroy(struct cpu *c)
 static void jc_clear(struct cpu *c)
 {
 	for (unsigned i = 0; i <= BT_JC_MASK; i++)
-		c->bt_jc[i] = &c->bt->dummy;
+		c->bt_jc[i].la = 1ull << 63; /* no RIP is this non-canonical address */
 }
 
 void bt_flush(struct cpu *c)
@@ -470,8 +470,8 @@ int bt_run(struct cpu *c, uint64_t end)
 		}
 		chain(c, b);
 		c->bt_key = bt_key(c);
-		c->bt_jc[(c->rip ^ (c->rip >> 12)) & BT_JC_MASK] = b;
-		b->key = c->bt_key;
+		c->bt_jc[(c->rip ^ (c->rip >> 12)) & BT_JC_MASK] =
+		    (struct cpu_bt_jc){.la = b->la, .key = c->bt_key, .entry = b->entry};
 		c->bt_left = (int64_t)(end - c->insns) - BT_MARGIN;
 		c->bt_left0 = c->bt_left;
 		c->bt_flags = (flags_get(c) & FL_ARITH) | X86_RFLAGS_FIXED;

@@ -41,10 +41,9 @@ struct bt_meta {
 	uint16_t check; /* index of the instruction the block's budget check precedes */
 };
 
-/* A translation. la and key come first: the lookup stub compares them. */
+/* A translation. */
 struct bt_block {
 	uint64_t la;
-	uint64_t key;	 /* bt_key it was last entered under (jump cache) */
 	uintptr_t entry; /* its code, in the executable view */
 	uint32_t tag;	 /* cpu->blk_tag it was translated under */
 	uint32_t gen;	 /* its page's code generation then */
@@ -54,7 +53,8 @@ struct bt_block {
 	_Atomic uint32_t *code;
 	uint64_t hash;
 };
-static_assert(offsetof(struct bt_block, key) == 8 && offsetof(struct bt_block, entry) == 16,
+static_assert(sizeof(struct cpu_bt_jc) == 32 && offsetof(struct cpu_bt_jc, key) == 8 &&
+		  offsetof(struct cpu_bt_jc, entry) == 16,
 	      "the lookup stub's offsets");
 
 /* A direct exit of a block, patched to jump to its target's block once known. */
@@ -101,7 +101,6 @@ struct bt {
 	size_t meta_size, meta_used;
 	struct bt_slot *tab;
 	uint32_t epoch;
-	struct bt_block dummy; /* empty jump-cache slots */
 	uint32_t stub_enter, stub_exit, stub_exit_tail, stub_helper, stub_lookup;
 	uint32_t tlb_stub[BT_TLB_REGS][BT_TLB_SIZES][2][2][3];
 	struct bt_stats st;

@@ -232,8 +232,12 @@ struct cpu {
 	uint32_t bt_writes_seen; /* code_map->writes when the jump cache was last cleared */
 	uint32_t bt_host_mxcsr;	 /* the host thread's MXCSR, restored after guest SSE arithmetic */
 	const void *bt_cur;	 /* the instruction a helper runs, for fault accounting */
-	/* Indirect branch targets: la -> block, keyed by bt_key (soft/bt/bt.c). */
-	const void *bt_jc[4096];
+	/* Branch targets the lookup stub finds without leaving translated code (soft/bt). */
+	struct cpu_bt_jc {
+		uint64_t la, key; /* valid while bt_key is key */
+		uintptr_t entry;  /* the translation's code */
+		uint64_t unused;
+	} bt_jc[4096];
 };
 
 /*
