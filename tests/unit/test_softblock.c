@@ -1,13 +1,19 @@
-/* tests/unit/test_softblock.c: the soft CPU's decoded-block cache, code map, TLB and REP paths. */
+/*
+ * tests/unit/test_softblock.c: the soft CPU's decoded-block cache, code map,
+ * TLB and REP paths, each through the interpreter and through the binary
+ * translator; the translator's code cache.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "soft/bt/bt.h"
 #include "soft/cpu/cpu.h"
 #include "soft_stubs.h"
 
@@ -21,6 +27,7 @@ struct env {
 	uint8_t *ram;
 	uint64_t alias_to; /* physical page ALIAS translates to */
 	unsigned translations;
+	bool bt; /* 64-bit code runs through the translator */
 };
 
 /* Identity paging for RAM, except the ALIAS page. */
@@ -71,10 +78,31 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The same, through the translator (skipped where the host cannot run it). */
+#define BT_TEST_CACHE (1u << 20)
+static int setup_bt(void **state)
+{
+	struct env *e;
+	const char *why;
+
+	if (!bt_host_supported(&why)) {
+		print_message("translator: %s\n", why);
+		*state = NULL;
+		return 0;
+	}
+	if (setup(state))
+		return -1;
+	e = *state;
+	e->bt = true;
+	return cpu_use_translator(&e->cpu, BT_TEST_CACHE);
+}
+
 static int teardown(void **state)
 {
 	struct env *e = *state;
 
+	if (!e)
+		return 0;
 	cpu_destroy(&e->cpu);
 	free(e->ram);
 	free(e);
@@ -103,6 +131,9 @@ static int run(struct env *e)
 static void test_smc_same_block(void **state)
 {
 	struct env *e = *state;
+
+	if (!e)
+		skip();
 	/*
 	 * mov $0x55, %al; mov %al, 1f+1(%rip); 1: mov $0x11, %bl; hlt
 	 * (the store rewrites the immediate of the next instruction)
@@ -125,6 +156,9 @@ static void test_smc_same_block(void **state)
 static void test_smc_rep_movs(void **state)
 {
 	struct env *e = *state;
+
+	if (!e)
+		skip();
 	/* f: mov $1, %eax; ret */
 	static const uint8_t f1[] = {0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3};
 	static const uint8_t f2[] = {0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3};
@@ -162,8 +196,12 @@ static void test_cross_cpu_code_write(void **state)
 	/* movb $9, CODE+1; hlt (absolute through a 32-bit displacement) */
 	static const uint8_t w[] = {0xc6, 0x04, 0x25, 0x01, 0x00, 0x01, 0x00, 0x09, 0xf4};
 
+	if (!a)
+		skip();
 	assert_non_null(m);
 	assert_int_equal(env_init(&b, a->ram), 0);
+	if (a->bt)
+		assert_int_equal(cpu_use_translator(&b.cpu, BT_TEST_CACHE), 0);
 	cpu_set_code_map(&a->cpu, m);
 	cpu_set_code_map(&b.cpu, m);
 	memcpy(a->ram + CODE, f, sizeof(f));
@@ -195,6 +233,9 @@ static void test_cross_cpu_code_write(void **state)
 static void test_unreported_write_after_flush(void **state)
 {
 	struct env *e = *state;
+
+	if (!e)
+		skip();
 	/* mov $7, %ebx; hlt */
 	static const uint8_t f[] = {0xbb, 0x07, 0x00, 0x00, 0x00, 0xf4};
 
@@ -213,6 +254,9 @@ static void test_unreported_write_after_flush(void **state)
 static void test_invlpg(void **state)
 {
 	struct env *e = *state;
+
+	if (!e)
+		skip();
 	/*
 	 * mov ALIAS, %rbx; invlpg ALIAS; mov ALIAS, %rcx; hlt
 	 * (the test remaps ALIAS between the two runs)
@@ -241,6 +285,9 @@ static void test_invlpg(void **state)
 static void test_tlb_and_blocks_kept(void **state)
 {
 	struct env *e = *state;
+
+	if (!e)
+		skip();
 	/* mov DATA, %rax; hlt */
 	static const uint8_t code[] = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x10, 0x00, 0xf4};
 	unsigned before;
@@ -258,6 +305,9 @@ static void test_tlb_and_blocks_kept(void **state)
 static void test_rep_reference(void **state)
 {
 	struct env *e = *state;
+
+	if (!e)
+		skip();
 	uint8_t *ref = malloc(RAM_SIZE);
 	unsigned seed = 1;
 
@@ -311,6 +361,9 @@ static void test_rep_reference(void **state)
 static void test_retired_count(void **state)
 {
 	struct env *e = *state;
+
+	if (!e)
+		skip();
 	/* nop; nop; nop; mov (%rax), %rbx with rax beyond RAM: #PF */
 	static const uint8_t code[] = {0x90, 0x90, 0x90, 0x48, 0x8b, 0x18, 0xf4};
 	uint64_t before;
@@ -331,6 +384,57 @@ static void test_retired_count(void **state)
 	assert_int_equal(e->cpu.insns - before, 1);
 }
 
+/* No view of the code cache is writable and executable at once. */
+static void test_bt_cache_wx(void **state)
+{
+	struct env *e = *state;
+	char line[512];
+	unsigned views = 0;
+	FILE *f;
+
+	if (!e)
+		skip();
+	f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char perms[8] = "";
+
+		if (!strstr(line, "kite-bt") || sscanf(line, "%*s %7s", perms) != 1)
+			continue;
+		views++;
+		assert_false(perms[1] == 'w' && perms[2] == 'x');
+	}
+	fclose(f);
+	assert_true(views >= 2);
+}
+
+/* More code than the cache holds: it is flushed and refilled, and the guest sees nothing of it. */
+static void test_bt_cache_full(void **state)
+{
+	struct env *e = *state;
+	struct bt_stats st;
+	unsigned n = 0;
+
+	if (!e)
+		skip();
+	/* 40000 blocks of "inc %rax; jmp .+2", then hlt. */
+	for (unsigned i = 0; i < 40000; i++) {
+		static const uint8_t blk[] = {0x48, 0xff, 0xc0, 0xeb, 0x00};
+
+		memcpy(e->ram + CODE + n, blk, sizeof(blk));
+		n += sizeof(blk);
+	}
+	e->ram[CODE + n] = 0xf4;
+	for (unsigned round = 0; round < 2; round++) {
+		start(e, CODE);
+		assert_int_equal(run(e), CPU_EXIT_HLT);
+		assert_int_equal(e->cpu.gpr[X86_RAX], 40000);
+	}
+	bt_get_stats(&e->cpu, &st);
+	assert_true(st.flushes >= 1);
+	assert_true(st.blocks > 40000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +446,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tlb_and_blocks_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_reference, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_smc_same_block, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_smc_rep_movs, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_cross_cpu_code_write, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreported_write_after_flush, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_invlpg, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_tlb_and_blocks_kept, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_reference, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_bt_cache_wx, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_bt_cache_full, setup_bt, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
