@@ -374,6 +374,7 @@ guest_tests() {
 		# does not run (the latter is a KVM internal error there).
 		[ "$e" = kvm ] && continue
 		guest_case btcode "$g/btcode.elf" 0 "" "$e" --mem 64M
+		guest_case btsmp "$g/btsmp.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case udstream "$g/udstream.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case cpuloop "$g/cpuloop.elf" 0 "" "$e" --mem 64M
 		guest_case pagefault "$g/pagefault.elf" 0 "" "$e" --mem 64M

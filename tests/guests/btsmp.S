@@ -1,0 +1,207 @@
+/*
+ * tests/guests/btsmp.S: one vCPU rewrites code another keeps running, in
+ * long mode (where the soft engine translates). The AP stores 1..1000 into
+ * the immediate of "mov $imm, %eax" in patchme, each time waiting until
+ * the BSP, which calls patchme over and over, has returned that value. A
+ * translation that outlived the code it came from leaves both waiting: the
+ * test then times out. Needs two vCPUs; soft engine only.
+ */
+#include "lib32.inc"
+
+#define SEL64_CODE 0x08
+#define SEL64_DATA 0x10
+#define TRAMP_ADDR 0x10000
+#define SIPI_VECTOR (TRAMP_ADDR >> 12)
+#define PATCHES 1000
+#define SPIN_LIMIT 2000000000
+
+	.text
+	.globl main
+main:
+	/* 0-1 GiB and 3-4 GiB (the local APIC) in 2 MiB pages, for both CPUs. */
+	mov $pdpt + 3, %eax
+	mov %eax, pml4
+	mov $pd0 + 3, %eax
+	mov %eax, pdpt
+	mov $pd3 + 3, %eax
+	mov %eax, pdpt + 24
+	xor %ecx, %ecx
+1:	mov %ecx, %eax
+	shl $21, %eax
+	or $0x83, %eax
+	mov %eax, pd0(, %ecx, 8)
+	or $0xc0000010, %eax /* PCD: device memory */
+	mov %eax, pd3(, %ecx, 8)
+	inc %ecx
+	cmp $512, %ecx
+	jne 1b
+
+	/* The AP's way in: real mode at TRAMP_ADDR. */
+	mov $ap_tramp, %esi
+	mov $TRAMP_ADDR, %edi
+	mov $(ap_tramp_end - ap_tramp), %ecx
+	rep movsb
+
+	mov %cr4, %eax
+	or $(1 << 5), %eax /* PAE */
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx
+	rdmsr
+	or $(1 << 8), %eax /* LME */
+	wrmsr
+	mov %cr0, %eax
+	or $(1 << 31), %eax
+	mov %eax, %cr0
+	lgdt gdt64_desc
+	ljmp $SEL64_CODE, $bsp_long
+
+	.code64
+bsp_long:
+	mov $SEL64_DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	lea bsp_stack_top(%rip), %rsp
+
+	/* INIT, then SIPI, to APIC ID 1. */
+	mov $0xfee00000, %rdi
+	movl $0x1ff, 0xf0(%rdi)
+	movl $(1 << 24), 0x310(%rdi)
+	movl $0x4500, 0x300(%rdi)
+	mov $100000, %ecx
+1:	dec %ecx
+	jnz 1b
+	movl $(1 << 24), 0x310(%rdi)
+	movl $(0x4600 | SIPI_VECTOR), 0x300(%rdi)
+
+	/* Call patchme until it says PATCHES, telling the AP each value seen. */
+	mov $SPIN_LIMIT, %r9
+2:	call patchme
+	mov %eax, seen(%rip)
+	cmp $PATCHES, %eax
+	je 3f
+	dec %r9
+	jnz 2b
+	lea msg_stuck(%rip), %rsi
+	call puts64
+	jmp reset
+3:	lea msg_done(%rip), %rsi
+	call puts64
+reset:
+	mov $0xfe, %al
+	out %al, $0x64
+	hlt
+
+ap_long:
+	mov $SEL64_DATA, %eax
+	mov %eax, %ds
+	mov %eax, %es
+	mov %eax, %ss
+	lea ap_stack_top(%rip), %rsp
+	mov $1, %ecx
+1:	mov %ecx, patchme + 1(%rip)
+	mov $SPIN_LIMIT, %r9
+2:	cmp %ecx, seen(%rip)
+	je 3f
+	pause
+	dec %r9
+	jnz 2b
+	lea msg_ap_stuck(%rip), %rsi
+	call puts64
+	jmp reset
+3:	inc %ecx
+	cmp $PATCHES, %ecx
+	jbe 1b
+4:	cli
+	hlt
+	jmp 4b
+
+/* The code the AP rewrites: its own page, nothing else on it. */
+	.balign 4096
+patchme:
+	mov $0, %eax
+	ret
+	.balign 4096
+
+putc64:
+	push %rdx
+	push %rax
+	mov $(COM1 + 5), %dx
+1:	in %dx, %al
+	test $0x20, %al
+	jz 1b
+	pop %rax
+	mov $COM1, %dx
+	out %al, %dx
+	pop %rdx
+	ret
+
+puts64:
+	push %rax
+1:	mov (%rsi), %al
+	test %al, %al
+	jz 2f
+	call putc64
+	inc %rsi
+	jmp 1b
+2:	pop %rax
+	ret
+
+/*
+ * The AP trampoline, copied to TRAMP_ADDR and entered in real mode at
+ * CS:IP = 0x1000:0000: straight to long mode on the BSP's page tables.
+ */
+	.code16
+ap_tramp:
+	cli
+	mov %cs, %ax
+	mov %ax, %ds
+	lgdtl (tramp_gdt_desc - ap_tramp)
+	mov %cr4, %eax
+	or $(1 << 5), %eax
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx
+	rdmsr
+	or $(1 << 8), %eax
+	wrmsr
+	mov %cr0, %eax
+	or $((1 << 31) | 1), %eax
+	mov %eax, %cr0
+	ljmpl $SEL64_CODE, $ap_long
+tramp_gdt_desc:
+	.word gdt64_end - gdt64 - 1
+	.long gdt64
+ap_tramp_end:
+
+	.section .rodata
+msg_done:	.asciz "btsmp: the BSP saw all 1000 patches\n"
+msg_stuck:	.asciz "btsmp: the BSP kept running old code\n"
+msg_ap_stuck:	.asciz "btsmp: the AP never saw its patch run\n"
+	.balign 8
+gdt64:
+	.quad 0
+	.quad 0x00af9a000000ffff /* 64-bit code */
+	.quad 0x00cf92000000ffff /* data */
+gdt64_end:
+gdt64_desc:
+	.word gdt64_end - gdt64 - 1
+	.long gdt64, 0
+
+	.data
+	.balign 8
+seen:	.long 0
+
+	.bss
+	.balign 4096
+pml4:	.space 4096
+pdpt:	.space 4096
+pd0:	.space 4096
+pd3:	.space 4096
+	.space 8192
+bsp_stack_top:
+	.space 8192
+ap_stack_top:
