@@ -153,12 +153,10 @@ static bool build_stubs(struct bt *bt)
 	bt->stub_lookup = e_pos(&e);
 	e_st(&e, SPILL(RCX), RCX);
 	e_st(&e, OFF(bt_target), RAX);
-	e_rr(&e, 0, 0x89, 1, RAX, RCX); /* mov ecx, eax */
-	e_rr(&e, 0, 0xc1, 1, 5, RCX);	/* shr ecx, 12 */
-	b1(&e, 12);
-	e_rr(&e, 0, 0x31, 1, RAX, RCX); /* xor ecx, eax */
-	e_rr(&e, 0, 0x81, 1, 4, RCX);	/* and ecx, mask */
-	b4(&e, BT_JC_MASK);
+	e_movi64(&e, RCX, BT_JC_MUL);
+	e_rr(&e, E_W, 0x0faf, 2, RCX, RAX); /* imul rcx, rax: bt_jc_index() */
+	e_rr(&e, E_W, 0xc1, 1, 5, RCX); /* shr rcx, 64 - BT_JC_BITS */
+	b1(&e, 64 - BT_JC_BITS);
 	e_rr(&e, 0, 0xc1, 1, 4, RCX); /* shl ecx, 5: 32-byte entries */
 	b1(&e, 5);
 	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc)); /* cmp rax, jc.la */
@@ -219,6 +217,8 @@ int bt_create(struct cpu *c, size_t cache_size)
 		goto fail;
 	c->bt = bt;
 	c->bt_self = c;
+	for (unsigned i = 0; i <= BT_JC_MASK; i++)
+		c->bt_jc[i].la = 1ull << 63;
 	bt_flush(c);
 	return 0;
 fail:
@@ -248,8 +248,15 @@ void bt_destroy(struct cpu *c)
 	c->bt = NULL;
 }
 
+/*
+ * Empties the jump cache in O(1): its entries are keyed by the TLB
+ * generation, which moves on (translations of code are revalidated, as
+ * after a TLB flush). Only when the generation wraps are they cleared.
+ */
 static void jc_clear(struct cpu *c)
 {
+	if (++c->tlb_gen != 0)
+		return;
 	for (unsigned i = 0; i <= BT_JC_MASK; i++)
 		c->bt_jc[i].la = 1ull << 63; /* no RIP is this non-canonical address */
 }
@@ -470,7 +477,7 @@ int bt_run(struct cpu *c, uint64_t end)
 		}
 		chain(c, b);
 		c->bt_key = bt_key(c);
-		c->bt_jc[(c->rip ^ (c->rip >> 12)) & BT_JC_MASK] =
+		c->bt_jc[bt_jc_index(c->rip)] =
 		    (struct cpu_bt_jc){.la = b->la, .key = c->bt_key, .entry = b->entry};
 		c->bt_left = (int64_t)(end - c->insns) - BT_MARGIN;
 		c->bt_left0 = c->bt_left;

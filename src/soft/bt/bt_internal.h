@@ -18,7 +18,14 @@
 
 #define BT_BLOCK_INSNS 64
 #define BT_TAB_SIZE    (1u << 16)
-#define BT_JC_MASK     4095u
+#define BT_JC_BITS     16
+#define BT_JC_MASK     ((1u << BT_JC_BITS) - 1)
+/* Jump cache slot of la: the top bits of a multiplicative hash (the lookup stub's too). */
+#define BT_JC_MUL 0xff51afd7ed558ccdull
+static inline unsigned bt_jc_index(uint64_t la)
+{
+	return (unsigned)((la * BT_JC_MUL) >> (64 - BT_JC_BITS));
+}
 /* bt_left is kept this far below the true budget: a block runs this many instructions unchecked. */
 #define BT_MARGIN 64
 /* With fewer instructions than this left, the interpreter finishes the batch exactly. */
@@ -53,6 +60,7 @@ struct bt_block {
 	_Atomic uint32_t *code;
 	uint64_t hash;
 };
+static_assert(sizeof(((struct cpu *)0)->bt_jc) == 32u << BT_JC_BITS, "the jump cache's size");
 static_assert(sizeof(struct cpu_bt_jc) == 32 && offsetof(struct cpu_bt_jc, key) == 8 &&
 		  offsetof(struct cpu_bt_jc, entry) == 16,
 	      "the lookup stub's offsets");

@@ -237,7 +237,7 @@ struct cpu {
 		uint64_t la, key; /* valid while bt_key is key */
 		uintptr_t entry;  /* the translation's code */
 		uint64_t unused;
-	} bt_jc[4096];
+	} bt_jc[1u << 16];
 };
 
 /*
