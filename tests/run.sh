@@ -457,6 +457,9 @@ bad_tests() {
 	bad_case cpus-huge 2 "--cpus" "${run[@]}" --kernel "$k" --cpus 100000
 	bad_case unknown-option 2 "unknown option" "${run[@]}" --kernel "$k" --frobnicate
 	bad_case bad-accel 2 "--accel" "$KITE" run --kernel "$k" --accel warp
+	bad_case bad-soft-cpu 2 "--soft-cpu;warp" "$KITE" run --kernel "$k" --soft-cpu warp
+	bad_case bad-soft-code-cache 2 "--soft-code-cache;1K" "$KITE" run --kernel "$k" \
+		--soft-code-cache 1K
 	bad_case missing-disk 1 "$TMP/no-disk.img;no such file" "${run[@]}" --kernel "$k" \
 		--disk "$TMP/no-disk.img"
 
