@@ -76,20 +76,6 @@ static void e_flags_out(struct emit *e, int32_t off)
 
 static const unsigned callee_saved[] = {RBX, RBP, R12, R13, R14, R15};
 
-static void e_push(struct emit *e, unsigned r)
-{
-	if (r & 8)
-		b1(e, 0x41);
-	b1(e, 0x50 + (r & 7));
-}
-
-static void e_pop(struct emit *e, unsigned r)
-{
-	if (r & 8)
-		b1(e, 0x41);
-	b1(e, 0x58 + (r & 7));
-}
-
 static bool build_stubs(struct bt *bt)
 {
 	struct emit e = {.base = bt->rw, .p = bt->rw, .end = bt->rw + BT_STUB_SPACE};
@@ -98,7 +84,7 @@ static bool build_stubs(struct bt *bt)
 	/* enter(cpu, code): from C into translated code. */
 	bt->stub_enter = e_pos(&e);
 	for (unsigned i = 0; i < 6; i++)
-		e_push(&e, callee_saved[i]);
+		e_push_reg(&e, callee_saved[i]);
 	e_rr(&e, E_W, 0x83, 1, 5, RSP); /* sub rsp, 8: 16-byte aligned for calls */
 	b1(&e, 8);
 	e_st(&e, OFF(bt_host_rsp), RSP);
@@ -116,7 +102,7 @@ static bool build_stubs(struct bt *bt)
 	e_rr(&e, E_W, 0x83, 1, 0, RSP); /* add rsp, 8 */
 	b1(&e, 8);
 	for (unsigned i = 6; i-- > 0;)
-		e_pop(&e, callee_saved[i]);
+		e_pop_reg(&e, callee_saved[i]);
 	b1(&e, 0xc3);
 
 	/*
@@ -362,21 +348,14 @@ static struct bt_block *find_block(struct cpu *c, uint64_t la)
 	struct bt *bt = c->bt;
 	struct bt_slot *s = tab_slot(bt, la);
 	struct bt_block *b = s->epoch == bt->epoch ? s->b : NULL;
-	struct cpu_tlb_entry *t;
 	const uint8_t *page;
 
 	if (b && b->la == la && b->tag == c->blk_tag && b->tlb_gen == c->tlb_gen &&
 	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen)
 		return b;
-	t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
-	if (t->tag == (la & ~0xfffull)) {
-		page = t->hva;
-	} else {
-		page = mem_ptr(c, la, 1, X86_SEG_CS, CPU_ACCESS_EXEC);
-		if (!page)
-			return NULL;
-		page -= la & 0xfff;
-	}
+	page = code_page(c, la);
+	if (!page)
+		return NULL;
 	if (b && b->la == la && b->tag == c->blk_tag && b->page == page &&
 	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen &&
 	    cpu_code_hash(page + (la & 0xfff), b->bytes) == b->hash) {
@@ -418,10 +397,9 @@ static inline uint64_t bt_key(const struct cpu *c)
 	return (uint64_t)c->tlb_gen << 32 | c->blk_tag;
 }
 
-/* Runs up to one instruction in the interpreter. */
-static int interp_one(struct cpu *c, uint64_t end)
+/* Runs one instruction in the interpreter. */
+static int interp_one(struct cpu *c)
 {
-	(void)end;
 	c->bt_exit = 0;
 	return cpu_run_interp(c, c->insns + 1);
 }
@@ -463,14 +441,14 @@ int bt_run(struct cpu *c, uint64_t end)
 		c->intr_shadow = false;
 		if (c->bt_exit == 1) {
 			/* The block stopped where the flags were about to be rewritten. */
-			r = interp_one(c, end);
+			r = interp_one(c);
 			if (r != CPU_EXIT_NONE)
 				return r;
 			continue;
 		}
 		b = find_block(c, c->rip);
 		if (!b) {
-			r = interp_one(c, end);
+			r = interp_one(c);
 			if (r != CPU_EXIT_NONE)
 				return r;
 			continue;

@@ -214,6 +214,13 @@ static inline void e_call(struct emit *e, uint32_t target)
 	b4(e, target - (at + 4));
 }
 
+static inline void e_push_reg(struct emit *e, unsigned r)
+{
+	if (r & 8)
+		b1(e, 0x41);
+	b1(e, 0x50 + (r & 7));
+}
+
 static inline void e_pop_reg(struct emit *e, unsigned r)
 {
 	if (r & 8)

@@ -12,7 +12,6 @@
  * instruction at a time, with the guest state written back around it.
  */
 #include <cpuid.h>
-#include <stdlib.h>
 
 #include "soft/bt/bt_internal.h"
 
@@ -48,7 +47,7 @@ struct tx {
 static const uint8_t pool[] = {RBX, RSI, RDI, R8, R9, R10, R11, R14, R15};
 
 struct scratch {
-	unsigned s0, s1, s2, sub; /* sub: stands for RSP as a register operand, or NOREG */
+	unsigned s0, s1, sub; /* sub: stands for RSP as a register operand, or NOREG */
 };
 
 static bool is_mem(const struct x86_insn *in)
@@ -91,7 +90,7 @@ static uint32_t regs_used(const struct x86_insn *in)
 static bool pick_scratch(const struct x86_insn *in, bool need_sub, struct scratch *s)
 {
 	uint32_t used = regs_used(in);
-	unsigned got[4], n = 0, want = need_sub ? 4 : 3;
+	unsigned got[3], n = 0, want = need_sub ? 3 : 2;
 	bool low = uses_high8(in);
 
 	/*
@@ -112,7 +111,6 @@ static bool pick_scratch(const struct x86_insn *in, bool need_sub, struct scratc
 	s->s0 = got[0];
 	s->sub = need_sub ? got[1] : NOREG;
 	s->s1 = got[need_sub ? 2 : 1];
-	s->s2 = got[need_sub ? 3 : 2];
 	return true;
 }
 
@@ -228,13 +226,11 @@ static void build_tlb_stub(struct emit *e, unsigned s0, unsigned szc, bool write
 	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ, sz = class_size[szc];
 	int32_t tlb = OFF(tlb_set) + (int32_t)(((user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
 					       sizeof(struct cpu_tlb_entry));
-	unsigned s1 = pool[0] == s0 ? pool[1] : pool[0];
-	unsigned s2 = pool[2] == s0 ? pool[1] : pool[2];
+	/* Its own two: the first of the pool that are not s0. */
+	unsigned s1 = pool[pool[0] == s0], s2 = pool[1 + (pool[0] == s0 || pool[1] == s0)];
 	uint32_t miss[4];
 	unsigned nmiss = 0;
 
-	if (s2 == s1)
-		s2 = pool[3];
 	e_st(e, OFF(bt_tlb_spill[0]), s1);
 	e_st(e, OFF(bt_tlb_spill[1]), s2);
 	e_st(e, OFF(bt_tlb_spill[2]), RCX);
@@ -300,40 +296,62 @@ void bt_build_tlb_stubs(struct bt *bt, struct emit *e)
 					}
 }
 
-/* Emits in from its own bytes with [mem] for its memory operand and sub for RSP. */
-static void e_reencode(struct emit *e, const uint8_t *raw, const struct x86_insn *in, unsigned mem,
-		       unsigned sub)
+/* ModRM.reg and ModRM.rm of in as encoded (REX.R and REX.B included). */
+static void modrm_fields(const uint8_t *raw, const struct x86_insn *in, unsigned *regf,
+			 unsigned *rmf)
 {
 	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
 	unsigned modrm = raw[in->modrm_at];
-	unsigned regf = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
-	unsigned rmf = (modrm & 7) | (rex & 1 ? 8 : 0);
-	unsigned nrex, i;
+
+	*regf = ((modrm >> 3) & 7) | (rex & 4 ? 8 : 0);
+	*rmf = (modrm & 7) | (rex & 1 ? 8 : 0);
+}
+
+/*
+ * Emits in from its own bytes with ModRM.reg = regf and ModRM.rm = rmf, or
+ * [rmf] when mem (then without address-size and segment prefixes: the
+ * address is already linear). A REX the instruction had stays, even an
+ * empty one: it selects SPL..DIL over AH..BH.
+ */
+static void e_reencode_fields(struct emit *e, const uint8_t *raw, const struct x86_insn *in,
+			      unsigned regf, unsigned rmf, bool mem)
+{
+	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
+	unsigned nrex = (rex & 8) | (regf & 8 ? 4 : 0) | (rmf & 8 ? 1 : 0), i;
 
 	for (i = 0; i < in->opc_at; i++) {
 		uint8_t p = raw[i];
 
 		if ((p & 0xf0) == 0x40)
 			continue;
-		if (mem != NOREG && (p == 0x67 || p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e ||
-				     p == 0x64 || p == 0x65))
+		if (mem && (p == 0x67 || p == 0x26 || p == 0x2e || p == 0x36 || p == 0x3e ||
+			    p == 0x64 || p == 0x65))
 			continue;
 		b1(e, p);
 	}
+	if (nrex || rex)
+		b1(e, 0x40 | nrex);
+	for (i = in->opc_at; i < in->modrm_at; i++)
+		b1(e, raw[i]);
+	b1(e, (mem ? 0 : 0xc0) | (regf & 7) << 3 | (rmf & 7));
+	for (i = in->imm_at; i < in->len; i++)
+		b1(e, raw[i]);
+}
+
+/* Emits in with [mem] for its memory operand (NOREG: none) and sub for RSP as a register. */
+static void e_reencode(struct emit *e, const uint8_t *raw, const struct x86_insn *in, unsigned mem,
+		       unsigned sub)
+{
+	unsigned regf, rmf;
+
+	modrm_fields(raw, in, &regf, &rmf);
 	if (sub != NOREG && g_is_gpr(in) && in->reg == RSP)
 		regf = sub;
 	if (mem != NOREG)
 		rmf = mem;
 	else if (sub != NOREG && in->rm == RSP)
 		rmf = sub;
-	nrex = (rex & 8) | (regf & 8 ? 4 : 0) | (rmf & 8 ? 1 : 0);
-	if (nrex || rex)
-		b1(e, 0x40 | nrex);
-	for (i = in->opc_at; i < in->modrm_at; i++)
-		b1(e, raw[i]);
-	b1(e, (mem != NOREG ? 0 : 0xc0) | (regf & 7) << 3 | (rmf & 7));
-	for (i = in->imm_at; i < in->len; i++)
-		b1(e, raw[i]);
+	e_reencode_fields(e, raw, in, regf, rmf, mem != NOREG);
 }
 
 /* ---- which instructions run as themselves --------------------------------- */
@@ -536,11 +554,6 @@ static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 
 /* ---- instruction translators ---------------------------------------------- */
 
-static void tx_helper(struct tx *t, unsigned k)
-{
-	e_helper(t, k);
-}
-
 static void tx_reg_rsp(struct tx *t, unsigned k)
 {
 	const struct x86_insn *in = &t->m[k].in;
@@ -548,7 +561,7 @@ static void tx_reg_rsp(struct tx *t, unsigned k)
 	struct scratch s;
 
 	if (!pick_scratch(in, true, &s)) {
-		tx_helper(t, k);
+		e_helper(t, k);
 		return;
 	}
 	e_st(e, SPILL(s.sub), s.sub);
@@ -567,7 +580,7 @@ static void tx_mem(struct tx *t, unsigned k)
 	struct cold *cd;
 
 	if (!pick_scratch(in, sub, &s)) {
-		tx_helper(t, k);
+		e_helper(t, k);
 		return;
 	}
 	cd = cold_new(t, k, &s, false);
@@ -595,7 +608,7 @@ static void tx_lea(struct tx *t, unsigned k)
 		return;
 	}
 	if (in->osz == 2 || !pick_scratch(in, false, &s)) {
-		tx_helper(t, k);
+		e_helper(t, k);
 		return;
 	}
 	e_st(e, SPILL(s.s0), s.s0);
@@ -988,46 +1001,20 @@ static void e_xmm(struct emit *e, bool store, unsigned xmm, int32_t off)
 	e_modrm_mem(e, xmm, NOREG, NOREG, 0, off);
 }
 
-/* Emits in from its own bytes with ModRM.reg = regf and ModRM.rm = rmf (or [rmf] when mem). */
-static void e_reencode_fields(struct emit *e, const uint8_t *raw, const struct x86_insn *in,
-			      unsigned regf, unsigned rmf, bool mem)
-{
-	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
-	unsigned nrex = (rex & 8) | (regf & 8 ? 4 : 0) | (rmf & 8 ? 1 : 0), i;
-
-	for (i = 0; i < in->opc_at; i++) {
-		uint8_t p = raw[i];
-
-		if ((p & 0xf0) == 0x40 || p == 0x67 || p == 0x26 || p == 0x2e || p == 0x36 ||
-		    p == 0x3e || p == 0x64 || p == 0x65)
-			continue;
-		b1(e, p);
-	}
-	if (nrex)
-		b1(e, 0x40 | nrex);
-	for (i = in->opc_at; i < in->modrm_at; i++)
-		b1(e, raw[i]);
-	b1(e, (mem ? 0 : 0xc0) | (regf & 7) << 3 | (rmf & 7));
-	for (i = in->imm_at; i < in->len; i++)
-		b1(e, raw[i]);
-}
-
 static bool tx_sse(struct tx *t, unsigned k)
 {
 	const struct x86_insn *in = &t->m[k].in;
 	const uint8_t *raw = t->raw[k];
 	struct emit *e = &t->e;
-	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
-	unsigned regf = ((raw[in->modrm_at] >> 3) & 7) | (rex & 4 ? 8 : 0);
-	unsigned rmf = (raw[in->modrm_at] & 7) | (rex & 1 ? 8 : 0);
 	bool mem = is_mem(in), same;
-	unsigned new_reg, new_rm;
+	unsigned regf, rmf, new_reg, new_rm;
 	struct sse_shape sh;
 	struct scratch s = {0};
 	struct cold *cd = NULL;
 
 	if (!(t->bt->sse_state & BT_SSE_ON) || !sse_shape(in, raw, &sh))
 		return false;
+	modrm_fields(raw, in, &regf, &rmf);
 	if (sh.fp && !(t->bt->sse_state & BT_SSE_MASKED))
 		return false;
 	if ((mem && !sh.msz) || (sh.reg == FIELD_GPR && regf == RSP) ||
@@ -1155,15 +1142,15 @@ static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, b
 		return;
 	case OP_PUSH:
 		if (!tx_push(t, k))
-			tx_helper(t, k);
+			e_helper(t, k);
 		return;
 	case OP_POP:
 		if (!tx_pop(t, k))
-			tx_helper(t, k);
+			e_helper(t, k);
 		return;
 	case OP_LEAVE:
 		if (!tx_leave(t, k))
-			tx_helper(t, k);
+			e_helper(t, k);
 		return;
 	case OP_JMP:
 		if (!is_canonical(target))
@@ -1217,14 +1204,14 @@ static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, b
 			if (in->modrm_at)
 				tx_reg_rsp(t, k);
 			else
-				tx_helper(t, k);
+				e_helper(t, k);
 		} else {
 			for (unsigned i = 0; i < in->len; i++)
 				b1(&t->e, t->raw[k][i]);
 		}
 		return;
 	}
-	tx_helper(t, k);
+	e_helper(t, k);
 }
 
 static void e_colds(struct tx *t)
@@ -1253,13 +1240,12 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	uint8_t bytes[CPU_BLK_MAX_BYTES * 2];
 	struct x86_insn ins[BT_BLOCK_INSNS];
 	_Atomic uint32_t *slot = code_slot(c, page);
-	struct host_feat f;
-	struct tx *t;
+	const struct host_feat *f = &bt->feat;
+	struct tx tx = {0}, *t = &tx;
 	struct bt_block *b;
 	uint32_t gen, start;
 	bool ended = false;
 
-	f = bt->feat;
 	gen = code_mark(slot);
 	if (avail > sizeof(bytes))
 		avail = sizeof(bytes);
@@ -1273,17 +1259,10 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	}
 	if (!n)
 		return NULL;
-	t = calloc(1, sizeof(*t));
 	b = bt_meta_alloc(bt, sizeof(*b));
-	if (!t || !b) {
-		free(t);
-		return NULL;
-	}
 	t->m = bt_meta_alloc(bt, n * sizeof(*t->m));
-	if (!t->m) {
-		free(t);
+	if (!b || !t->m)
 		return NULL;
-	}
 	t->c = c;
 	t->bt = bt;
 	t->b = b;
@@ -1306,14 +1285,13 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	/* Where the budget check goes: before the first clean flag rewrite, if nothing precedes it that uses flags. */
 	t->check_at = 0;
 	t->check_clean = false;
-	for (unsigned i = 0, at = 0; i < n; at += ins[i].len, i++) {
-		t->raw[i] = bytes + at;
-		if (kills_flags(&ins[i], &f)) {
+	for (unsigned i = 0; i < n; i++) {
+		if (kills_flags(&ins[i], f)) {
 			t->check_at = i;
 			t->check_clean = true;
 			break;
 		}
-		if (touches_flags(&ins[i], &f))
+		if (touches_flags(&ins[i], f))
 			break;
 	}
 	for (unsigned i = 0, at = 0; i < n; at += ins[i].len, i++) {
@@ -1330,21 +1308,18 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	for (unsigned k = 0; k < n && !ended; k++) {
 		if (k == t->check_at)
 			e_check(t);
-		translate_one(t, k, &f, &ended);
+		translate_one(t, k, f, &ended);
 	}
 	if (!ended)
 		e_exit(t, t->m[n - 1].rip + ins[n - 1].len, !sets_shadow(&ins[n - 1]));
 	e_check_cold(t);
 	e_colds(t);
-	if (t->e.overflow) {
-		free(t);
+	if (t->e.overflow)
 		return NULL;
-	}
 	bt->used = (e_pos(&t->e) + 15) & ~15u;
 	bt->st.blocks++;
 	bt->st.guest_bytes += pos;
 	bt->st.code_bytes += e_pos(&t->e) - start;
 	bt->st.translate_ns += bt_now_ns() - t0;
-	free(t);
 	return b;
 }

@@ -224,8 +224,7 @@ bool cpu_insn_ends_block(const struct x86_insn *in)
 	}
 }
 
-struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *page,
-				  const exec_fn *table)
+struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *page)
 {
 	const size_t worst =
 	    sizeof(struct cpu_block) + CPU_BLK_MAX_INSNS * sizeof(struct cpu_blk_insn);
@@ -250,9 +249,7 @@ struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *pag
 
 		if (x86_decode(bytes + pos, avail - pos, c->mode, &bi->in) < 0)
 			break;
-		bi->fn = exec_fast_pick(&bi->in, !c->mode64);
-		if (!bi->fn)
-			bi->fn = table[bi->in.op];
+		bi->fn = cpu_exec_fn(&bi->in, !c->mode64);
 		pos += bi->in.len;
 		n++;
 		if (cpu_insn_ends_block(&bi->in) || pos >= avail)

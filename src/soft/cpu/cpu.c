@@ -326,7 +326,6 @@ static struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
 {
 	struct cpu_blk_slot *s = &c->blk_tab[(la ^ (la >> 12)) % CPU_BLK_TAB_SIZE];
 	struct cpu_block *b = s->b;
-	struct cpu_tlb_entry *t;
 	const uint8_t *page;
 
 	/*
@@ -338,15 +337,9 @@ static struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
 	if (s->tag == c->blk_tag && b->la == la && b->tlb_gen == c->tlb_gen &&
 	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen)
 		goto hit;
-	t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
-	if (t->tag == (la & PAGE_MASK)) {
-		page = t->hva;
-	} else {
-		page = mem_ptr(c, la, 1, X86_SEG_CS, CPU_ACCESS_EXEC);
-		if (!page)
-			return fetch_one(c, la, legacy, table);
-		page -= la & ~PAGE_MASK;
-	}
+	page = code_page(c, la);
+	if (!page)
+		return fetch_one(c, la, legacy, table);
 	if (s->tag == c->blk_tag && b->la == la && b->page == page &&
 	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen &&
 	    cpu_code_hash(page + (la & ~PAGE_MASK), b->bytes) == b->hash) {
@@ -354,7 +347,7 @@ static struct cpu_block *fetch_block(struct cpu *c, uint64_t la, bool legacy,
 	} else {
 		if (legacy && c->rip > c->sys.cs.limit)
 			cpu_raise_gp0(c);
-		b = cpu_block_build(c, la, page, table);
+		b = cpu_block_build(c, la, page);
 		if (!b)
 			return fetch_one(c, la, legacy, table);
 	}

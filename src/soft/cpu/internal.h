@@ -180,8 +180,7 @@ uint64_t cpu_code_hash(const uint8_t *p, unsigned n);
  * translation of la's page); NULL when its first instruction crosses the
  * page (the caller decodes that one on its own).
  */
-struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *page,
-					const exec_fn *table);
+struct cpu_block *cpu_block_build(struct cpu *c, uint64_t la, const uint8_t *page);
 
 static inline uint64_t sz_mask(unsigned sz)
 {
@@ -482,6 +481,11 @@ void mem_read_bytes(struct cpu *c, uint64_t la, void *dst, unsigned n, unsigned 
 		    enum cpu_access acc);
 /* Host pointer for an access inside one RAM page, else NULL; faults are raised. */
 uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc);
+/*
+ * The host page holding the code at linear address la (through the exec
+ * TLB), or NULL when it is not RAM; raises the fetch fault.
+ */
+const uint8_t *code_page(struct cpu *c, uint64_t la);
 /* Raises the fault an access of sz bytes at la would raise, without accessing. */
 void mem_probe(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc);
 /* Checks la..la+sz-1 is canonical, raising #GP(0)/#SS(0). */

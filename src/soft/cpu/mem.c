@@ -51,6 +51,18 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 	cpu_block_end(c);
 }
 
+/* Caches the RAM translation x of the page at tag in entry e. */
+static void tlb_fill(struct cpu *c, struct cpu_tlb_entry *e, uint64_t tag,
+		     const struct cpu_xlate *x)
+{
+	e->tag = tag;
+	e->hva = x->hva;
+	e->addend = (uintptr_t)x->hva - tag;
+	e->code = code_slot(c, x->hva);
+	e->large = x->large;
+	c->tlb_large |= x->large;
+}
+
 /*
  * The host address of la's page for acc, or NULL with *gpa set for MMIO.
  * Raises the translation fault.
@@ -70,32 +82,30 @@ static uint8_t *page_lookup(struct cpu *c, uint64_t la, enum cpu_access acc, uin
 		*gpa = x.gpa;
 		return NULL;
 	}
-	if (!x.no_cache) {
-		e->tag = la & PAGE_MASK;
-		e->hva = x.hva;
-		e->addend = (uintptr_t)x.hva - (la & PAGE_MASK);
-		e->code = code_slot(c, x.hva);
-		e->large = x.large;
-		c->tlb_large |= x.large;
-	}
+	if (!x.no_cache)
+		tlb_fill(c, e, la & PAGE_MASK, &x);
 	return x.hva;
 }
 
 void cpu_tlb_warm(struct cpu *c, uint64_t la, uint64_t len, enum cpu_access acc)
 {
 	for (uint64_t p = la & PAGE_MASK; p < la + len; p += PAGE_SIZE) {
-		struct cpu_tlb_entry *e = &c->tlb[acc][(p >> 12) % CPU_TLB_SIZE];
 		struct cpu_xlate x = {0};
 
-		if (c->ops->translate(c->opaque, p, acc, &x) < 0 || !x.hva || x.no_cache)
-			continue;
-		e->tag = p;
-		e->hva = x.hva;
-		e->addend = (uintptr_t)x.hva - p;
-		e->code = code_slot(c, x.hva);
-		e->large = x.large;
-		c->tlb_large |= x.large;
+		if (c->ops->translate(c->opaque, p, acc, &x) == 0 && x.hva && !x.no_cache)
+			tlb_fill(c, &c->tlb[acc][(p >> 12) % CPU_TLB_SIZE], p, &x);
 	}
+}
+
+const uint8_t *code_page(struct cpu *c, uint64_t la)
+{
+	const struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
+	const uint8_t *page;
+
+	if (t->tag == (la & PAGE_MASK))
+		return t->hva;
+	page = mem_ptr(c, la, 1, X86_SEG_CS, CPU_ACCESS_EXEC);
+	return page ? page - (la & ~PAGE_MASK) : NULL;
 }
 
 uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc)
