@@ -13,9 +13,8 @@
  * kvm-pvm cannot run guest paging changes at this rate).
  */
 #include "lib32.inc"
+#include "long.inc"
 
-#define SEL64_CODE 0x08
-#define SEL64_DATA 0x10
 #define REMAP_VA 0x400000
 #define TIMER_VECTOR 0x40
 #define STORM_IRQS 1000
@@ -24,48 +23,14 @@
 	.globl main
 main:
 	/* 0-1 GiB and 3-4 GiB (the local APIC) in 2 MiB pages; 4-6 MiB in 4 KiB pages. */
-	mov $pdpt + 3, %eax
-	mov %eax, pml4
-	mov $pd0 + 3, %eax
-	mov %eax, pdpt
-	mov $pd3 + 3, %eax
-	mov %eax, pdpt + 24
-	xor %ecx, %ecx
-1:	mov %ecx, %eax
-	shl $21, %eax
-	or $0x83, %eax
-	mov %eax, pd0(, %ecx, 8)
-	or $0xc0000000, %eax
-	or $0x10, %eax /* PCD: device memory */
-	mov %eax, pd3(, %ecx, 8)
-	inc %ecx
-	cmp $512, %ecx
-	jne 1b
+	IDENTITY_MAP pml4, pdpt, pd0, pd3
 	mov $pt + 3, %eax
 	mov %eax, pd0 + 16
-
-	mov %cr4, %eax
-	or $(1 << 5), %eax /* PAE */
-	mov %eax, %cr4
-	mov $pml4, %eax
-	mov %eax, %cr3
-	mov $0xc0000080, %ecx
-	rdmsr
-	or $(1 << 8), %eax /* LME */
-	wrmsr
-	mov %cr0, %eax
-	or $(1 << 31), %eax
-	mov %eax, %cr0
-	lgdt gdt64_desc
-	ljmp $SEL64_CODE, $long_entry
+	LONG_MODE_ENTER pml4, long_entry
 
 	.code64
 long_entry:
-	mov $SEL64_DATA, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	mov %eax, %ss
-	lea stack64_top(%rip), %rsp
+	LONG_MODE_SEGMENTS stack64_top
 
 	/* smc-next: the store hits the instruction right after it. */
 	xor %r8d, %r8d
@@ -131,10 +96,7 @@ storm_done:
 	mov irq_count(%rip), %r8
 	lea msg_storm(%rip), %rsi
 	call report
-
-	mov $0xfe, %al
-	out %al, $0x64
-	hlt
+	jmp reset64
 
 /* report: prints the string at RSI and R8 in hex. */
 report:
@@ -162,9 +124,7 @@ timer_handler:
 bad_handler:
 	lea msg_bad(%rip), %rsi
 	call puts64
-	mov $0xfe, %al
-	out %al, $0x64
-	hlt
+	jmp reset64
 
 /* idt_setup: every vector to bad_handler, TIMER_VECTOR to timer_handler. */
 idt_setup:
@@ -188,49 +148,6 @@ idt_setup:
 	jne 1b
 	ret
 
-putc64:
-	push %rdx
-	push %rax
-	mov $(COM1 + 5), %dx
-1:	in %dx, %al
-	test $0x20, %al
-	jz 1b
-	pop %rax
-	mov $COM1, %dx
-	out %al, %dx
-	pop %rdx
-	ret
-
-puts64:
-	push %rax
-1:	mov (%rsi), %al
-	test %al, %al
-	jz 2f
-	call putc64
-	inc %rsi
-	jmp 1b
-2:	pop %rax
-	ret
-
-puthex64_16:
-	push %rcx
-	push %rdx
-	mov %rax, %rdx
-	mov $16, %ecx
-1:	rol $4, %rdx
-	mov %edx, %eax
-	and $0xf, %eax
-	cmp $10, %eax
-	jb 2f
-	add $('a' - '0' - 10), %eax
-2:	add $'0', %eax
-	call putc64
-	dec %ecx
-	jnz 1b
-	pop %rdx
-	pop %rcx
-	ret
-
 	/* The two frames REMAP_VA takes turns to map. */
 	.balign 4096
 frame_a:
@@ -249,14 +166,6 @@ msg_remap:	.asciz "remap: "
 msg_storm:	.asciz "storm: "
 msg_bad:	.asciz "unexpected exception or interrupt\n"
 	.balign 8
-gdt64:
-	.quad 0
-	.quad 0x00af9a000000ffff /* 64-bit code */
-	.quad 0x00cf92000000ffff /* data */
-gdt64_end:
-gdt64_desc:
-	.word gdt64_end - gdt64 - 1
-	.long gdt64, 0
 idt_desc:
 	.word 256 * 16 - 1
 	.long idt, 0

@@ -7,9 +7,8 @@
  * test then times out. Needs two vCPUs; soft engine only.
  */
 #include "lib32.inc"
+#include "long.inc"
 
-#define SEL64_CODE 0x08
-#define SEL64_DATA 0x10
 #define TRAMP_ADDR 0x10000
 #define SIPI_VECTOR (TRAMP_ADDR >> 12)
 #define PATCHES 1000
@@ -19,22 +18,7 @@
 	.globl main
 main:
 	/* 0-1 GiB and 3-4 GiB (the local APIC) in 2 MiB pages, for both CPUs. */
-	mov $pdpt + 3, %eax
-	mov %eax, pml4
-	mov $pd0 + 3, %eax
-	mov %eax, pdpt
-	mov $pd3 + 3, %eax
-	mov %eax, pdpt + 24
-	xor %ecx, %ecx
-1:	mov %ecx, %eax
-	shl $21, %eax
-	or $0x83, %eax
-	mov %eax, pd0(, %ecx, 8)
-	or $0xc0000010, %eax /* PCD: device memory */
-	mov %eax, pd3(, %ecx, 8)
-	inc %ecx
-	cmp $512, %ecx
-	jne 1b
+	IDENTITY_MAP pml4, pdpt, pd0, pd3
 
 	/* The AP's way in: real mode at TRAMP_ADDR. */
 	mov $ap_tramp, %esi
@@ -42,28 +26,11 @@ main:
 	mov $(ap_tramp_end - ap_tramp), %ecx
 	rep movsb
 
-	mov %cr4, %eax
-	or $(1 << 5), %eax /* PAE */
-	mov %eax, %cr4
-	mov $pml4, %eax
-	mov %eax, %cr3
-	mov $0xc0000080, %ecx
-	rdmsr
-	or $(1 << 8), %eax /* LME */
-	wrmsr
-	mov %cr0, %eax
-	or $(1 << 31), %eax
-	mov %eax, %cr0
-	lgdt gdt64_desc
-	ljmp $SEL64_CODE, $bsp_long
+	LONG_MODE_ENTER pml4, bsp_long
 
 	.code64
 bsp_long:
-	mov $SEL64_DATA, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	mov %eax, %ss
-	lea bsp_stack_top(%rip), %rsp
+	LONG_MODE_SEGMENTS bsp_stack_top
 
 	/* INIT, then SIPI, to APIC ID 1. */
 	mov $0xfee00000, %rdi
@@ -86,20 +53,13 @@ bsp_long:
 	jnz 2b
 	lea msg_stuck(%rip), %rsi
 	call puts64
-	jmp reset
+	jmp reset64
 3:	lea msg_done(%rip), %rsi
 	call puts64
-reset:
-	mov $0xfe, %al
-	out %al, $0x64
-	hlt
+	jmp reset64
 
 ap_long:
-	mov $SEL64_DATA, %eax
-	mov %eax, %ds
-	mov %eax, %es
-	mov %eax, %ss
-	lea ap_stack_top(%rip), %rsp
+	LONG_MODE_SEGMENTS ap_stack_top
 	mov $1, %ecx
 1:	mov %ecx, patchme + 1(%rip)
 	mov $SPIN_LIMIT, %r9
@@ -110,7 +70,7 @@ ap_long:
 	jnz 2b
 	lea msg_ap_stuck(%rip), %rsi
 	call puts64
-	jmp reset
+	jmp reset64
 3:	inc %ecx
 	cmp $PATCHES, %ecx
 	jbe 1b
@@ -124,30 +84,6 @@ patchme:
 	mov $0, %eax
 	ret
 	.balign 4096
-
-putc64:
-	push %rdx
-	push %rax
-	mov $(COM1 + 5), %dx
-1:	in %dx, %al
-	test $0x20, %al
-	jz 1b
-	pop %rax
-	mov $COM1, %dx
-	out %al, %dx
-	pop %rdx
-	ret
-
-puts64:
-	push %rax
-1:	mov (%rsi), %al
-	test %al, %al
-	jz 2f
-	call putc64
-	inc %rsi
-	jmp 1b
-2:	pop %rax
-	ret
 
 /*
  * The AP trampoline, copied to TRAMP_ADDR and entered in real mode at
@@ -181,15 +117,6 @@ ap_tramp_end:
 msg_done:	.asciz "btsmp: the BSP saw all 1000 patches\n"
 msg_stuck:	.asciz "btsmp: the BSP kept running old code\n"
 msg_ap_stuck:	.asciz "btsmp: the AP never saw its patch run\n"
-	.balign 8
-gdt64:
-	.quad 0
-	.quad 0x00af9a000000ffff /* 64-bit code */
-	.quad 0x00cf92000000ffff /* data */
-gdt64_end:
-gdt64_desc:
-	.word gdt64_end - gdt64 - 1
-	.long gdt64, 0
 
 	.data
 	.balign 8

@@ -16,7 +16,8 @@ guests: $(GUEST_BINS)
 # Keep the objects: no "rm" noise after every build.
 .SECONDARY: $(GUEST_PVH:%=$(GUEST_OUT)/%.o)
 
-$(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/hashloop.inc $(GUEST_SRC)/guests.mk
+$(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/long.inc \
+		   $(GUEST_SRC)/hashloop.inc $(GUEST_SRC)/guests.mk
 	@mkdir -p $(dir $@)
 	$(CC) -m32 $(GUEST_ASFLAGS) -c $< -o $@
 
