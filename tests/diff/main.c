@@ -483,6 +483,10 @@ static const char *host_specific(const struct diff_case *c, const struct diff_re
 		if ((in.op == OP_CALL || in.op == OP_CALLI) && n->vector == 13 && s->vector == 13)
 			return "AMD: a call to a non-canonical target does not store";
 		break;
+	case OP_SYSEXIT:
+		if (n->vector == 6)
+			return "AMD: SYSEXIT is #UD in 64-bit mode";
+		break;
 	case OP_RETF:
 		if (n->vector != 3 && s->vector != 3 && n->vector != s->vector)
 			return "AMD: a far return's faults in another order";
