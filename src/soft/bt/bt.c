@@ -79,7 +79,7 @@ static const unsigned callee_saved[] = {RBX, RBP, R12, R13, R14, R15};
 static bool build_stubs(struct bt *bt)
 {
 	struct emit e = {.base = bt->rw, .p = bt->rw, .end = bt->rw + BT_STUB_SPACE};
-	uint32_t miss_at, hit_at, exit_at;
+	uint32_t miss_at, hit_at, attn_at, exit_at;
 
 	/* enter(cpu, code): from C into translated code. */
 	bt->stub_enter = e_pos(&e);
@@ -150,6 +150,10 @@ static bool build_stubs(struct bt *bt)
 	e_ld(&e, RAX, OFF(bt_key));
 	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc) + 8); /* cmp rax, jc.key */
 	hit_at = e_jcc(&e, 5, 0);
+	/* A request the blocks' unlocked budget update lost is seen here. */
+	e_rm(&e, E_GS, 0x83, 1, 7, NOREG, NOREG, 0, OFF(bt_attn)); /* cmp dword [attn], 0 */
+	b1(&e, 0);
+	attn_at = e_jcc(&e, 5, 0);
 	e_rm(&e, E_W | E_GS, 0x8b, 1, RCX, NOREG, RCX, 0, OFF(bt_jc) + 16); /* rcx = jc.entry */
 	e_st(&e, OFF(bt_jmp), RCX);
 	e_ld(&e, RCX, SPILL(RCX));
@@ -157,6 +161,7 @@ static bool build_stubs(struct bt *bt)
 	e_rm(&e, E_GS, 0xff, 1, 4, NOREG, NOREG, 0, OFF(bt_jmp));
 	e_patch(&e, miss_at, e_pos(&e));
 	e_patch(&e, hit_at, e_pos(&e));
+	e_patch(&e, attn_at, e_pos(&e));
 	e_ld(&e, RCX, SPILL(RCX));
 	e_ld(&e, RAX, OFF(bt_target));
 	e_st(&e, OFF(rip), RAX);
@@ -165,6 +170,16 @@ static bool build_stubs(struct bt *bt)
 	e_jmp(&e, bt->stub_exit);
 
 	bt_build_tlb_stubs(bt, &e);
+	if (bt->perf_map) {
+		fprintf(bt->perf_map, "%lx %x bt_stubs\n", (unsigned long)(uintptr_t)bt->rx,
+			bt->stub_lookup);
+		fprintf(bt->perf_map, "%lx %x bt_lookup\n",
+			(unsigned long)(uintptr_t)bt->rx + bt->stub_lookup,
+			bt->tlb_stub[0][0][0][0][0] - bt->stub_lookup);
+		fprintf(bt->perf_map, "%lx %x bt_tlb_stubs\n",
+			(unsigned long)(uintptr_t)bt->rx + bt->tlb_stub[0][0][0][0][0],
+			e_pos(&e) - bt->tlb_stub[0][0][0][0][0]);
+	}
 	bt->stubs_end = (e_pos(&e) + 63) & ~63u;
 	return !e.overflow;
 }
@@ -199,6 +214,12 @@ int bt_create(struct cpu *c, size_t cache_size)
 	if (bt->rw == MAP_FAILED || bt->rx == MAP_FAILED)
 		goto fail;
 	bt_host_features(&bt->feat);
+	if (getenv("KITE_PERF_MAP")) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		bt->perf_map = fopen(path, "a");
+	}
 	if (!build_stubs(bt))
 		goto fail;
 	c->bt = bt;
@@ -228,6 +249,8 @@ void bt_destroy(struct cpu *c)
 		return;
 	munmap(bt->rw, bt->size);
 	munmap(bt->rx, bt->size);
+	if (bt->perf_map)
+		fclose(bt->perf_map);
 	free(bt->tab);
 	free(bt->meta);
 	free(bt);
@@ -283,6 +306,24 @@ void *bt_meta_alloc(struct bt *bt, size_t n)
 
 /* ---- running -------------------------------------------------------------- */
 
+/*
+ * bt_left without the attention bit: far from zero once it is set (the
+ * budget stays well within +-2^56), so whether it flipped bit 63 shows.
+ */
+static int64_t bt_left_get(struct cpu *c)
+{
+	int64_t v = atomic_load_explicit(&c->bt_left, memory_order_relaxed);
+
+	if (v < -(INT64_C(1) << 56) || v >= INT64_C(1) << 56)
+		v = (int64_t)((uint64_t)v ^ (1ull << 63));
+	return v;
+}
+
+static void bt_left_set(struct cpu *c, int64_t v)
+{
+	atomic_store_explicit(&c->bt_left, v, memory_order_relaxed);
+}
+
 int bt_helper(struct cpu *c, const struct bt_meta *m)
 {
 	uint64_t next = m->rip + m->in.len;
@@ -304,7 +345,8 @@ int bt_helper(struct cpu *c, const struct bt_meta *m)
 	    bt_sse_state(c) == sse)
 		return 0;
 	/* Leave after this instruction: hand back the budget of the block's rest. */
-	c->bt_left += m->idx >= m->check ? m->n - m->idx - 1 : -(int64_t)(m->idx + 1);
+	bt_left_set(c, bt_left_get(c) +
+			   (m->idx >= m->check ? m->n - m->idx - 1 : -(int64_t)(m->idx + 1)));
 	c->bt_exit = 0;
 	return 1;
 }
@@ -316,8 +358,8 @@ void bt_fault_account(struct cpu *c)
 	if (!m)
 		return;
 	/* The faulting instruction did not retire. */
-	c->bt_left += m->idx >= m->check ? m->n - m->idx : -(int64_t)m->idx;
-	c->insns += c->bt_left0 - c->bt_left;
+	bt_left_set(c, bt_left_get(c) + (m->idx >= m->check ? m->n - m->idx : -(int64_t)m->idx));
+	c->insns += c->bt_left0 - bt_left_get(c);
 	c->bt_cur = NULL;
 }
 
@@ -457,11 +499,14 @@ int bt_run(struct cpu *c, uint64_t end)
 		c->bt_key = bt_key(c);
 		c->bt_jc[bt_jc_index(c->rip)] =
 		    (struct cpu_bt_jc){.la = b->la, .key = c->bt_key, .entry = b->entry};
-		c->bt_left = (int64_t)(end - c->insns) - BT_MARGIN;
-		c->bt_left0 = c->bt_left;
+		c->bt_left0 = (int64_t)(end - c->insns) - BT_MARGIN;
+		bt_left_set(c, c->bt_left0);
+		/* A request between the top of the loop and here would be lost. */
+		if (atomic_load_explicit(&c->bt_attn, memory_order_acquire))
+			cpu_bt_attention(c);
 		c->bt_flags = (flags_get(c) & FL_ARITH) | X86_RFLAGS_FIXED;
 		enter(c, b->entry);
-		c->insns += c->bt_left0 - c->bt_left;
+		c->insns += c->bt_left0 - bt_left_get(c);
 		c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (c->bt_flags & FL_ARITH);
 		c->lf.op = LF_NONE;
 		r = c->pending_exit;

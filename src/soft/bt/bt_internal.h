@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "soft/bt/bt.h"
 #include "soft/bt/emit.h"
@@ -18,7 +19,7 @@
 
 #define BT_BLOCK_INSNS 64
 #define BT_TAB_SIZE    (1u << 16)
-#define BT_JC_BITS     16
+#define BT_JC_BITS     CPU_BT_JC_BITS
 #define BT_JC_MASK     ((1u << BT_JC_BITS) - 1)
 /* Jump cache slot of la: the top bits of a multiplicative hash (the lookup stub's too). */
 #define BT_JC_MUL 0xff51afd7ed558ccdull
@@ -112,6 +113,7 @@ struct bt {
 	uint32_t stub_enter, stub_exit, stub_exit_tail, stub_helper, stub_lookup;
 	uint32_t tlb_stub[BT_TLB_REGS][BT_TLB_SIZES][2][2][3];
 	struct bt_stats st;
+	FILE *perf_map; /* KITE_PERF_MAP: names for perf (/tmp/perf-PID.map) */
 };
 
 /* Restores the guest flags from SFLAGS (guest RAX must be in SPILL(RAX)). */

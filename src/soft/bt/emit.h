@@ -183,6 +183,17 @@ static inline void e_shx(struct emit *e, unsigned pp, unsigned dst, unsigned src
 #define SHLX 1
 #define SHRX 3
 
+/* BMI2 RORX dst, src, imm (64-bit; no flags). */
+static inline void e_rorx(struct emit *e, unsigned dst, unsigned src, unsigned imm)
+{
+	b1(e, 0xc4);
+	b1(e, ((dst & 8) ? 0 : 0x80) | 0x40 | ((src & 8) ? 0 : 0x20) | 0x03);
+	b1(e, 0xfb);
+	b1(e, 0xf0);
+	b1(e, 0xc0 | (dst & 7) << 3 | (src & 7));
+	b1(e, imm);
+}
+
 /* jmp rel32 / jcc rel32 / call rel32 to offset target; return the rel32's offset. */
 static inline uint32_t e_jmp(struct emit *e, uint32_t target)
 {

@@ -41,6 +41,12 @@ struct tx {
 	unsigned ncheck_jumps;
 	unsigned check_at;
 	bool check_clean;
+	/*
+	 * Pool registers no instruction of the block names: their guest
+	 * values go to their spill slots once at the block's entry and come
+	 * back at its exits, so in between they are scratch for free.
+	 */
+	uint32_t borrowed;
 };
 
 /* Scratch registers: never implicit operands (RAX, RCX, RDX), never awkward as a base. */
@@ -87,19 +93,27 @@ static uint32_t regs_used(const struct x86_insn *in)
 	return m;
 }
 
-static bool pick_scratch(const struct x86_insn *in, bool need_sub, struct scratch *s)
+static bool pick_scratch(const struct tx *t, const struct x86_insn *in, bool need_sub,
+			 struct scratch *s)
 {
 	uint32_t used = regs_used(in);
-	unsigned got[3], n = 0, want = need_sub ? 3 : 2;
+	unsigned got[3], n = 0, want = need_sub ? 3 : 2, order[sizeof(pool)], norder = 0;
 	bool low = uses_high8(in);
 
+	/* Borrowed registers first: they cost no spill. */
+	for (unsigned i = 0; i < sizeof(pool); i++)
+		if (t->borrowed & (1u << pool[i]))
+			order[norder++] = pool[i];
+	for (unsigned i = 0; i < sizeof(pool); i++)
+		if (!(t->borrowed & (1u << pool[i])))
+			order[norder++] = pool[i];
 	/*
 	 * s0 (the new memory base) and sub appear in the re-encoded
 	 * instruction: next to AH..BH they must encode without REX.
 	 */
 	for (unsigned pass = 0; pass < 2 && n < want; pass++) {
-		for (unsigned i = 0; i < sizeof(pool) && n < want; i++) {
-			unsigned r = pool[i];
+		for (unsigned i = 0; i < norder && n < want; i++) {
+			unsigned r = order[i];
 
 			if ((used & (1u << r)) || (pass == 0 && low && r >= 8) || (pass == 1 && low && r < 8))
 				continue;
@@ -114,21 +128,47 @@ static bool pick_scratch(const struct x86_insn *in, bool need_sub, struct scratc
 	return true;
 }
 
-/* The TLB stub keeps its own registers; a call site spills what it uses itself. */
-static void e_spill(struct emit *e, const struct scratch *s)
+/* Saves guest r in its slot before it serves as scratch (a borrowed one is saved already). */
+static void e_take(struct tx *t, unsigned r)
 {
-	e_st(e, SPILL(s->s0), s->s0);
-	e_st(e, SPILL(s->s1), s->s1);
-	if (s->sub != NOREG)
-		e_st(e, SPILL(s->sub), s->sub);
+	if (r != NOREG && !(t->borrowed & (1u << r)))
+		e_st(&t->e, SPILL(r), r);
 }
 
-static void e_unspill(struct emit *e, const struct scratch *s)
+static void e_give_back(struct tx *t, unsigned r)
 {
-	if (s->sub != NOREG)
-		e_ld(e, s->sub, SPILL(s->sub));
-	e_ld(e, s->s1, SPILL(s->s1));
-	e_ld(e, s->s0, SPILL(s->s0));
+	if (r != NOREG && !(t->borrowed & (1u << r)))
+		e_ld(&t->e, r, SPILL(r));
+}
+
+/* The TLB stub keeps its own registers; a call site spills what it uses itself. */
+static void e_spill(struct tx *t, const struct scratch *s)
+{
+	e_take(t, s->s0);
+	e_take(t, s->s1);
+	e_take(t, s->sub);
+}
+
+static void e_unspill(struct tx *t, const struct scratch *s)
+{
+	e_give_back(t, s->sub);
+	e_give_back(t, s->s1);
+	e_give_back(t, s->s0);
+}
+
+/* The borrowed registers' guest values: into the slots at the entry, back at every exit. */
+static void e_borrow(struct tx *t)
+{
+	for (unsigned r = 0; r < 16; r++)
+		if (t->borrowed & (1u << r))
+			e_st(&t->e, SPILL(r), r);
+}
+
+static void e_return_borrowed(struct tx *t)
+{
+	for (unsigned r = 0; r < 16; r++)
+		if (t->borrowed & (1u << r))
+			e_ld(&t->e, r, SPILL(r));
 }
 
 static struct cold *cold_new(struct tx *t, unsigned k, const struct scratch *s, bool flags)
@@ -139,10 +179,11 @@ static struct cold *cold_new(struct tx *t, unsigned k, const struct scratch *s, 
 	cd->k = k;
 	cd->flags = flags;
 	if (s) {
-		cd->regs[cd->nregs++] = (uint8_t)s->s0;
-		cd->regs[cd->nregs++] = (uint8_t)s->s1;
-		if (s->sub != NOREG)
-			cd->regs[cd->nregs++] = (uint8_t)s->sub;
+		const unsigned regs[3] = {s->s0, s->s1, s->sub};
+
+		for (unsigned i = 0; i < 3; i++)
+			if (regs[i] != NOREG && !(t->borrowed & (1u << regs[i])))
+				cd->regs[cd->nregs++] = (uint8_t)regs[i];
 	}
 	return cd;
 }
@@ -150,9 +191,12 @@ static struct cold *cold_new(struct tx *t, unsigned k, const struct scratch *s, 
 /* The interpreter runs instruction k (guest state in registers, as the instruction sees it). */
 static void e_helper(struct tx *t, unsigned k)
 {
+	e_return_borrowed(t);
 	e_st(&t->e, GPR(RAX), RAX);
 	e_movi64(&t->e, RAX, (uint64_t)(uintptr_t)&t->m[k]);
 	e_call(&t->e, t->bt->stub_helper);
+	/* The instruction may have written one of them (CPUID writes RBX, say). */
+	e_borrow(t);
 }
 
 /*
@@ -526,6 +570,7 @@ static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 	struct bt_exit *x;
 	uint32_t at;
 
+	e_return_borrowed(t);
 	/*
 	 * Another page: its translation may change without this one's doing,
 	 * so no patched jump; the jump cache finds it without leaving.
@@ -560,15 +605,15 @@ static void tx_reg_rsp(struct tx *t, unsigned k)
 	struct emit *e = &t->e;
 	struct scratch s;
 
-	if (!pick_scratch(in, true, &s)) {
+	if (!pick_scratch(t, in, true, &s)) {
 		e_helper(t, k);
 		return;
 	}
-	e_st(e, SPILL(s.sub), s.sub);
+	e_take(t, s.sub);
 	e_ld(e, s.sub, GPR(RSP));
 	e_reencode(e, t->raw[k], in, NOREG, s.sub);
 	e_st(e, GPR(RSP), s.sub);
-	e_ld(e, s.sub, SPILL(s.sub));
+	e_give_back(t, s.sub);
 }
 
 static void tx_mem(struct tx *t, unsigned k)
@@ -579,12 +624,12 @@ static void tx_mem(struct tx *t, unsigned k)
 	struct scratch s;
 	struct cold *cd;
 
-	if (!pick_scratch(in, sub, &s)) {
+	if (!pick_scratch(t, in, sub, &s)) {
 		e_helper(t, k);
 		return;
 	}
 	cd = cold_new(t, k, &s, false);
-	e_spill(e, &s);
+	e_spill(t, &s);
 	e_la(t, in, t->m[k].rip + in->len, s.s0);
 	e_access(t, s.s0, mem_size(in), mem_writes(in), in->seg, false, cd);
 	if (sub)
@@ -592,7 +637,7 @@ static void tx_mem(struct tx *t, unsigned k)
 	e_reencode(e, t->raw[k], in, s.s0, sub ? s.sub : NOREG);
 	if (sub)
 		e_st(e, GPR(RSP), s.sub);
-	e_unspill(e, &s);
+	e_unspill(t, &s);
 	cd->resume = e_pos(e);
 }
 
@@ -607,12 +652,11 @@ static void tx_lea(struct tx *t, unsigned k)
 			b1(e, t->raw[k][i]);
 		return;
 	}
-	if (in->osz == 2 || !pick_scratch(in, false, &s)) {
+	if (in->osz == 2 || !pick_scratch(t, in, false, &s)) {
 		e_helper(t, k);
 		return;
 	}
-	e_st(e, SPILL(s.s0), s.s0);
-	e_st(e, SPILL(s.s1), s.s1);
+	e_take(t, s.s0);
 	e_la(t, in, t->m[k].rip + in->len, s.s0);
 	if (in->osz == 4)
 		e_rr(e, 0, 0x89, 1, s.s0, s.s0); /* mov s0d, s0d */
@@ -620,8 +664,7 @@ static void tx_lea(struct tx *t, unsigned k)
 		e_st(e, GPR(RSP), s.s0);
 	else
 		e_mov(e, in->reg, s.s0);
-	e_ld(e, s.s1, SPILL(s.s1));
-	e_ld(e, s.s0, SPILL(s.s0));
+	e_give_back(t, s.s0);
 }
 
 /* s0 = the host address of the 8-byte stack slot at RSP + delta (delta: -8 push, 0 pop). */
@@ -661,10 +704,10 @@ static bool tx_push(struct tx *t, unsigned k)
 	struct scratch s;
 	struct cold *cd;
 
-	if (in->osz != 8 || is_mem(in) || !pick_scratch(in, false, &s))
+	if (in->osz != 8 || is_mem(in) || !pick_scratch(t, in, false, &s))
 		return false;
 	cd = cold_new(t, k, &s, false);
-	e_spill(e, &s);
+	e_spill(t, &s);
 	e_stack(t, &s, -8, true, cd);
 	if (imm) {
 		e_store_imm(e, s.s0, s.s1, in->imm);
@@ -675,7 +718,7 @@ static bool tx_push(struct tx *t, unsigned k)
 		e_rm(e, E_W, 0x89, 1, in->rm, s.s0, NOREG, 0, 0);
 	}
 	e_rsp_add(t, s.s1, -8);
-	e_unspill(e, &s);
+	e_unspill(t, &s);
 	cd->resume = e_pos(e);
 	return true;
 }
@@ -687,14 +730,14 @@ static bool tx_pop(struct tx *t, unsigned k)
 	struct scratch s;
 	struct cold *cd;
 
-	if (in->osz != 8 || is_mem(in) || in->rm == RSP || !pick_scratch(in, false, &s))
+	if (in->osz != 8 || is_mem(in) || in->rm == RSP || !pick_scratch(t, in, false, &s))
 		return false;
 	cd = cold_new(t, k, &s, false);
-	e_spill(e, &s);
+	e_spill(t, &s);
 	e_stack(t, &s, 0, false, cd);
 	e_rm(e, E_W, 0x8b, 1, in->rm, s.s0, NOREG, 0, 0);
 	e_rsp_add(t, s.s1, 8);
-	e_unspill(e, &s);
+	e_unspill(t, &s);
 	cd->resume = e_pos(e);
 	return true;
 }
@@ -706,17 +749,17 @@ static bool tx_leave(struct tx *t, unsigned k)
 	struct scratch s;
 	struct cold *cd;
 
-	if (in->osz != 8 || !pick_scratch(in, false, &s))
+	if (in->osz != 8 || !pick_scratch(t, in, false, &s))
 		return false;
 	cd = cold_new(t, k, &s, false);
-	e_spill(e, &s);
+	e_spill(t, &s);
 	e_mov(e, s.s0, RBP);
 	e_access(t, s.s0, 8, false, 0, false, cd);
 	e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
 	e_lea(e, s.s1, RBP, NOREG, 0, 8);
 	e_st(e, GPR(RSP), s.s1);
 	e_mov(e, RBP, s.s0);
-	e_unspill(e, &s);
+	e_unspill(t, &s);
 	cd->resume = e_pos(e);
 	return true;
 }
@@ -736,12 +779,12 @@ static bool tx_div(struct tx *t, unsigned k)
 	struct scratch s;
 	struct cold *cd;
 
-	if (in->osz < 2 || (!mem && in->rm == RSP) || (mem && !pick_scratch(in, false, &s)))
+	if (in->osz < 2 || (!mem && in->rm == RSP) || (mem && !pick_scratch(t, in, false, &s)))
 		return false;
 	e_flags_save(e);
 	cd = cold_new(t, k, mem ? &s : NULL, true);
 	if (mem) {
-		e_spill(e, &s);
+		e_spill(t, &s);
 		e_la(t, in, t->m[k].rip + in->len, s.s0);
 		e_access(t, s.s0, in->osz, false, in->seg, false, cd);
 		e_rm(e, fl, 0x3b, 1, RDX, s.s0, NOREG, 0, 0); /* cmp rdx, [s0] */
@@ -753,7 +796,7 @@ static bool tx_div(struct tx *t, unsigned k)
 	e_flags_restore(e);
 	if (mem) {
 		e_reencode(e, t->raw[k], in, s.s0, NOREG);
-		e_unspill(e, &s);
+		e_unspill(t, &s);
 	} else {
 		for (unsigned i = 0; i < in->len; i++)
 			b1(e, t->raw[k][i]);
@@ -788,11 +831,11 @@ static bool tx_indirect(struct tx *t, unsigned k)
 	struct scratch s;
 	struct cold *cd;
 
-	if (in->osz != 8 || !pick_scratch(in, false, &s))
+	if (in->osz != 8 || !pick_scratch(t, in, false, &s))
 		return false;
 	e_flags_save(e);
 	cd = cold_new(t, k, &s, true);
-	e_spill(e, &s);
+	e_spill(t, &s);
 	if (in->op == OP_RET) {
 		e_stack(t, &s, 0, false, cd);
 		e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
@@ -814,7 +857,8 @@ static bool tx_indirect(struct tx *t, unsigned k)
 		e_store_imm(e, s.s0, s.s1, next);
 		e_rsp_add(t, s.s1, -8);
 	}
-	e_unspill(e, &s);
+	e_unspill(t, &s);
+	e_return_borrowed(t);
 	e_ld(e, RAX, OFF(bt_target));
 	e_jmp(e, t->bt->stub_lookup);
 	cd->resume = e_pos(e);
@@ -830,14 +874,14 @@ static bool tx_call(struct tx *t, unsigned k, uint64_t target)
 	struct scratch s;
 	struct cold *cd;
 
-	if (!pick_scratch(in, false, &s))
+	if (!pick_scratch(t, in, false, &s))
 		return false;
 	cd = cold_new(t, k, &s, false);
-	e_spill(e, &s);
+	e_spill(t, &s);
 	e_stack(t, &s, -8, true, cd);
 	e_store_imm(e, s.s0, s.s1, next);
 	e_rsp_add(t, s.s1, -8);
-	e_unspill(e, &s);
+	e_unspill(t, &s);
 	cd->resume = e_pos(e);
 	e_exit(t, target, true);
 	return true;
@@ -1021,10 +1065,10 @@ static bool tx_sse(struct tx *t, unsigned k)
 	    (!mem && sh.rm == FIELD_GPR && rmf == RSP))
 		return false;
 	if (mem) {
-		if (!pick_scratch(in, false, &s))
+		if (!pick_scratch(t, in, false, &s))
 			return false;
 		cd = cold_new(t, k, &s, false);
-		e_spill(e, &s);
+		e_spill(t, &s);
 		e_la(t, in, t->m[k].rip + in->len, s.s0);
 		e_access(t, s.s0, sh.msz, sh.store, in->seg, sh.align, cd);
 	}
@@ -1052,7 +1096,7 @@ static bool tx_sse(struct tx *t, unsigned k)
 	if (!mem && sh.rm == FIELD_XMM && !same)
 		e_xmm(e, true, 1, xmm_off(rmf));
 	if (mem) {
-		e_unspill(e, &s);
+		e_unspill(t, &s);
 		cd->resume = e_pos(e);
 	}
 	return true;
@@ -1069,28 +1113,23 @@ static void e_check(struct tx *t)
 {
 	struct emit *e = &t->e;
 
+	/* bt_left goes negative when the budget is spent, or is negative already when the vCPU is wanted. */
 	if (t->check_clean) {
 		e_rm(e, E_W | E_GS, 0x81, 1, 5, NOREG, NOREG, 0, OFF(bt_left));
 		b4(e, t->n);
 		t->check_jumps[t->ncheck_jumps++] = e_jcc(e, 0xc, 0); /* jl */
-		e_rm(e, E_GS, 0x83, 1, 7, NOREG, NOREG, 0, OFF(bt_attn));
-		b1(e, 0);
-		t->check_jumps[t->ncheck_jumps++] = e_jcc(e, 0x5, 0); /* jne */
 		return;
 	}
-	e_st(e, SPILL(RCX), RCX);
-	e_st(e, SPILL(RBX), RBX);
+	e_take(t, RCX);
 	e_ld(e, RCX, OFF(bt_left));
 	e_lea(e, RCX, RCX, NOREG, 0, -(int32_t)t->n);
 	e_st(e, OFF(bt_left), RCX);
-	e_movi32(e, RBX, 63);
-	e_shx(e, SHRX, RCX, RCX, RBX); /* 1 when the budget went negative */
-	e_rm(e, E_GS, 0x8b, 1, RBX, NOREG, NOREG, 0, OFF(bt_attn));
-	e_lea(e, RCX, RCX, RBX, 0, 0);
-	e_ld(e, RBX, SPILL(RBX));
+	/* Its top byte: 0 while the budget lasts (it stays below 2^56); JRCXZ spares the flags. */
+	e_rorx(e, RCX, RCX, 56);
+	e_rr(e, 0, 0x0fb6, 2, RCX, RCX); /* movzx ecx, cl */
 	e_jrcxz(e, 5);
 	t->check_jumps[t->ncheck_jumps++] = e_jmp(e, 0);
-	e_ld(e, RCX, SPILL(RCX));
+	e_give_back(t, RCX);
 }
 
 static void e_check_cold(struct tx *t)
@@ -1108,12 +1147,13 @@ static void e_check_cold(struct tx *t)
 		e_ld(e, RCX, OFF(bt_left));
 		e_lea(e, RCX, RCX, NOREG, 0, back);
 		e_st(e, OFF(bt_left), RCX);
-		e_ld(e, RCX, SPILL(RCX));
+		e_give_back(t, RCX);
 	}
 	e_st32i(e, OFF(rip), (uint32_t)rip);
 	e_st32i(e, OFF(rip) + 4, (uint32_t)(rip >> 32));
 	/* 1: the flags here are stale; the interpreter runs the instruction that rewrites them. */
 	e_st32i(e, OFF(bt_exit), t->check_clean ? 1 : 0);
+	e_return_borrowed(t);
 	e_jmp(e, t->bt->stub_exit);
 }
 
@@ -1232,6 +1272,44 @@ static void e_colds(struct tx *t)
 	}
 }
 
+/*
+ * Up to two pool registers that no instruction of the block names, when
+ * some instruction needs scratch registers (a memory operand, the stack).
+ */
+static uint32_t borrowable(const struct x86_insn *ins, unsigned n)
+{
+	uint32_t used = 0, got = 0;
+	bool needs = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct x86_insn *in = &ins[i];
+
+		used |= regs_used(in);
+		switch (in->op) {
+		case OP_PUSH:
+		case OP_POP:
+		case OP_LEAVE:
+		case OP_CALL:
+		case OP_CALLI:
+		case OP_RET:
+		case OP_JMPI:
+			needs = true;
+			break;
+		default:
+			needs |= is_mem(in) || uses_rsp_reg(in);
+		}
+	}
+	if (!needs)
+		return 0;
+	for (unsigned i = 0, k = 0; i < sizeof(pool) && k < 2; i++) {
+		if (!(used & (1u << pool[i]))) {
+			got |= 1u << pool[i];
+			k++;
+		}
+	}
+	return got;
+}
+
 struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 {
 	struct bt *bt = c->bt;
@@ -1305,6 +1383,8 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 		m->n = (uint16_t)n;
 		m->check = (uint16_t)t->check_at;
 	}
+	t->borrowed = borrowable(ins, n);
+	e_borrow(t);
 	for (unsigned k = 0; k < n && !ended; k++) {
 		if (k == t->check_at)
 			e_check(t);
@@ -1321,5 +1401,8 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	bt->st.guest_bytes += pos;
 	bt->st.code_bytes += e_pos(&t->e) - start;
 	bt->st.translate_ns += bt_now_ns() - t0;
+	if (bt->perf_map)
+		fprintf(bt->perf_map, "%lx %x bt_%s_%lx\n", (unsigned long)b->entry,
+			e_pos(&t->e) - start, t->user ? "u" : "k", (unsigned long)la);
 	return b;
 }

@@ -52,7 +52,7 @@ static void slot_bump(struct cpu_code_map *m, _Atomic uint32_t *slot)
 			struct cpu *c = atomic_load_explicit(&m->cpus[i], memory_order_acquire);
 
 			if (c)
-				atomic_store_explicit(&c->bt_attn, 1, memory_order_release);
+				cpu_bt_attention(c);
 		}
 	}
 }

@@ -268,10 +268,20 @@ void cpu_set_rflags(struct cpu *c, uint64_t rflags)
 	c->rflags = (rflags & 0x3f7fd5) | X86_RFLAGS_FIXED;
 }
 
+void cpu_bt_attention(struct cpu *c)
+{
+	atomic_store_explicit(&c->bt_attn, 1, memory_order_release);
+	/*
+	 * Translated code updates bt_left without a lock and may undo this;
+	 * bt_attn stays, and the lookup stub and the dispatcher test it.
+	 */
+	atomic_fetch_or_explicit(&c->bt_left, INT64_MIN, memory_order_release);
+}
+
 void cpu_request_exit(struct cpu *c)
 {
 	atomic_store_explicit(&c->exit_request, true, memory_order_release);
-	atomic_store_explicit(&c->bt_attn, 1, memory_order_release);
+	cpu_bt_attention(c);
 }
 
 /*

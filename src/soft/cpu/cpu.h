@@ -141,6 +141,9 @@ struct cpu_msrs {
 	uint64_t pat;
 };
 
+/* A jump cache that stays in the L2 cache: a miss there costs more than a collision. */
+#define CPU_BT_JC_BITS 12
+
 struct cpu {
 	/* Hot architectural state. */
 	uint64_t gpr[X86_NR_GPRS];
@@ -220,8 +223,13 @@ struct cpu {
 	uint64_t bt_spill[16];	 /* host registers saved around inline code, by number */
 	uint64_t bt_tlb_spill[3]; /* the TLB stubs' own (call sites keep theirs in bt_spill) */
 	uint64_t bt_flags;	 /* host RFLAGS image (arithmetic bits) into and out of it */
-	int64_t bt_left;	 /* instructions it may still start, less a margin */
-	int64_t bt_left0;	 /* bt_left when it was entered */
+	/*
+	 * Instructions translated code may still start, less a margin. A
+	 * block leaves when it is negative; wanting the vCPU sets bit 63 too
+	 * (cpu_bt_attention), so that one test sees both.
+	 */
+	_Atomic int64_t bt_left;
+	int64_t bt_left0;	  /* bt_left when it was entered */
 	_Atomic uint32_t bt_attn; /* nonzero: leave translated code at the next block */
 	uint32_t bt_exit;	 /* the exit taken (0: none), for chaining blocks */
 	uint64_t bt_key;	 /* what a jump-cache entry must match: TLB generation, tag */
@@ -237,7 +245,7 @@ struct cpu {
 		uint64_t la, key; /* valid while bt_key is key */
 		uintptr_t entry;  /* the translation's code */
 		uint64_t unused;
-	} bt_jc[1u << 16];
+	} bt_jc[1u << CPU_BT_JC_BITS];
 };
 
 /*
@@ -280,6 +288,9 @@ int cpu_run(struct cpu *cpu, uint64_t max_insns);
 
 /* Executes one instruction: cpu_run(cpu, 1). */
 int cpu_step(struct cpu *cpu);
+
+/* Makes translated code leave for the dispatcher at its next block; any thread. */
+void cpu_bt_attention(struct cpu *cpu);
 
 /* Makes a running cpu_run return CPU_EXIT_REQUEST soon; any thread. */
 void cpu_request_exit(struct cpu *cpu);
