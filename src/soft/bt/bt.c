@@ -169,16 +169,11 @@ static bool build_stubs(struct bt *bt)
 	e_flags_restore(&e);
 	e_jmp(&e, bt->stub_exit);
 
-	bt_build_tlb_stubs(bt, &e);
 	if (bt->perf_map) {
 		fprintf(bt->perf_map, "%lx %x bt_stubs\n", (unsigned long)(uintptr_t)bt->rx,
 			bt->stub_lookup);
 		fprintf(bt->perf_map, "%lx %x bt_lookup\n",
-			(unsigned long)(uintptr_t)bt->rx + bt->stub_lookup,
-			bt->tlb_stub[0][0][0][0][0] - bt->stub_lookup);
-		fprintf(bt->perf_map, "%lx %x bt_tlb_stubs\n",
-			(unsigned long)(uintptr_t)bt->rx + bt->tlb_stub[0][0][0][0][0],
-			e_pos(&e) - bt->tlb_stub[0][0][0][0][0]);
+			(unsigned long)(uintptr_t)bt->rx + bt->stub_lookup, e_pos(&e) - bt->stub_lookup);
 	}
 	bt->stubs_end = (e_pos(&e) + 63) & ~63u;
 	return !e.overflow;

@@ -34,10 +34,7 @@ static inline unsigned bt_jc_index(uint64_t la)
 /* Room a block may need in the cache and beside it (64 instructions at their longest). */
 #define BT_BLOCK_SPACE (64u << 10)
 #define BT_META_SPACE  (16u << 10)
-#define BT_STUB_SPACE  (256u << 10)
-/* TLB stubs: by scratch register, access size class, direction, privilege, segment base. */
-#define BT_TLB_REGS  9
-#define BT_TLB_SIZES 6
+#define BT_STUB_SPACE  (4u << 10)
 
 /* One guest instruction of a block, for the interpreter when it runs it. */
 struct bt_meta {
@@ -111,7 +108,6 @@ struct bt {
 	struct bt_slot *tab;
 	uint32_t epoch;
 	uint32_t stub_enter, stub_exit, stub_exit_tail, stub_helper, stub_lookup;
-	uint32_t tlb_stub[BT_TLB_REGS][BT_TLB_SIZES][2][2][3];
 	struct bt_stats st;
 	FILE *perf_map; /* KITE_PERF_MAP: names for perf (/tmp/perf-PID.map) */
 };
@@ -141,7 +137,6 @@ static inline void e_flags_save(struct emit *e)
 int bt_helper(struct cpu *c, const struct bt_meta *m);
 void *bt_meta_alloc(struct bt *bt, size_t n);
 struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page);
-void bt_build_tlb_stubs(struct bt *bt, struct emit *e);
 uint64_t bt_now_ns(void);
 
 #endif

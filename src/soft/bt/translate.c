@@ -24,6 +24,7 @@ struct cold {
 	unsigned nregs;
 	bool flags; /* the guest flags from SFLAGS too */
 	uint32_t resume;
+	const struct cold *same; /* takes same's resume (a lookup's own registers restored first) */
 };
 
 struct tx {
@@ -35,7 +36,7 @@ struct tx {
 	const uint8_t *raw[BT_BLOCK_INSNS];
 	unsigned n;
 	bool user;
-	struct cold cold[BT_BLOCK_INSNS * 2];
+	struct cold cold[BT_BLOCK_INSNS * 4];
 	unsigned ncold;
 	uint32_t check_jumps[2];
 	unsigned ncheck_jumps;
@@ -141,7 +142,7 @@ static void e_give_back(struct tx *t, unsigned r)
 		e_ld(&t->e, r, SPILL(r));
 }
 
-/* The TLB stub keeps its own registers; a call site spills what it uses itself. */
+/* A call site's scratch registers. */
 static void e_spill(struct tx *t, const struct scratch *s)
 {
 	e_take(t, s->s0);
@@ -200,7 +201,7 @@ static void e_helper(struct tx *t, unsigned k)
 }
 
 /*
- * dst = the offset of in's memory operand (the TLB stub adds an FS or GS
+ * dst = the offset of in's memory operand (the lookup adds an FS or GS
  * base). Touches no flags.
  */
 static void e_la(struct tx *t, const struct x86_insn *in, uint64_t next_rip, unsigned dst)
@@ -227,117 +228,107 @@ static void e_la(struct tx *t, const struct x86_insn *in, uint64_t next_rip, uns
 	}
 }
 
-/* Which TLB stub: by s0, access size, direction, privilege and segment base. */
-static unsigned size_class(unsigned sz, bool align16)
+/* A register of the pool for the inline lookup: not the instruction's, not s's; borrowed if one is. */
+static unsigned pick_lookup_reg(const struct tx *t, const struct x86_insn *in,
+				const struct scratch *s)
 {
-	return align16 ? 5 : sz == 1 ? 0 : sz == 2 ? 1 : sz == 4 ? 2 : sz == 8 ? 3 : 4;
+	uint32_t avoid = regs_used(in) | 1u << s->s0 | 1u << s->s1 |
+			 (s->sub != NOREG ? 1u << s->sub : 0);
+	unsigned got = NOREG;
+
+	for (unsigned i = 0; i < sizeof(pool); i++) {
+		unsigned r = pool[i];
+
+		if (avoid & (1u << r))
+			continue;
+		if (t->borrowed & (1u << r))
+			return r;
+		if (got == NOREG)
+			got = r;
+	}
+	return got;
 }
 
-static const uint8_t class_size[BT_TLB_SIZES] = {1, 2, 4, 8, 16, 16};
-
-static unsigned pool_index(unsigned r)
+/* A miss goes to cd, after restoring what the lookup took for itself. */
+static struct cold *miss_path(struct tx *t, struct cold *cd, const unsigned *taken, unsigned ntaken)
 {
-	for (unsigned i = 0; i < sizeof(pool); i++)
-		if (pool[i] == r)
-			return i;
-	return 0;
-}
+	struct cold *m;
 
-/* seg: 0, or X86_SEG_FS/X86_SEG_GS whose base the stub adds. */
-static void e_access(struct tx *t, unsigned s0, unsigned sz, bool write, unsigned seg, bool align16,
-		     struct cold *cd)
-{
-	struct emit *e = &t->e;
-	unsigned segc = seg == X86_SEG_FS ? 1 : seg == X86_SEG_GS ? 2 : 0;
-
-	e_call(e, t->bt->tlb_stub[pool_index(s0)][size_class(sz, align16)][write][t->user][segc]);
-	b1(e, 0xeb); /* jmp +5: a hit returns here */
-	b1(e, 5);
-	cd->jumps[cd->njumps++] = e_jmp(e, 0); /* a miss returns here */
+	if (!ntaken)
+		return cd;
+	m = &t->cold[t->ncold++];
+	*m = *cd;
+	m->njumps = 0;
+	m->same = cd;
+	for (unsigned i = 0; i < ntaken; i++)
+		m->regs[m->nregs++] = (uint8_t)taken[i];
+	return m;
 }
 
 /*
- * The TLB stub for s0: s0 = the host address of the sz bytes at linear
- * address s0 (+ segment base), through the TLB of one privilege. Returns
- * past the jmp after its call on a hit, to that jmp on a miss (a page not
- * cached, MMIO, a store to a page holding translated code, a page-crossing
- * or misaligned access). Saves and restores what else it uses; RCX is
- * borrowed for JRCXZ, the only flag-free compare.
+ * s0 = the host address of the sz bytes at linear address s0 (+ the FS or
+ * GS base when seg is one), through the TLB of the block's privilege,
+ * inline and flag-free (BMI2 shifts, LEA, JRCXZ). s1 is free here and
+ * serves as the index; a third register and RCX are borrowed or saved.
+ * A page not cached, MMIO, a store to a page holding translated code, a
+ * page-crossing or a misaligned aligned-SSE access goes to cd.
  */
-static void build_tlb_stub(struct emit *e, unsigned s0, unsigned szc, bool write,
-			   bool user, unsigned segc)
+static void e_access(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
+		     bool align16, struct cold *cd)
 {
-	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ, sz = class_size[szc];
-	int32_t tlb = OFF(tlb_set) + (int32_t)(((user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
+	struct emit *e = &t->e;
+	const struct x86_insn *in = &t->m[cd->k].in;
+	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ;
+	int32_t tlb = OFF(tlb_set) + (int32_t)(((t->user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
 					       sizeof(struct cpu_tlb_entry));
-	/* Its own two: the first of the pool that are not s0. */
-	unsigned s1 = pool[pool[0] == s0], s2 = pool[1 + (pool[0] == s0 || pool[1] == s0)];
-	uint32_t miss[4];
-	unsigned nmiss = 0;
+	unsigned s0 = s->s0, ix = s->s1, tmp = pick_lookup_reg(t, in, s), taken[2], ntaken = 0;
+	struct cold *miss;
 
-	e_st(e, OFF(bt_tlb_spill[0]), s1);
-	e_st(e, OFF(bt_tlb_spill[1]), s2);
-	e_st(e, OFF(bt_tlb_spill[2]), RCX);
-	if (segc) {
-		e_ld(e, s1, OFF(seg_base) + 8 * (segc == 1 ? X86_SEG_FS : X86_SEG_GS));
-		e_lea(e, s0, s0, s1, 0, 0);
+	if (!(t->borrowed & (1u << RCX)))
+		taken[ntaken++] = RCX;
+	if (!(t->borrowed & (1u << tmp)))
+		taken[ntaken++] = tmp;
+	miss = miss_path(t, cd, taken, ntaken);
+	e_take(t, RCX);
+	e_take(t, tmp);
+	if (seg == X86_SEG_FS || seg == X86_SEG_GS) {
+		e_ld(e, tmp, OFF(seg_base) + 8 * (int32_t)seg);
+		e_lea(e, s0, s0, tmp, 0, 0);
 	}
-	e_movi32(e, s2, 12);
-	e_shx(e, SHRX, s1, s0, s2);
-	e_rr(e, E_REX, 0x0fb6, 2, s1, s1); /* movzx s1d, s1b: the index */
-	e_lea(e, s1, s1, s1, 2, 0);	   /* x5, and x8 below: 40-byte entries */
+	e_movi32(e, tmp, 12);
+	e_shx(e, SHRX, ix, s0, tmp);
+	e_rr(e, E_REX, 0x0fb6, 2, ix, ix); /* movzx ix, ix8: the index */
+	e_lea(e, ix, ix, ix, 2, 0);	   /* x5, and x8 below: 40-byte entries */
 	e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
-	e_shx(e, SHRX, RCX, RCX, s2);
-	e_shx(e, SHLX, RCX, RCX, s2); /* the page of the last byte */
-	e_rm(e, E_W | E_GS, 0x8b, 1, s2, NOREG, s1, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, tag));
-	e_rr(e, E_W, 0xf7, 1, 2, s2); /* not: rcx + ~tag + 1 is zero when they match */
-	e_lea(e, RCX, RCX, s2, 0, 1);
+	e_shx(e, SHRX, RCX, RCX, tmp);
+	e_shx(e, SHLX, RCX, RCX, tmp); /* the page of the last byte */
+	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, tag));
+	e_rr(e, E_W, 0xf7, 1, 2, tmp); /* not: rcx + ~tag + 1 is zero when they match */
+	e_lea(e, RCX, RCX, tmp, 0, 1);
 	e_jrcxz(e, 5);
-	miss[nmiss++] = e_jmp(e, 0);
+	miss->jumps[miss->njumps++] = e_jmp(e, 0);
 	if (write) {
 		/* A page with translated code takes the interpreter's store, which retires it. */
-		e_rm(e, E_W | E_GS, 0x8b, 1, RCX, NOREG, s1, 3,
+		e_rm(e, E_W | E_GS, 0x8b, 1, RCX, NOREG, ix, 3,
 		     tlb + (int32_t)offsetof(struct cpu_tlb_entry, code));
 		e_rm(e, 0, 0x8b, 1, RCX, RCX, NOREG, 0, 0);
-		e_movi32(e, s2, 63);
-		e_shx(e, SHLX, RCX, RCX, s2);
+		e_movi32(e, tmp, 63);
+		e_shx(e, SHLX, RCX, RCX, tmp);
 		e_jrcxz(e, 5);
-		miss[nmiss++] = e_jmp(e, 0);
+		miss->jumps[miss->njumps++] = e_jmp(e, 0);
 	}
-	e_rm(e, E_W | E_GS, 0x8b, 1, s2, NOREG, s1, 3,
+	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3,
 	     tlb + (int32_t)offsetof(struct cpu_tlb_entry, addend));
-	e_lea(e, s0, s0, s2, 0, 0);
-	if (szc == 5) {
+	e_lea(e, s0, s0, tmp, 0, 0);
+	if (align16) {
 		/* SSE's aligned forms: #GP for a misaligned operand, from the interpreter. */
-		e_movi32(e, s2, 60);
-		e_shx(e, SHLX, RCX, s0, s2);
+		e_movi32(e, tmp, 60);
+		e_shx(e, SHLX, RCX, s0, tmp);
 		e_jrcxz(e, 5);
-		miss[nmiss++] = e_jmp(e, 0);
+		miss->jumps[miss->njumps++] = e_jmp(e, 0);
 	}
-	e_ld(e, RCX, OFF(bt_tlb_spill[2]));
-	e_ld(e, s2, OFF(bt_tlb_spill[1]));
-	e_ld(e, s1, OFF(bt_tlb_spill[0]));
-	b1(e, 0xc3);
-	for (unsigned i = 0; i < nmiss; i++)
-		e_patch(e, miss[i], e_pos(e));
-	e_ld(e, RCX, OFF(bt_tlb_spill[2]));
-	e_ld(e, s2, OFF(bt_tlb_spill[1]));
-	e_ld(e, s1, OFF(bt_tlb_spill[0]));
-	e_pop_reg(e, s0);
-	e_lea(e, s0, s0, NOREG, 0, 2);
-	e_rr(e, 0, 0xff, 1, 4, s0); /* jmp s0: to the call site's jmp to its cold path */
-}
-
-void bt_build_tlb_stubs(struct bt *bt, struct emit *e)
-{
-	for (unsigned r = 0; r < BT_TLB_REGS; r++)
-		for (unsigned z = 0; z < BT_TLB_SIZES; z++)
-			for (unsigned w = 0; w < 2; w++)
-				for (unsigned u = 0; u < 2; u++)
-					for (unsigned g = 0; g < 3; g++) {
-						bt->tlb_stub[r][z][w][u][g] = e_pos(e);
-						build_tlb_stub(e, pool[r], z, w, u, g);
-					}
+	e_give_back(t, tmp);
+	e_give_back(t, RCX);
 }
 
 /* ModRM.reg and ModRM.rm of in as encoded (REX.R and REX.B included). */
@@ -631,7 +622,7 @@ static void tx_mem(struct tx *t, unsigned k)
 	cd = cold_new(t, k, &s, false);
 	e_spill(t, &s);
 	e_la(t, in, t->m[k].rip + in->len, s.s0);
-	e_access(t, s.s0, mem_size(in), mem_writes(in), in->seg, false, cd);
+	e_access(t, &s, mem_size(in), mem_writes(in), in->seg, false, cd);
 	if (sub)
 		e_ld(e, s.sub, GPR(RSP));
 	e_reencode(e, t->raw[k], in, s.s0, sub ? s.sub : NOREG);
@@ -674,7 +665,7 @@ static void e_stack(struct tx *t, const struct scratch *s, int32_t delta, bool w
 	e_ld(&t->e, s->s0, GPR(RSP));
 	if (delta)
 		e_lea(&t->e, s->s0, s->s0, NOREG, 0, delta);
-	e_access(t, s->s0, 8, write, 0, false, cd);
+	e_access(t, s, 8, write, 0, false, cd);
 }
 
 static void e_rsp_add(struct tx *t, unsigned tmp, int32_t delta)
@@ -754,7 +745,7 @@ static bool tx_leave(struct tx *t, unsigned k)
 	cd = cold_new(t, k, &s, false);
 	e_spill(t, &s);
 	e_mov(e, s.s0, RBP);
-	e_access(t, s.s0, 8, false, 0, false, cd);
+	e_access(t, &s, 8, false, 0, false, cd);
 	e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
 	e_lea(e, s.s1, RBP, NOREG, 0, 8);
 	e_st(e, GPR(RSP), s.s1);
@@ -786,7 +777,7 @@ static bool tx_div(struct tx *t, unsigned k)
 	if (mem) {
 		e_spill(t, &s);
 		e_la(t, in, t->m[k].rip + in->len, s.s0);
-		e_access(t, s.s0, in->osz, false, in->seg, false, cd);
+		e_access(t, &s, in->osz, false, in->seg, false, cd);
 		e_rm(e, fl, 0x3b, 1, RDX, s.s0, NOREG, 0, 0); /* cmp rdx, [s0] */
 	} else {
 		e_rr(e, fl, 0x3b, 1, RDX, in->rm); /* cmp rdx, divisor */
@@ -841,7 +832,7 @@ static bool tx_indirect(struct tx *t, unsigned k)
 		e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
 	} else if (is_mem(in)) {
 		e_la(t, in, next, s.s0);
-		e_access(t, s.s0, 8, false, in->seg, false, cd);
+		e_access(t, &s, 8, false, in->seg, false, cd);
 		e_rm(e, E_W, 0x8b, 1, s.s0, s.s0, NOREG, 0, 0);
 	} else if (in->rm == RSP) {
 		e_ld(e, s.s0, GPR(RSP));
@@ -1070,7 +1061,7 @@ static bool tx_sse(struct tx *t, unsigned k)
 		cd = cold_new(t, k, &s, false);
 		e_spill(t, &s);
 		e_la(t, in, t->m[k].rip + in->len, s.s0);
-		e_access(t, s.s0, sh.msz, sh.store, in->seg, sh.align, cd);
+		e_access(t, &s, sh.msz, sh.store, in->seg, sh.align, cd);
 	}
 	same = !mem && sh.reg == FIELD_XMM && sh.rm == FIELD_XMM && regf == rmf;
 	new_reg = sh.reg == FIELD_XMM ? 0 : regf;
@@ -1268,23 +1259,47 @@ static void e_colds(struct tx *t)
 		if (cd->flags)
 			e_flags_restore(e);
 		e_helper(t, cd->k);
-		e_jmp(e, cd->resume);
+		e_jmp(e, cd->same ? cd->same->resume : cd->resume);
 	}
 }
 
+/* Names RCX, as an operand or implicitly (what runs in the interpreter restores it first). */
+static bool names_rcx(const struct x86_insn *in)
+{
+	if (in->flags & X86_F_IMM_CL)
+		return true;
+	switch (in->op) {
+	case OP_LOOP:
+	case OP_MOVS:
+	case OP_STOS:
+	case OP_LODS:
+	case OP_CMPS:
+	case OP_SCAS:
+	case OP_INS:
+	case OP_OUTS:
+		return true;
+	default:
+		break;
+	}
+	return low_reg(in->reg) == RCX || (!is_mem(in) && low_reg(in->rm) == RCX) ||
+	       (is_mem(in) && (in->base == RCX || in->index == RCX));
+}
+
 /*
- * Up to two pool registers that no instruction of the block names, when
- * some instruction needs scratch registers (a memory operand, the stack).
+ * Up to three pool registers, and RCX, that no instruction of the block
+ * names, when some instruction needs scratch registers (a memory operand,
+ * the stack).
  */
 static uint32_t borrowable(const struct x86_insn *ins, unsigned n)
 {
 	uint32_t used = 0, got = 0;
-	bool needs = false;
+	bool needs = false, rcx = false;
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct x86_insn *in = &ins[i];
 
 		used |= regs_used(in);
+		rcx |= names_rcx(in);
 		switch (in->op) {
 		case OP_PUSH:
 		case OP_POP:
@@ -1301,13 +1316,13 @@ static uint32_t borrowable(const struct x86_insn *ins, unsigned n)
 	}
 	if (!needs)
 		return 0;
-	for (unsigned i = 0, k = 0; i < sizeof(pool) && k < 2; i++) {
+	for (unsigned i = 0, k = 0; i < sizeof(pool) && k < 3; i++) {
 		if (!(used & (1u << pool[i]))) {
 			got |= 1u << pool[i];
 			k++;
 		}
 	}
-	return got;
+	return got | (rcx ? 0 : 1u << RCX);
 }
 
 struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)

@@ -221,7 +221,6 @@ struct cpu {
 	 */
 	struct bt *bt;
 	uint64_t bt_spill[16];	 /* host registers saved around inline code, by number */
-	uint64_t bt_tlb_spill[3]; /* the TLB stubs' own (call sites keep theirs in bt_spill) */
 	uint64_t bt_flags;	 /* host RFLAGS image (arithmetic bits) into and out of it */
 	/*
 	 * Instructions translated code may still start, less a margin. A
