@@ -452,9 +452,10 @@ static void soft_vcpu_destroy(struct vcpu *vcpu)
 	if (st.blocks)
 		log_info("soft: vcpu %u translated %" PRIu64 " blocks (%" PRIu64
 			 " guest bytes -> %" PRIu64 " host bytes) in %.3f s, %" PRIu64
-			 " cache flushes, %" PRIu64 " instructions via the interpreter",
+			 " cache flushes, %" PRIu64 " instructions via the interpreter, %" PRIu64
+			 " entries from the dispatcher",
 			 vcpu->id, st.blocks, st.guest_bytes, st.code_bytes, st.translate_ns / 1e9,
-			 st.flushes, st.helper_calls);
+			 st.flushes, st.helper_calls, st.entries);
 	cpu_destroy(&sv->cpu);
 	pthread_cond_destroy(&sv->cond);
 	pthread_mutex_destroy(&sv->lock);

@@ -79,7 +79,7 @@ static const unsigned callee_saved[] = {RBX, RBP, R12, R13, R14, R15};
 static bool build_stubs(struct bt *bt)
 {
 	struct emit e = {.base = bt->rw, .p = bt->rw, .end = bt->rw + BT_STUB_SPACE};
-	uint32_t miss_at, hit_at, attn_at, exit_at;
+	uint32_t miss_at, way0_at, attn_at, exit_at;
 
 	/* enter(cpu, code): from C into translated code. */
 	bt->stub_enter = e_pos(&e);
@@ -140,27 +140,32 @@ static bool build_stubs(struct bt *bt)
 	e_st(&e, SPILL(RCX), RCX);
 	e_st(&e, OFF(bt_target), RAX);
 	e_movi64(&e, RCX, BT_JC_MUL);
-	e_rr(&e, E_W, 0x0faf, 2, RCX, RAX); /* imul rcx, rax: bt_jc_index() */
+	e_rr(&e, E_W, 0x0faf, 2, RCX, RAX); /* imul rcx, rax: bt_jc_set() */
 	e_rr(&e, E_W, 0xc1, 1, 5, RCX); /* shr rcx, 64 - BT_JC_BITS */
 	b1(&e, 64 - BT_JC_BITS);
-	e_rr(&e, 0, 0xc1, 1, 4, RCX); /* shl ecx, 5: 32-byte entries */
+	e_rr(&e, 0, 0xc1, 1, 4, RCX); /* shl ecx, 5: 32-byte sets */
 	b1(&e, 5);
-	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc)); /* cmp rax, jc.la */
+	e_rr(&e, E_W, 0xc1, 1, 4, RAX); /* shl rax, 16; shr rax, 16; or rax, [bt_key]: bt_jc_key() */
+	b1(&e, 16);
+	e_rr(&e, E_W, 0xc1, 1, 5, RAX);
+	b1(&e, 16);
+	e_rm(&e, E_W | E_GS, 0x0b, 1, RAX, NOREG, NOREG, 0, OFF(bt_key));
+	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc)); /* cmp rax, way 0's key */
+	way0_at = e_jcc(&e, 4, 0);					 /* je */
+	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc) + 16); /* way 1's */
 	miss_at = e_jcc(&e, 5, 0);
-	e_ld(&e, RAX, OFF(bt_key));
-	e_rm(&e, E_W | E_GS, 0x3b, 1, RAX, NOREG, RCX, 0, OFF(bt_jc) + 8); /* cmp rax, jc.key */
-	hit_at = e_jcc(&e, 5, 0);
+	e_lea(&e, RCX, RCX, NOREG, 0, 16);
+	e_patch(&e, way0_at, e_pos(&e));
 	/* A request the blocks' unlocked budget update lost is seen here. */
 	e_rm(&e, E_GS, 0x83, 1, 7, NOREG, NOREG, 0, OFF(bt_attn)); /* cmp dword [attn], 0 */
 	b1(&e, 0);
 	attn_at = e_jcc(&e, 5, 0);
-	e_rm(&e, E_W | E_GS, 0x8b, 1, RCX, NOREG, RCX, 0, OFF(bt_jc) + 16); /* rcx = jc.entry */
+	e_rm(&e, E_W | E_GS, 0x8b, 1, RCX, NOREG, RCX, 0, OFF(bt_jc) + 8); /* rcx = the entry */
 	e_st(&e, OFF(bt_jmp), RCX);
 	e_ld(&e, RCX, SPILL(RCX));
 	e_flags_restore(&e);
 	e_rm(&e, E_GS, 0xff, 1, 4, NOREG, NOREG, 0, OFF(bt_jmp));
 	e_patch(&e, miss_at, e_pos(&e));
-	e_patch(&e, hit_at, e_pos(&e));
 	e_patch(&e, attn_at, e_pos(&e));
 	e_ld(&e, RCX, SPILL(RCX));
 	e_ld(&e, RAX, OFF(bt_target));
@@ -180,6 +185,12 @@ static bool build_stubs(struct bt *bt)
 }
 
 /* ---- the cache ------------------------------------------------------------ */
+
+static void jc_empty(struct cpu *c)
+{
+	for (unsigned i = 0; i < 2u << BT_JC_BITS; i++)
+		c->bt_jc[i] = (struct cpu_bt_jc){.key = BT_JC_EMPTY};
+}
 
 int bt_create(struct cpu *c, size_t cache_size)
 {
@@ -219,8 +230,7 @@ int bt_create(struct cpu *c, size_t cache_size)
 		goto fail;
 	c->bt = bt;
 	c->bt_self = c;
-	for (unsigned i = 0; i <= BT_JC_MASK; i++)
-		c->bt_jc[i].la = 1ull << 63;
+	jc_empty(c);
 	bt_flush(c);
 	return 0;
 fail:
@@ -253,16 +263,13 @@ void bt_destroy(struct cpu *c)
 }
 
 /*
- * Empties the jump cache in O(1): its entries are keyed by the TLB
- * generation, which moves on (translations of code are revalidated, as
- * after a TLB flush). Only when the generation wraps are they cleared.
+ * Empties the jump cache in O(1): its entries are keyed by a generation
+ * that moves on with the TLB generation (translations of code are
+ * revalidated, as after a TLB flush); see jc_key().
  */
 static void jc_clear(struct cpu *c)
 {
-	if (++c->tlb_gen != 0)
-		return;
-	for (unsigned i = 0; i <= BT_JC_MASK; i++)
-		c->bt_jc[i].la = 1ull << 63; /* no RIP is this non-canonical address */
+	c->tlb_gen++;
 }
 
 void bt_flush(struct cpu *c)
@@ -429,9 +436,36 @@ static void chain(struct cpu *c, struct bt_block *b)
 	e_patch(&e, x->patch, (uint32_t)(b->entry - (uintptr_t)bt->rx));
 }
 
-static inline uint64_t bt_key(const struct cpu *c)
+/*
+ * cpu->bt_key for the entries made and looked up now: the jump cache's
+ * generation moves on when the TLB generation or the block tag (but for
+ * its user bit, which the key holds itself) does, and the cache is
+ * emptied when it wraps.
+ */
+static uint64_t jc_key(struct cpu *c)
 {
-	return (uint64_t)c->tlb_gen << 32 | c->blk_tag;
+	uint32_t tag = c->blk_tag & ~4u;
+
+	if (c->tlb_gen != c->bt_jc_tlb_gen || tag != c->bt_jc_tag) {
+		c->bt_jc_tlb_gen = c->tlb_gen;
+		c->bt_jc_tag = tag;
+		if (++c->bt_jc_gen == BT_JC_GENS) {
+			c->bt_jc_gen = 0;
+			jc_empty(c);
+		}
+	}
+	return (uint64_t)c->bt_jc_gen << 48 | (uint64_t)(c->cpl == 3) << 63;
+}
+
+/* Enters b into la's set: the other way keeps the newest of the two there before. */
+static void jc_fill(struct cpu *c, const struct bt_block *b)
+{
+	struct cpu_bt_jc *set = &c->bt_jc[2 * bt_jc_set(b->la)];
+	uint64_t key = bt_jc_key(b->la, c->bt_key);
+
+	if (set[0].key != key)
+		set[1] = set[0];
+	set[0] = (struct cpu_bt_jc){.key = key, .entry = b->entry};
 }
 
 /* Runs one instruction in the interpreter. */
@@ -491,15 +525,15 @@ int bt_run(struct cpu *c, uint64_t end)
 			continue;
 		}
 		chain(c, b);
-		c->bt_key = bt_key(c);
-		c->bt_jc[bt_jc_index(c->rip)] =
-		    (struct cpu_bt_jc){.la = b->la, .key = c->bt_key, .entry = b->entry};
+		c->bt_key = jc_key(c);
+		jc_fill(c, b);
 		c->bt_left0 = (int64_t)(end - c->insns) - BT_MARGIN;
 		bt_left_set(c, c->bt_left0);
 		/* A request between the top of the loop and here would be lost. */
 		if (atomic_load_explicit(&c->bt_attn, memory_order_acquire))
 			cpu_bt_attention(c);
 		c->bt_flags = (flags_get(c) & FL_ARITH) | X86_RFLAGS_FIXED;
+		bt->st.entries++;
 		enter(c, b->entry);
 		c->insns += c->bt_left0 - bt_left_get(c);
 		c->rflags = (c->rflags & ~(uint64_t)FL_ARITH) | (c->bt_flags & FL_ARITH);

@@ -56,6 +56,7 @@ struct bt_stats {
 	uint64_t flushes;     /* of the whole cache, when it filled up */
 	uint64_t translate_ns;
 	uint64_t helper_calls; /* instructions run by the interpreter from translated code */
+	uint64_t entries;      /* from the dispatcher into translated code */
 };
 void bt_get_stats(const struct cpu *cpu, struct bt_stats *st);
 

@@ -20,12 +20,22 @@
 #define BT_BLOCK_INSNS 64
 #define BT_TAB_SIZE    (1u << 16)
 #define BT_JC_BITS     CPU_BT_JC_BITS
-#define BT_JC_MASK     ((1u << BT_JC_BITS) - 1)
-/* Jump cache slot of la: the top bits of a multiplicative hash (the lookup stub's too). */
+/* Jump cache set of la: the top bits of a multiplicative hash (the lookup stub's too). */
 #define BT_JC_MUL 0xff51afd7ed558ccdull
-static inline unsigned bt_jc_index(uint64_t la)
+static inline unsigned bt_jc_set(uint64_t la)
 {
 	return (unsigned)((la * BT_JC_MUL) >> (64 - BT_JC_BITS));
+}
+/*
+ * An entry's key: the 48 significant bits of la, and cpu->bt_key (the
+ * generation in bits 48-62, user mode in 63). The generation stops short
+ * of 0x7fff, so the all-ones key of an empty entry matches nothing.
+ */
+#define BT_JC_GENS  0x7fffu
+#define BT_JC_EMPTY UINT64_MAX
+static inline uint64_t bt_jc_key(uint64_t la, uint64_t key)
+{
+	return (la & 0xffffffffffffull) | key;
 }
 /* bt_left is kept this far below the true budget: a block runs this many instructions unchecked. */
 #define BT_MARGIN 64
@@ -59,8 +69,8 @@ struct bt_block {
 	uint64_t hash;
 };
 static_assert(sizeof(((struct cpu *)0)->bt_jc) == 32u << BT_JC_BITS, "the jump cache's size");
-static_assert(sizeof(struct cpu_bt_jc) == 32 && offsetof(struct cpu_bt_jc, key) == 8 &&
-		  offsetof(struct cpu_bt_jc, entry) == 16,
+static_assert(sizeof(struct cpu_bt_jc) == 16 && offsetof(struct cpu_bt_jc, key) == 0 &&
+		  offsetof(struct cpu_bt_jc, entry) == 8,
 	      "the lookup stub's offsets");
 
 /* A direct exit of a block, patched to jump to its target's block once known. */

@@ -141,8 +141,8 @@ struct cpu_msrs {
 	uint64_t pat;
 };
 
-/* A jump cache that stays in the L2 cache: a miss there costs more than a collision. */
-#define CPU_BT_JC_BITS 12
+/* Jump-cache sets (two ways each): 256 KiB, in the L2 cache. */
+#define CPU_BT_JC_BITS 13
 
 struct cpu {
 	/* Hot architectural state. */
@@ -231,7 +231,9 @@ struct cpu {
 	int64_t bt_left0;	  /* bt_left when it was entered */
 	_Atomic uint32_t bt_attn; /* nonzero: leave translated code at the next block */
 	uint32_t bt_exit;	 /* the exit taken (0: none), for chaining blocks */
-	uint64_t bt_key;	 /* what a jump-cache entry must match: TLB generation, tag */
+	uint64_t bt_key;	 /* a jump-cache key's high bits now: its generation, user mode */
+	uint32_t bt_jc_gen;	 /* moves on when the TLB generation or the block tag does */
+	uint32_t bt_jc_tlb_gen, bt_jc_tag; /* what it was last moved on for */
 	uint64_t bt_target;	 /* an indirect branch's target */
 	uint64_t bt_jmp;	 /* where an indirect jump goes */
 	uint64_t bt_host_rsp;	 /* the host stack while translated code runs */
@@ -241,10 +243,9 @@ struct cpu {
 	const void *bt_cur;	 /* the instruction a helper runs, for fault accounting */
 	/* Branch targets the lookup stub finds without leaving translated code (soft/bt). */
 	struct cpu_bt_jc {
-		uint64_t la, key; /* valid while bt_key is key */
-		uintptr_t entry;  /* the translation's code */
-		uint64_t unused;
-	} bt_jc[1u << CPU_BT_JC_BITS];
+		uint64_t key;	 /* bt_jc_key(): the address, the generation, user mode */
+		uintptr_t entry; /* the translation's code */
+	} bt_jc[2u << CPU_BT_JC_BITS];
 };
 
 /*
