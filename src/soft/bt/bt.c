@@ -88,6 +88,8 @@ static bool build_stubs(struct bt *bt)
 	e_rr(&e, E_W, 0x83, 1, 5, RSP); /* sub rsp, 8: 16-byte aligned for calls */
 	b1(&e, 8);
 	e_st(&e, OFF(bt_host_rsp), RSP);
+	/* The bottom of the return stack: a RET with no host CALL under it. */
+	e_rm(&e, E_GS, 0xff, 1, 6, NOREG, NOREG, 0, OFF(bt_ret_miss)); /* push qword gs:[ret_miss] */
 	e_st(&e, OFF(bt_jmp), RSI);
 	e_flags_in(&e, OFF(bt_flags));
 	e_load_all(&e);
@@ -114,12 +116,13 @@ static bool build_stubs(struct bt *bt)
 	e_flags_out(&e, OFF(bt_flags));
 	e_ld(&e, RDI, OFF(bt_self));
 	e_mov(&e, RSI, RAX);
-	e_rr(&e, E_W, 0x83, 1, 5, RSP);
-	b1(&e, 8);
+	/* The return stack leaves the host stack aligned to 8 or 16: C wants 16. */
+	e_st(&e, OFF(bt_helper_rsp), RSP);
+	e_rr(&e, E_W, 0x83, 1, 4, RSP); /* and rsp, -16 */
+	b1(&e, 0xf0);
 	e_movi64(&e, RAX, (uint64_t)(uintptr_t)bt_helper);
 	e_rr(&e, 0, 0xff, 1, 2, RAX); /* call rax */
-	e_rr(&e, E_W, 0x83, 1, 0, RSP);
-	b1(&e, 8);
+	e_ld(&e, RSP, OFF(bt_helper_rsp));
 	e_rr(&e, 0, 0x85, 1, RAX, RAX); /* test eax, eax */
 	exit_at = e_jcc(&e, 5, 0);	/* jnz .exit */
 	e_flags_in(&e, OFF(bt_flags));
@@ -173,6 +176,11 @@ static bool build_stubs(struct bt *bt)
 	e_st32i(&e, OFF(bt_exit), 0);
 	e_flags_restore(&e);
 	e_jmp(&e, bt->stub_exit);
+
+	/* ret_miss: a RET found the bottom of the return stack; it stays there. */
+	bt->stub_ret_miss = e_pos(&e);
+	e_rm(&e, E_GS, 0xff, 1, 6, NOREG, NOREG, 0, OFF(bt_ret_miss));
+	e_jmp(&e, bt->stub_lookup);
 
 	if (bt->perf_map) {
 		fprintf(bt->perf_map, "%lx %x bt_stubs\n", (unsigned long)(uintptr_t)bt->rx,
@@ -230,6 +238,7 @@ int bt_create(struct cpu *c, size_t cache_size)
 		goto fail;
 	c->bt = bt;
 	c->bt_self = c;
+	c->bt_ret_miss = (uintptr_t)bt->rx + bt->stub_ret_miss;
 	jc_empty(c);
 	bt_flush(c);
 	return 0;
@@ -527,7 +536,8 @@ int bt_run(struct cpu *c, uint64_t end)
 		chain(c, b);
 		c->bt_key = jc_key(c);
 		jc_fill(c, b);
-		c->bt_left0 = (int64_t)(end - c->insns) - BT_MARGIN;
+		c->bt_left0 = (int64_t)(end - c->insns > BT_MAX_RUN ? BT_MAX_RUN : end - c->insns) -
+			      BT_MARGIN;
 		bt_left_set(c, c->bt_left0);
 		/* A request between the top of the loop and here would be lost. */
 		if (atomic_load_explicit(&c->bt_attn, memory_order_acquire))

@@ -41,6 +41,11 @@ static inline uint64_t bt_jc_key(uint64_t la, uint64_t key)
 #define BT_MARGIN 64
 /* With fewer instructions than this left, the interpreter finishes the batch exactly. */
 #define BT_MIN_RUN 512
+/*
+ * At most this many instructions per stay in translated code: each CALL
+ * may leave 8 bytes on the host stack until the stay ends (512 KiB).
+ */
+#define BT_MAX_RUN 65536
 /* Room a block may need in the cache and beside it (64 instructions at their longest). */
 #define BT_BLOCK_SPACE (64u << 10)
 #define BT_META_SPACE  (16u << 10)
@@ -117,7 +122,7 @@ struct bt {
 	size_t meta_size, meta_used;
 	struct bt_slot *tab;
 	uint32_t epoch;
-	uint32_t stub_enter, stub_exit, stub_exit_tail, stub_helper, stub_lookup;
+	uint32_t stub_enter, stub_exit, stub_exit_tail, stub_helper, stub_lookup, stub_ret_miss;
 	struct bt_stats st;
 	FILE *perf_map; /* KITE_PERF_MAP: names for perf (/tmp/perf-PID.map) */
 };

@@ -216,13 +216,14 @@ static inline uint32_t e_jcc(struct emit *e, unsigned cc, uint32_t target)
 	return at;
 }
 
-static inline void e_call(struct emit *e, uint32_t target)
+static inline uint32_t e_call(struct emit *e, uint32_t target)
 {
 	uint32_t at;
 
 	b1(e, 0xe8);
 	at = e_pos(e);
 	b4(e, target - (at + 4));
+	return at;
 }
 
 static inline void e_push_reg(struct emit *e, unsigned r)

@@ -555,25 +555,11 @@ static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
  * the dispatcher where it came from, and is patched to jump to the next
  * block directly once the dispatcher found it (chain).
  */
-static void e_exit(struct tx *t, uint64_t rip, bool chainable)
+/* The exit record's half of an exit: tells the dispatcher where it came from and goes there. */
+static void e_exit_record(struct tx *t, uint64_t rip, uint32_t at, bool chainable)
 {
 	struct emit *e = &t->e;
-	struct bt_exit *x;
-	uint32_t at;
-
-	e_return_borrowed(t);
-	/*
-	 * Another page: its translation may change without this one's doing,
-	 * so no patched jump; the jump cache finds it without leaving.
-	 */
-	if (chainable && (rip ^ t->b->la) >> 12) {
-		e_flags_save(e);
-		e_movi64(e, RAX, rip);
-		e_jmp(e, t->bt->stub_lookup);
-		return;
-	}
-	x = bt_meta_alloc(t->bt, sizeof(*x));
-	at = e_jmp(e, e_pos(e) + 5);
+	struct bt_exit *x = bt_meta_alloc(t->bt, sizeof(*x));
 
 	e_st32i(e, OFF(rip), (uint32_t)rip);
 	e_st32i(e, OFF(rip) + 4, (uint32_t)(rip >> 32));
@@ -586,6 +572,83 @@ static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 		e_st32i(e, OFF(bt_exit), 0);
 	}
 	e_jmp(e, t->bt->stub_exit);
+}
+
+/* e_exit, from code where the borrowed registers hold their guest values already. */
+static void e_exit_lent(struct tx *t, uint64_t rip, bool chainable)
+{
+	struct emit *e = &t->e;
+
+	/*
+	 * Another page: its translation may change without this one's doing,
+	 * so no patched jump; the jump cache finds it without leaving.
+	 */
+	if (chainable && (rip ^ t->b->la) >> 12) {
+		e_flags_save(e);
+		e_movi64(e, RAX, rip);
+		e_jmp(e, t->bt->stub_lookup);
+		return;
+	}
+	e_exit_record(t, rip, e_jmp(e, e_pos(e) + 5), chainable);
+}
+
+static void e_exit(struct tx *t, uint64_t rip, bool chainable)
+{
+	e_return_borrowed(t);
+	e_exit_lent(t, rip, chainable);
+}
+
+/*
+ * Where a RET lands when it returns to the CALL before it: RAX holds its
+ * target, SPILL(RAX) guest RAX, SFLAGS the guest flags (as the lookup stub
+ * takes them). The target is ra most of the time: then on to ra's block.
+ */
+static void e_return_point(struct tx *t, uint64_t ra)
+{
+	struct emit *e = &t->e;
+
+	if ((ra ^ t->b->la) >> 12) {
+		e_jmp(e, t->bt->stub_lookup);
+		return;
+	}
+	if ((uint64_t)(int64_t)(int32_t)ra == ra) {
+		e_rr(e, E_W, 0x81, 1, 7, RAX); /* cmp rax, imm32 */
+		b4(e, (uint32_t)ra);
+	} else {
+		e_st(e, SPILL(RCX), RCX);
+		e_movi64(e, RCX, ra);
+		e_rr(e, E_W, 0x39, 1, RCX, RAX); /* cmp rax, rcx */
+		e_ld(e, RCX, SPILL(RCX));
+	}
+	e_jcc(e, 5, t->bt->stub_lookup); /* jne */
+	e_flags_restore(e);
+	e_exit_lent(t, ra, true);
+}
+
+/*
+ * A CALL's way to its target: a host CALL, so that the host's return
+ * stack predicts the RET that comes back to ra (the RET ends in a host
+ * RET; see e_return_point). The host stack grows by 8 bytes a call until
+ * the vCPU leaves translated code; bt_run bounds the instructions, hence
+ * the calls, of one stay.
+ */
+static void e_call_exit(struct tx *t, uint64_t target, uint64_t ra)
+{
+	struct emit *e = &t->e;
+	uint32_t at;
+
+	e_return_borrowed(t);
+	if ((target ^ t->b->la) >> 12) {
+		e_flags_save(e);
+		e_movi64(e, RAX, target);
+		e_call(e, t->bt->stub_lookup);
+		e_return_point(t, ra);
+		return;
+	}
+	at = e_call(e, 0);
+	e_return_point(t, ra);
+	e_patch(e, at, e_pos(e));
+	e_exit_record(t, target, at, true);
 }
 
 /* ---- instruction translators ---------------------------------------------- */
@@ -851,7 +914,14 @@ static bool tx_indirect(struct tx *t, unsigned k)
 	e_unspill(t, &s);
 	e_return_borrowed(t);
 	e_ld(e, RAX, OFF(bt_target));
-	e_jmp(e, t->bt->stub_lookup);
+	if (in->op == OP_RET) {
+		b1(e, 0xc3); /* to the return point of the CALL that came here, if a host one did */
+	} else if (in->op == OP_CALLI) {
+		e_call(e, t->bt->stub_lookup);
+		e_return_point(t, next);
+	} else {
+		e_jmp(e, t->bt->stub_lookup);
+	}
 	cd->resume = e_pos(e);
 	e_exit(t, next, false);
 	return true;
@@ -874,7 +944,7 @@ static bool tx_call(struct tx *t, unsigned k, uint64_t target)
 	e_rsp_add(t, s.s1, -8);
 	e_unspill(t, &s);
 	cd->resume = e_pos(e);
-	e_exit(t, target, true);
+	e_call_exit(t, target, next);
 	return true;
 }
 

@@ -237,6 +237,8 @@ struct cpu {
 	uint64_t bt_target;	 /* an indirect branch's target */
 	uint64_t bt_jmp;	 /* where an indirect jump goes */
 	uint64_t bt_host_rsp;	 /* the host stack while translated code runs */
+	uint64_t bt_helper_rsp;	 /* ... when the helper stub aligned it for C */
+	uintptr_t bt_ret_miss;	 /* the bottom of the return stack (a stub's address) */
 	struct cpu *bt_self;
 	uint32_t bt_writes_seen; /* code_map->writes when the jump cache was last cleared */
 	uint32_t bt_host_mxcsr;	 /* the host thread's MXCSR, restored after guest SSE arithmetic */
