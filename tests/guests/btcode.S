@@ -7,6 +7,11 @@
  *   jit: writes a new function into a page and calls it, 5000 times;
  *   remap: one virtual page mapped in turn to two frames holding different
  *     code (INVLPG between), called through the same address;
+ *   ret-other: a callee that returns somewhere else than after its call;
+ *   escape: a callee that never returns (it jumps back through its popped
+ *     return address), 200000 times;
+ *   recurse: a sum computed 50000 calls deep;
+ *   ret-imm: RET imm16 dropping the caller's pushed arguments;
  *   storm: a periodic local APIC timer against a loop that jumps to itself
  *     and never leaves; the handler ends the loop after 1000 interrupts.
  * Ends with a reset through the i8042. Soft engine only (SSE-free, but
@@ -78,6 +83,50 @@ long_entry:
 	lea msg_remap(%rip), %rsi
 	call report
 
+	/* ret-other: the add after the call must never run. */
+	xor %r8d, %r8d
+	mov $1000, %ecx
+1:	call ret_elsewhere
+	add $0x100000, %r8
+ret_target:
+	inc %r8
+	dec %ecx
+	jnz 1b
+	lea msg_ret_other(%rip), %rsi
+	call report
+
+	/* escape: calls that leave their return addresses behind. */
+	xor %r8d, %r8d
+	mov $200000, %ecx
+1:	call escape
+	inc %r8
+	dec %ecx
+	jnz 1b
+	lea msg_escape(%rip), %rsi
+	call report
+
+	/* recurse: 50000 + ... + 1 on a stack of its own. */
+	mov %rsp, %r12
+	lea big_stack_top(%rip), %rsp
+	mov $50000, %edi
+	call sum_rec
+	mov %r12, %rsp
+	mov %rax, %r8
+	lea msg_recurse(%rip), %rsi
+	call report
+
+	/* ret-imm: the callee adds its two arguments and drops them. */
+	xor %r8d, %r8d
+	mov $1000, %ecx
+1:	push $1
+	push $2
+	call ret16
+	add %rax, %r8
+	dec %ecx
+	jnz 1b
+	lea msg_ret_imm(%rip), %rsi
+	call report
+
 	/* storm: the timer interrupts a loop without exits. */
 	call idt_setup
 	lidt idt_desc(%rip)
@@ -97,6 +146,33 @@ storm_done:
 	lea msg_storm(%rip), %rsi
 	call report
 	jmp reset64
+
+ret_elsewhere:
+	lea ret_target(%rip), %rax
+	mov %rax, (%rsp)
+	ret
+
+escape:
+	pop %rax
+	jmp *%rax
+
+/* sum_rec: RDI + (RDI - 1) + ... + 1 in RAX, one call per term. */
+sum_rec:
+	test %rdi, %rdi
+	jz 1f
+	push %rdi
+	dec %rdi
+	call sum_rec
+	pop %rdi
+	add %rdi, %rax
+	ret
+1:	xor %eax, %eax
+	ret
+
+ret16:
+	mov 8(%rsp), %rax
+	add 16(%rsp), %rax
+	ret $16
 
 /* report: prints the string at RSI and R8 in hex. */
 report:
@@ -163,6 +239,10 @@ frame_b:
 msg_smc:	.asciz "smc-next: "
 msg_jit:	.asciz "jit: "
 msg_remap:	.asciz "remap: "
+msg_ret_other:	.asciz "ret-other: "
+msg_escape:	.asciz "escape: "
+msg_recurse:	.asciz "recurse: "
+msg_ret_imm:	.asciz "ret-imm: "
 msg_storm:	.asciz "storm: "
 msg_bad:	.asciz "unexpected exception or interrupt\n"
 	.balign 8
@@ -183,3 +263,5 @@ irq_count:	.quad 0
 	.balign 16
 	.space 8192
 stack64_top:
+	.space 1 << 20
+big_stack_top:
