@@ -281,6 +281,57 @@ static void test_invlpg(void **state)
 	assert_int_equal(e->cpu.gpr[X86_RCX], two);
 }
 
+/*
+ * Accesses through one base register, in one page, across two pages, and
+ * across the end of RAM (the translator checks them with one lookup, and
+ * each on its own when that misses): the same stores, loads and fault.
+ */
+static void test_same_base_accesses(void **state)
+{
+	struct env *e = *state;
+
+	if (!e)
+		skip();
+	/*
+	 * 1: mov %rax, 8(%rbx); mov %rcx, 16(%rbx); mov 24(%rbx), %rdx;
+	 * dec %rsi; jnz 1b; hlt (twice: the first pass fills the TLB)
+	 */
+	static const uint8_t code[] = {0x48, 0x89, 0x43, 0x08, 0x48, 0x89, 0x4b, 0x10, 0x48,
+				       0x8b, 0x53, 0x18, 0x48, 0xff, 0xce, 0x75, 0xef, 0xf4};
+	const uint64_t bases[] = {DATA, DATA + 0xff0, DATA + 0x100, RAM_SIZE - 24};
+	uint64_t v;
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	for (unsigned i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		uint64_t b = bases[i], before, third = 0x3333000000000000ull | i;
+		bool faults = b + 24 >= RAM_SIZE;
+
+		if (!faults)
+			memcpy(e->ram + b + 24, &third, 8);
+		start(e, CODE);
+		e->cpu.gpr[X86_RAX] = 0x1111 + i;
+		e->cpu.gpr[X86_RCX] = 0x2222 + i;
+		e->cpu.gpr[X86_RBX] = b;
+		e->cpu.gpr[X86_RSI] = 2;
+		before = e->cpu.insns;
+		if (faults) {
+			assert_int_equal(run(e), CPU_EXIT_EXCEPTION);
+			assert_int_equal(e->cpu.exc.vector, 14);
+			assert_int_equal(e->cpu.rip, CODE + 8);
+			assert_int_equal(e->cpu.insns - before, 2);
+			assert_int_equal(e->cpu.gpr[X86_RDX], 0);
+		} else {
+			assert_int_equal(run(e), CPU_EXIT_HLT);
+			assert_int_equal(e->cpu.gpr[X86_RDX], third);
+			assert_int_equal(e->cpu.gpr[X86_RSI], 0);
+		}
+		memcpy(&v, e->ram + b + 8, 8);
+		assert_int_equal(v, 0x1111 + i);
+		memcpy(&v, e->ram + b + 16, 8);
+		assert_int_equal(v, 0x2222 + i);
+	}
+}
+
 /* Running the same code again needs no translation: TLB entries and blocks are kept. */
 static void test_tlb_and_blocks_kept(void **state)
 {
@@ -454,6 +505,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tlb_and_blocks_kept, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_reference, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_bt_cache_wx, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_bt_cache_full, setup_bt, teardown),
 	};

@@ -27,6 +27,21 @@ struct cold {
 	const struct cold *same; /* takes same's resume (a lookup's own registers restored first) */
 };
 
+/*
+ * Consecutive instructions whose memory operands share a base register and
+ * fall in one page: one lookup of the span they cover, then each accesses
+ * [g + its offset]. A miss runs a second copy of them, each instruction
+ * with its own lookup (and cold path), and joins after them.
+ */
+struct group {
+	unsigned k, m;	 /* its instructions: k .. k + m - 1 */
+	unsigned g;	 /* a borrowed register: the host address of base + lo */
+	int64_t lo;	 /* the lowest displacement */
+	uint32_t jumps[4]; /* rel32s to the second copy */
+	unsigned njumps;
+	uint32_t join;
+};
+
 struct tx {
 	struct cpu *c;
 	struct bt *bt;
@@ -48,6 +63,9 @@ struct tx {
 	 * back at its exits, so in between they are scratch for free.
 	 */
 	uint32_t borrowed;
+	struct group groups[BT_BLOCK_INSNS / 2];
+	unsigned ngroups;
+	const struct group *in_group[BT_BLOCK_INSNS]; /* translated with its group's lookup */
 };
 
 /* Scratch registers: never implicit operands (RAX, RCX, RDX), never awkward as a base. */
@@ -273,22 +291,47 @@ static struct cold *miss_path(struct tx *t, struct cold *cd, const unsigned *tak
  * A page not cached, MMIO, a store to a page holding translated code, a
  * page-crossing or a misaligned aligned-SSE access goes to cd.
  */
-static void e_access(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
-		     bool align16, struct cold *cd)
+/* Where a lookup goes when it misses: cd's cold path, or grp's second copy. */
+static void e_miss(struct tx *t, struct cold *miss, struct group *grp, const unsigned *taken,
+		   unsigned ntaken)
 {
 	struct emit *e = &t->e;
-	const struct x86_insn *in = &t->m[cd->k].in;
+
+	if (miss) {
+		e_jrcxz(e, 5);
+		miss->jumps[miss->njumps++] = e_jmp(e, 0);
+		return;
+	}
+	/* Inline, skipped on a hit: what the lookup took goes back first. */
+	e_jrcxz(e, 9 * ntaken + 5);
+	for (unsigned i = 0; i < ntaken; i++)
+		e_ld(e, taken[i], SPILL(taken[i])); /* 9 bytes each */
+	grp->jumps[grp->njumps++] = e_jmp(e, 0);
+}
+
+/*
+ * For a group (cd NULL, grp set) s1 was taken by the caller and goes back
+ * on a miss too; align_off >= 0: s0 + align_off must be 16-byte aligned.
+ */
+static void e_access_to(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
+			int32_t align_off, struct cold *cd, struct group *grp)
+{
+	struct emit *e = &t->e;
+	const struct x86_insn *in = &t->m[cd ? cd->k : grp->k].in;
 	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ;
 	int32_t tlb = OFF(tlb_set) + (int32_t)(((t->user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
 					       sizeof(struct cpu_tlb_entry));
-	unsigned s0 = s->s0, ix = s->s1, tmp = pick_lookup_reg(t, in, s), taken[2], ntaken = 0;
-	struct cold *miss;
+	unsigned s0 = s->s0, ix = s->s1, tmp = pick_lookup_reg(t, in, s), taken[3], ntaken = 0;
+	struct cold *miss = NULL;
 
 	if (!(t->borrowed & (1u << RCX)))
 		taken[ntaken++] = RCX;
 	if (!(t->borrowed & (1u << tmp)))
 		taken[ntaken++] = tmp;
-	miss = miss_path(t, cd, taken, ntaken);
+	if (cd)
+		miss = miss_path(t, cd, taken, ntaken);
+	else if (!(t->borrowed & (1u << ix)))
+		taken[ntaken++] = ix;
 	e_take(t, RCX);
 	e_take(t, tmp);
 	if (seg == X86_SEG_FS || seg == X86_SEG_GS) {
@@ -305,8 +348,7 @@ static void e_access(struct tx *t, const struct scratch *s, unsigned sz, bool wr
 	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, tag));
 	e_rr(e, E_W, 0xf7, 1, 2, tmp); /* not: rcx + ~tag + 1 is zero when they match */
 	e_lea(e, RCX, RCX, tmp, 0, 1);
-	e_jrcxz(e, 5);
-	miss->jumps[miss->njumps++] = e_jmp(e, 0);
+	e_miss(t, miss, grp, taken, ntaken);
 	if (write) {
 		/* A page with translated code takes the interpreter's store, which retires it. */
 		e_rm(e, E_W | E_GS, 0x8b, 1, RCX, NOREG, ix, 3,
@@ -314,21 +356,26 @@ static void e_access(struct tx *t, const struct scratch *s, unsigned sz, bool wr
 		e_rm(e, 0, 0x8b, 1, RCX, RCX, NOREG, 0, 0);
 		e_movi32(e, tmp, 63);
 		e_shx(e, SHLX, RCX, RCX, tmp);
-		e_jrcxz(e, 5);
-		miss->jumps[miss->njumps++] = e_jmp(e, 0);
+		e_miss(t, miss, grp, taken, ntaken);
 	}
 	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3,
 	     tlb + (int32_t)offsetof(struct cpu_tlb_entry, addend));
 	e_lea(e, s0, s0, tmp, 0, 0);
-	if (align16) {
+	if (align_off >= 0) {
 		/* SSE's aligned forms: #GP for a misaligned operand, from the interpreter. */
+		e_lea(e, RCX, s0, NOREG, 0, align_off);
 		e_movi32(e, tmp, 60);
-		e_shx(e, SHLX, RCX, s0, tmp);
-		e_jrcxz(e, 5);
-		miss->jumps[miss->njumps++] = e_jmp(e, 0);
+		e_shx(e, SHLX, RCX, RCX, tmp);
+		e_miss(t, miss, grp, taken, ntaken);
 	}
 	e_give_back(t, tmp);
 	e_give_back(t, RCX);
+}
+
+static void e_access(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
+		     bool align16, struct cold *cd)
+{
+	e_access_to(t, s, sz, write, seg, align16 ? 0 : -1, cd, NULL);
 }
 
 /* ModRM.reg and ModRM.rm of in as encoded (REX.R and REX.B included). */
@@ -349,7 +396,7 @@ static void modrm_fields(const uint8_t *raw, const struct x86_insn *in, unsigned
  * empty one: it selects SPL..DIL over AH..BH.
  */
 static void e_reencode_fields(struct emit *e, const uint8_t *raw, const struct x86_insn *in,
-			      unsigned regf, unsigned rmf, bool mem)
+			      unsigned regf, unsigned rmf, bool mem, int32_t disp)
 {
 	unsigned rex = (in->flags & X86_F_REX) ? raw[in->opc_at - 1] : 0;
 	unsigned nrex = (rex & 8) | (regf & 8 ? 4 : 0) | (rmf & 8 ? 1 : 0), i;
@@ -368,14 +415,17 @@ static void e_reencode_fields(struct emit *e, const uint8_t *raw, const struct x
 		b1(e, 0x40 | nrex);
 	for (i = in->opc_at; i < in->modrm_at; i++)
 		b1(e, raw[i]);
-	b1(e, (mem ? 0 : 0xc0) | (regf & 7) << 3 | (rmf & 7));
+	/* rmf is never RSP/R12 or RBP/R13 here: no SIB, no RIP-relative form. */
+	b1(e, (!mem ? 0xc0 : disp ? 0x80 : 0) | (regf & 7) << 3 | (rmf & 7));
+	if (mem && disp)
+		b4(e, (uint32_t)disp);
 	for (i = in->imm_at; i < in->len; i++)
 		b1(e, raw[i]);
 }
 
-/* Emits in with [mem] for its memory operand (NOREG: none) and sub for RSP as a register. */
+/* Emits in with [mem + disp] for its memory operand (NOREG: none) and sub for RSP as a register. */
 static void e_reencode(struct emit *e, const uint8_t *raw, const struct x86_insn *in, unsigned mem,
-		       unsigned sub)
+		       int32_t disp, unsigned sub)
 {
 	unsigned regf, rmf;
 
@@ -386,7 +436,7 @@ static void e_reencode(struct emit *e, const uint8_t *raw, const struct x86_insn
 		rmf = mem;
 	else if (sub != NOREG && in->rm == RSP)
 		rmf = sub;
-	e_reencode_fields(e, raw, in, regf, rmf, mem != NOREG);
+	e_reencode_fields(e, raw, in, regf, rmf, mem != NOREG, disp);
 }
 
 /* ---- which instructions run as themselves --------------------------------- */
@@ -665,7 +715,7 @@ static void tx_reg_rsp(struct tx *t, unsigned k)
 	}
 	e_take(t, s.sub);
 	e_ld(e, s.sub, GPR(RSP));
-	e_reencode(e, t->raw[k], in, NOREG, s.sub);
+	e_reencode(e, t->raw[k], in, NOREG, 0, s.sub);
 	e_st(e, GPR(RSP), s.sub);
 	e_give_back(t, s.sub);
 }
@@ -675,9 +725,14 @@ static void tx_mem(struct tx *t, unsigned k)
 	const struct x86_insn *in = &t->m[k].in;
 	struct emit *e = &t->e;
 	bool sub = g_is_gpr(in) && in->reg == RSP;
+	const struct group *grp = t->in_group[k];
 	struct scratch s;
 	struct cold *cd;
 
+	if (grp) {
+		e_reencode(e, t->raw[k], in, grp->g, (int32_t)(in->disp - grp->lo), NOREG);
+		return;
+	}
 	if (!pick_scratch(t, in, sub, &s)) {
 		e_helper(t, k);
 		return;
@@ -688,7 +743,7 @@ static void tx_mem(struct tx *t, unsigned k)
 	e_access(t, &s, mem_size(in), mem_writes(in), in->seg, false, cd);
 	if (sub)
 		e_ld(e, s.sub, GPR(RSP));
-	e_reencode(e, t->raw[k], in, s.s0, sub ? s.sub : NOREG);
+	e_reencode(e, t->raw[k], in, s.s0, 0, sub ? s.sub : NOREG);
 	if (sub)
 		e_st(e, GPR(RSP), s.sub);
 	e_unspill(t, &s);
@@ -849,7 +904,7 @@ static bool tx_div(struct tx *t, unsigned k)
 	/* The flags DIV leaves are the host's DIV's from the guest's, as everywhere. */
 	e_flags_restore(e);
 	if (mem) {
-		e_reencode(e, t->raw[k], in, s.s0, NOREG);
+		e_reencode(e, t->raw[k], in, s.s0, 0, NOREG);
 		e_unspill(t, &s);
 	} else {
 		for (unsigned i = 0; i < in->len; i++)
@@ -1113,6 +1168,8 @@ static bool tx_sse(struct tx *t, unsigned k)
 	struct emit *e = &t->e;
 	bool mem = is_mem(in), same;
 	unsigned regf, rmf, new_reg, new_rm;
+	const struct group *grp = t->in_group[k];
+	int32_t mdisp = 0;
 	struct sse_shape sh;
 	struct scratch s = {0};
 	struct cold *cd = NULL;
@@ -1125,7 +1182,10 @@ static bool tx_sse(struct tx *t, unsigned k)
 	if ((mem && !sh.msz) || (sh.reg == FIELD_GPR && regf == RSP) ||
 	    (!mem && sh.rm == FIELD_GPR && rmf == RSP))
 		return false;
-	if (mem) {
+	if (grp) {
+		s.s0 = grp->g;
+		mdisp = (int32_t)(in->disp - grp->lo);
+	} else if (mem) {
 		if (!pick_scratch(t, in, false, &s))
 			return false;
 		cd = cold_new(t, k, &s, false);
@@ -1147,20 +1207,151 @@ static bool tx_sse(struct tx *t, unsigned k)
 		e_xmm(e, false, 1, xmm_off(rmf));
 	if (sh.fp) /* ldmxcsr: the guest's rounding, DAZ/FTZ and sticky flags */
 		e_rm(e, E_GS, 0x0fae, 2, 2, NOREG, NOREG, 0, OFF(fpu) + (int32_t)offsetof(struct cpu_fpu, mxcsr));
-	e_reencode_fields(e, raw, in, new_reg, new_rm, mem);
+	e_reencode_fields(e, raw, in, new_reg, new_rm, mem, mdisp);
 	if (sh.fp) {
 		e_rm(e, E_GS, 0x0fae, 2, 3, NOREG, NOREG, 0, OFF(fpu) + (int32_t)offsetof(struct cpu_fpu, mxcsr));
 		e_rm(e, E_GS, 0x0fae, 2, 2, NOREG, NOREG, 0, OFF(bt_host_mxcsr));
 	}
-	if (sh.reg == FIELD_XMM)
+	/* A store leaves its register operand as it was. */
+	if (sh.reg == FIELD_XMM && !(mem && sh.store))
 		e_xmm(e, true, 0, xmm_off(regf));
 	if (!mem && sh.rm == FIELD_XMM && !same)
 		e_xmm(e, true, 1, xmm_off(rmf));
-	if (mem) {
+	if (mem && !grp) {
 		e_unspill(t, &s);
 		cd->resume = e_pos(e);
 	}
 	return true;
+}
+
+/* ---- groups of accesses to one page --------------------------------------- */
+
+/* The access in makes as a group member: its size and direction; false when it cannot be one. */
+static bool group_member(const struct tx *t, unsigned k, unsigned *size, bool *write, bool *aligned)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct sse_shape sh;
+	unsigned regf, rmf;
+
+	if (!is_mem(in) || (in->flags & (X86_F_RIPREL | X86_F_MOFFS)) || in->base == X86_REG_NONE ||
+	    in->index != X86_REG_NONE || in->asz != 8 || in->seg == X86_SEG_FS ||
+	    in->seg == X86_SEG_GS || uses_rsp_reg(in))
+		return false;
+	*aligned = false;
+	if (in->op == OP_SSE) {
+		if (!(t->bt->sse_state & BT_SSE_ON) || !sse_shape(in, t->raw[k], &sh) || !sh.msz ||
+		    (sh.fp && !(t->bt->sse_state & BT_SSE_MASKED)))
+			return false;
+		modrm_fields(t->raw[k], in, &regf, &rmf);
+		if (sh.reg == FIELD_GPR && regf == RSP)
+			return false;
+		*size = sh.msz;
+		*write = sh.store;
+		*aligned = sh.align;
+		return true;
+	}
+	switch (in->op) {
+	case OP_NOP:
+	case OP_LEA:
+	case OP_MUL:
+	case OP_IMUL1:
+	case OP_DIV:
+	case OP_IDIV:
+	case OP_CMPXCHG:
+	case OP_CBW:
+	case OP_CWD:
+		return false; /* no access, or registers written unnamed */
+	default:
+		break;
+	}
+	if (!copyable(in, &t->bt->feat))
+		return false;
+	*size = mem_size(in);
+	*write = mem_writes(in);
+	return true;
+}
+
+/*
+ * A group starting at instruction k, when at least two accesses in a row
+ * share its base register (which none but the last may write) and span at
+ * most a page; the block's budget check stays outside. Returns it or NULL.
+ */
+static struct group *group_form(struct tx *t, unsigned k, unsigned *span, bool *write,
+				int32_t *align_off)
+{
+	const struct x86_insn *first = &t->m[k].in;
+	unsigned base = first->base, m = 0, g = NOREG;
+	int64_t lo = INT64_MAX, hi = INT64_MIN, aligned_at = INT64_MIN;
+	struct group *grp;
+
+	*write = false;
+	for (unsigned i = 0; i < sizeof(pool); i++)
+		if (t->borrowed & (1u << pool[i])) {
+			g = pool[i];
+			break;
+		}
+	if (g == NOREG || t->ngroups == BT_BLOCK_INSNS / 2)
+		return NULL;
+	for (unsigned i = k; i < t->n; i++) {
+		const struct x86_insn *in = &t->m[i].in;
+		unsigned size;
+		bool w, al;
+		int64_t nlo, nhi;
+
+		if ((i > k && i == t->check_at) || !group_member(t, i, &size, &w, &al) || in->base != base)
+			break;
+		nlo = in->disp < lo ? in->disp : lo;
+		nhi = in->disp + (int64_t)size > hi ? in->disp + (int64_t)size : hi;
+		if (nhi - nlo > 4096)
+			break;
+		if (al) {
+			/* One check covers the aligned ones that are 16 bytes apart. */
+			if (aligned_at != INT64_MIN && ((in->disp - aligned_at) & 15))
+				break;
+			if (aligned_at == INT64_MIN)
+				aligned_at = in->disp;
+		}
+		lo = nlo;
+		hi = nhi;
+		*write |= w;
+		m++;
+		if (low_reg(in->reg) == base)
+			break; /* it may write the base */
+	}
+	if (m < 2)
+		return NULL;
+	grp = &t->groups[t->ngroups++];
+	*grp = (struct group){.k = k, .m = m, .g = g, .lo = lo};
+	*span = (unsigned)(hi - lo);
+	*align_off = aligned_at == INT64_MIN ? -1 : (int32_t)(aligned_at - lo);
+	return grp;
+}
+
+/* The group's lookup: g = the host address of base + lo; a miss goes to its second copy. */
+static void e_group(struct tx *t, struct group *grp, unsigned span, bool write, int32_t align_off)
+{
+	struct emit *e = &t->e;
+	const struct x86_insn *in = &t->m[grp->k].in;
+	struct scratch s = {.s0 = grp->g, .s1 = NOREG, .sub = NOREG};
+	uint32_t avoid = regs_used(in) | 1u << grp->g;
+
+	for (unsigned i = 0; i < sizeof(pool) && s.s1 == NOREG; i++)
+		if (!(avoid & (1u << pool[i])) && (t->borrowed & (1u << pool[i])))
+			s.s1 = pool[i];
+	for (unsigned i = 0; i < sizeof(pool) && s.s1 == NOREG; i++)
+		if (!(avoid & (1u << pool[i])))
+			s.s1 = pool[i];
+	if (in->base == RSP) {
+		e_ld(e, grp->g, GPR(RSP));
+		e_lea(e, grp->g, grp->g, NOREG, 0, (int32_t)grp->lo);
+	} else {
+		e_lea(e, grp->g, in->base, NOREG, 0, (int32_t)grp->lo);
+	}
+	e_take(t, s.s1);
+	e_access_to(t, &s, span, write, 0, align_off, NULL, grp);
+	e_give_back(t, s.s1);
+	for (unsigned i = 0; i < grp->m; i++)
+		t->in_group[grp->k + i] = grp;
 }
 
 /* ---- the budget check ----------------------------------------------------- */
@@ -1313,6 +1504,23 @@ static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, b
 		return;
 	}
 	e_helper(t, k);
+}
+
+/* Each group's second copy: its instructions with a lookup each, then back after them. */
+static void e_group_copies(struct tx *t, const struct host_feat *f)
+{
+	for (unsigned i = 0; i < t->ngroups; i++) {
+		struct group *grp = &t->groups[i];
+		bool ended = false;
+
+		for (unsigned j = 0; j < grp->njumps; j++)
+			e_patch(&t->e, grp->jumps[j], e_pos(&t->e));
+		for (unsigned k = grp->k; k < grp->k + grp->m; k++) {
+			t->in_group[k] = NULL;
+			translate_one(t, k, f, &ended);
+		}
+		e_jmp(&t->e, grp->join);
+	}
 }
 
 static void e_colds(struct tx *t)
@@ -1471,13 +1679,24 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	t->borrowed = borrowable(ins, n);
 	e_borrow(t);
 	for (unsigned k = 0; k < n && !ended; k++) {
+		struct group *grp;
+		unsigned span;
+		bool write;
+		int32_t align_off;
+
 		if (k == t->check_at)
 			e_check(t);
+		if (!t->in_group[k] && (grp = group_form(t, k, &span, &write, &align_off)))
+			e_group(t, grp, span, write, align_off);
 		translate_one(t, k, f, &ended);
+		grp = (struct group *)t->in_group[k];
+		if (grp && k == grp->k + grp->m - 1)
+			grp->join = e_pos(&t->e);
 	}
 	if (!ended)
 		e_exit(t, t->m[n - 1].rip + ins[n - 1].len, !sets_shadow(&ins[n - 1]));
 	e_check_cold(t);
+	e_group_copies(t, f);
 	e_colds(t);
 	if (t->e.overflow)
 		return NULL;
