@@ -442,7 +442,10 @@ static void chain(struct cpu *c, struct bt_block *b)
 	if (!x->patch || x->target != b->la || (x->from->la ^ b->la) >> 12 || x->from->page != b->page ||
 	    x->from->gen != b->gen || x->from->tag != b->tag)
 		return;
-	e_patch(&e, x->patch, (uint32_t)(b->entry - (uintptr_t)bt->rx));
+	if (x->patch_lent && b->borrowed == x->from->borrowed)
+		e_patch(&e, x->patch_lent, (uint32_t)(b->entry_lent - (uintptr_t)bt->rx));
+	else
+		e_patch(&e, x->patch, (uint32_t)(b->entry - (uintptr_t)bt->rx));
 }
 
 /*

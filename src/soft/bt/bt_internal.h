@@ -65,6 +65,8 @@ struct bt_meta {
 struct bt_block {
 	uint64_t la;
 	uintptr_t entry; /* its code, in the executable view */
+	uintptr_t entry_lent; /* past the spills of the registers it borrows */
+	uint32_t borrowed;
 	uint32_t tag;	 /* cpu->blk_tag it was translated under */
 	uint32_t gen;	 /* its page's code generation then */
 	uint32_t tlb_gen;
@@ -83,6 +85,11 @@ struct bt_exit {
 	struct bt_block *from;
 	uint64_t target; /* the guest RIP it leaves for */
 	uint32_t patch; /* cache offset of the jmp's rel32; 0: never chained */
+	/*
+	 * 0, or the rel32 of a jmp before the borrowed registers are given
+	 * back: a block that borrows the same ones is entered past its spills.
+	 */
+	uint32_t patch_lent;
 };
 
 struct bt_slot {

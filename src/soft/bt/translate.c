@@ -606,7 +606,7 @@ static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
  * block directly once the dispatcher found it (chain).
  */
 /* The exit record's half of an exit: tells the dispatcher where it came from and goes there. */
-static void e_exit_record(struct tx *t, uint64_t rip, uint32_t at, bool chainable)
+static void e_exit_record(struct tx *t, uint64_t rip, uint32_t at, uint32_t at_lent, bool chainable)
 {
 	struct emit *e = &t->e;
 	struct bt_exit *x = bt_meta_alloc(t->bt, sizeof(*x));
@@ -617,6 +617,7 @@ static void e_exit_record(struct tx *t, uint64_t rip, uint32_t at, bool chainabl
 		x->from = t->b;
 		x->target = rip;
 		x->patch = chainable ? at : 0;
+		x->patch_lent = chainable ? at_lent : 0;
 		e_st32i(e, OFF(bt_exit), (uint32_t)((uint8_t *)x - t->bt->meta));
 	} else {
 		e_st32i(e, OFF(bt_exit), 0);
@@ -639,13 +640,22 @@ static void e_exit_lent(struct tx *t, uint64_t rip, bool chainable)
 		e_jmp(e, t->bt->stub_lookup);
 		return;
 	}
-	e_exit_record(t, rip, e_jmp(e, e_pos(e) + 5), chainable);
+	e_exit_record(t, rip, e_jmp(e, e_pos(e) + 5), 0, chainable);
 }
 
 static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 {
+	struct emit *e = &t->e;
+	uint32_t at_lent;
+
+	if (!chainable || !t->borrowed || (rip ^ t->b->la) >> 12) {
+		e_return_borrowed(t);
+		e_exit_lent(t, rip, chainable);
+		return;
+	}
+	at_lent = e_jmp(e, e_pos(e) + 5);
 	e_return_borrowed(t);
-	e_exit_lent(t, rip, chainable);
+	e_exit_record(t, rip, e_jmp(e, e_pos(e) + 5), at_lent, chainable);
 }
 
 /*
@@ -698,7 +708,7 @@ static void e_call_exit(struct tx *t, uint64_t target, uint64_t ra)
 	at = e_call(e, 0);
 	e_return_point(t, ra);
 	e_patch(e, at, e_pos(e));
-	e_exit_record(t, target, at, true);
+	e_exit_record(t, target, at, 0, true);
 }
 
 /* ---- instruction translators ---------------------------------------------- */
@@ -1678,6 +1688,8 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	}
 	t->borrowed = borrowable(ins, n);
 	e_borrow(t);
+	b->borrowed = t->borrowed;
+	b->entry_lent = (uintptr_t)bt->rx + e_pos(&t->e);
 	for (unsigned k = 0; k < n && !ended; k++) {
 		struct group *grp;
 		unsigned span;
