@@ -492,8 +492,9 @@ static bool copyable(const struct x86_insn *in, const struct host_feat *f)
 	case OP_BSWAP:
 	case OP_LAHF:
 	case OP_SAHF:
-	case OP_BT: /* a register bit offset can reach past the operand in memory */
 		return !mem;
+	case OP_BT: /* a register bit offset can reach past the operand in memory */
+		return !mem || in->form == X86_FORM_EI;
 	case OP_FLAG:
 		return in->sub <= 2; /* CLC, STC, CMC; not CLD/STD */
 	case OP_NOP:
@@ -523,6 +524,8 @@ static unsigned mem_size(const struct x86_insn *in)
 static bool mem_writes(const struct x86_insn *in)
 {
 	switch (in->op) {
+	case OP_BT:
+		return in->sub != 0; /* BTS, BTR, BTC */
 	case OP_ALU:
 		return in->sub != 7 && in->form != X86_FORM_GE;
 	case OP_MOV:
