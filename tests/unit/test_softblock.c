@@ -332,6 +332,67 @@ static void test_same_base_accesses(void **state)
 	}
 }
 
+/*
+ * REP STOSB and REP MOVSB within a page, across pages and with a zero
+ * count, twice each (the translator runs them on the host once its TLB
+ * holds the pages); then a REP STOSQ whose count times 8 wraps around to
+ * a few bytes, which must fault at the end of RAM, not run on the host.
+ */
+static void test_rep_native(void **state)
+{
+	struct env *e = *state;
+
+	if (!e)
+		skip();
+	/*
+	 * 1: mov %r8, %rcx; mov %r9, %rdi; rep stosb; mov %r10, %rcx;
+	 * mov %r11, %rsi; mov %r12, %rdi; rep movsb; dec %r13; jnz 1b; hlt
+	 */
+	static const uint8_t code[] = {0x4c, 0x89, 0xc1, 0x4c, 0x89, 0xcf, 0xf3, 0xaa, 0x4c,
+				       0x89, 0xd1, 0x4c, 0x89, 0xde, 0x4c, 0x89, 0xe7, 0xf3,
+				       0xa4, 0x49, 0xff, 0xcd, 0x75, 0xe8, 0xf4};
+	/* mov %rax, (%rdi) (the TLB takes the page); rep stosq; hlt */
+	static const uint8_t stosq[] = {0x48, 0x89, 0x07, 0xf3, 0x48, 0xab, 0xf4};
+	static uint8_t want[0x4000];
+	const struct {
+		uint64_t stos_n, stos_at, movs_n, from, to;
+	} cases[] = {
+	    {100, DATA + 0x10, 50, DATA + 0x10, DATA + 0x800},
+	    {0x30, DATA + 0xfe0, 0x40, DATA + 0xfe0, DATA + 0x2000},
+	    {0, DATA, 0, DATA, DATA + 0x3000},
+	};
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(e->ram + DATA, 0, 0x4000);
+		start(e, CODE);
+		e->cpu.gpr[X86_RAX] = 0xa0 + i;
+		e->cpu.gpr[8] = cases[i].stos_n;
+		e->cpu.gpr[9] = cases[i].stos_at;
+		e->cpu.gpr[10] = cases[i].movs_n;
+		e->cpu.gpr[11] = cases[i].from;
+		e->cpu.gpr[12] = cases[i].to;
+		e->cpu.gpr[13] = 2;
+		assert_int_equal(run(e), CPU_EXIT_HLT);
+		assert_int_equal(e->cpu.gpr[X86_RCX], 0);
+		assert_int_equal(e->cpu.gpr[X86_RSI], cases[i].from + cases[i].movs_n);
+		assert_int_equal(e->cpu.gpr[X86_RDI], cases[i].to + cases[i].movs_n);
+		memset(want, 0, sizeof(want));
+		memset(want + cases[i].stos_at - DATA, 0xa0 + i, cases[i].stos_n);
+		for (uint64_t j = 0; j < cases[i].movs_n; j++)
+			want[cases[i].to - DATA + j] = want[cases[i].from - DATA + j];
+		assert_memory_equal(e->ram + DATA, want, sizeof(want));
+	}
+	memcpy(e->ram + CODE, stosq, sizeof(stosq));
+	start(e, CODE);
+	e->cpu.gpr[X86_RCX] = (1ull << 61) + 1;
+	e->cpu.gpr[X86_RDI] = RAM_SIZE - 16;
+	assert_int_equal(run(e), CPU_EXIT_EXCEPTION);
+	assert_int_equal(e->cpu.exc.vector, 14);
+	assert_int_equal(e->cpu.gpr[X86_RDI], RAM_SIZE);
+	assert_int_equal(e->cpu.gpr[X86_RCX], (1ull << 61) - 1);
+}
+
 /* Running the same code again needs no translation: TLB entries and blocks are kept. */
 static void test_tlb_and_blocks_kept(void **state)
 {
@@ -507,6 +568,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_native, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rep_native, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_bt_cache_wx, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_bt_cache_full, setup_bt, teardown),
 	};

@@ -109,6 +109,8 @@ static uint32_t regs_used(const struct x86_insn *in)
 		m |= 1u << in->base;
 	if (is_mem(in) && in->index != X86_REG_NONE)
 		m |= 1u << in->index;
+	if (in->op >= OP_MOVS && in->op <= OP_OUTS)
+		m |= 1u << RSI | 1u << RDI; /* string instructions name them implicitly */
 	return m;
 }
 
@@ -312,9 +314,12 @@ static void e_miss(struct tx *t, struct cold *miss, struct group *grp, const uns
 /*
  * For a group (cd NULL, grp set) s1 was taken by the caller and goes back
  * on a miss too; align_off >= 0: s0 + align_off must be 16-byte aligned.
+ * cnt, unless NOREG, holds a count of elements of sz bytes (at most a page
+ * of them; 0 goes to the miss path too).
  */
-static void e_access_to(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
-			int32_t align_off, struct cold *cd, struct group *grp)
+static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsigned cnt,
+		       unsigned scale, bool write, unsigned seg, int32_t align_off, struct cold *cd,
+		       struct group *grp)
 {
 	struct emit *e = &t->e;
 	const struct x86_insn *in = &t->m[cd ? cd->k : grp->k].in;
@@ -342,7 +347,10 @@ static void e_access_to(struct tx *t, const struct scratch *s, unsigned sz, bool
 	e_shx(e, SHRX, ix, s0, tmp);
 	e_rr(e, E_REX, 0x0fb6, 2, ix, ix); /* movzx ix, ix8: the index */
 	e_lea(e, ix, ix, ix, 2, 0);	   /* x5, and x8 below: 40-byte entries */
-	e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
+	if (cnt == NOREG)
+		e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
+	else
+		e_lea(e, RCX, s0, cnt, scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0, -1);
 	e_shx(e, SHRX, RCX, RCX, tmp);
 	e_shx(e, SHLX, RCX, RCX, tmp); /* the page of the last byte */
 	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, tag));
@@ -370,6 +378,12 @@ static void e_access_to(struct tx *t, const struct scratch *s, unsigned sz, bool
 	}
 	e_give_back(t, tmp);
 	e_give_back(t, RCX);
+}
+
+static void e_access_to(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
+			int32_t align_off, struct cold *cd, struct group *grp)
+{
+	e_access_n(t, s, sz, NOREG, 1, write, seg, align_off, cd, grp);
 }
 
 static void e_access(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
@@ -787,6 +801,81 @@ static void tx_lea(struct tx *t, unsigned k)
 	else
 		e_mov(e, in->reg, s.s0);
 	e_give_back(t, s.s0);
+}
+
+/*
+ * REP MOVS and REP STOS with DF clear, when the bytes they read and write
+ * each lie in one page (RCX elements at most a page): the host's own REP
+ * MOVS/STOS on the host addresses, then RSI/RDI advanced and RCX zero.
+ * Anything else (DF set, RCX zero or too large, a miss, MMIO, a store to
+ * code) runs in the interpreter.
+ */
+static bool tx_rep_str(struct tx *t, unsigned k)
+{
+	const struct x86_insn *in = &t->m[k].in;
+	struct emit *e = &t->e;
+	bool movs = in->op == OP_MOVS;
+	unsigned osz = in->osz, sc = osz == 8 ? 3 : osz == 4 ? 2 : osz == 2 ? 1 : 0, cnt;
+	struct scratch s;
+	struct cold *cd;
+
+	if (!(in->flags & X86_F_REP) || (in->flags & (X86_F_REPNE | X86_F_LOCK)) || in->asz != 8 ||
+	    (movs && (in->seg == X86_SEG_FS || in->seg == X86_SEG_GS)) ||
+	    !pick_scratch(t, in, true, &s))
+		return false;
+	cnt = s.sub;
+	cd = cold_new(t, k, &s, false);
+	e_spill(t, &s);
+	/* DF (RFLAGS bit 10) into RCX for JRCXZ; the interpreter takes DF set. */
+	e_st(e, SPILL(RCX), RCX);
+	e_ld(e, RCX, OFF(rflags));
+	e_movi32(e, s.s1, 53);
+	e_shx(e, SHLX, RCX, RCX, s.s1);
+	e_movi32(e, s.s1, 63);
+	e_shx(e, SHRX, RCX, RCX, s.s1);
+	e_jrcxz(e, 9 + 5);
+	e_ld(e, RCX, SPILL(RCX)); /* 9 bytes */
+	cd->jumps[cd->njumps++] = e_jmp(e, 0);
+	/*
+	 * Fewer than 8 KiB of elements, or cnt * osz could wrap around to the
+	 * first page and pass the page check below.
+	 */
+	e_ld(e, RCX, SPILL(RCX));
+	e_mov(e, cnt, RCX);
+	e_movi32(e, s.s1, 13 - sc);
+	e_shx(e, SHRX, RCX, RCX, s.s1);
+	e_jrcxz(e, 9 + 5);
+	e_ld(e, RCX, SPILL(RCX)); /* 9 bytes */
+	cd->jumps[cd->njumps++] = e_jmp(e, 0);
+	e_ld(e, RCX, SPILL(RCX));
+	if (movs) {
+		e_mov(e, s.s0, RSI);
+		e_access_n(t, &s, osz, cnt, osz, false, 0, -1, cd, NULL);
+		e_st(e, OFF(bt_target), s.s0); /* the host source, while the destination is looked up */
+	}
+	e_mov(e, s.s0, RDI);
+	e_access_n(t, &s, osz, cnt, osz, true, 0, -1, cd, NULL);
+	e_st(e, SPILL(RDI), RDI);
+	e_mov(e, RDI, s.s0);
+	if (movs) {
+		e_st(e, SPILL(RSI), RSI);
+		e_ld(e, RSI, OFF(bt_target));
+	}
+	b1(e, 0xf3);
+	if (osz == 2)
+		b1(e, 0x66);
+	if (osz == 8)
+		b1(e, 0x48);
+	b1(e, (movs ? 0xa4 : 0xaa) + (osz > 1)); /* rep movs/stos: RCX goes to zero */
+	e_ld(e, RDI, SPILL(RDI));
+	e_lea(e, RDI, RDI, cnt, sc, 0);
+	if (movs) {
+		e_ld(e, RSI, SPILL(RSI));
+		e_lea(e, RSI, RSI, cnt, sc, 0);
+	}
+	e_unspill(t, &s);
+	cd->resume = e_pos(e);
+	return true;
 }
 
 /* s0 = the host address of the 8-byte stack slot at RSP + delta (delta: -8 push, 0 pop). */
@@ -1493,6 +1582,11 @@ static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, b
 		break;
 	case OP_DIV:
 		if (tx_div(t, k))
+			return;
+		break;
+	case OP_MOVS:
+	case OP_STOS:
+		if (tx_rep_str(t, k))
 			return;
 		break;
 	case OP_NOP:
