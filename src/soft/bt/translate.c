@@ -48,10 +48,8 @@ struct tx {
 	struct emit e;
 	struct bt_block *b;
 	struct bt_meta *m;
-	const uint8_t *raw[BT_BLOCK_INSNS];
 	unsigned n;
 	bool user;
-	struct cold cold[BT_BLOCK_INSNS * 4];
 	unsigned ncold;
 	uint32_t check_jumps[2];
 	unsigned ncheck_jumps;
@@ -63,9 +61,12 @@ struct tx {
 	 * back at its exits, so in between they are scratch for free.
 	 */
 	uint32_t borrowed;
-	struct group groups[BT_BLOCK_INSNS / 2];
 	unsigned ngroups;
 	const struct group *in_group[BT_BLOCK_INSNS]; /* translated with its group's lookup */
+	/* Not cleared for each block (filled as they are used): */
+	const uint8_t *raw[BT_BLOCK_INSNS];
+	struct cold cold[BT_BLOCK_INSNS * 4];
+	struct group groups[BT_BLOCK_INSNS / 2];
 };
 
 /* Scratch registers: never implicit operands (RAX, RCX, RDX), never awkward as a base. */
@@ -1518,7 +1519,7 @@ static bool block_ends(const struct x86_insn *in)
 	return cpu_insn_ends_block(in) || in->op == OP_JCC || in->op == OP_LOOP;
 }
 
-/* Chaining past these would hide the interrupt shadow from the dispatcher. */
+/* These begin an interrupt shadow, which a block ending with one ends before leaving. */
 static bool sets_shadow(const struct x86_insn *in)
 {
 	return in->op == OP_STI || in->op == OP_MOVSEG_LD || in->op == OP_POPSEG;
@@ -1719,11 +1720,12 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	struct x86_insn ins[BT_BLOCK_INSNS];
 	_Atomic uint32_t *slot = code_slot(c, page);
 	const struct host_feat *f = &bt->feat;
-	struct tx tx = {0}, *t = &tx;
+	struct tx tx, *t = &tx;
 	struct bt_block *b;
 	uint32_t gen, start;
 	bool ended = false;
 
+	memset(t, 0, offsetof(struct tx, raw));
 	gen = code_mark(slot);
 	if (avail > sizeof(bytes))
 		avail = sizeof(bytes);
@@ -1802,8 +1804,16 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 		if (grp && k == grp->k + grp->m - 1)
 			grp->join = e_pos(&t->e);
 	}
+	if (!ended && sets_shadow(&ins[n - 1])) {
+		/*
+		 * An interrupt pending at STI left from its helper already;
+		 * otherwise the shadow ends here, as the dispatcher would end it.
+		 */
+		e_rm(&t->e, E_GS, 0xc6, 1, 0, NOREG, NOREG, 0, OFF(intr_shadow)); /* mov byte [], 0 */
+		b1(&t->e, 0);
+	}
 	if (!ended)
-		e_exit(t, t->m[n - 1].rip + ins[n - 1].len, !sets_shadow(&ins[n - 1]));
+		e_exit(t, t->m[n - 1].rip + ins[n - 1].len, true);
 	e_check_cold(t);
 	e_group_copies(t, f);
 	e_colds(t);
