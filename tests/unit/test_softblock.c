@@ -332,6 +332,40 @@ static void test_same_base_accesses(void **state)
 	}
 }
 
+/* A register-only instruction between two such accesses; one that moves the base ends them. */
+static void test_same_base_between(void **state)
+{
+	struct env *e = *state;
+	const uint64_t b = DATA + 0x200, a = 0x5150;
+	uint64_t v;
+
+	if (!e)
+		skip();
+	/*
+	 * mov %rdx, 8(%rbx); jmp 1f (the page is in the TLB from here on);
+	 * 1: mov %rax, 8(%rbx); inc %rax; mov %rax, 16(%rbx);
+	 * add $0x100, %rbx; mov %rax, 8(%rbx); hlt
+	 */
+	static const uint8_t code[] = {0x48, 0x89, 0x53, 0x08, 0xeb, 0x00, 0x48, 0x89, 0x43,
+				       0x08, 0x48, 0xff, 0xc0, 0x48, 0x89, 0x43, 0x10, 0x48,
+				       0x81, 0xc3, 0x00, 0x01, 0x00, 0x00, 0x48, 0x89, 0x43,
+				       0x08, 0xf4};
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	memset(e->ram + DATA, 0, 0x1000);
+	start(e, CODE);
+	e->cpu.gpr[X86_RAX] = a;
+	e->cpu.gpr[X86_RBX] = b;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RBX], b + 0x100);
+	memcpy(&v, e->ram + b + 8, 8);
+	assert_int_equal(v, a);
+	memcpy(&v, e->ram + b + 16, 8);
+	assert_int_equal(v, a + 1);
+	memcpy(&v, e->ram + b + 0x108, 8);
+	assert_int_equal(v, a + 1);
+}
+
 /*
  * REP STOSB and REP MOVSB within a page, across pages and with a zero
  * count, twice each (the translator runs them on the host once its TLB
@@ -568,6 +602,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_base_between, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_same_base_between, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_native, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_native, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_bt_cache_wx, setup_bt, teardown),

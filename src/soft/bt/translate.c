@@ -1375,15 +1375,46 @@ static bool group_member(const struct tx *t, unsigned k, unsigned *size, bool *w
 }
 
 /*
- * A group starting at instruction k, when at least two accesses in a row
- * share its base register (which none but the last may write) and span at
- * most a page; the block's budget check stays outside. Returns it or NULL.
+ * A register-only instruction copied as it is that leaves base alone, so
+ * a group may pass over it (it names no borrowed register: nothing in the
+ * block does).
+ */
+static bool passes_by(const struct tx *t, unsigned i, unsigned base)
+{
+	const struct x86_insn *in = &t->m[i].in;
+
+	if (is_mem(in) || uses_rsp_reg(in) || !copyable(in, &t->bt->feat))
+		return false;
+	switch (in->op) {
+	case OP_MUL:
+	case OP_IMUL1:
+	case OP_DIV:
+	case OP_IDIV:
+	case OP_CBW:
+	case OP_CWD:
+	case OP_CMPXCHG:
+	case OP_LAHF:
+	case OP_SAHF:
+		return false; /* registers written unnamed */
+	default:
+		break;
+	}
+	if ((in->flags & X86_F_IMM_CL) && base == RCX)
+		return false;
+	return low_reg(in->reg) != base && low_reg(in->rm) != base;
+}
+
+/*
+ * A group starting at instruction k, when at least two accesses share its
+ * base register (which none but the last may write, and the register-only
+ * instructions between them leave alone) and span at most a page; the
+ * block's budget check stays outside. Returns it or NULL.
  */
 static struct group *group_form(struct tx *t, unsigned k, unsigned *span, bool *write,
 				int32_t *align_off)
 {
 	const struct x86_insn *first = &t->m[k].in;
-	unsigned base = first->base, m = 0, g = NOREG;
+	unsigned base = first->base, m = 0, members = 0, g = NOREG;
 	int64_t lo = INT64_MAX, hi = INT64_MIN, aligned_at = INT64_MIN;
 	struct group *grp;
 
@@ -1401,8 +1432,13 @@ static struct group *group_form(struct tx *t, unsigned k, unsigned *span, bool *
 		bool w, al;
 		int64_t nlo, nhi;
 
-		if ((i > k && i == t->check_at) || !group_member(t, i, &size, &w, &al) || in->base != base)
+		if (i > k && i == t->check_at)
 			break;
+		if (!group_member(t, i, &size, &w, &al) || in->base != base) {
+			if (i > k && passes_by(t, i, base))
+				continue;
+			break;
+		}
 		nlo = in->disp < lo ? in->disp : lo;
 		nhi = in->disp + (int64_t)size > hi ? in->disp + (int64_t)size : hi;
 		if (nhi - nlo > 4096)
@@ -1417,11 +1453,12 @@ static struct group *group_form(struct tx *t, unsigned k, unsigned *span, bool *
 		lo = nlo;
 		hi = nhi;
 		*write |= w;
-		m++;
+		members++;
+		m = i - k + 1;
 		if (low_reg(in->reg) == base)
 			break; /* it may write the base */
 	}
-	if (m < 2)
+	if (members < 2)
 		return NULL;
 	grp = &t->groups[t->ngroups++];
 	*grp = (struct group){.k = k, .m = m, .g = g, .lo = lo};
