@@ -504,6 +504,17 @@ int bt_run(struct cpu *c, uint64_t end)
 		if (c->insns + BT_MIN_RUN > end || !c->mode64 ||
 		    (c->rflags & X86_RFLAGS_TF) || (c->dr[7] & 0xff))
 			return CPU_EXIT_RESELECT;
+		if (c->bt_exit == 1) {
+			/*
+			 * The block stopped where the flags were about to be
+			 * rewritten: that instruction first, before an interrupt
+			 * could see the stale flags.
+			 */
+			r = interp_one(c);
+			if (r != CPU_EXIT_NONE)
+				return r;
+			continue;
+		}
 		atomic_store_explicit(&c->bt_attn, 0, memory_order_relaxed);
 		if (atomic_load_explicit(&c->exit_request, memory_order_acquire)) {
 			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
@@ -522,13 +533,6 @@ int bt_run(struct cpu *c, uint64_t end)
 			c->bt_exit = 0;
 		}
 		c->intr_shadow = false;
-		if (c->bt_exit == 1) {
-			/* The block stopped where the flags were about to be rewritten. */
-			r = interp_one(c);
-			if (r != CPU_EXIT_NONE)
-				return r;
-			continue;
-		}
 		b = find_block(c, c->rip);
 		if (!b) {
 			r = interp_one(c);
