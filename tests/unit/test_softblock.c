@@ -332,6 +332,44 @@ static void test_same_base_accesses(void **state)
 	}
 }
 
+/*
+ * A compare with memory that faults keeps the flags as they were (the
+ * translator's budget check, which clobbers them, sits after its lookup),
+ * and one that does not sets them.
+ */
+static void test_flags_at_memory_fault(void **state)
+{
+	struct env *e = *state;
+	/* mov %rax, %rbx; cmp %rcx, (%rdx); hlt */
+	static const uint8_t code[] = {0x48, 0x89, 0xc3, 0x48, 0x39, 0x0a, 0xf4};
+	const uint64_t arith = X86_RFLAGS_CF | X86_RFLAGS_ZF | X86_RFLAGS_SF | X86_RFLAGS_OF;
+	uint64_t before, one = 1;
+
+	if (!e)
+		skip();
+	memcpy(e->ram + CODE, code, sizeof(code));
+	memcpy(e->ram + DATA, &one, 8);
+	for (unsigned pass = 0; pass < 2; pass++) {
+		start(e, CODE);
+		cpu_set_rflags(&e->cpu, X86_RFLAGS_FIXED | arith);
+		e->cpu.gpr[X86_RCX] = 1;
+		e->cpu.gpr[X86_RDX] = 2ull * RAM_SIZE;
+		before = e->cpu.insns;
+		assert_int_equal(run(e), CPU_EXIT_EXCEPTION);
+		assert_int_equal(e->cpu.exc.vector, 14);
+		assert_int_equal(e->cpu.rip, CODE + 3);
+		assert_int_equal(e->cpu.insns - before, 1);
+		assert_int_equal(cpu_get_rflags(&e->cpu) & (arith | X86_RFLAGS_PF | X86_RFLAGS_AF), arith);
+		start(e, CODE);
+		cpu_set_rflags(&e->cpu, X86_RFLAGS_FIXED | arith);
+		e->cpu.gpr[X86_RCX] = 1;
+		e->cpu.gpr[X86_RDX] = DATA;
+		assert_int_equal(run(e), CPU_EXIT_HLT);
+		/* 1 - 1: ZF and PF set, CF, SF, OF clear */
+		assert_int_equal(cpu_get_rflags(&e->cpu) & arith, X86_RFLAGS_ZF);
+	}
+}
+
 /* A register-only instruction between two such accesses; one that moves the base ends them. */
 static void test_same_base_between(void **state)
 {
@@ -602,6 +640,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_at_memory_fault, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_flags_at_memory_fault, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_between, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_between, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_native, setup, teardown),

@@ -56,6 +56,11 @@ struct tx {
 	unsigned check_at;
 	bool check_clean;
 	/*
+	 * The clean check sits inside instruction check_at, a memory one:
+	 * after its lookup (past which it cannot fault), before its access.
+	 */
+	bool check_inside;
+	/*
 	 * Pool registers no instruction of the block names: their guest
 	 * values go to their spill slots once at the block's entry and come
 	 * back at its exits, so in between they are scratch for free.
@@ -589,11 +594,11 @@ static bool touches_flags(const struct x86_insn *in, const struct host_feat *f)
 }
 
 /* A register-only instruction that sets every arithmetic flag and reads none. */
-static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
+static bool kills_flags_op(const struct x86_insn *in, const struct host_feat *f)
 {
 	unsigned mask = in->osz == 8 ? 63 : 31;
 
-	if (is_mem(in) || !copyable(in, f) || uses_rsp_reg(in))
+	if (!copyable(in, f) || uses_rsp_reg(in))
 		return false;
 	switch (in->op) {
 	case OP_ALU:
@@ -614,6 +619,11 @@ static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
 	default:
 		return false;
 	}
+}
+
+static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
+{
+	return !is_mem(in) && kills_flags_op(in, f);
 }
 
 /* ---- exits ---------------------------------------------------------------- */
@@ -748,6 +758,18 @@ static void tx_reg_rsp(struct tx *t, unsigned k)
 	e_give_back(t, s.sub);
 }
 
+static void e_check(struct tx *t);
+
+/* An inside check that cannot be: the flag-free one, before instruction k. */
+static void e_check_before(struct tx *t, unsigned k)
+{
+	t->check_inside = false;
+	t->check_clean = false;
+	for (unsigned i = 0; i < t->n; i++)
+		t->m[i].check = (uint16_t)k;
+	e_check(t);
+}
+
 static void tx_mem(struct tx *t, unsigned k)
 {
 	const struct x86_insn *in = &t->m[k].in;
@@ -762,13 +784,20 @@ static void tx_mem(struct tx *t, unsigned k)
 		return;
 	}
 	if (!pick_scratch(t, in, sub, &s)) {
+		if (k == t->check_at && t->check_inside)
+			e_check_before(t, k);
 		e_helper(t, k);
 		return;
 	}
+	if (k == t->check_at && t->check_inside &&
+	    (!(t->borrowed & (1u << s.s0)) || !(t->borrowed & (1u << s.s1))))
+		e_check_before(t, k); /* its exit could not give back a taken register */
 	cd = cold_new(t, k, &s, false);
 	e_spill(t, &s);
 	e_la(t, in, t->m[k].rip + in->len, s.s0);
 	e_access(t, &s, mem_size(in), mem_writes(in), in->seg, false, cd);
+	if (k == t->check_at && t->check_inside)
+		e_check(t);
 	if (sub)
 		e_ld(e, s.sub, GPR(RSP));
 	e_reencode(e, t->raw[k], in, s.s0, 0, sub ? s.sub : NOREG);
@@ -1432,7 +1461,7 @@ static struct group *group_form(struct tx *t, unsigned k, unsigned *span, bool *
 		bool w, al;
 		int64_t nlo, nhi;
 
-		if (i > k && i == t->check_at)
+		if ((i > k || t->check_inside) && i == t->check_at)
 			break;
 		if (!group_member(t, i, &size, &w, &al) || in->base != base) {
 			if (i > k && passes_by(t, i, base))
@@ -1799,13 +1828,23 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	b->hash = cpu_code_hash(bytes, pos);
 	b->entry = (uintptr_t)bt->rx + start;
 
-	/* Where the budget check goes: before the first clean flag rewrite, if nothing precedes it that uses flags. */
+	/*
+	 * Where the budget check goes: before the first clean flag rewrite,
+	 * if nothing precedes it that uses flags; in a memory one, after its
+	 * lookup (its scratch registers must be borrowed ones: the check's
+	 * exit gives back only those).
+	 */
+	t->borrowed = borrowable(ins, n);
 	t->check_at = 0;
 	t->check_clean = false;
+	t->check_inside = false;
 	for (unsigned i = 0; i < n; i++) {
-		if (kills_flags(&ins[i], f)) {
+		if (kills_flags(&ins[i], f) ||
+		    (is_mem(&ins[i]) && kills_flags_op(&ins[i], f) &&
+		     __builtin_popcount(t->borrowed & ~(1u << RCX)) >= 2)) {
 			t->check_at = i;
 			t->check_clean = true;
+			t->check_inside = is_mem(&ins[i]);
 			break;
 		}
 		if (touches_flags(&ins[i], f))
@@ -1820,9 +1859,9 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 		m->rip = la + at;
 		m->idx = (uint16_t)i;
 		m->n = (uint16_t)n;
-		m->check = (uint16_t)t->check_at;
+		/* A fault in the lookup before an inside check comes before the budget is charged. */
+		m->check = (uint16_t)(t->check_at + t->check_inside);
 	}
-	t->borrowed = borrowable(ins, n);
 	e_borrow(t);
 	b->borrowed = t->borrowed;
 	b->entry_lent = (uintptr_t)bt->rx + e_pos(&t->e);
@@ -1832,7 +1871,7 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 		bool write;
 		int32_t align_off;
 
-		if (k == t->check_at)
+		if (k == t->check_at && !t->check_inside)
 			e_check(t);
 		if (!t->in_group[k] && (grp = group_form(t, k, &span, &write, &align_off)))
 			e_group(t, grp, span, write, align_off);
