@@ -22,6 +22,9 @@
 #include "devices/devices.h"
 #include "virtio/virtio.h"
 
+/* A vCPU thread's stack at least: see vm_start. */
+#define VCPU_STACK_SIZE (8u << 20)
+
 /* A kernel image larger than this is not a kernel we can load. */
 #define KERNEL_MAX_BYTES (512ull << 20)
 
@@ -353,26 +356,39 @@ static void *vcpu_thread(void *arg)
 int vm_start(struct vm *vm, struct err *err)
 {
 	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	pthread_attr_t attr;
 	sigset_t kick, old;
+	size_t stack = 0;
 
+	/*
+	 * A stack of known size, whatever ulimit -s says: the soft engine's
+	 * translated code keeps a return stack on it (up to 512 KiB).
+	 */
+	pthread_attr_init(&attr);
+	if (pthread_attr_getstacksize(&attr, &stack) || stack < VCPU_STACK_SIZE)
+		pthread_attr_setstacksize(&attr, VCPU_STACK_SIZE);
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0) {
+		pthread_attr_destroy(&attr);
 		return err_set(err, -errno, "sigaction: %s", strerror(errno));
+	}
 	/* Threads start with the kick blocked and unblock it themselves. */
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
-		int rc = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		int rc = pthread_create(&vcpu->thread, &attr, vcpu_thread, vcpu);
 
 		if (rc) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			pthread_attr_destroy(&attr);
 			return err_set(err, -rc, "vcpu %u: cannot start thread: %s", i, strerror(rc));
 		}
 		vcpu->thread_started = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	return 0;
 }
 
