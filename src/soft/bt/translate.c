@@ -357,11 +357,9 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 		e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
 	else
 		e_lea(e, RCX, s0, cnt, scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0, -1);
-	e_shx(e, SHRX, RCX, RCX, tmp);
-	e_shx(e, SHLX, RCX, RCX, tmp); /* the page of the last byte */
-	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, tag));
-	e_rr(e, E_W, 0xf7, 1, 2, tmp); /* not: rcx + ~tag + 1 is zero when they match */
-	e_lea(e, RCX, RCX, tmp, 0, 1);
+	e_shx(e, SHRX, RCX, RCX, tmp); /* the page number of the last byte */
+	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, ntag));
+	e_lea(e, RCX, RCX, tmp, 0, 0); /* zero when it is the entry's */
 	e_miss(t, miss, grp, taken, ntaken);
 	if (write) {
 		/* A page with translated code takes the interpreter's store, which retires it. */

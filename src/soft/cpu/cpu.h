@@ -82,9 +82,9 @@ struct cpu_exception {
 #define CPU_TLB_SIZE 256 /* direct-mapped entries per access kind and privilege */
 
 struct cpu_tlb_entry {
-	uint64_t tag; /* page-aligned linear address, or 1 when empty */
-	uint8_t *hva;
-	uintptr_t addend; /* hva - tag: la + addend is la's host address (translated code) */
+	uint64_t tag;  /* page-aligned linear address, or 1 when empty */
+	uint64_t ntag; /* -(tag >> 12), or 1 when empty: translated code adds a page number to it */
+	uintptr_t addend; /* host address of the page - tag: la + addend is la's host address */
 	_Atomic uint32_t *code; /* the page's slot in the code map (struct cpu_code_map) */
 	bool large;		/* derived from a 2 MiB/4 MiB/1 GiB page */
 };

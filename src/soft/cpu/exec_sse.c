@@ -1185,7 +1185,7 @@ static void fast_mov128_load(struct cpu *c, const struct x86_insn *in)
 		return;
 	}
 	check_sse(c);
-	xset(c, in->reg, _mm_loadu_si128((const __m128i *)(e->hva + (la & 0xfff))));
+	xset(c, in->reg, _mm_loadu_si128((const __m128i *)((uint8_t *)(uintptr_t)(la + e->addend))));
 }
 
 static void fast_mov128_store(struct cpu *c, const struct x86_insn *in)

@@ -445,7 +445,7 @@ static inline uint64_t mem_read(struct cpu *c, uint64_t la, unsigned sz, unsigne
 	const struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_READ][(la >> 12) % CPU_TLB_SIZE];
 
 	if (__builtin_expect(e->tag == (la & ~0xfffull) && (la & 0xfff) + sz <= 0x1000, 1))
-		return host_load(e->hva + (la & 0xfff), sz);
+		return host_load((uint8_t *)(uintptr_t)(la + e->addend), sz);
 	return mem_read_slow(c, la, sz, seg);
 }
 
@@ -454,7 +454,7 @@ static inline void mem_write(struct cpu *c, uint64_t la, unsigned sz, uint64_t v
 	const struct cpu_tlb_entry *e = &c->tlb[CPU_ACCESS_WRITE][(la >> 12) % CPU_TLB_SIZE];
 
 	if (__builtin_expect(e->tag == (la & ~0xfffull) && (la & 0xfff) + sz <= 0x1000, 1)) {
-		host_store(e->hva + (la & 0xfff), sz, v);
+		host_store((uint8_t *)(uintptr_t)(la + e->addend), sz, v);
 		code_check(c, e->code);
 		return;
 	}
@@ -472,7 +472,7 @@ static inline uint8_t *mem_wptr_fast(struct cpu *c, uint64_t la, unsigned sz,
 
 	if (__builtin_expect(e->tag == (la & ~0xfffull) && (la & 0xfff) + sz <= 0x1000, 1)) {
 		*code = e->code;
-		return e->hva + (la & 0xfff);
+		return (uint8_t *)(uintptr_t)(la + e->addend);
 	}
 	return NULL;
 }

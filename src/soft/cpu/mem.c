@@ -12,12 +12,18 @@ void mem_check_canonical(struct cpu *c, uint64_t la, unsigned sz, unsigned seg)
 		cpu_raise(c, seg == X86_SEG_SS ? VEC_SS : VEC_GP, true, 0);
 }
 
+static void tlb_clear(struct cpu_tlb_entry *e)
+{
+	e->tag = 1;
+	e->ntag = 1; /* no page number is -1 */
+}
+
 void cpu_tlb_flush(struct cpu *c)
 {
 	for (unsigned u = 0; u < 2; u++)
 		for (unsigned k = 0; k < CPU_NR_ACCESS; k++)
 			for (unsigned i = 0; i < CPU_TLB_SIZE; i++)
-				c->tlb_set[u][k][i].tag = 1;
+				tlb_clear(&c->tlb_set[u][k][i]);
 	c->tlb_large = false;
 	c->tlb_gen++;
 	/* The running block's next instruction may now translate elsewhere. */
@@ -37,13 +43,13 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 			struct cpu_tlb_entry *e = &c->tlb_set[u][k][(la >> 12) % CPU_TLB_SIZE];
 
 			if (e->tag == tag)
-				e->tag = 1;
+				tlb_clear(e);
 			if (!c->tlb_large)
 				continue;
 			for (unsigned i = 0; i < CPU_TLB_SIZE; i++) {
 				e = &c->tlb_set[u][k][i];
 				if (e->large && ((e->tag ^ la) >> 30) == 0)
-					e->tag = 1;
+					tlb_clear(e);
 			}
 		}
 	}
@@ -56,7 +62,7 @@ static void tlb_fill(struct cpu *c, struct cpu_tlb_entry *e, uint64_t tag,
 		     const struct cpu_xlate *x)
 {
 	e->tag = tag;
-	e->hva = x->hva;
+	e->ntag = -(tag >> 12);
 	e->addend = (uintptr_t)x->hva - tag;
 	e->code = code_slot(c, x->hva);
 	e->large = x->large;
@@ -73,7 +79,7 @@ static uint8_t *page_lookup(struct cpu *c, uint64_t la, enum cpu_access acc, uin
 	struct cpu_xlate x = {0};
 
 	if (e->tag == (la & PAGE_MASK))
-		return e->hva;
+		return (uint8_t *)(uintptr_t)(e->tag + e->addend);
 	if (c->ops->translate(c->opaque, la & PAGE_MASK, acc, &x) < 0) {
 		c->exc.cr2 = la;
 		cpu_raise(c, x.vector, true, x.error_code);
@@ -103,7 +109,7 @@ const uint8_t *code_page(struct cpu *c, uint64_t la)
 	const uint8_t *page;
 
 	if (t->tag == (la & PAGE_MASK))
-		return t->hva;
+		return (const uint8_t *)(uintptr_t)(t->tag + t->addend);
 	page = mem_ptr(c, la, 1, X86_SEG_CS, CPU_ACCESS_EXEC);
 	return page ? page - (la & ~PAGE_MASK) : NULL;
 }
