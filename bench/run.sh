@@ -154,7 +154,7 @@ measure_marker() {
 }
 
 bench_soft_boot() {
-	local g=build/guest kr qr kw qw kc qc khz marker=KITE-BENCH-BOOTED cmd b64
+	local g=build/guest kr qr kw qw kc qc km qm khz marker=KITE-BENCH-BOOTED cmd b64
 	[ -f "$g/vmlinux" ] || { echo "soft-boot: $g missing (run make guest)"; return 1; }
 	khz=$(awk '/cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)
 	kr=$(mktemp); qr=$(mktemp); kw=$(mktemp); qw=$(mktemp)
@@ -166,21 +166,32 @@ bench_soft_boot() {
 			-initrd "$g/initramfs.cpio.gz" \
 			-append "console=ttyS0 quiet reboot=k panic=1 tsc_early_khz=$khz kite.marker=$marker" >>"$qr"
 	done
-	# A CPU-bound command in the guest, timed by the guest's own clock.
+	# A CPU-bound command in the guest, timed by the guest's own clock, the
+	# two alternated SOFT_RUNS times (this kind of host drifts by tens of
+	# percent from one minute to the next).
 	cmd='a=$(cut -d" " -f1 /proc/uptime); i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; b=$(cut -d" " -f1 /proc/uptime); echo "cpu-seconds=$(awk -v a=$a -v b=$b "BEGIN{print b-a}")"'
 	b64=$(printf '%s' "$cmd" | base64 -w0)
-	kc=$("$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" --initrd "$g/initramfs.cpio.gz" \
-		--cmdline "console=ttyS0 quiet reboot=k panic=1 kite.cmd=$b64" </dev/null 2>/dev/null |
-		tr -d '\r' | sed -n 's/^cpu-seconds=//p')
-	qc=$("$QEMU" "${QEMU_TCG[@]}" -m 256M -kernel "$g/vmlinux" -initrd "$g/initramfs.cpio.gz" \
-		-append "console=ttyS0 quiet reboot=k panic=1 tsc_early_khz=$khz kite.cmd=$b64" \
-		</dev/null 2>/dev/null | tr -d '\r' | sed -n 's/^cpu-seconds=//p')
+	kc=""
+	qc=""
+	for _ in $(seq "$SOFT_RUNS"); do
+		kc="$kc $("$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
+			--initrd "$g/initramfs.cpio.gz" \
+			--cmdline "console=ttyS0 quiet reboot=k panic=1 kite.cmd=$b64" </dev/null 2>/dev/null |
+			tr -d '\r' | sed -n 's/^cpu-seconds=//p')"
+		qc="$qc $("$QEMU" "${QEMU_TCG[@]}" -m 256M -kernel "$g/vmlinux" -initrd "$g/initramfs.cpio.gz" \
+			-append "console=ttyS0 quiet reboot=k panic=1 tsc_early_khz=$khz kite.cmd=$b64" \
+			</dev/null 2>/dev/null | tr -d '\r' | sed -n 's/^cpu-seconds=//p')"
+	done
 	echo "soft-boot: Debian $(cat "$g/summary" 2>/dev/null | head -c 40) vmlinux, 1 vCPU, 256M, $SOFT_RUNS runs each"
 	awk '{ print $1, 0, $3 }' "$kr" >"$kw.m"; awk '{ print $1, 0, $3 }' "$qr" >"$qw.m"
 	compare_rows "to marker" "$kw.m" "$qw.m"
 	awk '{ print $2, 0, 0 }' "$kr" >"$kw.e"; awk '{ print $2, 0, 0 }' "$qr" >"$qw.e"
 	compare_rows "to exit" "$kw.e" "$qw.e"
-	echo "  in-guest shell loop (200k iterations): kite ${kc:-?} s, qemu ${qc:-?} s"
+	km=$(echo $kc | tr ' ' '\n' | median)
+	qm=$(echo $qc | tr ' ' '\n' | median)
+	echo "  in-guest shell loop (200k iterations, medians): kite $km s, qemu $qm s," \
+		"ratio $(awk -v k="$km" -v q="$qm" 'BEGIN { if (q > 0) printf "%.2f", k / q }')"
+	echo "    every run: kite ($(echo $kc | tr ' ' '/')) qemu ($(echo $qc | tr ' ' '/'))"
 	rm -f "$kr" "$qr" "$kw" "$qw" "$kw".* "$qw".*
 }
 
