@@ -576,6 +576,28 @@ static void gen_case(const struct diff_group *g, struct diff_rng *r, struct diff
 		c->undef_flags = x86_insn_undefined_flags(&in);
 }
 
+/*
+ * On this machine's virtualised hosts the native run of a case has been
+ * seen, rarely, to differ from every other run of it (a #UD for a valid
+ * PINSRW). A mismatch is run natively twice more: when both runs agree
+ * with each other and with the soft CPU, the first was the host's.
+ */
+static bool native_flake(const struct diff_case *c, struct diff_result *n,
+			 const struct diff_result *s, struct stats *st, bool strict)
+{
+	struct diff_result again[2];
+
+	for (unsigned i = 0; i < 2; i++) {
+		if (diff_run_native(c, &again[i], 1) || !again[i].done)
+			return false;
+		expect_model(c, &again[i], s);
+		if (compare(c, &again[i], s, st, strict))
+			return false;
+	}
+	*n = again[1];
+	return true;
+}
+
 static int run_group(const struct diff_group *g, unsigned gi, const struct opts *o,
 		     struct diff_soft *soft, struct diff_case *cases, struct diff_result *nres,
 		     struct diff_result *sres, struct stats *st)
@@ -616,6 +638,10 @@ static int run_group(const struct diff_group *g, unsigned gi, const struct opts 
 			}
 			expect_model(&cases[i], &nres[i], &sres[i]);
 			why = compare(&cases[i], &nres[i], &sres[i], st, o->strict);
+			if (why && native_flake(&cases[i], &nres[i], &sres[i], st, o->strict)) {
+				note_host_specific(st, "the host itself ran it differently once (a second run agreed)");
+				continue;
+			}
 			if (!why)
 				continue;
 			failed++;
