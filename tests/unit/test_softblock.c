@@ -370,6 +370,35 @@ static void test_flags_at_memory_fault(void **state)
 	}
 }
 
+/*
+ * Two pages of one TLB index, read in turn: after the first pass both are
+ * cached (one as the other's victim), so the MMU is asked no more.
+ */
+static void test_tlb_victim(void **state)
+{
+	struct env *e = *state;
+	/* 1: add (%rbx), %rax; add (%rcx), %rax; dec %rsi; jnz 1b; hlt */
+	static const uint8_t code[] = {0x48, 0x03, 0x03, 0x48, 0x03, 0x01,
+				       0x48, 0xff, 0xce, 0x75, 0xf5, 0xf4};
+	const uint64_t a = DATA + 0x40, b = a + CPU_TLB_SIZE * 0x1000ull;
+	uint64_t one = 1, two = 2;
+	unsigned before;
+
+	if (!e)
+		skip();
+	memcpy(e->ram + CODE, code, sizeof(code));
+	memcpy(e->ram + a, &one, 8);
+	memcpy(e->ram + b, &two, 8);
+	start(e, CODE);
+	e->cpu.gpr[X86_RBX] = a;
+	e->cpu.gpr[X86_RCX] = b;
+	e->cpu.gpr[X86_RSI] = 1000;
+	before = e->translations;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RAX], 3000);
+	assert_true(e->translations - before < 10);
+}
+
 /* A register-only instruction between two such accesses; one that moves the base ends them. */
 static void test_same_base_between(void **state)
 {
@@ -640,6 +669,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_tlb_victim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tlb_victim, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_at_memory_fault, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flags_at_memory_fault, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_between, setup, teardown),

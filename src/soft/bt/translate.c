@@ -330,10 +330,13 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 	struct emit *e = &t->e;
 	const struct x86_insn *in = &t->m[cd ? cd->k : grp->k].in;
 	unsigned acc = write ? CPU_ACCESS_WRITE : CPU_ACCESS_READ;
-	int32_t tlb = OFF(tlb_set) + (int32_t)(((t->user ? CPU_NR_ACCESS : 0) + acc) * CPU_TLB_SIZE *
-					       sizeof(struct cpu_tlb_entry));
+	int32_t tlb = OFF(tlb_set) + (int32_t)(((t->user ? CPU_NR_ACCESS : 0) + acc) * 2 *
+					       CPU_TLB_SIZE * sizeof(struct cpu_tlb_entry));
+	/* The victim entry is this many 8-byte steps of ix further on. */
+	int32_t victim = (int32_t)(CPU_TLB_SIZE * sizeof(struct cpu_tlb_entry) / 8);
 	unsigned s0 = s->s0, ix = s->s1, tmp = pick_lookup_reg(t, in, s), taken[3], ntaken = 0;
 	struct cold *miss = NULL;
+	uint32_t over = 0;
 
 	if (!(t->borrowed & (1u << RCX)))
 		taken[ntaken++] = RCX;
@@ -353,14 +356,28 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 	e_shx(e, SHRX, ix, s0, tmp);
 	e_rr(e, E_REX, 0x0fb6, 2, ix, ix); /* movzx ix, ix8: the index */
 	e_lea(e, ix, ix, ix, 2, 0);	   /* x5, and x8 below: 40-byte entries */
-	if (cnt == NOREG)
-		e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
-	else
-		e_lea(e, RCX, s0, cnt, scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0, -1);
-	e_shx(e, SHRX, RCX, RCX, tmp); /* the page number of the last byte */
-	e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3, tlb + (int32_t)offsetof(struct cpu_tlb_entry, ntag));
-	e_lea(e, RCX, RCX, tmp, 0, 0); /* zero when it is the entry's */
+	for (unsigned way = 0; way < 2; way++) {
+		if (way) {
+			/* Not the entry: its victim, skipped over on a hit. */
+			over = e_pos(e);
+			e_jrcxz(e, 0);
+			e_movi32(e, tmp, 12);
+		}
+		if (cnt == NOREG)
+			e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
+		else
+			e_lea(e, RCX, s0, cnt, scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0, -1);
+		e_shx(e, SHRX, RCX, RCX, tmp); /* the page number of the last byte */
+		e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3,
+		     tlb + (int32_t)offsetof(struct cpu_tlb_entry, ntag) + (way ? 8 * victim : 0));
+		e_lea(e, RCX, RCX, tmp, 0, 0); /* zero when it is the entry's */
+	}
 	e_miss(t, miss, grp, taken, ntaken);
+	e_lea(e, ix, ix, NOREG, 0, victim); /* the victim's fields from here on */
+	if (!e->overflow) {
+		assert(e_pos(e) - (over + 2) < 128);
+		e->base[over + 1] = (uint8_t)(e_pos(e) - (over + 2)); /* the hit's JRCXZ lands here */
+	}
 	if (write) {
 		/* A page with translated code takes the interpreter's store, which retires it. */
 		e_rm(e, E_W | E_GS, 0x8b, 1, RCX, NOREG, ix, 3,

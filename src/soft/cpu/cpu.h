@@ -79,7 +79,13 @@ struct cpu_exception {
 	bool unimplemented; /* #UD for a valid instruction this core lacks */
 };
 
-#define CPU_TLB_SIZE 256 /* direct-mapped entries per access kind and privilege */
+/*
+ * Entries per access kind and privilege, direct-mapped by page; each has a
+ * victim beside it, CPU_TLB_SIZE entries further on, where a fill moves
+ * the page it evicts (two hot pages of one index no longer evict each
+ * other on every access).
+ */
+#define CPU_TLB_SIZE 256
 
 struct cpu_tlb_entry {
 	uint64_t tag;  /* page-aligned linear address, or 1 when empty */
@@ -193,8 +199,8 @@ struct cpu {
 	 * TLBs for user (CPL 3) and supervisor accesses, so privilege changes
 	 * flush nothing; tlb points at the set the current CPL uses.
 	 */
-	struct cpu_tlb_entry (*tlb)[CPU_TLB_SIZE];
-	struct cpu_tlb_entry tlb_set[2][CPU_NR_ACCESS][CPU_TLB_SIZE];
+	struct cpu_tlb_entry (*tlb)[2 * CPU_TLB_SIZE];
+	struct cpu_tlb_entry tlb_set[2][CPU_NR_ACCESS][2 * CPU_TLB_SIZE];
 	bool tlb_large; /* some entry came from a large page (INVLPG must look wider) */
 	uint32_t tlb_gen; /* bumped by every flush: blocks checked since need no TLB look */
 

@@ -22,7 +22,7 @@ void cpu_tlb_flush(struct cpu *c)
 {
 	for (unsigned u = 0; u < 2; u++)
 		for (unsigned k = 0; k < CPU_NR_ACCESS; k++)
-			for (unsigned i = 0; i < CPU_TLB_SIZE; i++)
+			for (unsigned i = 0; i < 2 * CPU_TLB_SIZE; i++)
 				tlb_clear(&c->tlb_set[u][k][i]);
 	c->tlb_large = false;
 	c->tlb_gen++;
@@ -44,9 +44,11 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 
 			if (e->tag == tag)
 				tlb_clear(e);
+			if (e[CPU_TLB_SIZE].tag == tag)
+				tlb_clear(&e[CPU_TLB_SIZE]);
 			if (!c->tlb_large)
 				continue;
-			for (unsigned i = 0; i < CPU_TLB_SIZE; i++) {
+			for (unsigned i = 0; i < 2 * CPU_TLB_SIZE; i++) {
 				e = &c->tlb_set[u][k][i];
 				if (e->large && ((e->tag ^ la) >> 30) == 0)
 					tlb_clear(e);
@@ -61,6 +63,11 @@ void cpu_tlb_flush_page(struct cpu *c, uint64_t la)
 static void tlb_fill(struct cpu *c, struct cpu_tlb_entry *e, uint64_t tag,
 		     const struct cpu_xlate *x)
 {
+	/* The page it held becomes the victim, unless it is the one filled again. */
+	if (e->tag != 1 && e->tag != tag)
+		e[CPU_TLB_SIZE] = *e;
+	else if (e[CPU_TLB_SIZE].tag == tag)
+		tlb_clear(&e[CPU_TLB_SIZE]);
 	e->tag = tag;
 	e->ntag = -(tag >> 12);
 	e->addend = (uintptr_t)x->hva - tag;
@@ -80,6 +87,14 @@ static uint8_t *page_lookup(struct cpu *c, uint64_t la, enum cpu_access acc, uin
 
 	if (e->tag == (la & PAGE_MASK))
 		return (uint8_t *)(uintptr_t)(e->tag + e->addend);
+	if (e[CPU_TLB_SIZE].tag == (la & PAGE_MASK)) {
+		/* The victim: the two swap places. */
+		struct cpu_tlb_entry v = e[CPU_TLB_SIZE];
+
+		e[CPU_TLB_SIZE] = *e;
+		*e = v;
+		return (uint8_t *)(uintptr_t)(e->tag + e->addend);
+	}
 	if (c->ops->translate(c->opaque, la & PAGE_MASK, acc, &x) < 0) {
 		c->exc.cr2 = la;
 		cpu_raise(c, x.vector, true, x.error_code);
