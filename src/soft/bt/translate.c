@@ -336,6 +336,7 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 	int32_t victim = (int32_t)(CPU_TLB_SIZE * sizeof(struct cpu_tlb_entry) / 8);
 	unsigned s0 = s->s0, ix = s->s1, tmp = pick_lookup_reg(t, in, s), taken[3], ntaken = 0;
 	struct cold *miss = NULL;
+	bool byte = sz == 1 && cnt == NOREG;
 	uint32_t over = 0;
 
 	if (!(t->borrowed & (1u << RCX)))
@@ -353,9 +354,15 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 		e_lea(e, s0, s0, tmp, 0, 0);
 	}
 	e_movi32(e, tmp, 12);
-	e_shx(e, SHRX, ix, s0, tmp);
-	e_rr(e, E_REX, 0x0fb6, 2, ix, ix); /* movzx ix, ix8: the index */
-	e_lea(e, ix, ix, ix, 2, 0);	   /* x5, and x8 below: 40-byte entries */
+	if (byte) {
+		/* One byte: its page number is the one to compare, and gives the index. */
+		e_shx(e, SHRX, RCX, s0, tmp);
+		e_rr(e, E_REX, 0x0fb6, 2, ix, RCX); /* movzx ix, cl: the index */
+	} else {
+		e_shx(e, SHRX, ix, s0, tmp);
+		e_rr(e, E_REX, 0x0fb6, 2, ix, ix); /* movzx ix, ix8: the index */
+	}
+	e_lea(e, ix, ix, ix, 2, 0); /* x5, and x8 below: 40-byte entries */
 	for (unsigned way = 0; way < 2; way++) {
 		if (way) {
 			/* Not the entry: its victim, skipped over on a hit. */
@@ -363,11 +370,14 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 			e_jrcxz(e, 0);
 			e_movi32(e, tmp, 12);
 		}
-		if (cnt == NOREG)
-			e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
-		else
-			e_lea(e, RCX, s0, cnt, scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0, -1);
-		e_shx(e, SHRX, RCX, RCX, tmp); /* the page number of the last byte */
+		if (way || !byte) { /* else RCX holds the byte's page number already */
+			if (cnt == NOREG)
+				e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
+			else
+				e_lea(e, RCX, s0, cnt,
+				      scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0, -1);
+			e_shx(e, SHRX, RCX, RCX, tmp); /* the page number of the last byte */
+		}
 		e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3,
 		     tlb + (int32_t)offsetof(struct cpu_tlb_entry, ntag) + (way ? 8 * victim : 0));
 		e_lea(e, RCX, RCX, tmp, 0, 0); /* zero when it is the entry's */
