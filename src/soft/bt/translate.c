@@ -103,6 +103,11 @@ static bool uses_high8(const struct x86_insn *in)
 	       (!is_mem(in) && in->rm >= X86_REG_HIGH8 && in->rm != X86_REG_NONE);
 }
 
+static bool is_string(const struct x86_insn *in)
+{
+	return in->op >= OP_MOVS && in->op <= OP_OUTS;
+}
+
 static uint32_t regs_used(const struct x86_insn *in)
 {
 	uint32_t m = 1u << RAX | 1u << RCX | 1u << RDX | 1u << RSP;
@@ -115,9 +120,31 @@ static uint32_t regs_used(const struct x86_insn *in)
 		m |= 1u << in->base;
 	if (is_mem(in) && in->index != X86_REG_NONE)
 		m |= 1u << in->index;
-	if (in->op >= OP_MOVS && in->op <= OP_OUTS)
+	if (is_string(in))
 		m |= 1u << RSI | 1u << RDI; /* string instructions name them implicitly */
 	return m;
+}
+
+/*
+ * A pool register not in avoid: a borrowed one if there is one (it costs
+ * no spill), else the first; NOREG when none is left (or none borrowed and
+ * borrowed_only).
+ */
+static unsigned pick_pool(const struct tx *t, uint32_t avoid, bool borrowed_only)
+{
+	unsigned got = NOREG;
+
+	for (unsigned i = 0; i < sizeof(pool); i++) {
+		unsigned r = pool[i];
+
+		if (avoid & (1u << r))
+			continue;
+		if (t->borrowed & (1u << r))
+			return r;
+		if (got == NOREG && !borrowed_only)
+			got = r;
+	}
+	return got;
 }
 
 static bool pick_scratch(const struct tx *t, const struct x86_insn *in, bool need_sub,
@@ -254,25 +281,13 @@ static void e_la(struct tx *t, const struct x86_insn *in, uint64_t next_rip, uns
 	}
 }
 
-/* A register of the pool for the inline lookup: not the instruction's, not s's; borrowed if one is. */
+/* A register of the pool for the inline lookup: not the instruction's, not s's. */
 static unsigned pick_lookup_reg(const struct tx *t, const struct x86_insn *in,
 				const struct scratch *s)
 {
-	uint32_t avoid = regs_used(in) | 1u << s->s0 | 1u << s->s1 |
-			 (s->sub != NOREG ? 1u << s->sub : 0);
-	unsigned got = NOREG;
-
-	for (unsigned i = 0; i < sizeof(pool); i++) {
-		unsigned r = pool[i];
-
-		if (avoid & (1u << r))
-			continue;
-		if (t->borrowed & (1u << r))
-			return r;
-		if (got == NOREG)
-			got = r;
-	}
-	return got;
+	return pick_pool(t, regs_used(in) | 1u << s->s0 | 1u << s->s1 |
+				    (s->sub != NOREG ? 1u << s->sub : 0),
+			 false);
 }
 
 /* A miss goes to cd, after restoring what the lookup took for itself. */
@@ -291,14 +306,6 @@ static struct cold *miss_path(struct tx *t, struct cold *cd, const unsigned *tak
 	return m;
 }
 
-/*
- * s0 = the host address of the sz bytes at linear address s0 (+ the FS or
- * GS base when seg is one), through the TLB of the block's privilege,
- * inline and flag-free (BMI2 shifts, LEA, JRCXZ). s1 is free here and
- * serves as the index; a third register and RCX are borrowed or saved.
- * A page not cached, MMIO, a store to a page holding translated code, a
- * page-crossing or a misaligned aligned-SSE access goes to cd.
- */
 /* Where a lookup goes when it misses: cd's cold path, or grp's second copy. */
 static void e_miss(struct tx *t, struct cold *miss, struct group *grp, const unsigned *taken,
 		   unsigned ntaken)
@@ -318,13 +325,21 @@ static void e_miss(struct tx *t, struct cold *miss, struct group *grp, const uns
 }
 
 /*
+ * s0 = the host address of the sz bytes at linear address s0 (+ the FS or
+ * GS base when seg is one), through the TLB of the block's privilege (the
+ * entry, then its victim), inline and flag-free (BMI2 shifts, LEA,
+ * JRCXZ). s1 is free here and serves as the index; a third register and
+ * RCX are borrowed or saved. A page not cached, MMIO, a store to a page
+ * holding translated code, a page-crossing or a misaligned aligned-SSE
+ * access goes to cd.
+ *
  * For a group (cd NULL, grp set) s1 was taken by the caller and goes back
  * on a miss too; align_off >= 0: s0 + align_off must be 16-byte aligned.
- * cnt, unless NOREG, holds a count of elements of sz bytes (at most a page
- * of them; 0 goes to the miss path too).
+ * cnt, unless NOREG, holds a count of elements of sz = 1 << shift bytes
+ * (at most a page of them; 0 goes to the miss path too).
  */
 static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsigned cnt,
-		       unsigned scale, bool write, unsigned seg, int32_t align_off, struct cold *cd,
+		       unsigned shift, bool write, unsigned seg, int32_t align_off, struct cold *cd,
 		       struct group *grp)
 {
 	struct emit *e = &t->e;
@@ -374,8 +389,7 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 			if (cnt == NOREG)
 				e_lea(e, RCX, s0, NOREG, 0, (int32_t)sz - 1);
 			else
-				e_lea(e, RCX, s0, cnt,
-				      scale == 8 ? 3 : scale == 4 ? 2 : scale == 2 ? 1 : 0, -1);
+				e_lea(e, RCX, s0, cnt, shift, -1);
 			e_shx(e, SHRX, RCX, RCX, tmp); /* the page number of the last byte */
 		}
 		e_rm(e, E_W | E_GS, 0x8b, 1, tmp, NOREG, ix, 3,
@@ -411,16 +425,10 @@ static void e_access_n(struct tx *t, const struct scratch *s, unsigned sz, unsig
 	e_give_back(t, RCX);
 }
 
-static void e_access_to(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
-			int32_t align_off, struct cold *cd, struct group *grp)
-{
-	e_access_n(t, s, sz, NOREG, 1, write, seg, align_off, cd, grp);
-}
-
 static void e_access(struct tx *t, const struct scratch *s, unsigned sz, bool write, unsigned seg,
 		     bool align16, struct cold *cd)
 {
-	e_access_to(t, s, sz, write, seg, align16 ? 0 : -1, cd, NULL);
+	e_access_n(t, s, sz, NOREG, 0, write, seg, align16 ? 0 : -1, cd, NULL);
 }
 
 /* ModRM.reg and ModRM.rm of in as encoded (REX.R and REX.B included). */
@@ -653,11 +661,6 @@ static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
 
 /* ---- exits ---------------------------------------------------------------- */
 
-/*
- * Leaves the block for rip: a jmp that at first falls into a stub telling
- * the dispatcher where it came from, and is patched to jump to the next
- * block directly once the dispatcher found it (chain).
- */
 /* The exit record's half of an exit: tells the dispatcher where it came from and goes there. */
 static void e_exit_record(struct tx *t, uint64_t rip, uint32_t at, uint32_t at_lent, bool chainable)
 {
@@ -696,6 +699,11 @@ static void e_exit_lent(struct tx *t, uint64_t rip, bool chainable)
 	e_exit_record(t, rip, e_jmp(e, e_pos(e) + 5), 0, chainable);
 }
 
+/*
+ * Leaves the block for rip: a jmp that at first falls into a stub telling
+ * the dispatcher where it came from, and is patched to jump to the next
+ * block directly once the dispatcher found it (chain).
+ */
 static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 {
 	struct emit *e = &t->e;
@@ -905,11 +913,11 @@ static bool tx_rep_str(struct tx *t, unsigned k)
 	e_ld(e, RCX, SPILL(RCX));
 	if (movs) {
 		e_mov(e, s.s0, RSI);
-		e_access_n(t, &s, osz, cnt, osz, false, 0, -1, cd, NULL);
+		e_access_n(t, &s, osz, cnt, sc, false, 0, -1, cd, NULL);
 		e_st(e, OFF(bt_target), s.s0); /* the host source, while the destination is looked up */
 	}
 	e_mov(e, s.s0, RDI);
-	e_access_n(t, &s, osz, cnt, osz, true, 0, -1, cd, NULL);
+	e_access_n(t, &s, osz, cnt, sc, true, 0, -1, cd, NULL);
 	e_st(e, SPILL(RDI), RDI);
 	e_mov(e, RDI, s.s0);
 	if (movs) {
@@ -1383,6 +1391,25 @@ static bool tx_sse(struct tx *t, unsigned k)
 
 /* ---- groups of accesses to one page --------------------------------------- */
 
+/* Writes RAX or RDX without naming it (a group's base must not change unseen). */
+static bool writes_unnamed(const struct x86_insn *in)
+{
+	switch (in->op) {
+	case OP_MUL:
+	case OP_IMUL1:
+	case OP_DIV:
+	case OP_IDIV:
+	case OP_CBW:
+	case OP_CWD:
+	case OP_CMPXCHG:
+	case OP_LAHF:
+	case OP_SAHF:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The access in makes as a group member: its size and direction; false when it cannot be one. */
 static bool group_member(const struct tx *t, unsigned k, unsigned *size, bool *write, bool *aligned)
 {
@@ -1407,21 +1434,9 @@ static bool group_member(const struct tx *t, unsigned k, unsigned *size, bool *w
 		*aligned = sh.align;
 		return true;
 	}
-	switch (in->op) {
-	case OP_NOP:
-	case OP_LEA:
-	case OP_MUL:
-	case OP_IMUL1:
-	case OP_DIV:
-	case OP_IDIV:
-	case OP_CMPXCHG:
-	case OP_CBW:
-	case OP_CWD:
-		return false; /* no access, or registers written unnamed */
-	default:
-		break;
-	}
-	if (!copyable(in, &t->bt->feat))
+	/* NOP and LEA make no access. */
+	if (in->op == OP_NOP || in->op == OP_LEA || writes_unnamed(in) ||
+	    !copyable(in, &t->bt->feat))
 		return false;
 	*size = mem_size(in);
 	*write = mem_writes(in);
@@ -1437,22 +1452,8 @@ static bool passes_by(const struct tx *t, unsigned i, unsigned base)
 {
 	const struct x86_insn *in = &t->m[i].in;
 
-	if (is_mem(in) || uses_rsp_reg(in) || !copyable(in, &t->bt->feat))
+	if (is_mem(in) || uses_rsp_reg(in) || !copyable(in, &t->bt->feat) || writes_unnamed(in))
 		return false;
-	switch (in->op) {
-	case OP_MUL:
-	case OP_IMUL1:
-	case OP_DIV:
-	case OP_IDIV:
-	case OP_CBW:
-	case OP_CWD:
-	case OP_CMPXCHG:
-	case OP_LAHF:
-	case OP_SAHF:
-		return false; /* registers written unnamed */
-	default:
-		break;
-	}
 	if ((in->flags & X86_F_IMM_CL) && base == RCX)
 		return false;
 	return low_reg(in->reg) != base && low_reg(in->rm) != base;
@@ -1468,16 +1469,11 @@ static struct group *group_form(struct tx *t, unsigned k, unsigned *span, bool *
 				int32_t *align_off)
 {
 	const struct x86_insn *first = &t->m[k].in;
-	unsigned base = first->base, m = 0, members = 0, g = NOREG;
+	unsigned base = first->base, m = 0, members = 0, g = pick_pool(t, 0, true);
 	int64_t lo = INT64_MAX, hi = INT64_MIN, aligned_at = INT64_MIN;
 	struct group *grp;
 
 	*write = false;
-	for (unsigned i = 0; i < sizeof(pool); i++)
-		if (t->borrowed & (1u << pool[i])) {
-			g = pool[i];
-			break;
-		}
 	if (g == NOREG || t->ngroups == BT_BLOCK_INSNS / 2)
 		return NULL;
 	for (unsigned i = k; i < t->n; i++) {
@@ -1526,15 +1522,9 @@ static void e_group(struct tx *t, struct group *grp, unsigned span, bool write, 
 {
 	struct emit *e = &t->e;
 	const struct x86_insn *in = &t->m[grp->k].in;
-	struct scratch s = {.s0 = grp->g, .s1 = NOREG, .sub = NOREG};
-	uint32_t avoid = regs_used(in) | 1u << grp->g;
+	struct scratch s = {
+	    .s0 = grp->g, .s1 = pick_pool(t, regs_used(in) | 1u << grp->g, false), .sub = NOREG};
 
-	for (unsigned i = 0; i < sizeof(pool) && s.s1 == NOREG; i++)
-		if (!(avoid & (1u << pool[i])) && (t->borrowed & (1u << pool[i])))
-			s.s1 = pool[i];
-	for (unsigned i = 0; i < sizeof(pool) && s.s1 == NOREG; i++)
-		if (!(avoid & (1u << pool[i])))
-			s.s1 = pool[i];
 	if (in->base == RSP) {
 		e_ld(e, grp->g, GPR(RSP));
 		e_lea(e, grp->g, grp->g, NOREG, 0, (int32_t)grp->lo);
@@ -1542,7 +1532,7 @@ static void e_group(struct tx *t, struct group *grp, unsigned span, bool write, 
 		e_lea(e, grp->g, in->base, NOREG, 0, (int32_t)grp->lo);
 	}
 	e_take(t, s.s1);
-	e_access_to(t, &s, span, write, 0, align_off, NULL, grp);
+	e_access_n(t, &s, span, NOREG, 0, write, 0, align_off, NULL, grp);
 	e_give_back(t, s.s1);
 	for (unsigned i = 0; i < grp->m; i++)
 		t->in_group[grp->k + i] = grp;
@@ -1743,21 +1733,8 @@ static void e_colds(struct tx *t)
 /* Names RCX, as an operand or implicitly (what runs in the interpreter restores it first). */
 static bool names_rcx(const struct x86_insn *in)
 {
-	if (in->flags & X86_F_IMM_CL)
+	if ((in->flags & X86_F_IMM_CL) || in->op == OP_LOOP || is_string(in))
 		return true;
-	switch (in->op) {
-	case OP_LOOP:
-	case OP_MOVS:
-	case OP_STOS:
-	case OP_LODS:
-	case OP_CMPS:
-	case OP_SCAS:
-	case OP_INS:
-	case OP_OUTS:
-		return true;
-	default:
-		break;
-	}
 	return low_reg(in->reg) == RCX || (!is_mem(in) && low_reg(in->rm) == RCX) ||
 	       (is_mem(in) && (in->base == RCX || in->index == RCX));
 }
