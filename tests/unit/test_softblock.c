@@ -597,6 +597,72 @@ static void test_retired_count(void **state)
 	assert_int_equal(e->cpu.insns - before, 1);
 }
 
+/*
+ * A loop whose body branches forward every other time (through the
+ * translator, a side exit out of the middle of a block): the count of
+ * retired instructions is exact, and any budget stops on the instruction
+ * and with the registers the interpreter stops on and with.
+ */
+static void inner_branch_start(struct env *e)
+{
+	static const uint8_t code[] = {
+	    0x48, 0x8b, 0x32, /* 0x00 mov (%rdx), %rsi */
+	    0xa8, 0x01,	      /* 0x03 test $1, %al */
+	    0x74, 0x04,	      /* 0x05 je 0x0b */
+	    0x48, 0xff, 0xc3, /* 0x07 inc %rbx */
+	    0x90,	      /* 0x0a nop */
+	    0x48, 0xff, 0xc6, /* 0x0b inc %rsi */
+	    0x48, 0x89, 0x32, /* 0x0e mov %rsi, (%rdx) */
+	    0x48, 0xff, 0xc8, /* 0x11 dec %rax */
+	    0x75, 0xea,	      /* 0x14 jnz 0x00 */
+	    0xf4,	      /* 0x16 hlt */
+	};
+
+	memcpy(e->ram + CODE, code, sizeof(code));
+	memset(e->ram + DATA, 0, 8);
+	start(e, CODE);
+	e->cpu.gpr[X86_RAX] = 1000;
+	e->cpu.gpr[X86_RDX] = DATA;
+}
+
+static void test_inner_branch_budget(void **state)
+{
+	struct env *e = *state, ref;
+	struct x86_cpu_state st, ref_st;
+	uint8_t *ref_ram;
+	uint64_t before;
+
+	if (!e)
+		skip();
+	ref_ram = calloc(1, RAM_SIZE);
+	assert_non_null(ref_ram);
+	assert_int_equal(env_init(&ref, ref_ram), 0);
+	/* 500 rounds of 9 instructions, 500 of 7 (the branch taken), then HLT. */
+	inner_branch_start(e);
+	before = e->cpu.insns;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.rip, CODE + 0x17);
+	assert_int_equal(e->cpu.gpr[X86_RBX], 500);
+	assert_int_equal(e->cpu.gpr[X86_RSI], 1000);
+	assert_int_equal(e->ram[DATA] | e->ram[DATA + 1] << 8, 1000);
+	assert_int_equal(e->cpu.insns - before, 8001);
+	for (unsigned budget = 1; budget < 8001; budget += budget < 700 ? 37 : 997) {
+		inner_branch_start(e);
+		inner_branch_start(&ref);
+		before = e->cpu.insns;
+		assert_int_equal(cpu_run(&e->cpu, budget), CPU_EXIT_NONE);
+		assert_int_equal(cpu_run(&ref.cpu, budget), CPU_EXIT_NONE);
+		assert_int_equal(e->cpu.insns - before, budget);
+		assert_int_equal(e->cpu.rip, ref.cpu.rip);
+		assert_memory_equal(e->cpu.gpr, ref.cpu.gpr, sizeof(e->cpu.gpr));
+		cpu_get_state(&e->cpu, &st);
+		cpu_get_state(&ref.cpu, &ref_st);
+		assert_int_equal(st.rflags, ref_st.rflags);
+	}
+	cpu_destroy(&ref.cpu);
+	free(ref_ram);
+}
+
 /* No view of the code cache is writable and executable at once. */
 static void test_bt_cache_wx(void **state)
 {
@@ -667,6 +733,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tlb_and_blocks_kept, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_rep_reference, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_inner_branch_budget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inner_branch_budget, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_tlb_victim, setup, teardown),

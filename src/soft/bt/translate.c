@@ -66,12 +66,24 @@ struct tx {
 	 * back at its exits, so in between they are scratch for free.
 	 */
 	uint32_t borrowed;
+	/*
+	 * NOREG, or a borrowed register that keeps guest RCX while the block's
+	 * own code needs RCX (JRCXZ), when the block names RCX: a register
+	 * move instead of a trip through memory.
+	 */
+	unsigned keep;
 	unsigned ngroups;
 	const struct group *in_group[BT_BLOCK_INSNS]; /* translated with its group's lookup */
+	unsigned nside;
 	/* Not cleared for each block (filled as they are used): */
 	const uint8_t *raw[BT_BLOCK_INSNS];
 	struct cold cold[BT_BLOCK_INSNS * 4];
 	struct group groups[BT_BLOCK_INSNS / 2];
+	/* Conditional branches inside the block: the taken way out of line. */
+	struct side_exit {
+		uint32_t jump;
+		unsigned k;
+	} side[BT_BLOCK_INSNS];
 };
 
 /* Scratch registers: never implicit operands (RAX, RCX, RDX), never awkward as a base. */
@@ -137,7 +149,7 @@ static unsigned pick_pool(const struct tx *t, uint32_t avoid, bool borrowed_only
 	for (unsigned i = 0; i < sizeof(pool); i++) {
 		unsigned r = pool[i];
 
-		if (avoid & (1u << r))
+		if ((avoid & (1u << r)) || r == t->keep)
 			continue;
 		if (t->borrowed & (1u << r))
 			return r;
@@ -185,14 +197,25 @@ static bool pick_scratch(const struct tx *t, const struct x86_insn *in, bool nee
 /* Saves guest r in its slot before it serves as scratch (a borrowed one is saved already). */
 static void e_take(struct tx *t, unsigned r)
 {
-	if (r != NOREG && !(t->borrowed & (1u << r)))
+	if (r == RCX && t->keep != NOREG)
+		e_mov(&t->e, t->keep, RCX);
+	else if (r != NOREG && !(t->borrowed & (1u << r)))
 		e_st(&t->e, SPILL(r), r);
+}
+
+/* Guest r back from where e_take put it, whether or not it is borrowed. */
+static void e_restore(struct tx *t, unsigned r)
+{
+	if (r == RCX && t->keep != NOREG)
+		e_mov(&t->e, RCX, t->keep);
+	else
+		e_ld(&t->e, r, SPILL(r));
 }
 
 static void e_give_back(struct tx *t, unsigned r)
 {
 	if (r != NOREG && !(t->borrowed & (1u << r)))
-		e_ld(&t->e, r, SPILL(r));
+		e_restore(t, r);
 }
 
 /* A call site's scratch registers. */
@@ -318,10 +341,16 @@ static void e_miss(struct tx *t, struct cold *miss, struct group *grp, const uns
 		return;
 	}
 	/* Inline, skipped on a hit: what the lookup took goes back first. */
-	e_jrcxz(e, 9 * ntaken + 5);
+	uint32_t over = e_pos(e);
+
+	e_jrcxz(e, 0);
 	for (unsigned i = 0; i < ntaken; i++)
-		e_ld(e, taken[i], SPILL(taken[i])); /* 9 bytes each */
+		e_restore(t, taken[i]);
 	grp->jumps[grp->njumps++] = e_jmp(e, 0);
+	if (!e->overflow) {
+		assert(e_pos(e) - (over + 2) < 128);
+		e->base[over + 1] = (uint8_t)(e_pos(e) - (over + 2));
+	}
 }
 
 /*
@@ -1600,6 +1629,19 @@ static bool block_ends(const struct x86_insn *in)
 	return cpu_insn_ends_block(in) || in->op == OP_JCC || in->op == OP_LOOP;
 }
 
+/*
+ * A forward conditional branch does not end the block: its taken way is a
+ * side exit and the block goes on, so that a loop whose body branches out
+ * now and then is one block chained to itself. A backward one, most often
+ * a loop's own branch back, ends it.
+ */
+static bool block_goes_on(const struct x86_insn *in, uint64_t rip)
+{
+	uint64_t target = rip + in->len + in->imm;
+
+	return in->op == OP_JCC && (int64_t)in->imm > 0 && is_canonical(target);
+}
+
 /* These begin an interrupt shadow, which a block ending with one ends before leaving. */
 static bool sets_shadow(const struct x86_insn *in)
 {
@@ -1639,6 +1681,11 @@ static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, b
 
 		if (!is_canonical(target))
 			break;
+		if (k + 1 < t->n) {
+			t->side[t->nside].jump = e_jcc(&t->e, in->sub, 0);
+			t->side[t->nside++].k = k;
+			return;
+		}
 		taken = e_jcc(&t->e, in->sub, 0);
 		e_exit(t, next, true);
 		e_patch(&t->e, taken, e_pos(&t->e));
@@ -1712,6 +1759,33 @@ static void e_group_copies(struct tx *t, const struct host_feat *f)
 	}
 }
 
+/*
+ * The taken ways out of the block's inner conditional branches. The block
+ * charged all its instructions to the budget; one that leaves early hands
+ * back those it skips, without touching the flags the next block may read.
+ */
+static void e_side_exits(struct tx *t)
+{
+	struct emit *e = &t->e;
+
+	for (unsigned i = 0; i < t->nside; i++) {
+		const struct side_exit *x = &t->side[i];
+		const struct x86_insn *in = &t->m[x->k].in;
+		uint64_t target = t->m[x->k].rip + in->len + in->imm;
+		unsigned r = pick_pool(t, 0, true);
+
+		if (r == NOREG)
+			r = RCX;
+		e_patch(e, x->jump, e_pos(e));
+		e_take(t, r);
+		e_ld(e, r, OFF(bt_left));
+		e_lea(e, r, r, NOREG, 0, (int32_t)(t->n - x->k - 1));
+		e_st(e, OFF(bt_left), r);
+		e_give_back(t, r);
+		e_exit(t, target, true);
+	}
+}
+
 static void e_colds(struct tx *t)
 {
 	struct emit *e = &t->e;
@@ -1722,7 +1796,7 @@ static void e_colds(struct tx *t)
 		for (unsigned j = 0; j < cd->njumps; j++)
 			e_patch(e, cd->jumps[j], e_pos(e));
 		for (unsigned j = cd->nregs; j-- > 0;)
-			e_ld(e, cd->regs[j], SPILL(cd->regs[j]));
+			e_restore(t, cd->regs[j]);
 		if (cd->flags)
 			e_flags_restore(e);
 		e_helper(t, cd->k);
@@ -1742,9 +1816,10 @@ static bool names_rcx(const struct x86_insn *in)
 /*
  * Up to three pool registers, and RCX, that no instruction of the block
  * names, when some instruction needs scratch registers (a memory operand,
- * the stack).
+ * the stack). When the block names RCX, a fourth, if one is free, keeps
+ * guest RCX while lookups need RCX (*keep).
  */
-static uint32_t borrowable(const struct x86_insn *ins, unsigned n)
+static uint32_t borrowable(const struct x86_insn *ins, unsigned n, unsigned *keep)
 {
 	uint32_t used = 0, got = 0;
 	bool needs = false, rcx = false;
@@ -1768,12 +1843,14 @@ static uint32_t borrowable(const struct x86_insn *ins, unsigned n)
 			needs |= is_mem(in) || uses_rsp_reg(in);
 		}
 	}
+	*keep = NOREG;
 	if (!needs)
 		return 0;
-	for (unsigned i = 0, k = 0; i < sizeof(pool) && k < 3; i++) {
+	for (unsigned i = 0, k = 0; i < sizeof(pool) && k < 3u + rcx; i++) {
 		if (!(used & (1u << pool[i]))) {
 			got |= 1u << pool[i];
-			k++;
+			if (++k == 4)
+				*keep = pool[i];
 		}
 	}
 	return got | (rcx ? 0 : 1u << RCX);
@@ -1802,7 +1879,9 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 		if (x86_decode(bytes + pos, avail - pos, X86_MODE_64, &ins[n]) < 0)
 			break;
 		pos += ins[n].len;
-		if (block_ends(&ins[n++]) || pos >= avail)
+		n++;
+		if ((block_ends(&ins[n - 1]) && !block_goes_on(&ins[n - 1], la + pos - ins[n - 1].len)) ||
+		    pos >= avail)
 			break;
 	}
 	if (!n)
@@ -1836,14 +1915,15 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	 * lookup (its scratch registers must be borrowed ones: the check's
 	 * exit gives back only those).
 	 */
-	t->borrowed = borrowable(ins, n);
+	t->borrowed = borrowable(ins, n, &t->keep);
 	t->check_at = 0;
 	t->check_clean = false;
 	t->check_inside = false;
 	for (unsigned i = 0; i < n; i++) {
 		if (kills_flags(&ins[i], f) ||
 		    (is_mem(&ins[i]) && kills_flags_op(&ins[i], f) &&
-		     __builtin_popcount(t->borrowed & ~(1u << RCX)) >= 2)) {
+		     __builtin_popcount(t->borrowed & ~(1u << RCX) &
+					~(t->keep != NOREG ? 1u << t->keep : 0)) >= 2)) {
 			t->check_at = i;
 			t->check_clean = true;
 			t->check_inside = is_mem(&ins[i]);
@@ -1892,6 +1972,7 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	}
 	if (!ended)
 		e_exit(t, t->m[n - 1].rip + ins[n - 1].len, true);
+	e_side_exits(t);
 	e_check_cold(t);
 	e_group_copies(t, f);
 	e_colds(t);
