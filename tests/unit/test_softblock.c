@@ -663,6 +663,75 @@ static void test_inner_branch_budget(void **state)
 	free(ref_ram);
 }
 
+/*
+ * An instruction that crosses from one page into the next, in a loop (the
+ * translator runs it in a block that spans both pages): the loop rewrites
+ * its bytes on the second page as it goes, then that page is remapped.
+ */
+static void test_insn_across_pages(void **state)
+{
+	struct env *e = *state;
+
+	if (!e)
+		skip();
+	static const uint8_t first[] = {
+	    0x89, 0xca,				    /* 0x2fffea mov %ecx, %edx */
+	    0x48, 0x85, 0xf6,			    /* 0x2fffec test %rsi, %rsi */
+	    0x74, 0x07,				    /* 0x2fffef je 0x2ffff8 */
+	    0x88, 0x14, 0x25, 0x00, 0x00, 0x30, 0x00, /* 0x2ffff1 mov %dl, ALIAS */
+	    0x48, 0xff, 0xc3,			    /* 0x2ffff8 inc %rbx */
+	    0x90, 0x90,				    /* 0x2ffffb nop; nop */
+	    0xb8, 0x11, 0x22,			    /* 0x2ffffd mov $0x44332211, %eax (on into ALIAS) */
+	};
+	static const uint8_t second[] = {
+	    0x33, 0x44,
+	    0x48, 0xff, 0xc9, /* 0x300002 dec %rcx */
+	    0x75, 0xe3,	      /* 0x300005 jnz 0x2fffea */
+	    0xf4,	      /* 0x300007 hlt */
+	};
+	static const uint8_t flush[] = {
+	    0x0f, 0x01, 0x3c, 0x25, 0x00, 0x00, 0x30, 0x00, /* invlpg ALIAS */
+	    0xf4,					    /* hlt */
+	};
+	const uint64_t loop = ALIAS - sizeof(first);
+	struct bt_stats before, after;
+
+	memcpy(e->ram + loop, first, sizeof(first));
+	memcpy(e->ram + DATA, second, sizeof(second));
+	memcpy(e->ram + DATA + 0x1000, second, sizeof(second));
+	e->ram[DATA + 0x1000] = 0x66;
+	memcpy(e->ram + CODE, flush, sizeof(flush));
+
+	start(e, loop);
+	e->cpu.gpr[X86_RCX] = 1000;
+	bt_get_stats(&e->cpu, &before);
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	bt_get_stats(&e->cpu, &after);
+	assert_int_equal(e->cpu.rip, ALIAS + sizeof(second));
+	assert_int_equal(e->cpu.gpr[X86_RAX], 0x44332211);
+	assert_int_equal(e->cpu.gpr[X86_RBX], 1000);
+	/* Once translated, the loop runs without leaving translated code each round. */
+	if (e->bt)
+		assert_true(after.entries - before.entries < 50);
+
+	/* Each round stores its count into the immediate the next one loads. */
+	start(e, loop);
+	e->cpu.gpr[X86_RCX] = 10;
+	e->cpu.gpr[X86_RSI] = 1;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RAX], 0x44012211);
+	assert_int_equal(e->cpu.gpr[X86_RBX], 10);
+
+	e->alias_to = DATA + 0x1000;
+	start(e, CODE);
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	start(e, loop);
+	e->cpu.gpr[X86_RCX] = 10;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_int_equal(e->cpu.gpr[X86_RAX], 0x44662211);
+	assert_int_equal(e->cpu.gpr[X86_RBX], 10);
+}
+
 /* No view of the code cache is writable and executable at once. */
 static void test_bt_cache_wx(void **state)
 {
@@ -735,6 +804,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_retired_count, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_inner_branch_budget, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inner_branch_budget, setup_bt, teardown),
+	    cmocka_unit_test_setup_teardown(test_insn_across_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_insn_across_pages, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_same_base_accesses, setup_bt, teardown),
 	    cmocka_unit_test_setup_teardown(test_tlb_victim, setup, teardown),

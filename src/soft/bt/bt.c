@@ -391,6 +391,30 @@ static inline struct bt_slot *tab_slot(struct bt *bt, uint64_t la)
 	return &bt->tab[(la ^ (la >> 12)) % BT_TAB_SIZE];
 }
 
+/* Whether b's code, in one page or two, is unwritten since its translation. */
+static bool block_unwritten(const struct bt_block *b)
+{
+	return atomic_load_explicit(b->code, memory_order_relaxed) == b->gen &&
+	       (!b->code2 || atomic_load_explicit(b->code2, memory_order_relaxed) == b->gen2);
+}
+
+/* Whether b's code is still what la (in host page page) holds now, after a TLB change. */
+static bool block_still_there(struct cpu *c, const struct bt_block *b, const uint8_t *page)
+{
+	unsigned off = b->la & 0xfff, first = 4096 - off;
+	uint8_t bytes[2 * CPU_BLK_MAX_BYTES];
+
+	if (b->page != page || !block_unwritten(b))
+		return false;
+	if (!b->page2)
+		return cpu_code_hash(page + off, b->bytes) == b->hash;
+	if (b->page2 != code_page_cached(c, b->la - off + 4096) || b->bytes > sizeof(bytes))
+		return false;
+	memcpy(bytes, page + off, first);
+	memcpy(bytes + first, b->page2, b->bytes - first);
+	return cpu_code_hash(bytes, b->bytes) == b->hash;
+}
+
 /*
  * The block at la: a cached translation that still holds (same page, same
  * code, checked since the last TLB flush), else a new one. NULL when the
@@ -403,15 +427,12 @@ static struct bt_block *find_block(struct cpu *c, uint64_t la)
 	struct bt_block *b = s->epoch == bt->epoch ? s->b : NULL;
 	const uint8_t *page;
 
-	if (b && b->la == la && b->tag == c->blk_tag && b->tlb_gen == c->tlb_gen &&
-	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen)
+	if (b && b->la == la && b->tag == c->blk_tag && b->tlb_gen == c->tlb_gen && block_unwritten(b))
 		return b;
 	page = code_page(c, la);
 	if (!page)
 		return NULL;
-	if (b && b->la == la && b->tag == c->blk_tag && b->page == page &&
-	    atomic_load_explicit(b->code, memory_order_relaxed) == b->gen &&
-	    cpu_code_hash(page + (la & 0xfff), b->bytes) == b->hash) {
+	if (b && b->la == la && b->tag == c->blk_tag && block_still_there(c, b, page)) {
 		b->tlb_gen = c->tlb_gen;
 		return b;
 	}
@@ -439,7 +460,8 @@ static void chain(struct cpu *c, struct bt_block *b)
 	x = (const struct bt_exit *)(bt->meta + c->bt_exit);
 	c->bt_exit = 0;
 	/* Within one page only: its translation and its code are then b's too. */
-	if (!x->patch || x->target != b->la || (x->from->la ^ b->la) >> 12 || x->from->page != b->page ||
+	if (!x->patch || x->target != b->la || b->page2 || (x->from->la ^ b->la) >> 12 ||
+	    x->from->page != b->page ||
 	    x->from->gen != b->gen || x->from->tag != b->tag)
 		return;
 	if (x->patch_lent && b->borrowed == x->from->borrowed)

@@ -46,6 +46,13 @@ static inline uint64_t bt_jc_key(uint64_t la, uint64_t key)
  * may leave 8 bytes on the host stack until the stay ends (512 KiB).
  */
 #define BT_MAX_RUN 65536
+/*
+ * A block that starts this far into its page or further may run on into
+ * the next (its first instruction may cross). Such a block is never a
+ * chained jump's target: exits go to it through the jump cache, which
+ * forgets it when either page changes.
+ */
+#define BT_PAGE_TAIL (4096u - X86_INSN_MAX_LEN + 1)
 /* Room a block may need in the cache and beside it (64 instructions at their longest). */
 #define BT_BLOCK_SPACE (64u << 10)
 #define BT_META_SPACE  (16u << 10)
@@ -74,6 +81,10 @@ struct bt_block {
 	const uint8_t *page;
 	_Atomic uint32_t *code;
 	uint64_t hash;
+	/* NULL, or the next page's, when the block runs on into it (see BT_PAGE_TAIL). */
+	const uint8_t *page2;
+	_Atomic uint32_t *code2;
+	uint32_t gen2;
 };
 static_assert(sizeof(((struct cpu *)0)->bt_jc) == 32u << BT_JC_BITS, "the jump cache's size");
 static_assert(sizeof(struct cpu_bt_jc) == 16 && offsetof(struct cpu_bt_jc, key) == 0 &&

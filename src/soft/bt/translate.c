@@ -690,6 +690,15 @@ static bool kills_flags(const struct x86_insn *in, const struct host_feat *f)
 
 /* ---- exits ---------------------------------------------------------------- */
 
+/*
+ * Whether rip's block can change without this one's doing (another page,
+ * or one that may run on into the next): no patched jump goes there.
+ */
+static bool is_far(const struct tx *t, uint64_t rip)
+{
+	return ((rip ^ t->b->la) >> 12) || (rip & 0xfff) >= BT_PAGE_TAIL;
+}
+
 /* The exit record's half of an exit: tells the dispatcher where it came from and goes there. */
 static void e_exit_record(struct tx *t, uint64_t rip, uint32_t at, uint32_t at_lent, bool chainable)
 {
@@ -715,11 +724,8 @@ static void e_exit_lent(struct tx *t, uint64_t rip, bool chainable)
 {
 	struct emit *e = &t->e;
 
-	/*
-	 * Another page: its translation may change without this one's doing,
-	 * so no patched jump; the jump cache finds it without leaving.
-	 */
-	if (chainable && (rip ^ t->b->la) >> 12) {
+	/* No patched jump: the jump cache finds it without leaving. */
+	if (chainable && is_far(t, rip)) {
 		e_flags_save(e);
 		e_movi64(e, RAX, rip);
 		e_jmp(e, t->bt->stub_lookup);
@@ -738,7 +744,7 @@ static void e_exit(struct tx *t, uint64_t rip, bool chainable)
 	struct emit *e = &t->e;
 	uint32_t at_lent;
 
-	if (!chainable || !t->borrowed || (rip ^ t->b->la) >> 12) {
+	if (!chainable || !t->borrowed || is_far(t, rip)) {
 		e_return_borrowed(t);
 		e_exit_lent(t, rip, chainable);
 		return;
@@ -757,7 +763,7 @@ static void e_return_point(struct tx *t, uint64_t ra)
 {
 	struct emit *e = &t->e;
 
-	if ((ra ^ t->b->la) >> 12) {
+	if (is_far(t, ra)) {
 		e_jmp(e, t->bt->stub_lookup);
 		return;
 	}
@@ -788,7 +794,7 @@ static void e_call_exit(struct tx *t, uint64_t target, uint64_t ra)
 	uint32_t at;
 
 	e_return_borrowed(t);
-	if ((target ^ t->b->la) >> 12) {
+	if (is_far(t, target)) {
 		e_flags_save(e);
 		e_movi64(e, RAX, target);
 		e_call(e, t->bt->stub_lookup);
@@ -1863,11 +1869,12 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	unsigned off = la & 0xfff, avail = 4096 - off, pos = 0, n = 0;
 	uint8_t bytes[CPU_BLK_MAX_BYTES * 2];
 	struct x86_insn ins[BT_BLOCK_INSNS];
-	_Atomic uint32_t *slot = code_slot(c, page);
+	_Atomic uint32_t *slot = code_slot(c, page), *slot2 = NULL;
+	const uint8_t *page2 = NULL;
 	const struct host_feat *f = &bt->feat;
 	struct tx tx, *t = &tx;
 	struct bt_block *b;
-	uint32_t gen, start;
+	uint32_t gen, gen2 = 0, start;
 	bool ended = false;
 
 	memset(t, 0, offsetof(struct tx, raw));
@@ -1875,6 +1882,16 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	if (avail > sizeof(bytes))
 		avail = sizeof(bytes);
 	memcpy(bytes, page + off, avail);
+	/*
+	 * Near the end of the page, on into the next, if the TLB has it (the
+	 * interpreter raises its fetch fault otherwise).
+	 */
+	if (off >= BT_PAGE_TAIL && (page2 = code_page_cached(c, la - off + 4096))) {
+		slot2 = code_slot(c, page2);
+		gen2 = code_mark(slot2);
+		memcpy(bytes + avail, page2, sizeof(bytes) - avail);
+		avail = sizeof(bytes);
+	}
 	while (n < BT_BLOCK_INSNS) {
 		if (x86_decode(bytes + pos, avail - pos, X86_MODE_64, &ins[n]) < 0)
 			break;
@@ -1907,6 +1924,11 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	b->n = (uint16_t)n;
 	b->bytes = (uint16_t)pos;
 	b->hash = cpu_code_hash(bytes, pos);
+	if (pos > 4096 - off) {
+		b->page2 = page2;
+		b->code2 = slot2;
+		b->gen2 = gen2;
+	}
 	b->entry = (uintptr_t)bt->rx + start;
 
 	/*

@@ -486,6 +486,8 @@ uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu
  * TLB), or NULL when it is not RAM; raises the fetch fault.
  */
 const uint8_t *code_page(struct cpu *c, uint64_t la);
+/* The same when the exec TLB holds la's page, else NULL: never faults. */
+const uint8_t *code_page_cached(const struct cpu *c, uint64_t la);
 /* Raises the fault an access of sz bytes at la would raise, without accessing. */
 void mem_probe(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc);
 /* Checks la..la+sz-1 is canonical, raising #GP(0)/#SS(0). */

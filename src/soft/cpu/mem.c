@@ -129,6 +129,13 @@ const uint8_t *code_page(struct cpu *c, uint64_t la)
 	return page ? page - (la & ~PAGE_MASK) : NULL;
 }
 
+const uint8_t *code_page_cached(const struct cpu *c, uint64_t la)
+{
+	const struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
+
+	return t->tag == (la & PAGE_MASK) ? (const uint8_t *)(uintptr_t)(t->tag + t->addend) : NULL;
+}
+
 uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc)
 {
 	uint64_t gpa;
