@@ -1074,6 +1074,26 @@ static bool tx_leave(struct tx *t, unsigned k)
 }
 
 /*
+ * Whether nothing can see the flags instruction k leaves: the block goes
+ * on through register instructions that neither touch the flags nor fault
+ * to one that rewrites them all.
+ */
+static bool flags_dead_after(const struct tx *t, unsigned k)
+{
+	const struct host_feat *f = &t->bt->feat;
+
+	for (unsigned i = k + 1; i < t->n; i++) {
+		const struct x86_insn *in = &t->m[i].in;
+
+		if (kills_flags(in, f))
+			return true;
+		if (is_mem(in) || !copyable(in, f) || touches_flags(in, f))
+			return false;
+	}
+	return false;
+}
+
+/*
  * DIV of 16, 32 or 64 bits runs on the host once the high half of the
  * dividend is known to be below the divisor (no #DE: that also excludes a
  * zero divisor); otherwise the interpreter raises it, with the flags as
@@ -1102,7 +1122,8 @@ static bool tx_div(struct tx *t, unsigned k)
 	}
 	cd->jumps[cd->njumps++] = e_jcc(e, 0x3, 0); /* jae */
 	/* The flags DIV leaves are the host's DIV's from the guest's, as everywhere. */
-	e_flags_restore(e);
+	if (!flags_dead_after(t, k))
+		e_flags_restore(e);
 	if (mem) {
 		e_reencode(e, t->raw[k], in, s.s0, 0, NOREG);
 		e_unspill(t, &s);
@@ -1218,7 +1239,8 @@ struct sse_shape {
 	uint8_t reg, rm; /* FIELD_* of ModRM.reg and of a register ModRM.rm */
 	uint8_t msz;	 /* bytes of a memory operand; 0: register forms only */
 	bool align;	 /* a memory operand must be 16-byte aligned */
-	bool store;	 /* the memory operand is written */
+	bool store;	 /* the memory operand is written (ModRM.reg only read) */
+	bool reg_out;	 /* ModRM.reg is written whole and not read */
 };
 
 static bool in_range(unsigned v, unsigned lo, unsigned hi)
@@ -1244,10 +1266,13 @@ static bool sse_shape(const struct x86_insn *in, const uint8_t *raw, struct sse_
 		sh->msz = p == 2 ? 4 : p == 3 ? 8 : 16;
 		sh->align = false;
 		sh->store = opc == 0x11;
+		/* MOVSS/MOVSD between registers keep the upper part. */
+		sh->reg_out = opc == 0x10 && (p <= 1 || is_mem(in));
 		return true;
 	case 0x28:
 	case 0x29:
 		sh->store = opc == 0x29;
+		sh->reg_out = opc == 0x28;
 		return p <= 1;
 	case 0x14:
 	case 0x15:
@@ -1261,19 +1286,23 @@ static bool sse_shape(const struct x86_insn *in, const uint8_t *raw, struct sse_
 		sh->fp = true;
 		sh->msz = p == 2 ? 4 : p == 3 ? 8 : 16;
 		sh->align = p <= 1;
+		sh->reg_out = opc == 0x51 && p <= 1;
 		return true;
 	case 0x5a:
 		sh->fp = true;
 		sh->msz = p == 1 ? 16 : p == 2 ? 4 : 8;
 		sh->align = p == 1;
+		sh->reg_out = p <= 1;
 		return true;
 	case 0x5b:
 		sh->fp = true;
+		sh->reg_out = true;
 		return p <= 2;
 	case 0xe6:
 		sh->fp = true;
 		sh->msz = p == 2 ? 8 : 16;
 		sh->align = p != 2;
+		sh->reg_out = true;
 		return p >= 1;
 	case 0x2a:
 		sh->fp = true;
@@ -1299,12 +1328,14 @@ static bool sse_shape(const struct x86_insn *in, const uint8_t *raw, struct sse_
 		if (opc == 0x7e && p == 2) { /* movq xmm, xmm/m64 */
 			sh->msz = 8;
 			sh->align = false;
+			sh->reg_out = true;
 			return true;
 		}
 		sh->rm = FIELD_GPR;
 		sh->msz = w ? 8 : 4;
 		sh->align = false;
 		sh->store = opc == 0x7e;
+		sh->reg_out = opc == 0x6e;
 		return p == 1;
 	case 0xd6:
 		sh->msz = 8;
@@ -1315,8 +1346,10 @@ static bool sse_shape(const struct x86_insn *in, const uint8_t *raw, struct sse_
 	case 0x7f:
 		sh->align = p == 1;
 		sh->store = opc == 0x7f;
+		sh->reg_out = opc == 0x6f;
 		return p == 1 || p == 2;
 	case 0x70:
+		sh->reg_out = true;
 		return p >= 1;
 	case 0x71:
 	case 0x72:
@@ -1401,7 +1434,7 @@ static bool tx_sse(struct tx *t, unsigned k)
 		new_rm = same ? 0 : 1;
 	else
 		new_rm = rmf;
-	if (sh.reg == FIELD_XMM)
+	if (sh.reg == FIELD_XMM && (!sh.reg_out || same))
 		e_xmm(e, false, 0, xmm_off(regf));
 	if (!mem && sh.rm == FIELD_XMM && !same)
 		e_xmm(e, false, 1, xmm_off(rmf));
@@ -1412,10 +1445,13 @@ static bool tx_sse(struct tx *t, unsigned k)
 		e_rm(e, E_GS, 0x0fae, 2, 3, NOREG, NOREG, 0, OFF(fpu) + (int32_t)offsetof(struct cpu_fpu, mxcsr));
 		e_rm(e, E_GS, 0x0fae, 2, 2, NOREG, NOREG, 0, OFF(bt_host_mxcsr));
 	}
-	/* A store leaves its register operand as it was. */
-	if (sh.reg == FIELD_XMM && !(mem && sh.store))
+	/*
+	 * A store leaves its register operand as it was; only a store, or a
+	 * shift by an immediate (ModRM.reg extends the opcode), writes ModRM.rm.
+	 */
+	if (sh.reg == FIELD_XMM && (!sh.store || same))
 		e_xmm(e, true, 0, xmm_off(regf));
-	if (!mem && sh.rm == FIELD_XMM && !same)
+	if (!mem && sh.rm == FIELD_XMM && !same && (sh.store || sh.reg == FIELD_EXT))
 		e_xmm(e, true, 1, xmm_off(rmf));
 	if (mem && !grp) {
 		e_unspill(t, &s);
