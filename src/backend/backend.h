@@ -76,6 +76,17 @@ uint64_t blkfile_size(const struct blkfile *f);
  */
 void blkfile_submit(struct blkfile *f, struct blkfile_req *req);
 
+/* Reads no larger than this may be served on the calling thread (blkfile_read_cached). */
+#define BLKFILE_CACHED_MAX (64u * 1024)
+
+/*
+ * Reads the whole range into iov on the calling thread if the host's page
+ * cache holds all of it, without waiting for the disk: 0, or -EAGAIN when
+ * the read must go through blkfile_submit (not cached, longer than
+ * BLKFILE_CACHED_MAX, past the end of the file, or any error).
+ */
+int blkfile_read_cached(struct blkfile *f, const struct iovec *iov, unsigned n, uint64_t offset);
+
 /* Runs what is queued, joins the workers, closes (and unlocks) the image. */
 void blkfile_close(struct blkfile *f);
 

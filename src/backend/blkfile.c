@@ -34,6 +34,7 @@ struct blkfile {
 	pthread_t workers[BLKFILE_WORKERS];
 	unsigned nr_workers;
 	_Atomic bool punch_unsupported; /* set once; workers race benignly */
+	_Atomic bool nowait_unsupported; /* RWF_NOWAIT refused once */
 };
 
 static void iov_zero(const struct iovec *iov, unsigned n)
@@ -206,6 +207,24 @@ void blkfile_submit(struct blkfile *f, struct blkfile_req *req)
 	f->tail = req;
 	pthread_cond_signal(&f->wake);
 	pthread_mutex_unlock(&f->lock);
+}
+
+int blkfile_read_cached(struct blkfile *f, const struct iovec *iov, unsigned n, uint64_t offset)
+{
+	uint64_t len = 0;
+	ssize_t done;
+
+	if (n > BLKFILE_IOV_MAX || atomic_load_explicit(&f->nowait_unsupported, memory_order_relaxed))
+		return -EAGAIN;
+	for (unsigned i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (len > BLKFILE_CACHED_MAX || offset + len > f->size)
+		return -EAGAIN;
+	done = preadv2(f->fd, iov, (int)n, (off_t)offset, RWF_NOWAIT);
+	if (done < 0 && errno == EOPNOTSUPP)
+		atomic_store_explicit(&f->nowait_unsupported, true, memory_order_relaxed);
+	/* A short read leaves the rest to a worker, which redoes it all. */
+	return done == (ssize_t)len ? 0 : -EAGAIN;
 }
 
 uint64_t blkfile_size(const struct blkfile *f)

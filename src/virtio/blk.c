@@ -35,7 +35,7 @@ struct blk {
 	uint64_t capacity; /* sectors; a partial last sector counts */
 	bool read_only;
 	char id[VIRTIO_BLK_ID_BYTES];
-	struct virtq_chain chain; /* I/O thread only */
+	struct virtq_chain chain; /* under the queue's lock */
 };
 
 /* One request between the I/O thread and a back-end worker. */
@@ -132,6 +132,15 @@ static void blk_handle(struct blk *b, struct virtq *vq, const struct virtq_chain
 		free(job);
 		return;
 	case BLK_REQ_IO:
+		/* Already in the host's page cache: done now, without a worker's wake-up. */
+		if (job->req.type == VIRTIO_BLK_T_IN &&
+		    blkfile_read_cached(b->file, job->req.iov, job->req.nr_iov, job->req.offset) == 0) {
+			job->written = (uint32_t)job->req.len;
+			job_set_status(job, VIRTIO_BLK_S_OK);
+			virtio_queue_push(&b->vdev, vq, c->head, job->written + 1);
+			free(job);
+			return;
+		}
 		job_submit(b, job);
 		return;
 	}
@@ -199,6 +208,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.nr_queues = 1,
 	.queue_notify = blk_notify,
+	.notify_on_vcpu = true,
 	.save = blk_save,
 	.load = blk_load,
 	.destroy = blk_destroy,

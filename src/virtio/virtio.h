@@ -200,6 +200,12 @@ struct virtio_dev_ops {
 	unsigned nr_queues;
 	int (*realize)(struct virtio_dev *vdev, struct err *err);
 	void (*queue_notify)(struct virtio_dev *vdev, struct virtq *vq);
+	/*
+	 * queue_notify may run on the vCPU thread that wrote QUEUE_NOTIFY
+	 * (when no ioeventfd takes the write): it only starts work, never
+	 * waits for it, and keeps no state outside the queue's lock.
+	 */
+	bool notify_on_vcpu;
 	/* Back to power-on state; queues are already drained and stopped. */
 	void (*reset)(struct virtio_dev *vdev);
 	/* The device-specific section (see docs/virtio.md). */

@@ -852,6 +852,34 @@ static void test_blk_io(void **state)
 	fixture_free(f);
 }
 
+/* A read the page cache holds is served on the caller's thread; the rest is left to the workers. */
+static void test_blk_read_cached(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct blkfile *file;
+	static uint8_t buf[BLKFILE_CACHED_MAX + 512];
+	uint8_t want[1024];
+	struct iovec iov[2] = { { buf, 512 }, { buf + 512, 512 } };
+
+	(void)state;
+	image_make(f);
+	assert_int_equal(blkfile_open(&file, f->image, true, &err), 0);
+	/* Just written, so cached: sectors 2 and 3, in two pieces. */
+	memset(buf, 0xee, 1024);
+	assert_int_equal(blkfile_read_cached(file, iov, 2, 2 * 512), 0);
+	memset(want, 2, 512);
+	memset(want + 512, 3, 512);
+	assert_memory_equal(buf, want, 1024);
+	/* Past the end of the file (the partial last sector reads zeros there). */
+	assert_int_equal(blkfile_read_cached(file, iov, 2, (IMG_SECTORS - 1) * 512), -EAGAIN);
+	/* Longer than a read on the caller's thread may be. */
+	iov[0] = (struct iovec){ buf, sizeof(buf) };
+	assert_int_equal(blkfile_read_cached(file, iov, 1, 0), -EAGAIN);
+	blkfile_close(file);
+	fixture_free(f);
+}
+
 static void test_blk_read_only(void **state)
 {
 	struct fixture *f = fixture_new();
@@ -1197,6 +1225,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_ring_outside_ram),
 		cmocka_unit_test(test_blk_config),
 		cmocka_unit_test(test_blk_io),
+		cmocka_unit_test(test_blk_read_cached),
 		cmocka_unit_test(test_blk_read_only),
 		cmocka_unit_test(test_blk_wrong_direction),
 		cmocka_unit_test(test_blk_lock),
