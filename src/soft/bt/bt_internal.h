@@ -155,8 +155,8 @@ static inline void e_flags_restore(struct emit *e)
 	e_ld(e, RAX, SPILL(RAX));
 }
 
-/* Saves them there (leaves RAX as it was, its value in SPILL(RAX)). */
-static inline void e_flags_save(struct emit *e)
+/* Saves them there, with guest RAX in SPILL(RAX); RAX holds the image after. */
+static inline void e_flags_save_clobber(struct emit *e)
 {
 	e_st(e, SPILL(RAX), RAX);
 	b1(e, 0x9f); /* lahf */
@@ -164,7 +164,24 @@ static inline void e_flags_save(struct emit *e)
 	b1(e, 0x90);
 	b1(e, 0xc0);
 	e_st(e, SFLAGS, RAX);
+}
+
+/* The same, leaving RAX as it was. */
+static inline void e_flags_save(struct emit *e)
+{
+	e_flags_save_clobber(e);
 	e_ld(e, RAX, SPILL(RAX));
+}
+
+/*
+ * The same, with RAX back from register spare rather than from memory: what
+ * reads RAX next does not wait for a store and a load.
+ */
+static inline void e_flags_save_via(struct emit *e, unsigned spare)
+{
+	e_mov(e, spare, RAX);
+	e_flags_save_clobber(e);
+	e_mov(e, RAX, spare);
 }
 
 int bt_helper(struct cpu *c, const struct bt_meta *m);

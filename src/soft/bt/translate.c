@@ -726,7 +726,7 @@ static void e_exit_lent(struct tx *t, uint64_t rip, bool chainable)
 
 	/* No patched jump: the jump cache finds it without leaving. */
 	if (chainable && is_far(t, rip)) {
-		e_flags_save(e);
+		e_flags_save_clobber(e);
 		e_movi64(e, RAX, rip);
 		e_jmp(e, t->bt->stub_lookup);
 		return;
@@ -795,7 +795,7 @@ static void e_call_exit(struct tx *t, uint64_t target, uint64_t ra)
 
 	e_return_borrowed(t);
 	if (is_far(t, target)) {
-		e_flags_save(e);
+		e_flags_save_clobber(e);
 		e_movi64(e, RAX, target);
 		e_call(e, t->bt->stub_lookup);
 		e_return_point(t, ra);
@@ -1104,13 +1104,18 @@ static bool tx_div(struct tx *t, unsigned k)
 	const struct x86_insn *in = &t->m[k].in;
 	struct emit *e = &t->e;
 	bool mem = is_mem(in);
-	unsigned fl = in->osz == 8 ? E_W : in->osz == 2 ? E_66 : 0;
+	unsigned fl = in->osz == 8 ? E_W : in->osz == 2 ? E_66 : 0, spare;
 	struct scratch s;
 	struct cold *cd;
 
 	if (in->osz < 2 || (!mem && in->rm == RSP) || (mem && !pick_scratch(t, in, false, &s)))
 		return false;
-	e_flags_save(e);
+	/* DIV's dividend is RAX: kept in a spare register, it does not wait on memory. */
+	spare = pick_pool(t, 0, true);
+	if (spare != NOREG && !(mem && (spare == s.s0 || spare == s.s1)))
+		e_flags_save_via(e, spare);
+	else
+		e_flags_save(e);
 	cd = cold_new(t, k, mem ? &s : NULL, true);
 	if (mem) {
 		e_spill(t, &s);
