@@ -1689,6 +1689,36 @@ static bool block_goes_on(const struct x86_insn *in, uint64_t rip)
 	return in->op == OP_JCC && (int64_t)in->imm > 0 && is_canonical(target);
 }
 
+/*
+ * A small loop that branches back to its own start becomes several copies
+ * of its body in one block; each copy's branch but the last's is reversed
+ * and leaves by a side exit (handing back the budget of the copies it
+ * skips), so the budget update and the jump back are paid once a few
+ * rounds. Returns the block's instruction count; at[] holds each one's
+ * offset from the block's start.
+ */
+#define BT_UNROLL_BODY 16
+#define BT_UNROLL      4
+static unsigned unroll(struct x86_insn *ins, uint16_t *at, unsigned n)
+{
+	const struct x86_insn *last = &ins[n - 1];
+	unsigned copies = BT_BLOCK_INSNS / n < BT_UNROLL ? BT_BLOCK_INSNS / n : BT_UNROLL;
+
+	if (last->op != OP_JCC || n > BT_UNROLL_BODY || at[n - 1] + last->len + last->imm != 0)
+		return n;
+	for (unsigned c = 1; c < copies; c++) {
+		for (unsigned i = 0; i < n; i++) {
+			ins[c * n + i] = ins[i];
+			at[c * n + i] = at[i];
+		}
+	}
+	for (unsigned c = 0; c + 1 < copies; c++) {
+		ins[c * n + n - 1].sub ^= 1;
+		ins[c * n + n - 1].imm = 0; /* to the instruction after the loop */
+	}
+	return n * copies;
+}
+
 /* These begin an interrupt shadow, which a block ending with one ends before leaving. */
 static bool sets_shadow(const struct x86_insn *in)
 {
@@ -1910,6 +1940,7 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	unsigned off = la & 0xfff, avail = 4096 - off, pos = 0, n = 0;
 	uint8_t bytes[CPU_BLK_MAX_BYTES * 2];
 	struct x86_insn ins[BT_BLOCK_INSNS];
+	uint16_t at[BT_BLOCK_INSNS];
 	_Atomic uint32_t *slot = code_slot(c, page), *slot2 = NULL;
 	const uint8_t *page2 = NULL;
 	const struct host_feat *f = &bt->feat;
@@ -1936,6 +1967,7 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	while (n < BT_BLOCK_INSNS) {
 		if (x86_decode(bytes + pos, avail - pos, X86_MODE_64, &ins[n]) < 0)
 			break;
+		at[n] = (uint16_t)pos;
 		pos += ins[n].len;
 		n++;
 		if ((block_ends(&ins[n - 1]) && !block_goes_on(&ins[n - 1], la + pos - ins[n - 1].len)) ||
@@ -1944,6 +1976,7 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 	}
 	if (!n)
 		return NULL;
+	n = unroll(ins, at, n);
 	b = bt_meta_alloc(bt, sizeof(*b));
 	t->m = bt_meta_alloc(bt, n * sizeof(*t->m));
 	if (!b || !t->m)
@@ -1995,13 +2028,13 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 		if (touches_flags(&ins[i], f))
 			break;
 	}
-	for (unsigned i = 0, at = 0; i < n; at += ins[i].len, i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct bt_meta *m = &t->m[i];
 
-		t->raw[i] = bytes + at;
+		t->raw[i] = bytes + at[i];
 		m->in = ins[i];
 		m->fn = cpu_exec_fn(&ins[i], false);
-		m->rip = la + at;
+		m->rip = la + at[i];
 		m->idx = (uint16_t)i;
 		m->n = (uint16_t)n;
 		/* A fault in the lookup before an inside check comes before the budget is charged. */
