@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "boot/boot.h"
 
 /* GDT selectors the loaders use; the layout is written by boot_cpu_setup(). */
@@ -70,6 +71,70 @@ int boot_cmdline_write(struct guest_memory *mem, const char *cmdline, uint64_t m
  */
 int boot_initrd_load(struct guest_memory *mem, const struct boot_config *cfg, uint64_t lo,
 		     uint64_t limit, uint64_t *gpa, struct err *err);
+
+/* ELF layout, from the System V gABI; 32- and 64-bit files differ in widths. */
+#define EI_CLASS      4
+#define EI_DATA	      5
+#define EI_VERSION    6
+#define EI_NIDENT     16
+#define ELFCLASS32    1
+#define ELFCLASS64    2
+#define ELFDATA2LSB   1
+#define EV_CURRENT    1
+#define EM_386	      3
+#define EM_X86_64     62
+#define PT_LOAD	      1
+#define PT_NOTE	      4
+#define SHT_NOTE      7
+#define PN_XNUM	      0xffff
+#define SHN_LORESERVE 0xff00
+
+#define EHDR32_SIZE 52
+#define EHDR64_SIZE 64
+#define PHDR32_SIZE 32
+#define PHDR64_SIZE 56
+#define SHDR32_SIZE 40
+#define SHDR64_SIZE 64
+#define NHDR_SIZE   12 /* namesz, descsz, type */
+
+
+/* An ELF header, checked: its tables lie within the file. */
+struct elf {
+	const uint8_t *img;
+	size_t len;
+	bool is64;
+	uint64_t phoff, shoff;
+	unsigned phnum, phentsize, shnum, shentsize;
+};
+
+struct phdr {
+	uint32_t type;
+	uint64_t offset, paddr, filesz, memsz, align;
+};
+
+/* A table of num entries of entsize bytes at off lies within a file of len bytes. */
+static inline bool table_within(uint64_t off, unsigned num, unsigned entsize, size_t len)
+{
+	return range_within(off, (uint64_t)num * entsize, len);
+}
+
+/* Guest memory a loader keeps for itself: no segment may land there. */
+struct boot_reserved {
+	uint64_t start, end;
+	const char *what;
+};
+
+/* Checks an ELF header (class, byte order, machine, program header table within len). */
+int elf_open(const uint8_t *img, size_t len, struct elf *e, struct err *err);
+void elf_phdr(const struct elf *e, unsigned i, struct phdr *ph);
+/*
+ * Loads every PT_LOAD segment at its physical address, zeroing past the
+ * file bytes; none may overlap reserved[] or leave guest RAM. *top is the
+ * end of the highest one.
+ */
+int elf_segments_load(struct guest_memory *mem, const struct elf *e,
+		      const struct boot_reserved *reserved, unsigned nr_reserved, uint64_t *top,
+		      struct err *err);
 
 int bzimage_load(struct guest_memory *mem, const struct boot_config *cfg, struct x86_cpu_state *bsp,
 		 struct err *err);
