@@ -351,6 +351,8 @@ guest_tests() {
 		guest_case hello_initrd "$g/hello.elf" 0 "" "$e" --cmdline "kite test" \
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case hello_4g "$g/hello.elf" 0 "" "$e" --cmdline "4g" --mem 4G
+		guest_case multiboot "$g/multiboot.elf" 0 "" "$e" --cmdline "kite test" \
+			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case bzimage "$g/bzimage.bin" 0 "" "$e" --cmdline "kite test" \
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case mmio "$g/mmio.elf" 0 "" "$e" --mem 64M

@@ -50,15 +50,21 @@ static void seg_flat(struct x86_segment *s, uint16_t sel, uint8_t type)
 int boot_cpu_setup(struct guest_memory *mem, struct x86_cpu_state *bsp, bool long_mode,
 		   struct err *err)
 {
+	return boot_cpu_setup_at(mem, bsp, long_mode, BOOT_GDT_ADDR, err);
+}
+
+int boot_cpu_setup_at(struct guest_memory *mem, struct x86_cpu_state *bsp, bool long_mode,
+		      uint64_t gdt_addr, struct err *err)
+{
 	uint8_t gdt[BOOT_GDT_ENTRIES * 8] = {0};
 
 	/* Entries 0 and 1 stay null, as Linux's own boot GDT has them. */
 	put_le64(gdt + BOOT_SEL_CODE, long_mode ? GDT_CODE64 : GDT_CODE32);
 	put_le64(gdt + BOOT_SEL_DATA, GDT_DATA);
 	put_le64(gdt + BOOT_SEL_TSS, GDT_TSS);
-	if (memory_write(mem, BOOT_GDT_ADDR, gdt, sizeof(gdt)))
-		return err_set(err, -EFAULT, "no guest RAM for the boot GDT at 0x%x",
-			       BOOT_GDT_ADDR);
+	if (memory_write(mem, gdt_addr, gdt, sizeof(gdt)))
+		return err_set(err, -EFAULT, "no guest RAM for the boot GDT at 0x%llx",
+			       (unsigned long long)gdt_addr);
 
 	memset(bsp, 0, sizeof(*bsp));
 	seg_flat(&bsp->cs, BOOT_SEL_CODE, SEG_TYPE_CODE);
@@ -78,7 +84,7 @@ int boot_cpu_setup(struct guest_memory *mem, struct x86_cpu_state *bsp, bool lon
 	    .present = 1,
 	};
 	bsp->ldt = (struct x86_segment){.type = SEG_TYPE_LDT, .present = 1, .unusable = 1};
-	bsp->gdt = (struct x86_dtable){.base = BOOT_GDT_ADDR, .limit = sizeof(gdt) - 1};
+	bsp->gdt = (struct x86_dtable){.base = gdt_addr, .limit = sizeof(gdt) - 1};
 	bsp->idt = (struct x86_dtable){.base = 0, .limit = 0};
 	bsp->rflags = X86_RFLAGS_FIXED;
 	bsp->gpr[X86_RSP] = BOOT_STACK_TOP;
@@ -142,21 +148,32 @@ int boot_initrd_load(struct guest_memory *mem, const struct boot_config *cfg, ui
 int boot_load(struct guest_memory *mem, const struct boot_config *cfg, struct x86_cpu_state *bsp,
 	      enum boot_kind *kind, struct err *err)
 {
+	struct multiboot_header mb;
+	struct err ignored = {0};
 	enum boot_kind k;
+	uint32_t entry;
 	int ret;
 
 	if (!cfg->kernel || !cfg->kernel_len)
 		return err_set(err, -EINVAL, "kernel image is empty");
-	if (boot_is_elf(cfg->kernel, cfg->kernel_len)) {
+	if (boot_is_elf(cfg->kernel, cfg->kernel_len) &&
+	    (pvh_find_entry(cfg->kernel, cfg->kernel_len, &entry, &ignored) != -ENOENT ||
+	     multiboot_find_header(cfg->kernel, cfg->kernel_len, &mb, &ignored) == -ENOENT)) {
 		k = BOOT_PVH;
 		ret = pvh_load(mem, cfg, bsp, err);
 	} else if (is_bzimage(cfg->kernel, cfg->kernel_len)) {
 		k = BOOT_BZIMAGE;
 		ret = bzimage_load(mem, cfg, bsp, err);
 	} else {
-		return err_set(
-		    err, -EINVAL,
-		    "not a kernel image (neither a bzImage with a HdrS header nor an ELF file)");
+		ret = multiboot_find_header(cfg->kernel, cfg->kernel_len, &mb, err);
+		if (ret == -ENOENT)
+			return err_set(err, -EINVAL,
+				       "not a kernel image (no bzImage HdrS header, no ELF file, no "
+				       "multiboot header in the first 8 KiB)");
+		if (ret)
+			return ret;
+		k = BOOT_MULTIBOOT;
+		ret = multiboot_load(mem, cfg, &mb, bsp, err);
 	}
 	if (ret)
 		return ret;

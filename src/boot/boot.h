@@ -1,4 +1,4 @@
-/* boot/boot.h: kernel loaders (Linux boot protocol bzImage, ELF with PVH note). */
+/* boot/boot.h: kernel loaders (Linux boot protocol bzImage, ELF with PVH note, multiboot). */
 #ifndef KITE_BOOT_BOOT_H
 #define KITE_BOOT_BOOT_H
 
@@ -19,7 +19,7 @@
 #define BOOT_CMDLINE_MAX 4096
 #define BOOT_KERNEL_ADDR 0x100000 /* bzImage protected-mode part (1 MiB) */
 
-enum boot_kind { BOOT_BZIMAGE, BOOT_PVH };
+enum boot_kind { BOOT_BZIMAGE, BOOT_PVH, BOOT_MULTIBOOT };
 
 struct boot_config {
 	const uint8_t *kernel;
@@ -61,14 +61,34 @@ int bzimage_parse(const uint8_t *img, size_t len, struct bzimage_info *info, str
  */
 int pvh_find_entry(const uint8_t *elf, size_t len, uint32_t *entry, struct err *err);
 
+/* A multiboot (v1) header, as found in an image. */
+struct multiboot_header {
+	size_t offset; /* of the magic in the file */
+	uint32_t flags;
+	/* With flag 16 (the "a.out kludge") only: */
+	uint32_t header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr;
+};
+
+/*
+ * Finds the multiboot header (magic 0x1BADB002 with a checksum that adds up,
+ * 4-byte aligned in the first 8 KiB): 0, or -ENOENT when there is none;
+ * -EINVAL with a message when it asks for features kite does not know or
+ * is truncated.
+ */
+int multiboot_find_header(const uint8_t *img, size_t len, struct multiboot_header *hdr,
+			  struct err *err);
+
 /* True when the image starts with the ELF magic. */
 int boot_is_elf(const uint8_t *img, size_t len);
 
 /*
- * Loads cfg->kernel (bzImage or PVH ELF, detected from its bytes), initrd and
- * command line into mem with the e820 map from memory_e820(), and fills the
- * BSP's entry state: 64-bit long mode for bzImage (rsi = boot_params), 32-bit
- * flat protected mode for PVH (ebx = hvm_start_info). Errors name the problem:
+ * Loads cfg->kernel (bzImage, PVH ELF or multiboot, detected from its bytes;
+ * an ELF with both a PVH note and a multiboot header boots through PVH),
+ * initrd and command line into mem with the e820 map from memory_e820(),
+ * and fills the BSP's entry state: 64-bit long mode for bzImage (rsi =
+ * boot_params), 32-bit flat protected mode for PVH (ebx = hvm_start_info)
+ * and multiboot (eax = 0x2BADB002, ebx = the multiboot information; the
+ * initrd is module 0). Errors name the problem:
  * not a kernel, truncated, unsupported protocol, initrd larger than memory or
  * than initrd_addr_max allows, command line too long.
  */

@@ -56,6 +56,9 @@ static inline void put_le64(uint8_t *p, uint64_t v)
  */
 int boot_cpu_setup(struct guest_memory *mem, struct x86_cpu_state *bsp, bool long_mode,
 		   struct err *err);
+/* The same with the GDT at gdt_addr. */
+int boot_cpu_setup_at(struct guest_memory *mem, struct x86_cpu_state *bsp, bool long_mode,
+		      uint64_t gdt_addr, struct err *err);
 
 /*
  * Copies the command line (NULL means empty) NUL-terminated to
@@ -140,5 +143,7 @@ int bzimage_load(struct guest_memory *mem, const struct boot_config *cfg, struct
 		 struct err *err);
 int pvh_load(struct guest_memory *mem, const struct boot_config *cfg, struct x86_cpu_state *bsp,
 	     struct err *err);
+int multiboot_load(struct guest_memory *mem, const struct boot_config *cfg,
+		   const struct multiboot_header *h, struct x86_cpu_state *bsp, struct err *err);
 
 #endif

@@ -219,7 +219,7 @@ static int kernel_load(struct vm *vm, struct err *err)
 		err_wrap(err, "kernel %s", vm->cfg.kernel_path);
 	else
 		log_debug("boot: %s loaded as %s", vm->cfg.kernel_path,
-			  kind == BOOT_PVH ? "PVH ELF" : "bzImage");
+			  kind == BOOT_PVH ? "PVH ELF" : kind == BOOT_MULTIBOOT ? "multiboot" : "bzImage");
 out_unmap:
 	if (initrd)
 		munmap((void *)initrd, initrd_len);

@@ -877,6 +877,164 @@ static void test_pvh_load_no_note(void **state)
 	free(img);
 }
 
+/* ---- multiboot: a.out-kludge images built here ---- */
+
+#define MB_LOAD	 0x200000u
+#define MB_ENTRY (MB_LOAD + 0x40)
+#define MB_CODE	 256u /* file bytes */
+#define MB_BSS	 0x1000u
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* A header at offset 16 (the file's first 16 bytes load too), code bytes after it. */
+static uint8_t *mb_make(uint32_t flags, size_t *len)
+{
+	uint8_t *img = calloc(1, MB_CODE);
+	uint32_t *h = (uint32_t *)(img + 16);
+
+	assert_non_null(img);
+	h[0] = 0x1badb002;
+	h[1] = flags;
+	h[2] = -(0x1badb002 + flags);
+	h[3] = MB_LOAD + 16; /* header_addr */
+	h[4] = MB_LOAD;	     /* load_addr */
+	h[5] = MB_LOAD + MB_CODE;
+	h[6] = MB_LOAD + MB_CODE + MB_BSS;
+	h[7] = MB_ENTRY;
+	memset(img + 64, 0x90, MB_CODE - 64);
+	*len = MB_CODE;
+	return img;
+}
+
+static void test_multiboot_header(void **state)
+{
+	struct multiboot_header h;
+	struct err err = {0};
+	size_t len;
+	uint8_t *img = mb_make(0x10003, &len);
+
+	(void)state;
+	assert_int_equal(multiboot_find_header(img, len, &h, &err), 0);
+	assert_int_equal(h.offset, 16);
+	assert_int_equal(h.flags, 0x10003);
+	assert_int_equal(h.load_addr, MB_LOAD);
+	assert_int_equal(h.entry_addr, MB_ENTRY);
+	/* A checksum that does not add up is no header. */
+	img[24]++;
+	assert_int_equal(multiboot_find_header(img, len, &h, &err), -ENOENT);
+	free(img);
+	/* A requirement kite does not know (bit 5) is refused. */
+	img = mb_make(0x10023, &len);
+	assert_int_equal(multiboot_find_header(img, len, &h, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "features 0x20"));
+	free(img);
+	/* Cut off by the end of the file: in its magic, in its address fields. */
+	img = mb_make(0x10003, &len);
+	assert_int_equal(multiboot_find_header(img, 20, &h, &err), -ENOENT);
+	assert_int_equal(multiboot_find_header(img, 40, &h, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "truncated"));
+	free(img);
+}
+
+static void test_multiboot_load(void **state)
+{
+	struct guest *g = *state;
+	static const char initrd[] = "module bytes";
+	size_t len;
+	uint8_t *img = mb_make(0x10003, &len);
+	struct boot_config cfg = {.kernel = img,
+				  .kernel_len = len,
+				  .initrd = (const uint8_t *)initrd,
+				  .initrd_len = sizeof(initrd),
+				  .cmdline = "a b"};
+	const uint8_t *mbi, *mods, *mmap;
+	uint32_t mbi_at;
+
+	memset((uint8_t *)gp(g, MB_LOAD + MB_CODE, MB_BSS), 0xee, MB_BSS);
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), 0);
+	assert_int_equal(g->kind, BOOT_MULTIBOOT);
+	assert_int_equal(g->cpu.rip, MB_ENTRY);
+	assert_int_equal(g->cpu.gpr[X86_RAX], 0x2badb002);
+	assert_int_equal(g->cpu.cr0 & (X86_CR0_PE | X86_CR0_PG), X86_CR0_PE);
+	assert_false(g->cpu.cs.l);
+	assert_true(g->cpu.cs.db);
+	assert_memory_equal(gp(g, MB_LOAD, MB_CODE), img, MB_CODE);
+	assert_true(all_zero(gp(g, MB_LOAD + MB_CODE, MB_BSS), MB_BSS));
+	mbi_at = (uint32_t)g->cpu.gpr[X86_RBX];
+	/* After the kernel and its bss, below 4 GiB. */
+	assert_true(mbi_at >= MB_LOAD + MB_CODE + MB_BSS);
+	mbi = gp(g, mbi_at, 88);
+	assert_int_equal(r32(mbi), (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6) | (1u << 9));
+	assert_int_equal(r32(mbi + 4), 639);
+	assert_int_equal(r32(mbi + 8), (GUEST_MEM - 0x100000) >> 10);
+	assert_string_equal((const char *)gp(g, r32(mbi + 16), 16), "kernel a b");
+	assert_string_equal((const char *)gp(g, r32(mbi + 64), 8), "kite");
+	assert_int_equal(r32(mbi + 20), 1);
+	mods = gp(g, r32(mbi + 24), 16);
+	assert_int_equal(r32(mods) & 0xfff, 0);
+	assert_int_equal(r32(mods + 4) - r32(mods), sizeof(initrd));
+	assert_memory_equal(gp(g, r32(mods), sizeof(initrd)), initrd, sizeof(initrd));
+	assert_true(r32(mods) >= mbi_at);
+	assert_string_equal((const char *)gp(g, r32(mods + 8), 8), "initrd");
+	/* Entries of 24 bytes whose first word says 20. */
+	mmap = gp(g, r32(mbi + 48), r32(mbi + 44));
+	for (unsigned i = 0; i < r32(mbi + 44) / 24; i++)
+		assert_int_equal(r32(mmap + 24 * i), 20);
+	check_e820(g, mmap + 4, r32(mbi + 44) / 24, 24);
+	free(img);
+}
+
+static void test_multiboot_load_bad(void **state)
+{
+	struct guest *g = *state;
+	size_t len;
+	uint8_t *img = mb_make(0x10003, &len);
+	uint32_t *h = (uint32_t *)(img + 16);
+	struct boot_config cfg = {.kernel = img, .kernel_len = len};
+
+	/* Loaded from before the file's start. */
+	h[4] = MB_LOAD - 0x1000;
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
+	assert_non_null(strstr(g->err.msg, "before the file's start"));
+	/* More file bytes asked than the file has. */
+	h[4] = MB_LOAD;
+	h[5] = MB_LOAD + 2 * MB_CODE;
+	h[6] = 0;
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
+	assert_non_null(strstr(g->err.msg, "truncated"));
+	/* A bss that ends before the loaded part does. */
+	h[5] = MB_LOAD + MB_CODE;
+	h[6] = MB_LOAD + 8;
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
+	assert_non_null(strstr(g->err.msg, "bss end"));
+	/* Onto the ACPI tables. */
+	h[3] = 0xf0010;
+	h[4] = 0xf0000;
+	h[5] = 0xf0000 + MB_CODE;
+	h[6] = 0;
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
+	assert_non_null(strstr(g->err.msg, "ACPI tables"));
+	/* Past the end of guest RAM. */
+	h[3] = GUEST_MEM - 0x10 + 16;
+	h[4] = GUEST_MEM - 0x10;
+	h[5] = GUEST_MEM - 0x10 + MB_CODE;
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
+	assert_non_null(strstr(g->err.msg, "outside guest RAM"));
+	free(img);
+	/* Neither ELF nor load addresses. */
+	img = mb_make(0x3, &len);
+	cfg.kernel = img;
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
+	assert_non_null(strstr(g->err.msg, "gives no load addresses"));
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -900,6 +1058,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pvh_load_bad_segments, guest_setup,
 					    guest_teardown),
 	    cmocka_unit_test_setup_teardown(test_pvh_load_no_note, guest_setup, guest_teardown),
+	    cmocka_unit_test(test_multiboot_header),
+	    cmocka_unit_test_setup_teardown(test_multiboot_load, guest_setup, guest_teardown),
+	    cmocka_unit_test_setup_teardown(test_multiboot_load_bad, guest_setup, guest_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
