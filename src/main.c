@@ -53,12 +53,12 @@ static void usage(FILE *out)
 		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
 		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
-		"                [--soft-code-cache SIZE]\n"
+		"                [--soft-code-cache SIZE] [--testdev]\n"
 		"       kite probe [KVM_DEVICE]\n"
 		"       kite --help | --version\n"
 		"\n"
-		"  --kernel PATH    bzImage or ELF vmlinux with a PVH note (default: the guest\n"
-		"                   built by `make guest`, next to this binary)\n"
+		"  --kernel PATH    bzImage, ELF vmlinux with a PVH note, or a multiboot kernel\n"
+		"                   (default: the guest built by `make guest`, next to this binary)\n"
 		"  --initrd PATH    initial ramdisk\n"
 		"  --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
 		"  --cpus N         vCPUs (default 1)\n"
@@ -75,6 +75,9 @@ static void usage(FILE *out)
 		"                   translation, default) or interp (the interpreter only)\n"
 		"  --soft-code-cache SIZE  translated code per vCPU, 1M to 1G (default 64M);\n"
 		"                   flushed and refilled when full\n"
+		"  --testdev        kvm-unit-tests' test devices, as QEMU's isa-debug-exit\n"
+		"                   (port 0xf4: a write of V exits with status V*2+1),\n"
+		"                   pc-testdev and fw_cfg (ports 0x510/0x511)\n"
 		"\n"
 		"The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
 		"on a terminal, Ctrl-A x quits.\n"
@@ -209,6 +212,7 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "console", required_argument, NULL, 'C' },
 		{ "soft-cpu", required_argument, NULL, 'S' },
 		{ "soft-code-cache", required_argument, NULL, 'Z' },
+		{ "testdev", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -263,6 +267,9 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		case 'r':
 		case 'R':
 			opt->cfg.rng = c == 'r';
+			break;
+		case 'T':
+			opt->cfg.testdev = true;
 			break;
 		case 'C':
 			if (!strcmp(optarg, "serial"))

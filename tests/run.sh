@@ -353,6 +353,8 @@ guest_tests() {
 		guest_case hello_4g "$g/hello.elf" 0 "" "$e" --cmdline "4g" --mem 4G
 		guest_case multiboot "$g/multiboot.elf" 0 "" "$e" --cmdline "kite test" \
 			--mem 64M --initrd "$SRC/initrd.txt"
+		guest_case testdev "$g/testdev.elf" 85 "" "$e" --testdev --mem 64M --cpus 2
+		guest_case testdev_off "$g/testdev.elf" 0 "" "$e" --mem 64M
 		guest_case bzimage "$g/bzimage.bin" 0 "" "$e" --cmdline "kite test" \
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case mmio "$g/mmio.elf" 0 "" "$e" --mem 64M

@@ -41,6 +41,12 @@ struct device *pvpanic_create(struct vm *vm, struct err *err);
  */
 struct device *pci_host_create(struct vm *vm, struct err *err);
 
+/*
+ * kvm-unit-tests' test devices (isa-debug-exit on 0xf4, pc-testdev, fw_cfg
+ * on 0x510), as QEMU has them; only with --testdev.
+ */
+struct device *testdev_create(struct vm *vm, struct err *err);
+
 /* ACPI PM1a event/control blocks and PM timer; S5 powers the VM off. */
 struct device *acpi_pm_create(struct vm *vm, struct err *err);
 

@@ -107,6 +107,8 @@ static int devices_create(struct vm *vm, struct err *err)
 		if (!machine_devices[i].create(vm, err))
 			return err_wrap(err, "device %s", machine_devices[i].name);
 	}
+	if (vm->cfg.testdev && !testdev_create(vm, err))
+		return err_wrap(err, "device testdev");
 	/* The paravirtual devices follow the legacy ones (docs/virtio.md). */
 	rc = virtio_devices_create(vm, err);
 	if (rc < 0)
@@ -271,6 +273,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, st
 	io_bus_init(&vm->pio, "pio");
 	io_bus_init(&vm->mmio, "mmio");
 	atomic_store(&vm->stop_reason, VM_STOP_NONE);
+	atomic_store(&vm->debug_exit_status, -1);
 	vm->stop_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_eventfd < 0)
 		return err_set(err, -errno, "eventfd: %s", strerror(errno));
@@ -431,6 +434,15 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason)
 	}
 }
 
+void vm_request_debug_exit(struct vm *vm, int status)
+{
+	int none = -1;
+
+	/* The first write's status stands, as the first stop reason does. */
+	if (atomic_compare_exchange_strong(&vm->debug_exit_status, &none, status))
+		vm_request_stop(vm, VM_STOP_DEBUG_EXIT);
+}
+
 void vm_pause(struct vm *vm)
 {
 	for (struct device *dev = vm->devices; dev; dev = dev->next)
@@ -521,6 +533,8 @@ int vm_exit_status(const struct vm *vm)
 		return KITE_EXIT_GUEST_FAULT;
 	case VM_STOP_PANIC:
 		return KITE_EXIT_GUEST_PANIC;
+	case VM_STOP_DEBUG_EXIT:
+		return atomic_load(&vm->debug_exit_status);
 	default:
 		return KITE_EXIT_OK;
 	}

@@ -47,6 +47,7 @@ struct vm_config {
 	unsigned nr_disks;
 	bool rng;
 	enum vm_console_kind console;
+	bool testdev; /* kvm-unit-tests' devices (devices/testdev.c) */
 };
 
 /* Why the VM stopped; decides kite's exit status. */
@@ -57,6 +58,7 @@ enum vm_stop_reason {
 	VM_STOP_SIGNAL,	  /* SIGINT/SIGTERM on the host: status 0 */
 	VM_STOP_ERROR,	  /* triple fault, engine internal error, unknown exit */
 	VM_STOP_PANIC,	  /* the guest kernel reported a panic (pvpanic) */
+	VM_STOP_DEBUG_EXIT, /* the guest wrote isa-debug-exit (--testdev): its status */
 };
 
 /* kite's exit statuses, the CLI contract tests rely on. */
@@ -166,6 +168,7 @@ struct vm {
 	int console_out_fd;
 	_Atomic int stop_reason;  /* enum vm_stop_reason; first writer wins */
 	int stop_eventfd;	  /* written once the VM must stop */
+	_Atomic int debug_exit_status; /* with VM_STOP_DEBUG_EXIT; -1 before */
 };
 
 /* The engines kite was built with. */
@@ -186,6 +189,8 @@ int vm_start(struct vm *vm, struct err *err);
  * thread (devices, vCPUs, signal handling). Wakes vm->stop_eventfd.
  */
 void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
+/* The same for isa-debug-exit: kite then exits with status (0-255), unless a reason came first. */
+void vm_request_debug_exit(struct vm *vm, int status);
 
 /* Kicks, joins and destroys everything; safe after a partial vm_create. */
 void vm_destroy(struct vm *vm);

@@ -8,13 +8,14 @@ GUEST_PVH := hello mmio uart rtc timer smp reset triplefault bench spin cpuloop 
 # The soft CPU's system-level guests (modes, faults, hostile code).
 GUEST_PVH += modes pagefault divide smc wildjump ptloop longinsn udstream btcode btsmp
 GUEST_ASFLAGS := -nostdinc -I$(GUEST_SRC) -Wa,--fatal-warnings
-GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin $(GUEST_OUT)/multiboot.elf
+GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin $(GUEST_OUT)/multiboot.elf \
+	      $(GUEST_OUT)/testdev.elf
 
 .PHONY: guests
 guests: $(GUEST_BINS)
 
 # Keep the objects: no "rm" noise after every build.
-.SECONDARY: $(GUEST_PVH:%=$(GUEST_OUT)/%.o) $(GUEST_OUT)/multiboot.o
+.SECONDARY: $(GUEST_PVH:%=$(GUEST_OUT)/%.o) $(GUEST_OUT)/multiboot.o $(GUEST_OUT)/testdev.o
 
 $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/long.inc \
 		   $(GUEST_SRC)/hashloop.inc $(GUEST_SRC)/guests.mk
@@ -24,8 +25,9 @@ $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/long.inc 
 $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_SRC)/pvh.ld
 	ld -m elf_i386 -static -nostdlib --no-warn-rwx-segments -T $(GUEST_SRC)/pvh.ld -o $@ $<
 
-# Not a PVH guest: a multiboot header, loaded below the old boot data.
-$(GUEST_OUT)/multiboot.elf: $(GUEST_OUT)/multiboot.o $(GUEST_SRC)/multiboot.ld
+# Not PVH guests: a multiboot header, loaded below the old boot data.
+$(GUEST_OUT)/multiboot.elf $(GUEST_OUT)/testdev.elf: $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o \
+		$(GUEST_SRC)/multiboot.ld
 	ld -m elf_i386 -static -nostdlib --no-warn-rwx-segments -T $(GUEST_SRC)/multiboot.ld -o $@ $<
 
 $(GUEST_OUT)/bzimage.o: $(GUEST_SRC)/bzimage.S $(GUEST_SRC)/lib64.inc $(GUEST_SRC)/guests.mk

@@ -30,8 +30,8 @@
 /* A VM with no engine behind it: interrupt lines are only recorded. */
 struct fixture {
 	struct vm vm;
-	int level[16];
-	unsigned raises[16]; /* 0->1 transitions, what an edge-triggered IOAPIC delivers */
+	int level[24];
+	unsigned raises[24]; /* 0->1 transitions, what an edge-triggered IOAPIC delivers */
 	unsigned calls;
 	int pipe[2];
 };
@@ -40,7 +40,7 @@ static void fake_irq_set(struct vm *vm, unsigned gsi, int level)
 {
 	struct fixture *f = container_of(vm, struct fixture, vm);
 
-	assert_true(gsi < 16);
+	assert_true(gsi < 24);
 	f->calls++;
 	if (level && !f->level[gsi])
 		f->raises[gsi]++;
@@ -69,6 +69,7 @@ static struct fixture *fixture_new(void)
 	f->vm.stop_eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	assert_true(f->vm.stop_eventfd >= 0);
 	atomic_store(&f->vm.stop_reason, VM_STOP_NONE);
+	atomic_store(&f->vm.debug_exit_status, -1);
 	f->pipe[0] = f->pipe[1] = -1;
 	return f;
 }
@@ -1134,6 +1135,85 @@ static void test_pci_host(void **state)
 	assert_int_equal(inl(f, 0xcfc), 0xffffffff);
 }
 
+/* ---- kvm-unit-tests' test devices ---- */
+
+static uint8_t mmio_inb(struct fixture *f, uint64_t addr)
+{
+	uint8_t val = 0;
+
+	assert_true(io_bus_dispatch(&f->vm.mmio, addr, &val, 1, false));
+	return val;
+}
+
+static uint64_t fw_cfg_read(struct fixture *f, uint16_t item, unsigned bytes)
+{
+	uint64_t v = 0;
+
+	outw(f, 0x510, item);
+	for (unsigned i = 0; i < bytes; i++)
+		v |= (uint64_t)inb(f, 0x511) << (8 * i);
+	return v;
+}
+
+static void test_testdev(void **state)
+{
+	struct fixture *f = *state, *g = fixture_new();
+	struct err err = { 0 };
+	struct device *dev, *copy;
+	struct state_writer w;
+	struct state_reader r;
+	uint8_t b[4] = { 0xde, 0xad, 0xbe, 0xef };
+
+	f->vm.nr_vcpus = 3;
+	f->vm.mem.ram_size = 64ull << 20;
+	dev = realized(f, testdev_create(&f->vm, &err));
+	/* fw_cfg: the signature, the CPU count, the RAM size; zeros past an item and for unknown ones. */
+	assert_int_equal(fw_cfg_read(f, 0, 4), 0x554d4551);
+	assert_int_equal(fw_cfg_read(f, 5, 4), 3);
+	assert_int_equal(fw_cfg_read(f, 3, 8), 64ull << 20);
+	assert_int_equal(fw_cfg_read(f, 0x7777, 4), 0);
+	/* The latch, at every width and through both windows. */
+	outl(f, 0xe0, 0x12345678);
+	assert_int_equal(inb(f, 0xe3), 0x12);
+	outb(f, 0xea, 0x99);
+	assert_int_equal(inl(f, 0xe0), 0x12995678);
+	assert_int_equal(inw(f, 0xe9), 0x9956);
+	/* Interrupt lines 0-23, level as written. */
+	outb(f, 0x2000 + 5, 1);
+	assert_int_equal(f->level[5], 1);
+	outb(f, 0x2000 + 23, 7);
+	assert_int_equal(f->level[23], 1);
+	outb(f, 0x2000 + 5, 0);
+	assert_int_equal(f->level[5], 0);
+	/* Memory-like MMIO. */
+	assert_true(io_bus_dispatch(&f->vm.mmio, 0xff00fffe, b, 2, true));
+	assert_int_equal(mmio_inb(f, 0xff00ffff), 0xad);
+	/* Odd widths and offsets everywhere: no crash, and no stray exit. */
+	poke_everything(f, 0xe0, 12);
+	poke_everything(f, 0x510, 2);
+	assert_int_equal(stop_reason(f), VM_STOP_NONE);
+	/* State round trip. */
+	outl(f, 0xe0, 0xabcdef01);
+	outw(f, 0x510, 5);
+	inb(f, 0x511);
+	state_writer_init(&w);
+	assert_int_equal(dev->ops->save(dev, &w), 0);
+	copy = realized(g, testdev_create(&g->vm, &err));
+	g->vm.nr_vcpus = 3;
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(copy->ops->load(copy, &r, &err), 0);
+	assert_int_equal(inl(g, 0xe0), 0xabcdef01);
+	assert_int_equal(inb(g, 0x511), 0); /* the CPU count's second byte */
+	assert_int_equal(mmio_inb(g, 0xff00ffff), 0xad);
+	state_writer_free(&w);
+	/* isa-debug-exit: status (v << 1) | 1, the first write's. */
+	outl(f, 0xf4, 0x2a);
+	assert_int_equal(stop_reason(f), VM_STOP_DEBUG_EXIT);
+	outl(f, 0xf4, 0x01);
+	assert_int_equal(vm_exit_status(&f->vm), 0x55);
+	fixture_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1163,6 +1243,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_acpi_timer_wrap_and_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acpi_odd_accesses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_testdev, setup, teardown),
 	};
 
 	log_set_level(LOG_ERROR);
