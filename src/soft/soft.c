@@ -37,6 +37,15 @@
 #define SOFT_MTRR_CAP ((uint64_t)SOFT_MTRR_VAR | (1u << 8) | (1u << 10))
 /* MISC_ENABLE: fast strings; BTS and PEBS unavailable. */
 #define SOFT_MISC_ENABLE ((1u << 0) | (1u << 11) | (1u << 12))
+/*
+ * The architectural bits a guest may write (fast strings, automatic thermal
+ * control, EIST, MONITOR enable, limit CPUID maxval, xTPR disable, XD
+ * disable), stored as written as KVM does; 7, 11 and 12 are read-only and
+ * the rest reserved (#GP).
+ */
+#define SOFT_MISC_WRITABLE ((1ull << 0) | (1ull << 3) | (1ull << 16) | (1ull << 18) | \
+			    (1ull << 22) | (1ull << 23) | (1ull << 34))
+#define SOFT_MISC_RO	   ((1ull << 7) | (1ull << 11) | (1ull << 12))
 
 /*
  * Near a timer deadline a batch is cut to end about then, assuming the CPU
@@ -291,8 +300,9 @@ static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 	case MSR_IA32_APICBASE:
 		return irqchip_set_apic_base(chip, sv->vcpu->id, val) < 0 ? -1 : 0;
 	case MSR_IA32_MISC_ENABLE:
-		/* Only the bits Linux toggles; the rest read as they are. */
-		sv->misc_enable = (sv->misc_enable & ~1ull) | (val & 1);
+		if (val & ~(SOFT_MISC_WRITABLE | SOFT_MISC_RO))
+			return -1;
+		sv->misc_enable = (sv->misc_enable & SOFT_MISC_RO) | (val & SOFT_MISC_WRITABLE);
 		return 0;
 	case MSR_BIOS_SIGN_ID:
 		sv->bios_sign_id = 0; /* no microcode: the revision stays 0 */

@@ -298,12 +298,45 @@ static void exec_swapgs(struct cpu *c)
 	seg_update(c, X86_SEG_GS);
 }
 
+/*
+ * VMCALL and VMMCALL: KVM's hypercall ABI, since CPUID 0x40000000 says
+ * KVM. RAX is the number, the result goes back in RAX (32 bits of it
+ * outside 64-bit mode): 0 for KVM_HC_VAPIC_POLL_IRQ, which has nothing to
+ * do, -KVM_EPERM outside ring 0 and -KVM_ENOSYS for every other number
+ * (kite advertises no feature that has a hypercall).
+ */
+#define KVM_HC_VAPIC_POLL_IRQ 1
+#define KVM_ENOSYS	      1000
+#define KVM_EPERM	      1
+static void exec_hypercall(struct cpu *c)
+{
+	uint64_t nr = c->gpr[X86_RAX], ret;
+
+	if (!c->mode64)
+		nr = (uint32_t)nr;
+	if (c->cpl != 0)
+		ret = (uint64_t)-KVM_EPERM;
+	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
+		ret = 0;
+	else
+		ret = (uint64_t)-KVM_ENOSYS;
+	c->gpr[X86_RAX] = c->mode64 ? ret : (uint32_t)ret;
+}
+
 void exec_grp7(struct cpu *c, const struct x86_insn *in)
 {
 	bool mem = in->flags & X86_F_MEM;
 
 	if (!mem) {
 		switch (in->sub) {
+		case 0: /* VMCALL (0F 01 C1) */
+		case 3: /* VMMCALL (0F 01 D9) */
+			if ((in->rm & 7) == 1) {
+				exec_hypercall(c);
+				return;
+			}
+			c->exc.unimplemented = true;
+			cpu_raise_ud(c);
 		case 4: /* SMSW r */
 			reg_set(c, in->rm, in->osz, c->sys.cr0);
 			return;
