@@ -371,6 +371,7 @@ guest_tests() {
 		signal_case sigint INT "$e"
 		guest_case modes "$g/modes.elf" 0 "" "$e" --mem 64M
 		guest_case divide "$g/divide.elf" 0 "" "$e" --mem 64M
+		guest_case apicctl "$g/apicctl.elf" 0 "" "$e" --mem 64M
 		guest_case ptloop "$g/ptloop.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case longinsn "$g/longinsn.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		virtio_case "$e"

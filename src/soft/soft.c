@@ -170,8 +170,26 @@ static void soft_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, b
 static void soft_cpuid_op(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
 	struct soft_vcpu *sv = opaque;
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
 
 	soft_cpuid(sv->vcpu->id, sv->vcpu->vm->nr_vcpus, leaf, subleaf, out);
+	/* A local APIC disabled through IA32_APIC_BASE is absent from CPUID too. */
+	if (leaf == 1 && !(irqchip_apic_base(chip, sv->vcpu->id) & APIC_BASE_ENABLE))
+		out[3] &= ~(1u << 9);
+}
+
+static int soft_tpr(void *opaque, bool is_write, uint8_t *tpr)
+{
+	struct soft_vcpu *sv = opaque;
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	uint8_t reg[4] = {0};
+
+	if (!(irqchip_apic_base(chip, sv->vcpu->id) & APIC_BASE_ENABLE))
+		return -1;
+	reg[0] = *tpr;
+	irqchip_lapic_access(chip, sv->vcpu->id, APIC_TPR_OFFSET, reg, sizeof(reg), is_write);
+	*tpr = reg[0];
+	return 0;
 }
 
 static uint64_t soft_rdtsc(void *opaque)
@@ -323,6 +341,7 @@ static const struct cpu_ops soft_cpu_ops = {
 	.mmio = soft_mmio,
 	.pio = soft_pio,
 	.cpuid = soft_cpuid_op,
+	.tpr = soft_tpr,
 	.rdtsc = soft_rdtsc,
 	.rdmsr = soft_rdmsr,
 	.wrmsr = soft_wrmsr,

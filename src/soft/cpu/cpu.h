@@ -52,6 +52,12 @@ struct cpu_ops {
 	 */
 	int (*rdmsr)(void *opaque, uint32_t msr, uint64_t *val);
 	int (*wrmsr)(void *opaque, uint32_t msr, uint64_t val);
+	/*
+	 * CR8 is the local APIC's TPR[7:4]: reads or writes the TPR and returns
+	 * 0, or -1 when there is no enabled local APIC (CR8 is then the CPU's
+	 * own register). May be NULL.
+	 */
+	int (*tpr)(void *opaque, bool is_write, uint8_t *tpr);
 };
 
 /* Why cpu_run/cpu_step returned. */

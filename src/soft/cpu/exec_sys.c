@@ -506,9 +506,14 @@ void exec_movcr(struct cpu *c, const struct x86_insn *in)
 		case 4:
 			v = c->sys.cr4;
 			break;
-		default:
+		default: {
+			uint8_t tpr;
+
+			if (c->ops->tpr && c->ops->tpr(c->opaque, false, &tpr) == 0)
+				c->sys.cr8 = tpr >> 4;
 			v = c->sys.cr8;
 			break;
+		}
 		}
 		reg_set(c, in->rm, in->osz, v);
 		return;
@@ -530,11 +535,16 @@ void exec_movcr(struct cpu *c, const struct x86_insn *in)
 	case 4:
 		set_cr4(c, v);
 		break;
-	default:
+	default: {
+		uint8_t tpr = (uint8_t)(v << 4);
+
 		if (v >> 4)
 			cpu_raise_gp0(c);
 		c->sys.cr8 = v;
+		if (c->ops->tpr)
+			c->ops->tpr(c->opaque, true, &tpr);
 		break;
+	}
 	}
 }
 

@@ -1,0 +1,89 @@
+/*
+ * tests/guests/apicctl.S: CR8 as the local APIC's TPR[7:4], both ways, and
+ * CPUID.1:EDX.APIC following the enable bit of IA32_APIC_BASE (with the
+ * APIC disabled CR8 still holds what is written). In long mode, where CR8
+ * exists.
+ */
+#include "lib32.inc"
+#include "long.inc"
+
+#define TPR (LAPIC + 0x80)
+#define MSR_APIC_BASE 0x1b
+
+.macro SAY str
+	.pushsection .rodata.str, "a"
+9998:	.asciz "\str"
+	.popsection
+	lea 9998b(%rip), %rsi
+	call puts64
+.endm
+
+	.text
+	.globl main
+main:
+	IDENTITY_MAP pml4, pdpt, pd0, pd3
+	LONG_MODE_ENTER pml4, long_entry
+	.code64
+long_entry:
+	LONG_MODE_SEGMENTS stack64_top
+	call cpuid_apic
+	mov $5, %eax
+	mov %rax, %cr8
+	SAY "cr8 5 -> tpr "
+	mov $TPR, %edi
+	mov (%rdi), %eax
+	call puthex64_16
+	movl $0x30, (%rdi)
+	SAY "\ntpr 0x30 -> cr8 "
+	mov %cr8, %rax
+	call puthex64_16
+	SAY "\n"
+	xor %eax, %eax
+	mov %rax, %cr8
+
+	/* Disable the APIC: gone from CPUID; CR8 keeps its own value meanwhile. */
+	mov $MSR_APIC_BASE, %ecx
+	rdmsr
+	mov %eax, %ebx
+	and $~(1 << 11), %eax
+	wrmsr
+	SAY "apic disabled\n"
+	call cpuid_apic
+	mov $0xf, %eax
+	mov %rax, %cr8
+	mov %cr8, %rax
+	SAY "cr8 "
+	call puthex64_16
+	SAY "\n"
+	xor %eax, %eax
+	mov %rax, %cr8
+	mov $MSR_APIC_BASE, %ecx
+	mov %ebx, %eax
+	xor %edx, %edx
+	wrmsr
+	SAY "apic enabled\n"
+	call cpuid_apic
+	jmp reset64
+
+/* Prints CPUID.1:EDX.APIC. */
+cpuid_apic:
+	push %rbx
+	mov $1, %eax
+	cpuid
+	SAY "cpuid apic "
+	mov %edx, %eax
+	shr $9, %eax
+	and $1, %eax
+	call puthex64_16
+	SAY "\n"
+	pop %rbx
+	ret
+
+	.bss
+	.balign 4096
+pml4:	.space 4096
+pdpt:	.space 4096
+pd0:	.space 4096
+pd3:	.space 4096
+	.space 8192
+stack64_top:
