@@ -187,6 +187,7 @@ _Noreturn void cpu_raise_trap(struct cpu *c, unsigned vector, unsigned kind)
 {
 	/* The instruction retires: run_block's fault path counts it from exc_rip. */
 	c->exc_rip = c->rip + 1;
+	c->soft_int_rip = c->rip;
 	c->rip = c->next_rip;
 	c->exc.vector = vector;
 	c->exc.has_error = false;

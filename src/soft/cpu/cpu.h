@@ -222,6 +222,7 @@ struct cpu {
 	const struct cpu_block *blk_cur; /* the block executing, for fault accounting */
 	uint64_t blk_rip;		 /* RIP of its first instruction */
 	uint64_t exc_rip;		 /* RIP of the instruction that raised exc */
+	uint64_t soft_int_rip;		 /* RIP of the INT n, INT3 or INTO being delivered */
 
 	/* x87, MMX and SSE state (soft/cpu/fpu.h). */
 	struct cpu_fpu fpu;

@@ -759,6 +759,9 @@ static int deliver(struct cpu *c, struct event ev)
 		cpu_set_cpl(c, cpl);
 		if (ev.vector == VEC_DF && ev.kind == CPU_EXC_FAULT)
 			return -1;
+		/* A software interrupt that cannot be delivered faults on its own instruction. */
+		if (ev.kind == CPU_EXC_SOFT)
+			c->rip = c->soft_int_rip;
 		nx = (struct event){.vector = c->exc.vector,
 				    .kind = CPU_EXC_FAULT,
 				    .has_err = c->exc.has_error,
