@@ -56,6 +56,15 @@ static inline void put_le64(uint8_t *p, uint64_t v)
  */
 int boot_cpu_setup(struct guest_memory *mem, struct x86_cpu_state *bsp, bool long_mode,
 		   struct err *err);
+/* Flat 32-bit protected mode with paging off, at entry: how PVH and multiboot start. */
+static inline void boot_enter_protected(struct x86_cpu_state *bsp, uint32_t entry)
+{
+	bsp->cr0 = X86_CR0_PE | X86_CR0_ET;
+	bsp->cr4 = 0;
+	bsp->efer = 0;
+	bsp->rip = entry;
+}
+
 /* The same with the GDT at gdt_addr. */
 int boot_cpu_setup_at(struct guest_memory *mem, struct x86_cpu_state *bsp, bool long_mode,
 		      uint64_t gdt_addr, struct err *err);

@@ -310,11 +310,8 @@ int multiboot_load(struct guest_memory *mem, const struct boot_config *cfg,
 	if (ret)
 		return ret;
 
-	/* Multiboot's machine state: flat protected mode, paging and interrupts off. */
-	bsp->cr0 = X86_CR0_PE | X86_CR0_ET;
-	bsp->cr4 = 0;
-	bsp->efer = 0;
-	bsp->rip = entry;
+	/* Multiboot's machine state: interrupts off too (boot_cpu_setup's RFLAGS). */
+	boot_enter_protected(bsp, entry);
 	bsp->gpr[X86_RAX] = MB_BOOTLOADER_MAGIC;
 	bsp->gpr[X86_RBX] = area + AREA_MBI;
 	return 0;

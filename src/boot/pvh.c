@@ -215,11 +215,8 @@ int pvh_load(struct guest_memory *mem, const struct boot_config *cfg, struct x86
 	if (ret)
 		return ret;
 
-	/* The PVH ABI: flat 32-bit protected mode, paging off, ebx = start info. */
-	bsp->cr0 = X86_CR0_PE | X86_CR0_ET;
-	bsp->cr4 = 0;
-	bsp->efer = 0;
-	bsp->rip = entry;
+	/* The PVH ABI: ebx = start info. */
+	boot_enter_protected(bsp, entry);
 	bsp->gpr[X86_RBX] = BOOT_START_INFO_ADDR;
 	return 0;
 }
