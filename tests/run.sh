@@ -375,12 +375,13 @@ guest_tests() {
 		guest_case ptloop "$g/ptloop.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case longinsn "$g/longinsn.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		virtio_case "$e"
-		# Paging outside long mode, invalid opcodes, VMCALL and faulting INT
-		# delivery at CPL 0, which kvm-pvm does not run (a KVM internal error
-		# there, or a hang).
+		# Paging outside long mode, invalid opcodes, VMCALL, faulting INT
+		# delivery and 32-bit IRET at CPL 0, which kvm-pvm does not run (a KVM
+		# internal error there, or a hang).
 		[ "$e" = kvm ] && continue
 		guest_case hypercall "$g/hypercall.elf" 0 "" "$e" --mem 64M
 		guest_case intfault "$g/intfault.elf" 0 "" "$e" --mem 64M
+		guest_case nmi "$g/nmi.elf" 0 "" "$e" --mem 64M
 		guest_case btcode "$g/btcode.elf" 0 "" "$e" --mem 64M
 		guest_case btsmp "$g/btsmp.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case udstream "$g/udstream.elf" 3 "triple fault;rip=" "$e" --mem 64M

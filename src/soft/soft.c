@@ -581,6 +581,7 @@ static int soft_vcpu_nmi(struct soft_vcpu *sv)
 		sv->nmi_pending = false;
 		sv->halted = false;
 	}
+	atomic_store(&sv->cpu.nmi_pending, sv->nmi_pending);
 	return r < 0 ? -1 : 0;
 }
 

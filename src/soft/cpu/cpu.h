@@ -190,6 +190,8 @@ struct cpu {
 	 * does an instruction that sets IF end the batch to let it in.
 	 */
 	atomic_bool irq_pending;
+	/* The engine holds an NMI back until nmi_blocked clears (IRET ends the batch then). */
+	atomic_bool nmi_pending;
 
 	const struct cpu_ops *ops;
 	void *opaque;

@@ -60,6 +60,15 @@ static inline void cpu_if_enabled(struct cpu *c, uint64_t old_flags, uint64_t ne
 		c->pending_exit = CPU_EXIT_REQUEST;
 }
 
+/* IRET ends NMI blocking: end the batch too if the engine holds an NMI back for it. */
+static inline void cpu_nmi_unblock(struct cpu *c)
+{
+	if (c->nmi_blocked && (!c->pending_exit || c->pending_exit >= CPU_EXIT_RESELECT) &&
+	    atomic_load_explicit(&c->nmi_pending, memory_order_relaxed))
+		c->pending_exit = CPU_EXIT_REQUEST;
+	c->nmi_blocked = false;
+}
+
 /*
  * Lazy flag operations (struct cpu_lazy.op). For the shifts a is the operand,
  * b the count (1..63) and AF is left clear. IMUL's SF and PF come from the

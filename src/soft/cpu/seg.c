@@ -476,7 +476,7 @@ void exec_iret(struct cpu *c, const struct x86_insn *in)
 		cs_set_real(c, sel);
 		cpu_set_rflags(c, nfl | X86_RFLAGS_FIXED);
 		cpu_if_enabled(c, fl, nfl);
-		c->nmi_blocked = false;
+		cpu_nmi_unblock(c);
 		c->next_rip = ip;
 		return;
 	}
@@ -528,7 +528,7 @@ void exec_iret(struct cpu *c, const struct x86_insn *in)
 	}
 	cpu_set_rflags(c, nfl);
 	cpu_if_enabled(c, fl, nfl);
-	c->nmi_blocked = false;
+	cpu_nmi_unblock(c);
 	c->next_rip = ip;
 }
 
