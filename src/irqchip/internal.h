@@ -60,6 +60,8 @@ struct lapic {
 	uint32_t lvt[LAPIC_NR_LVT];
 	uint32_t irr[LAPIC_VEC_WORDS], isr[LAPIC_VEC_WORDS], tmr[LAPIC_VEC_WORDS];
 	bool hw_disabled; /* IA32_APIC_BASE enable bit clear */
+	uint64_t base;	  /* IA32_APIC_BASE's address: where its page answers */
+	_Atomic uint64_t page; /* base, or UINT64_MAX while disabled: read without the lock */
 
 	/* Timer: counts down from timer_initial since timer_start_ns, 1 ns per tick. */
 	uint32_t timer_initial, timer_dcr;

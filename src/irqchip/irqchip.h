@@ -48,6 +48,8 @@ void irqchip_lapic_access(struct irqchip *chip, unsigned cpu, uint64_t offset, u
 /* IA32_APIC_BASE as the guest sees it; a write may disable the LAPIC. */
 uint64_t irqchip_apic_base(struct irqchip *chip, unsigned cpu);
 int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value);
+/* The address of the CPU's LAPIC page, UINT64_MAX while it is disabled; lock-free. */
+uint64_t irqchip_apic_page(struct irqchip *chip, unsigned cpu);
 
 /*
  * Cheap check (an atomic load on the fast path): true when the CPU, if its

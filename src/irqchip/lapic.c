@@ -66,7 +66,7 @@
  */
 #define LAPIC_TIMER_MIN_PERIOD_NS 50000ull
 
-#define LAPIC_STATE_VERSION 1
+#define LAPIC_STATE_VERSION 2 /* 2: the base address */
 
 /* Bits a guest may write in each LVT (the timer has no delivery mode). */
 static const uint32_t lvt_writable[LAPIC_NR_LVT] = {
@@ -155,6 +155,8 @@ void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
 	pthread_mutex_init(&l->lock, NULL);
 	regs_reset(l);
 	l->hw_disabled = false;
+	l->base = APIC_DEFAULT_BASE;
+	atomic_store(&l->page, l->base);
 	/* An AP listens for SIPI only after an INIT, as after firmware parked it. */
 	l->wait_sipi = false;
 	l->init_pending = l->sipi_pending = false;
@@ -615,12 +617,19 @@ uint64_t irqchip_apic_base(struct irqchip *chip, unsigned cpu)
 	if (cpu >= chip->nr_cpus)
 		return 0;
 	l = &chip->lapics[cpu];
-	v = APIC_DEFAULT_BASE | (cpu == 0 ? APIC_BASE_BSP : 0);
+	v = cpu == 0 ? APIC_BASE_BSP : 0;
 	pthread_mutex_lock(&l->lock);
+	v |= l->base;
 	if (!l->hw_disabled)
 		v |= APIC_BASE_ENABLE;
 	pthread_mutex_unlock(&l->lock);
 	return v;
+}
+
+uint64_t irqchip_apic_page(struct irqchip *chip, unsigned cpu)
+{
+	return cpu < chip->nr_cpus ? atomic_load_explicit(&chip->lapics[cpu].page, memory_order_relaxed)
+				   : UINT64_MAX;
 }
 
 int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
@@ -630,12 +639,17 @@ int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 
 	if (cpu >= chip->nr_cpus)
 		return -EINVAL;
-	/* Only the enable bit may change: no relocation, no x2APIC (bit 10). */
-	if ((value & ~(uint64_t)(APIC_BASE_BSP | APIC_BASE_ENABLE)) != APIC_DEFAULT_BASE)
+	/*
+	 * The enable bit and the page's address may change; bits 0-7 and 9 are
+	 * reserved, and bit 10 would enter x2APIC mode, which is not offered.
+	 * (The caller checks the address against the physical address width.)
+	 */
+	if (value & 0x6ffull)
 		return -EINVAL;
 	l = &chip->lapics[cpu];
 	disable = !(value & APIC_BASE_ENABLE);
 	pthread_mutex_lock(&l->lock);
+	l->base = value & ~0xfffull;
 	if (disable && !l->hw_disabled) {
 		/* Re-enabling later finds the power-on state. */
 		regs_reset(l);
@@ -643,6 +657,7 @@ int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 	} else if (!disable && l->hw_disabled) {
 		l->hw_disabled = false;
 	}
+	atomic_store(&l->page, l->hw_disabled ? UINT64_MAX : l->base);
 	summary_update(l);
 	pthread_mutex_unlock(&l->lock);
 	chip_kick(chip, cpu);
@@ -729,6 +744,7 @@ void lapic_save(struct lapic *l, struct state_writer *w)
 	state_put_u8(w, l->sipi_vector);
 	state_put_u8(w, atomic_load(&l->nmi_pending));
 	state_put_u8(w, atomic_load(&l->extint_req));
+	state_put_u64(w, l->base);
 	state_section_end(w);
 	pthread_mutex_unlock(&l->lock);
 }
@@ -741,6 +757,7 @@ struct lapic_image {
 	uint32_t timer_initial, timer_dcr;
 	uint64_t elapsed, remaining;
 	uint8_t flags[7];
+	uint64_t base;
 };
 
 static int image_check(const struct lapic *l, const struct lapic_image *s, struct err *err)
@@ -769,6 +786,9 @@ static int image_check(const struct lapic *l, const struct lapic_image *s, struc
 		if (s->flags[i] > 1 && i != 4)
 			return err_set(err, -EINVAL, "lapic: cpu %u: flag %u is %u", l->id, i,
 				       s->flags[i]);
+	if ((s->base & 0xfff) || s->base >> 52)
+		return err_set(err, -EINVAL, "lapic: cpu %u: base 0x%llx is not a page address",
+			       l->id, (unsigned long long)s->base);
 	if (s->flags[2] && s->flags[3])
 		return err_set(err, -EINVAL, "lapic: cpu %u: both waiting for and holding a SIPI",
 			       l->id);
@@ -805,6 +825,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 	s.remaining = state_get_u64(r);
 	for (unsigned i = 0; i < 7; i++)
 		s.flags[i] = state_get_u8(r);
+	s.base = version >= 2 ? state_get_u64(r) : APIC_DEFAULT_BASE;
 	rc = state_section_close(r, err);
 	if (rc < 0)
 		return err_wrap(err, "lapic: cpu %u", l->id);
@@ -833,6 +854,8 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 	atomic_store(&l->timer_deadline,
 		     s.remaining == UINT64_MAX ? UINT64_MAX : now + s.remaining);
 	l->hw_disabled = s.flags[0];
+	l->base = s.base;
+	atomic_store(&l->page, l->hw_disabled ? UINT64_MAX : l->base);
 	l->init_pending = s.flags[1];
 	l->wait_sipi = s.flags[2];
 	l->sipi_pending = s.flags[3];

@@ -99,6 +99,12 @@ static struct soft_vcpu *svcpu_of(struct vcpu *vcpu)
 
 /* ---- callbacks from the CPU core (vCPU thread) --------------------------- */
 
+/* Whether gpa's page is this vCPU's enabled local APIC page. */
+static bool apic_page(struct soft_vcpu *sv, uint64_t gpa)
+{
+	return (gpa & ~0xfffull) == irqchip_apic_page(soft_of(sv->vcpu->vm)->irqchip, sv->vcpu->id);
+}
+
 static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct cpu_xlate *x)
 {
 	struct soft_vcpu *sv = opaque;
@@ -125,7 +131,10 @@ static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct
 	}
 	x->gpa = res.gpa & ~0xfffull;
 	x->hva = res.hva ? res.hva - (res.gpa & 0xfff) : NULL;
-	x->no_cache = !res.hva;
+	/* The local APIC's page hides whatever RAM lies under it. */
+	if (x->hva && apic_page(sv, x->gpa))
+		x->hva = NULL;
+	x->no_cache = !x->hva;
 	x->large = res.large;
 	return 0;
 }
@@ -146,10 +155,10 @@ static void soft_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, b
 	struct soft_vcpu *sv = opaque;
 	struct vm *vm = sv->vcpu->vm;
 	struct irqchip *chip = soft_of(vm)->irqchip;
-	uint64_t apic = irqchip_apic_base(chip, sv->vcpu->id);
+	uint64_t apic = irqchip_apic_page(chip, sv->vcpu->id);
 
 	/* The local APIC page is per vCPU, so it is routed here, not on the bus. */
-	if ((apic & APIC_BASE_ENABLE) && gpa - (apic & ~0xfffull) < APIC_PAGE_SIZE) {
+	if (gpa - apic < APIC_PAGE_SIZE) {
 		irqchip_lapic_access(chip, sv->vcpu->id, gpa & 0xfff, data, len, is_write);
 		return;
 	}
@@ -316,7 +325,13 @@ static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 					(unsigned long long)val);
 		return 0;
 	case MSR_IA32_APICBASE:
-		return irqchip_set_apic_base(chip, sv->vcpu->id, val) < 0 ? -1 : 0;
+		if (val >> SOFT_PHYS_BITS)
+			return -1;
+		if (irqchip_set_apic_base(chip, sv->vcpu->id, val) < 0)
+			return -1;
+		/* RAM the page now covers must stop being reached through the TLB. */
+		cpu_tlb_flush(&sv->cpu);
+		return 0;
 	case MSR_IA32_MISC_ENABLE:
 		if (val & ~(SOFT_MISC_WRITABLE | SOFT_MISC_RO))
 			return -1;

@@ -1,14 +1,15 @@
 /*
  * tests/guests/apicctl.S: CR8 as the local APIC's TPR[7:4], both ways, and
  * CPUID.1:EDX.APIC following the enable bit of IA32_APIC_BASE (with the
- * APIC disabled CR8 still holds what is written). In long mode, where CR8
- * exists.
+ * APIC disabled CR8 still holds what is written), and the APIC page moved
+ * through IA32_APIC_BASE. In long mode, where CR8 exists.
  */
 #include "lib32.inc"
 #include "long.inc"
 
 #define TPR (LAPIC + 0x80)
 #define MSR_APIC_BASE 0x1b
+#define NEW_BASE 0xfed40000
 
 .macro SAY str
 	.pushsection .rodata.str, "a"
@@ -63,7 +64,37 @@ long_entry:
 	wrmsr
 	SAY "apic enabled\n"
 	call cpuid_apic
-	jmp reset64
+
+	/* Relocate the APIC page: its registers answer there, and no longer here. */
+	mov $LAPIC + 0x30, %edi
+	mov (%rdi), %r12d /* LVR */
+	mov $MSR_APIC_BASE, %ecx
+	rdmsr
+	mov %eax, %ebx
+	and $0xfff, %eax
+	or $NEW_BASE, %eax
+	wrmsr
+	mov $NEW_BASE + 0x30, %edi
+	SAY "relocated lvr "
+	cmp (%rdi), %r12d
+	jne 1f
+	SAY "matches, "
+	jmp 2f
+1:	SAY "differs, "
+2:	mov $LAPIC + 0x30, %edi
+	SAY "old page reads "
+	mov (%rdi), %eax
+	call puthex64_16
+	SAY "\n"
+	mov $MSR_APIC_BASE, %ecx
+	mov %ebx, %eax
+	xor %edx, %edx
+	wrmsr
+	mov $LAPIC + 0x30, %edi
+	cmp (%rdi), %r12d
+	jne 3f
+	SAY "back at the default base\n"
+3:	jmp reset64
 
 /* Prints CPUID.1:EDX.APIC. */
 cpuid_apic:

@@ -221,10 +221,18 @@ static void test_lapic_id_version_svr(void **state)
 
 	assert_int_equal(irqchip_apic_base(f->chip, 0), 0xfee00900);
 	assert_int_equal(irqchip_apic_base(f->chip, 1), 0xfee00800);
-	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfed00800), -EINVAL);
+	/* x2APIC mode (bit 10) is not offered; bits 0-7 and 9 are reserved. */
 	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00c00), -EINVAL);
-	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0x1fee00800ull), -EINVAL);
+	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00801), -EINVAL);
+	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00a00), -EINVAL);
+	assert_int_equal(irqchip_apic_page(f->chip, 1), 0xfee00000);
+	/* The page moves; its registers stay as they were. */
+	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfed00800), 0);
+	assert_int_equal(irqchip_apic_base(f->chip, 1), 0xfed00800);
+	assert_int_equal(irqchip_apic_page(f->chip, 1), 0xfed00000);
+	assert_int_equal(lrd(f, 1, APIC_SVR), 0xff);
 	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00000), 0);
+	assert_int_equal(irqchip_apic_page(f->chip, 1), UINT64_MAX);
 	assert_int_equal(irqchip_apic_base(f->chip, 1), 0xfee00000);
 	assert_int_equal(lrd(f, 1, APIC_VERSION), 0xffffffff); /* nothing decodes the page */
 	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00800), 0);
