@@ -336,7 +336,8 @@ static uint32_t timer_current(const struct lapic *l, uint64_t now)
 {
 	uint64_t ticks;
 
-	if (!l->timer_initial)
+	/* Stopped, or a one-shot count that ran out: 0, whatever the mode says now. */
+	if (!l->timer_initial || atomic_load(&l->timer_deadline) == UINT64_MAX)
 		return 0;
 	ticks = (now - l->timer_start_ns) >> timer_shift(l);
 	if (timer_periodic(l))
@@ -356,6 +357,29 @@ static void timer_arm(struct lapic *l, uint64_t now)
 	if (timer_periodic(l) && p < LAPIC_TIMER_MIN_PERIOD_NS)
 		p = LAPIC_TIMER_MIN_PERIOD_NS;
 	atomic_store(&l->timer_deadline, now + p);
+}
+
+/*
+ * One-shot <-> periodic: the count goes on from where it is in the new mode,
+ * and one that reached 0 stays there (an expiry nobody polled yet is
+ * delivered first). Called before the LVT takes the new mode.
+ */
+static void timer_mode_change(struct lapic *l)
+{
+	uint64_t now = clock_monotonic_ns(), d = atomic_load(&l->timer_deadline);
+	uint32_t cur;
+
+	if (!l->timer_initial || d == UINT64_MAX)
+		return;
+	if (d <= now && !(l->lvt[LVT_TIMER] & LVT_MASKED))
+		accept_fixed(l, l->lvt[LVT_TIMER] & 0xff, false);
+	cur = timer_current(l, now);
+	if (!cur || (d <= now && !timer_periodic(l))) {
+		atomic_store(&l->timer_deadline, UINT64_MAX);
+		return;
+	}
+	l->timer_start_ns = now - ((uint64_t)(l->timer_initial - cur) << timer_shift(l));
+	atomic_store(&l->timer_deadline, now + ((uint64_t)cur << timer_shift(l)));
 }
 
 /* A new divider applies from now on; the count reached so far is kept. */
@@ -462,6 +486,8 @@ static void svr_write(struct lapic *l, uint32_t val)
 static void lvt_write(struct lapic *l, unsigned i, uint32_t val)
 {
 	val &= lvt_writable[i];
+	if (i == LVT_TIMER && ((l->lvt[i] ^ val) & LVT_PERIODIC))
+		timer_mode_change(l);
 	if (!sw_enabled(l))
 		val |= LVT_MASKED;
 	l->lvt[i] = val;

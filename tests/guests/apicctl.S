@@ -2,7 +2,8 @@
  * tests/guests/apicctl.S: CR8 as the local APIC's TPR[7:4], both ways, and
  * CPUID.1:EDX.APIC following the enable bit of IA32_APIC_BASE (with the
  * APIC disabled CR8 still holds what is written), and the APIC page moved
- * through IA32_APIC_BASE. In long mode, where CR8 exists.
+ * through IA32_APIC_BASE; the timer's count across mode changes. In long
+ * mode, where CR8 exists.
  */
 #include "lib32.inc"
 #include "long.inc"
@@ -94,7 +95,49 @@ long_entry:
 	cmp (%rdi), %r12d
 	jne 3f
 	SAY "back at the default base\n"
-3:	jmp reset64
+
+	/*
+	 * The timer's mode changes keep its count: a one-shot that ran out stays
+	 * at 0 in periodic mode, and a periodic count goes on in one-shot mode.
+	 */
+3:	mov $LAPIC + 0x3e0, %edi
+	movl $0xb, (%rdi) /* DCR: divide by 1 */
+	mov $LAPIC + 0x320, %edi
+	movl $0x10040, (%rdi) /* LVT timer: one-shot, masked */
+	mov $LAPIC + 0x380, %r9d
+	movl $0x1000, (%r9) /* TMICT */
+	mov $LAPIC + 0x390, %r8d /* TMCCT */
+	mov $100000000, %ecx
+4:	cmpl $0, (%r8)
+	je 5f
+	dec %ecx
+	jnz 4b
+	SAY "one-shot count never reached 0\n"
+	jmp reset64
+5:	movl $0x30040, (%rdi) /* periodic, masked */
+	SAY "periodic after a spent one-shot: "
+	mov (%r8), %eax
+	test %eax, %eax
+	jnz 6f
+	SAY "count stays 0\n"
+	jmp 7f
+6:	SAY "count restarted\n"
+7:	movl $0x10000000, (%r9) /* a long period */
+	mov $100000, %ecx
+8:	dec %ecx
+	jnz 8b
+	movl $0x10040, (%rdi) /* back to one-shot */
+	SAY "one-shot after periodic: "
+	mov (%r8), %eax
+	test %eax, %eax
+	jz 9f
+	cmp $0x10000000, %eax
+	jae 9f
+	SAY "count goes on\n"
+	jmp 10f
+9:	SAY "count lost\n"
+10:	movl $0, (%r9)
+	jmp reset64
 
 /* Prints CPUID.1:EDX.APIC. */
 cpuid_apic:
