@@ -148,6 +148,12 @@ static void regs_reset(struct lapic *l)
 	summary_update(l);
 }
 
+/* Publishes base and hw_disabled for the lock-free readers of irqchip_apic_page(). Lock held. */
+static void page_publish(struct lapic *l)
+{
+	atomic_store(&l->page, l->hw_disabled ? UINT64_MAX : l->base);
+}
+
 void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
 {
 	l->chip = chip;
@@ -156,7 +162,7 @@ void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
 	regs_reset(l);
 	l->hw_disabled = false;
 	l->base = APIC_DEFAULT_BASE;
-	atomic_store(&l->page, l->base);
+	page_publish(l);
 	/* An AP listens for SIPI only after an INIT, as after firmware parked it. */
 	l->wait_sipi = false;
 	l->init_pending = l->sipi_pending = false;
@@ -683,7 +689,7 @@ int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 	} else if (!disable && l->hw_disabled) {
 		l->hw_disabled = false;
 	}
-	atomic_store(&l->page, l->hw_disabled ? UINT64_MAX : l->base);
+	page_publish(l);
 	summary_update(l);
 	pthread_mutex_unlock(&l->lock);
 	chip_kick(chip, cpu);
@@ -881,7 +887,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 		     s.remaining == UINT64_MAX ? UINT64_MAX : now + s.remaining);
 	l->hw_disabled = s.flags[0];
 	l->base = s.base;
-	atomic_store(&l->page, l->hw_disabled ? UINT64_MAX : l->base);
+	page_publish(l);
 	l->init_pending = s.flags[1];
 	l->wait_sipi = s.flags[2];
 	l->sipi_pending = s.flags[3];

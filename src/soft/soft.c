@@ -99,10 +99,10 @@ static struct soft_vcpu *svcpu_of(struct vcpu *vcpu)
 
 /* ---- callbacks from the CPU core (vCPU thread) --------------------------- */
 
-/* Whether gpa's page is this vCPU's enabled local APIC page. */
-static bool apic_page(struct soft_vcpu *sv, uint64_t gpa)
+/* Where this vCPU's local APIC page is, UINT64_MAX while the APIC is disabled. */
+static uint64_t apic_page(struct soft_vcpu *sv)
 {
-	return (gpa & ~0xfffull) == irqchip_apic_page(soft_of(sv->vcpu->vm)->irqchip, sv->vcpu->id);
+	return irqchip_apic_page(soft_of(sv->vcpu->vm)->irqchip, sv->vcpu->id);
 }
 
 static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct cpu_xlate *x)
@@ -132,7 +132,7 @@ static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct
 	x->gpa = res.gpa & ~0xfffull;
 	x->hva = res.hva ? res.hva - (res.gpa & 0xfff) : NULL;
 	/* The local APIC's page hides whatever RAM lies under it. */
-	if (x->hva && apic_page(sv, x->gpa))
+	if (x->hva && x->gpa == apic_page(sv))
 		x->hva = NULL;
 	x->no_cache = !x->hva;
 	x->large = res.large;
@@ -155,7 +155,7 @@ static void soft_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, b
 	struct soft_vcpu *sv = opaque;
 	struct vm *vm = sv->vcpu->vm;
 	struct irqchip *chip = soft_of(vm)->irqchip;
-	uint64_t apic = irqchip_apic_page(chip, sv->vcpu->id);
+	uint64_t apic = apic_page(sv);
 
 	/* The local APIC page is per vCPU, so it is routed here, not on the bus. */
 	if (gpa - apic < APIC_PAGE_SIZE) {
@@ -179,11 +179,10 @@ static void soft_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, b
 static void soft_cpuid_op(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
 	struct soft_vcpu *sv = opaque;
-	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
 
 	soft_cpuid(sv->vcpu->id, sv->vcpu->vm->nr_vcpus, leaf, subleaf, out);
 	/* A local APIC disabled through IA32_APIC_BASE is absent from CPUID too. */
-	if (leaf == 1 && !(irqchip_apic_base(chip, sv->vcpu->id) & APIC_BASE_ENABLE))
+	if (leaf == 1 && apic_page(sv) == UINT64_MAX)
 		out[3] &= ~(1u << 9);
 }
 
@@ -193,7 +192,7 @@ static int soft_tpr(void *opaque, bool is_write, uint8_t *tpr)
 	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
 	uint8_t reg[4] = {0};
 
-	if (!(irqchip_apic_base(chip, sv->vcpu->id) & APIC_BASE_ENABLE))
+	if (apic_page(sv) == UINT64_MAX)
 		return -1;
 	reg[0] = *tpr;
 	irqchip_lapic_access(chip, sv->vcpu->id, APIC_TPR_OFFSET, reg, sizeof(reg), is_write);

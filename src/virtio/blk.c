@@ -63,6 +63,14 @@ static void job_set_status(struct blk_job *job, uint8_t status)
 	vm_memory_written(job->blk->vdev.dev.vm, job->req.status_byte, 1);
 }
 
+/* Completes job under the queue's lock (the caller holds it). */
+static void job_finish_locked(struct blk_job *job, uint8_t status)
+{
+	job_set_status(job, status);
+	virtio_queue_push(&job->blk->vdev, job->vq, job->head, job->written + 1);
+	free(job);
+}
+
 static void job_finish(struct blk_job *job, uint8_t status)
 {
 	job_set_status(job, status);
@@ -127,18 +135,14 @@ static void blk_handle(struct blk *b, struct virtq *vq, const struct virtq_chain
 		if (job->req.type == VIRTIO_BLK_T_GET_ID && job->req.status == VIRTIO_BLK_S_OK)
 			job->written = (uint32_t)iov_from_buf(job->req.iov, job->req.nr_iov, 0,
 							      b->id, job->req.len);
-		job_set_status(job, job->req.status);
-		virtio_queue_push(&b->vdev, vq, c->head, job->written + 1);
-		free(job);
+		job_finish_locked(job, job->req.status);
 		return;
 	case BLK_REQ_IO:
 		/* Already in the host's page cache: done now, without a worker's wake-up. */
 		if (job->req.type == VIRTIO_BLK_T_IN &&
 		    blkfile_read_cached(b->file, job->req.iov, job->req.nr_iov, job->req.offset) == 0) {
 			job->written = (uint32_t)job->req.len;
-			job_set_status(job, VIRTIO_BLK_S_OK);
-			virtio_queue_push(&b->vdev, vq, c->head, job->written + 1);
-			free(job);
+			job_finish_locked(job, VIRTIO_BLK_S_OK);
 			return;
 		}
 		job_submit(b, job);

@@ -1621,6 +1621,14 @@ static void e_group(struct tx *t, struct group *grp, unsigned span, bool write, 
  * spent or the vCPU is wanted. Where flags are about to be rewritten
  * (check_clean) it may use them; elsewhere it keeps them, with JRCXZ.
  */
+/* bt_left += delta through register r, leaving the flags alone; r holds the new budget. */
+static void e_budget_add(struct emit *e, unsigned r, int32_t delta)
+{
+	e_ld(e, r, OFF(bt_left));
+	e_lea(e, r, r, NOREG, 0, delta);
+	e_st(e, OFF(bt_left), r);
+}
+
 static void e_check(struct tx *t)
 {
 	struct emit *e = &t->e;
@@ -1633,9 +1641,7 @@ static void e_check(struct tx *t)
 		return;
 	}
 	e_take(t, RCX);
-	e_ld(e, RCX, OFF(bt_left));
-	e_lea(e, RCX, RCX, NOREG, 0, -(int32_t)t->n);
-	e_st(e, OFF(bt_left), RCX);
+	e_budget_add(e, RCX, -(int32_t)t->n);
 	/* Its top byte: 0 while the budget lasts (it stays below 2^56); JRCXZ spares the flags. */
 	e_rorx(e, RCX, RCX, 56);
 	e_rr(e, 0, 0x0fb6, 2, RCX, RCX); /* movzx ecx, cl */
@@ -1855,9 +1861,7 @@ static void e_side_exits(struct tx *t)
 			r = RCX;
 		e_patch(e, x->jump, e_pos(e));
 		e_take(t, r);
-		e_ld(e, r, OFF(bt_left));
-		e_lea(e, r, r, NOREG, 0, (int32_t)(t->n - x->k - 1));
-		e_st(e, OFF(bt_left), r);
+		e_budget_add(e, r, (int32_t)(t->n - x->k - 1));
 		e_give_back(t, r);
 		e_exit(t, target, true);
 	}

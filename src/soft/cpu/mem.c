@@ -118,22 +118,21 @@ void cpu_tlb_warm(struct cpu *c, uint64_t la, uint64_t len, enum cpu_access acc)
 	}
 }
 
-const uint8_t *code_page(struct cpu *c, uint64_t la)
-{
-	const struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
-	const uint8_t *page;
-
-	if (t->tag == (la & PAGE_MASK))
-		return (const uint8_t *)(uintptr_t)(t->tag + t->addend);
-	page = mem_ptr(c, la, 1, X86_SEG_CS, CPU_ACCESS_EXEC);
-	return page ? page - (la & ~PAGE_MASK) : NULL;
-}
-
 const uint8_t *code_page_cached(const struct cpu *c, uint64_t la)
 {
 	const struct cpu_tlb_entry *t = &c->tlb[CPU_ACCESS_EXEC][(la >> 12) % CPU_TLB_SIZE];
 
 	return t->tag == (la & PAGE_MASK) ? (const uint8_t *)(uintptr_t)(t->tag + t->addend) : NULL;
+}
+
+const uint8_t *code_page(struct cpu *c, uint64_t la)
+{
+	const uint8_t *page = code_page_cached(c, la);
+
+	if (page)
+		return page;
+	page = mem_ptr(c, la, 1, X86_SEG_CS, CPU_ACCESS_EXEC);
+	return page ? page - (la & ~PAGE_MASK) : NULL;
 }
 
 uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_access acc)
