@@ -79,6 +79,7 @@ static int segment_load(struct guest_memory *mem, const struct elf *e, unsigned 
 			const struct phdr *ph, const struct boot_reserved *reserved,
 			unsigned nr_reserved, struct err *err)
 {
+	const struct boot_reserved *hit;
 	uint64_t end;
 	uint8_t *dst;
 
@@ -88,15 +89,12 @@ static int segment_load(struct guest_memory *mem, const struct elf *e, unsigned 
 		return err_set(err, -EINVAL, "ELF segment %u runs past the end of the file", i);
 	if (add_overflows(ph->paddr, ph->memsz, &end))
 		return err_set(err, -EINVAL, "ELF segment %u wraps around the address space", i);
-	for (unsigned r = 0; r < nr_reserved; r++) {
-		if (ph->paddr < reserved[r].end && reserved[r].start < end)
-			return err_set(
-			    err, -EINVAL,
-			    "ELF segment %u at 0x%llx-0x%llx overlaps the %s at 0x%llx-0x%llx", i,
-			    (unsigned long long)ph->paddr, (unsigned long long)end,
-			    reserved[r].what, (unsigned long long)reserved[r].start,
-			    (unsigned long long)reserved[r].end);
-	}
+	hit = boot_reserved_hit(reserved, nr_reserved, ph->paddr, end);
+	if (hit)
+		return err_set(err, -EINVAL,
+			       "ELF segment %u at 0x%llx-0x%llx overlaps the %s at 0x%llx-0x%llx", i,
+			       (unsigned long long)ph->paddr, (unsigned long long)end, hit->what,
+			       (unsigned long long)hit->start, (unsigned long long)hit->end);
 	dst = gpa_to_hva(mem, ph->paddr, ph->memsz);
 	if (!dst)
 		return err_set(err, -EINVAL, "ELF segment %u at 0x%llx-0x%llx is outside guest RAM",

@@ -136,6 +136,16 @@ struct boot_reserved {
 	const char *what;
 };
 
+/* The reserved range that [start, end) overlaps, or NULL. */
+static inline const struct boot_reserved *boot_reserved_hit(const struct boot_reserved *reserved,
+							    unsigned n, uint64_t start, uint64_t end)
+{
+	for (unsigned r = 0; r < n; r++)
+		if (start < reserved[r].end && reserved[r].start < end)
+			return &reserved[r];
+	return NULL;
+}
+
 /* Checks an ELF header (class, byte order, machine, program header table within len). */
 int elf_open(const uint8_t *img, size_t len, struct elf *e, struct err *err);
 void elf_phdr(const struct elf *e, unsigned i, struct phdr *ph);

@@ -101,18 +101,15 @@ int multiboot_find_header(const uint8_t *img, size_t len, struct multiboot_heade
 	return -ENOENT;
 }
 
-static int check_reserved(uint64_t start, uint64_t end, struct err *err)
+static int check_reserved(const char *what, uint64_t start, uint64_t end, struct err *err)
 {
-	for (unsigned r = 0; r < ARRAY_SIZE(reserved); r++) {
-		if (start < reserved[r].end && reserved[r].start < end)
-			return err_set(err, -EINVAL,
-				       "multiboot image at 0x%llx-0x%llx overlaps the %s at "
-				       "0x%llx-0x%llx",
-				       (unsigned long long)start, (unsigned long long)end,
-				       reserved[r].what, (unsigned long long)reserved[r].start,
-				       (unsigned long long)reserved[r].end);
-	}
-	return 0;
+	const struct boot_reserved *hit = boot_reserved_hit(reserved, ARRAY_SIZE(reserved), start, end);
+
+	if (!hit)
+		return 0;
+	return err_set(err, -EINVAL, "multiboot %s at 0x%llx-0x%llx overlaps the %s at 0x%llx-0x%llx",
+		       what, (unsigned long long)start, (unsigned long long)end, hit->what,
+		       (unsigned long long)hit->start, (unsigned long long)hit->end);
 }
 
 /* The a.out kludge: the file from load_addr's offset on, then zeros up to bss_end_addr. */
@@ -152,7 +149,7 @@ static int aout_load(struct guest_memory *mem, const struct boot_config *cfg,
 				       h->bss_end_addr, (unsigned long long)end);
 		end = h->bss_end_addr;
 	}
-	ret = check_reserved(h->load_addr, end, err);
+	ret = check_reserved("image", h->load_addr, end, err);
 	if (ret)
 		return ret;
 	dst = gpa_to_hva(mem, h->load_addr, end - h->load_addr);
@@ -294,7 +291,7 @@ int multiboot_load(struct guest_memory *mem, const struct boot_config *cfg,
 			       "no guest RAM for the multiboot information after the kernel "
 			       "(0x%llx)",
 			       (unsigned long long)area);
-	ret = check_reserved(area, area + AREA_SIZE, err);
+	ret = check_reserved("information", area, area + AREA_SIZE, err);
 	if (ret)
 		return ret;
 	ret = boot_cpu_setup_at(mem, bsp, false, area + AREA_GDT, err);

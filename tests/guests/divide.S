@@ -60,16 +60,10 @@ idt_fill:
 	mov $de_handler, %eax
 	jmp idt_gate32
 
-	.section .rodata, "a"
-	.balign 8
-idt_desc:
-	.word 256 * 8 - 1
-	.long idt
+	IDT32
 
 	.bss
 	.balign 8
-idt:
-	.skip 256 * 8
 resume:
 	.long 0
 expect_eip:

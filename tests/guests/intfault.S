@@ -67,11 +67,5 @@ gdt2_end:
 gdt2_desc:
 	.word gdt2_end - gdt2 - 1
 	.long gdt2
-idt_desc:
-	.word 256 * 8 - 1
-	.long idt
 
-	.bss
-	.balign 8
-idt:
-	.skip 256 * 8
+	IDT32

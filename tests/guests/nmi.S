@@ -71,18 +71,9 @@ exc_handler:
 	PRINT "unexpected exception\n"
 	jmp acpi_poweroff
 
-	.section .rodata, "a"
-	.balign 8
-idt_desc:
-	.word 256 * 8 - 1
-	.long idt
+	IDT32
 
 	.data
 nmis:	.long 0
 landed:	.long 0
 resume:	.long landing
-
-	.bss
-	.balign 8
-idt:
-	.skip 256 * 8

@@ -47,13 +47,4 @@ irq_handler:
 	PRINT "unexpected interrupt\n"
 	jmp acpi_poweroff
 
-	.section .rodata, "a"
-	.balign 8
-idt_desc:
-	.word 256 * 8 - 1
-	.long idt
-
-	.bss
-	.balign 8
-idt:
-	.skip 256 * 8
+	IDT32
