@@ -524,7 +524,7 @@ int bt_run(struct cpu *c, uint64_t end)
 		int r;
 
 		if (c->insns + BT_MIN_RUN > end || !c->mode64 ||
-		    (c->rflags & X86_RFLAGS_TF) || (c->dr[7] & 0xff))
+		    cpu_debugging(c))
 			return CPU_EXIT_RESELECT;
 		if (c->bt_exit == 1) {
 			/*

@@ -198,6 +198,7 @@ bool cpu_insn_ends_block(const struct x86_insn *in)
 	case OP_RET:
 	case OP_HLT:
 	case OP_INT3:
+	case OP_ICEBP:
 	case OP_INT:
 	case OP_INTO:
 	case OP_JMPF:

@@ -96,6 +96,7 @@ void exec_hlt(struct cpu *c, const struct x86_insn *in)
     [OP_MOVBE] = exec_movbe, \
     [OP_HLT] = exec_hlt, \
     [OP_INT3] = exec_int3, \
+    [OP_ICEBP] = exec_icebp, \
     [OP_INT] = exec_int, \
     [OP_UD2] = exec_invalid, \
     [OP_SSE] = exec_sse, \
@@ -245,7 +246,8 @@ void cpu_set_state(struct cpu *c, const struct x86_cpu_state *st)
 	cpu_set_cpl(c, (st->cr0 & X86_CR0_PE) ? st->cs.selector & 3 : 0);
 	cpu_mode_update(c);
 	c->pending_exit = 0;
-	c->intr_shadow = false;
+	c->intr_shadow = c->ss_shadow = false;
+	c->dbg_pending = 0;
 	cpu_tlb_flush(c);
 	cpu_blocks_flush(c);
 }
@@ -416,7 +418,10 @@ static inline __attribute__((always_inline)) int run_blocks(struct cpu *c, uint6
 			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
 			return CPU_EXIT_REQUEST;
 		}
-		c->intr_shadow = false;
+		/* TF or a breakpoint came on: run_debug takes over. */
+		if (__builtin_expect(cpu_debugging(c), 0))
+			return CPU_EXIT_RESELECT;
+		c->intr_shadow = c->ss_shadow = false;
 		la = legacy ? (uint32_t)(c->seg_base[X86_SEG_CS] + c->rip) : c->rip;
 		b = prev ? chain_next(c, prev, la) : NULL;
 		if (!b) {
@@ -474,6 +479,96 @@ static __attribute__((noinline)) int run_legacy(struct cpu *c, uint64_t end)
 	return run_blocks(c, end, true);
 }
 
+/*
+ * SYSCALL and SYSRET single-step on the TF they leave, not the one they
+ * found: SYSCALL's FMASK clearing TF steps nothing in the kernel, and a TF
+ * SYSRET restores traps at once (exec_sysret raises that #DB itself).
+ */
+static bool steps_on_new_tf(const struct x86_insn *in)
+{
+	return (in->op == OP_UNIMPL && in->sub == X86_UNIMPL_SYSCALL) || in->op == OP_SYSRET;
+}
+
+/* Stops before the instruction at RIP with #DB in c->exc (kind: fault or trap). */
+static int debug_exit(struct cpu *c, uint8_t kind)
+{
+	c->exc = (struct cpu_exception){.vector = VEC_DB, .kind = kind};
+	c->exc_rip = c->rip;
+	return CPU_EXIT_EXCEPTION;
+}
+
+/*
+ * Single-stepping or breakpoints (SDM vol. 3, 18.3): one instruction at a
+ * time, undecoded blocks, with the #DB conditions checked around each. An
+ * instruction breakpoint is a fault before the instruction unless RF says
+ * the handler resumes past it; data and I/O breakpoints and single-step are
+ * traps after it, reported in one #DB. MOV SS and POP SS hold theirs until
+ * after the next instruction, which may instead raise its own exception
+ * (cpu_deliver_exception delivers the held #DB after that).
+ */
+static int run_debug(struct cpu *c, uint64_t end)
+{
+	while (c->insns < end) {
+		bool legacy = !c->mode64, in_ss_shadow = c->ss_shadow, tf, rf;
+		const exec_fn *table = legacy ? exec_table_legacy : exec_table64;
+		const struct x86_insn *in;
+		struct cpu_block *one;
+		uint32_t trap;
+		uint64_t la;
+		int r;
+
+		if (atomic_load_explicit(&c->exit_request, memory_order_relaxed)) {
+			atomic_store_explicit(&c->exit_request, false, memory_order_relaxed);
+			return CPU_EXIT_REQUEST;
+		}
+		if (!cpu_debugging(c))
+			return CPU_EXIT_RESELECT;
+		if (c->rflags & X86_RFLAGS_VM)
+			return CPU_EXIT_UNSUPPORTED;
+		tf = c->rflags & X86_RFLAGS_TF;
+		rf = c->rflags & X86_RFLAGS_RF;
+		c->intr_shadow = c->ss_shadow = false;
+		la = legacy ? (uint32_t)(c->seg_base[X86_SEG_CS] + c->rip) : c->rip;
+		if (!rf && !in_ss_shadow && (c->dr[7] & 0xff)) {
+			unsigned bits = dbg_code_match(c, la);
+
+			if (bits) {
+				dbg_report(c, bits);
+				return debug_exit(c, CPU_EXC_FAULT);
+			}
+		}
+		c->dbg_hits = 0;
+		one = fetch_one(c, la, legacy, table);
+		in = &one->insn[0].in;
+		c->next_rip = c->rip + in->len;
+		if (legacy && (in->flags & X86_F_MEM) && (c->seg_limited >> in->seg & 1) &&
+		    in->op != OP_LEA && in->op != OP_NOP)
+			seg_check(c, in->seg, cpu_ea(c, in), in->osz);
+		one->insn[0].fn(c, in);
+		c->rip = c->next_rip;
+		c->insns++;
+		r = c->pending_exit;
+		c->pending_exit = 0;
+		/* RF lasts one instruction, unless that instruction is an IRET that loaded it. */
+		if (rf && in->op != OP_IRET)
+			c->rflags &= ~(uint64_t)X86_RFLAGS_RF;
+		trap = c->dbg_hits;
+		if (steps_on_new_tf(in) ? (c->rflags & X86_RFLAGS_TF) : tf)
+			trap |= DR6_BS;
+		if (c->ss_shadow && !in_ss_shadow) {
+			/* The next instruction's own single-step stands for this one's. */
+			c->dbg_pending |= trap & DR6_B_MASK;
+		} else if (trap || c->dbg_pending) {
+			/* Before an interrupt, and instead of halting: the #DB handler runs first. */
+			dbg_report(c, trap);
+			return debug_exit(c, CPU_EXC_TRAP);
+		}
+		if (r && r < CPU_EXIT_RESELECT)
+			return r;
+	}
+	return CPU_EXIT_NONE;
+}
+
 /* After a fault: count the block's instructions that retired before it. */
 static void count_retired(struct cpu *c)
 {
@@ -499,7 +594,8 @@ int cpu_run(struct cpu *c, uint64_t max_insns)
 	 * instruction breakpoints it changes nothing but the flags an event
 	 * pushes, so it is dropped per batch instead of per instruction.
 	 */
-	c->rflags &= ~(uint64_t)X86_RFLAGS_RF;
+	if (!(c->dr[7] & 0xff))
+		c->rflags &= ~(uint64_t)X86_RFLAGS_RF;
 	c->exc.unimplemented = false;
 	c->exc.cr2 = 0;
 	c->fault_flags_valid = false;
@@ -530,6 +626,8 @@ int cpu_run(struct cpu *c, uint64_t max_insns)
 
 int cpu_run_interp(struct cpu *c, uint64_t end)
 {
+	if (cpu_debugging(c))
+		return run_debug(c, end);
 	return c->mode64 ? run64(c, end) : run_legacy(c, end);
 }
 

@@ -177,7 +177,11 @@ struct cpu {
 	uint8_t seg_limited; /* bit per enum x86_seg whose limit can fail an access (not 64-bit mode) */
 	/* Segment bases by enum x86_seg as addressing uses them (ES, CS, SS, DS: 0 in 64-bit mode). */
 	uint64_t seg_base[6];
-	uint64_t dr[8]; /* debug registers: stored, no breakpoints */
+	uint64_t dr[8]; /* debug registers (soft/cpu/debug.c; DR4/DR5 alias DR6/DR7) */
+	uint8_t dbg_watch;   /* bit n: DR7 enables DRn as a data breakpoint (its pages stay out of the TLB) */
+	uint8_t dbg_hits;    /* B0-B3: data or I/O breakpoints the current instruction matched */
+	uint8_t dbg_pending; /* B0-B3 matched by a MOV SS/POP SS: reported after the next instruction */
+	bool ss_shadow;	     /* the interrupt shadow is MOV SS/POP SS's, which holds off #DB too */
 	struct cpu_msrs msr;
 
 	struct cpu_exception exc;

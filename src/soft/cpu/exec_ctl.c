@@ -91,6 +91,9 @@ void exec_popf(struct cpu *c, const struct x86_insn *in)
 	c->gpr[X86_RSP] += in->osz;
 	c->rflags = ((f & ~mask) | (v & mask) | X86_RFLAGS_FIXED) & ~(uint64_t)X86_RFLAGS_RF;
 	cpu_if_enabled(c, f, c->rflags);
+	/* Single-stepping starts after the next instruction: this block's rest runs one at a time. */
+	if (c->rflags & X86_RFLAGS_TF)
+		cpu_block_end(c);
 }
 
 void exec_enter(struct cpu *c, const struct x86_insn *in)

@@ -36,6 +36,8 @@ static uint64_t port_in(struct cpu *c, uint16_t port, unsigned sz)
 	uint8_t buf[4] = {0};
 	uint32_t v;
 
+	if (c->dr[7] & 0xff)
+		dbg_io_check(c, port, sz);
 	c->ops->pio(c->opaque, port, buf, sz, false);
 	memcpy(&v, buf, 4);
 	return v & sz_mask(sz);
@@ -47,6 +49,8 @@ static void port_out(struct cpu *c, uint16_t port, unsigned sz, uint64_t v)
 	uint32_t w = v;
 
 	memcpy(buf, &w, 4);
+	if (c->dr[7] & 0xff)
+		dbg_io_check(c, port, sz);
 	c->ops->pio(c->opaque, port, buf, sz, true);
 }
 

@@ -556,6 +556,14 @@ void exec_movdr(struct cpu *c, const struct x86_insn *in)
 	if (dr > 7 || ((dr == 4 || dr == 5) && (c->sys.cr4 & X86_CR4_DE)))
 		cpu_raise_ud(c);
 	need_cpl0(c);
+	/* General detect: a fault before the access, which debuggers use to guard the registers. */
+	if (c->dr[7] & DR7_GD) {
+		c->dr[7] &= ~(uint64_t)DR7_GD;
+		dbg_report(c, DR6_BD);
+		cpu_raise(c, VEC_DB, false, 0);
+	}
+	/* RF lasts until an instruction completes: it must not hide a breakpoint enabled now. */
+	c->rflags &= ~(uint64_t)X86_RFLAGS_RF;
 	if (dr == 4 || dr == 5)
 		dr += 2;
 	if (in->sub == 0) {
@@ -570,6 +578,8 @@ void exec_movdr(struct cpu *c, const struct x86_insn *in)
 	else if (dr == 7)
 		v = (v | 0x400) & ~0xd800ull;
 	c->dr[dr] = v;
+	if (dr != 6)
+		cpu_debug_update(c);
 }
 
 /* ---- MSRs ------------------------------------------------------------------- */
@@ -782,6 +792,14 @@ void exec_sysret(struct cpu *c, const struct x86_insn *in)
 	cpu_set_rflags(c, (c->gpr[X86_R11] & 0x3c7fd7) | X86_RFLAGS_FIXED);
 	c->next_rip = to64 ? c->gpr[X86_RCX] : (uint32_t)c->gpr[X86_RCX];
 	fast_switch(c, (uint16_t)((to64 ? sel + 16 : sel) | 3), (uint16_t)((sel + 8) | 3), 3, to64);
+	/*
+	 * Unlike IRET's, a TF that SYSRET restores traps at once, in user mode
+	 * (why Linux returns with IRET to a task being single-stepped).
+	 */
+	if (c->rflags & X86_RFLAGS_TF) {
+		dbg_report(c, DR6_BS);
+		cpu_raise_trap(c, VEC_DB, CPU_EXC_TRAP);
+	}
 }
 
 void exec_sysenter(struct cpu *c, const struct x86_insn *in)

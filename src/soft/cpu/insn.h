@@ -87,6 +87,7 @@ enum x86_op {
 	OP_INT3,
 	OP_INT,
 	OP_UD2,
+	OP_ICEBP, /* F1: INT1, a #DB trap without the gate DPL check */
 	OP_SSE, /* 0F/0F38/0F3A SSE, SSE2, MMX and 0F AE /0-/3: insn.map and insn.opc say which */
 	OP_X87, /* D8-DF and 9B (FWAIT): insn.opc */
 	/* Segmentation, legacy-mode-only and system instructions. */

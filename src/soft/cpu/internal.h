@@ -69,6 +69,34 @@ static inline void cpu_nmi_unblock(struct cpu *c)
 	c->nmi_blocked = false;
 }
 
+/* Debug registers (soft/cpu/debug.c). */
+#define DR6_B_MASK 0xfu
+#define DR6_BD	   (1u << 13)
+#define DR6_BS	   (1u << 14)
+#define DR7_GD	   (1u << 13)
+
+/*
+ * Whether instructions must run one at a time with the #DB conditions
+ * checked: single-stepping, a breakpoint enabled, or a #DB a MOV SS held.
+ */
+static inline bool cpu_debugging(const struct cpu *c)
+{
+	return (c->rflags & X86_RFLAGS_TF) || (c->dr[7] & 0xff) || c->dbg_pending;
+}
+
+/* After DR0-DR3 or DR7 changed: which pages are watched (flushes the TLB, ends the block). */
+void cpu_debug_update(struct cpu *c);
+/* Whether a data breakpoint watches accesses of kind acc somewhere in the 4 KiB page at page. */
+bool dbg_page_watched(const struct cpu *c, uint64_t page, enum cpu_access acc);
+/* An access of n bytes at la: the data breakpoints it matches join c->dbg_hits. */
+void dbg_watch_check(struct cpu *c, uint64_t la, unsigned n, enum cpu_access acc);
+/* Port I/O of n bytes at port: the I/O breakpoints it matches join c->dbg_hits. */
+void dbg_io_check(struct cpu *c, uint16_t port, unsigned n);
+/* The instruction breakpoints (B0-B3) at linear address la. */
+unsigned dbg_code_match(const struct cpu *c, uint64_t la);
+/* DR6 for a #DB about to be raised: B0-B3 = bits (and what a MOV SS held), other bits added. */
+void dbg_report(struct cpu *c, uint32_t bits);
+
 /*
  * Lazy flag operations (struct cpu_lazy.op). For the shifts a is the operand,
  * b the count (1..63) and AF is left clear. IMUL's SF and PF come from the
@@ -642,6 +670,7 @@ void exec_cpuid(struct cpu *c, const struct x86_insn *in);
 void exec_rdtsc(struct cpu *c, const struct x86_insn *in);
 void exec_movbe(struct cpu *c, const struct x86_insn *in);
 void exec_int3(struct cpu *c, const struct x86_insn *in);
+void exec_icebp(struct cpu *c, const struct x86_insn *in);
 void exec_int(struct cpu *c, const struct x86_insn *in);
 /* The x87 and SSE/MMX units (exec_x87.c, exec_sse.c); their state is cpu->fpu. */
 /*

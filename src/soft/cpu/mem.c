@@ -103,7 +103,7 @@ static uint8_t *page_lookup(struct cpu *c, uint64_t la, enum cpu_access acc, uin
 		*gpa = x.gpa;
 		return NULL;
 	}
-	if (!x.no_cache)
+	if (!x.no_cache && !(c->dbg_watch && dbg_page_watched(c, la & PAGE_MASK, acc)))
 		tlb_fill(c, e, la & PAGE_MASK, &x);
 	return x.hva;
 }
@@ -113,7 +113,8 @@ void cpu_tlb_warm(struct cpu *c, uint64_t la, uint64_t len, enum cpu_access acc)
 	for (uint64_t p = la & PAGE_MASK; p < la + len; p += PAGE_SIZE) {
 		struct cpu_xlate x = {0};
 
-		if (c->ops->translate(c->opaque, p, acc, &x) == 0 && x.hva && !x.no_cache)
+		if (c->ops->translate(c->opaque, p, acc, &x) == 0 && x.hva && !x.no_cache &&
+		    !(c->dbg_watch && dbg_page_watched(c, p, acc)))
 			tlb_fill(c, &c->tlb[acc][(p >> 12) % CPU_TLB_SIZE], p, &x);
 	}
 }
@@ -143,6 +144,8 @@ uint8_t *mem_ptr(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu
 	mem_check_canonical(c, la, sz, seg);
 	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE)
 		return NULL;
+	if (c->dbg_watch)
+		dbg_watch_check(c, la, sz, acc);
 	page = page_lookup(c, la, acc, &gpa);
 	if (!page)
 		return NULL;
@@ -161,6 +164,8 @@ void mem_probe(struct cpu *c, uint64_t la, unsigned sz, unsigned seg, enum cpu_a
 	uint64_t gpa;
 
 	mem_check_canonical(c, la, sz, seg);
+	if (c->dbg_watch)
+		dbg_watch_check(c, la, sz, acc);
 	page_lookup(c, la, acc, &gpa);
 	if ((la & ~PAGE_MASK) + sz > PAGE_SIZE)
 		page_lookup(c, (la & PAGE_MASK) + PAGE_SIZE, acc, &gpa);
@@ -172,6 +177,9 @@ static void access_in_page(struct cpu *c, uint64_t la, uint8_t *buf, unsigned n,
 {
 	uint64_t gpa = 0;
 	uint8_t *page = page_lookup(c, la, acc, &gpa);
+
+	if (c->dbg_watch)
+		dbg_watch_check(c, la, n, acc);
 
 	if (page) {
 		if (store) {

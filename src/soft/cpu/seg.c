@@ -208,7 +208,7 @@ void seg_load(struct cpu *c, unsigned seg, uint16_t sel)
 	if (!cpu_pmode(c) || (c->rflags & X86_RFLAGS_VM)) {
 		seg_load_real(c, seg, sel);
 		if (seg == X86_SEG_SS)
-			c->intr_shadow = true;
+			c->intr_shadow = c->ss_shadow = true;
 		return;
 	}
 	if (seg == X86_SEG_SS) {
@@ -220,7 +220,7 @@ void seg_load(struct cpu *c, unsigned seg, uint16_t sel)
 		}
 		*s = n;
 		seg_update(c, seg);
-		c->intr_shadow = true;
+		c->intr_shadow = c->ss_shadow = true;
 		return;
 	}
 	if (!(sel & ~3u)) {
@@ -751,7 +751,7 @@ static int deliver(struct cpu *c, struct event ev)
 
 		if (!setjmp(c->fault_jmp)) {
 			deliver_one(c, &ev);
-			c->intr_shadow = false;
+			c->intr_shadow = c->ss_shadow = false;
 			if (c->pending_exit >= CPU_EXIT_RESELECT)
 				c->pending_exit = 0;
 			return 0;
@@ -811,5 +811,16 @@ int cpu_deliver_exception(struct cpu *c)
 	/* INT3 and INTO are software events too, but their errors carry no EXT. */
 	if (ev.vector == VEC_BP || ev.vector == VEC_OF)
 		ev.ext = 0;
-	return deliver(c, ev);
+	if (deliver(c, ev) < 0)
+		return -1;
+	/*
+	 * A MOV SS's data breakpoint whose next instruction raised something
+	 * else (INT3, INT n, a fault): its #DB comes at the handler's first
+	 * instruction, before that runs.
+	 */
+	if (c->dbg_pending) {
+		dbg_report(c, 0);
+		return deliver(c, (struct event){.vector = VEC_DB, .kind = CPU_EXC_TRAP, .ext = 1});
+	}
+	return 0;
 }
