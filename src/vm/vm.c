@@ -55,6 +55,7 @@ static const struct machine_device machine_devices[] = {
 	{ "com1", create_com1 },
 	{ "i8042", i8042_create },
 	{ "rtc", rtc_create },
+	{ "hpet", hpet_create },
 	{ "acpi-pm", acpi_pm_create },
 	{ "pvpanic", pvpanic_create },
 	{ "pci-host", pci_host_create },
