@@ -361,6 +361,7 @@ guest_tests() {
 		guest_case uart "$g/uart.elf" 0 "" "$e" --mem 64M
 		guest_case rtc "$g/rtc.elf" 0 "" "$e" --mem 64M
 		guest_case timer "$g/timer.elf" 0 "" "$e" --mem 64M
+		guest_case hpet "$g/hpet.elf" 0 "" "$e" --mem 64M
 		guest_case smp "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case smp_4cpus "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 4
 		guest_case reset "$g/reset.elf" 0 "" "$e" --mem 64M

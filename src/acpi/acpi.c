@@ -1,4 +1,4 @@
-/* acpi/acpi.c: the guest's ACPI tables (RSDP, XSDT, FADT, FACS, MADT, DSDT), ACPI 6.3. */
+/* acpi/acpi.c: the guest's ACPI tables (RSDP, XSDT, FADT, FACS, MADT, HPET, DSDT), ACPI 6.3. */
 #include "acpi/acpi.h"
 
 #include <errno.h>
@@ -72,6 +72,7 @@ struct gas {
 } __attribute__((packed));
 _Static_assert(sizeof(struct gas) == 12, "GAS is 12 bytes");
 
+#define GAS_SPACE_SYSTEM_MEMORY 0
 #define GAS_SPACE_SYSTEM_IO 1
 #define GAS_ACCESS_WORD	    2
 #define GAS_ACCESS_DWORD    3
@@ -226,9 +227,22 @@ _Static_assert(sizeof(struct madt_lapic_nmi) == 6, "MADT local APIC NMI entry is
 #define MPS_LEVEL	    (0x3 << 2)
 #define MADT_ALL_PROCESSORS 0xff
 
+/* IA-PC HPET specification 1.0a, 3.2.4: the HPET description table. */
+struct hpet_table {
+	struct sdt_header h;
+	uint32_t block_id;
+	struct gas base;
+	uint8_t number;
+	uint16_t min_tick;
+	uint8_t page_protection;
+} __attribute__((packed));
+_Static_assert(sizeof(struct hpet_table) == 56, "HPET table is 56 bytes");
+#define HPET_TABLE_REVISION 1
+#define HPET_PAGE_PROTECT_4K 1 /* nothing else shares the block's 4 KiB page */
+
 #define DSDT_REVISION	 2 /* 2 and above: AML integers are 64 bits */
 #define XSDT_REVISION	 1
-#define XSDT_MAX_ENTRIES 4
+#define XSDT_MAX_ENTRIES 4 /* FADT, MADT, HPET */
 
 /* The tables are laid out in a host image of the whole window, then copied once. */
 struct image {
@@ -545,6 +559,29 @@ static int build_madt(struct image *img, const struct acpi_config *cfg, size_t *
 	return 0;
 }
 
+static int build_hpet(struct image *img, const struct acpi_config *cfg, size_t *off)
+{
+	struct hpet_table *t;
+	int ret;
+
+	ret = img_alloc(img, sizeof(*t), 16, off);
+	if (ret)
+		return ret;
+	t = (struct hpet_table *)(img->buf + *off);
+	header_init(&t->h, "HPET", sizeof(*t), HPET_TABLE_REVISION);
+	t->block_id = cfg->hpet_block_id;
+	t->base = (struct gas){
+	    .space_id = GAS_SPACE_SYSTEM_MEMORY,
+	    .bit_width = 64,
+	    .address = cfg->hpet_addr,
+	};
+	t->number = 0;
+	t->min_tick = cfg->hpet_min_tick;
+	t->page_protection = HPET_PAGE_PROTECT_4K;
+	header_seal(&t->h);
+	return 0;
+}
+
 static int build_xsdt(struct image *img, const size_t *tables, unsigned n, size_t *off)
 {
 	struct sdt_header *h;
@@ -612,7 +649,7 @@ static int config_check(const struct acpi_config *cfg, struct err *err)
 
 static int layout(struct image *img, const struct acpi_config *cfg)
 {
-	size_t rsdp, facs, dsdt, fadt, madt, xsdt;
+	size_t rsdp, facs, dsdt, fadt, madt, hpet, xsdt;
 	size_t tables[XSDT_MAX_ENTRIES];
 	unsigned n = 0;
 	int ret;
@@ -631,6 +668,12 @@ static int layout(struct image *img, const struct acpi_config *cfg)
 		return ret;
 	tables[n++] = fadt;
 	tables[n++] = madt;
+	if (cfg->hpet_addr) {
+		ret = build_hpet(img, cfg, &hpet);
+		if (ret)
+			return ret;
+		tables[n++] = hpet;
+	}
 	ret = build_xsdt(img, tables, n, &xsdt);
 	if (ret)
 		return ret;

@@ -1,4 +1,4 @@
-/* acpi/acpi.h: ACPI tables built for the guest (RSDP, XSDT, FADT, FACS, MADT, DSDT). */
+/* acpi/acpi.h: ACPI tables built for the guest (RSDP, XSDT, FADT, FACS, MADT, HPET, DSDT). */
 #ifndef KITE_ACPI_ACPI_H
 #define KITE_ACPI_ACPI_H
 
@@ -28,6 +28,9 @@ struct acpi_config {
 	uint16_t sci_irq;
 	uint8_t s5_slp_typ;
 	uint16_t pvpanic_port; /* 0: no pvpanic device (QEMU0001) */
+	uint32_t hpet_addr;	/* 0: no HPET table */
+	uint32_t hpet_block_id; /* the HPET's capabilities register, bits 31:0 */
+	uint16_t hpet_min_tick; /* main counter ticks: the shortest useful periodic interval */
 	struct acpi_mmio_device mmio[ACPI_MAX_MMIO_DEVICES];
 	unsigned nr_mmio;
 };

@@ -47,6 +47,20 @@ struct device *pci_host_create(struct vm *vm, struct err *err);
  */
 struct device *testdev_create(struct vm *vm, struct err *err);
 
+/*
+ * IA-PC HPET: 1 KiB of registers at HPET_BASE, a 64-bit main counter
+ * ticking every HPET_PERIOD_FS femtoseconds (100 MHz) and three timers,
+ * with its own thread for their deadlines; on every engine.
+ */
+#define HPET_BASE 0xfed00000u
+#define HPET_SIZE 0x400u
+#define HPET_PERIOD_FS 10000000ull
+struct device *hpet_create(struct vm *vm, struct err *err);
+/* The capabilities register's low half, which the ACPI HPET table repeats. */
+uint32_t hpet_block_id(void);
+/* The shortest periodic interval (in ticks) at which every interrupt is raised. */
+#define HPET_MIN_TICK 10000u
+
 /* ACPI PM1a event/control blocks and PM timer; S5 powers the VM off. */
 struct device *acpi_pm_create(struct vm *vm, struct err *err);
 

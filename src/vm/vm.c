@@ -55,6 +55,7 @@ static const struct machine_device machine_devices[] = {
 	{ "com1", create_com1 },
 	{ "i8042", i8042_create },
 	{ "rtc", rtc_create },
+	{ "hpet", hpet_create },
 	{ "acpi-pm", acpi_pm_create },
 	{ "pvpanic", pvpanic_create },
 	{ "pci-host", pci_host_create },
@@ -135,6 +136,9 @@ static int acpi_setup(struct vm *vm, struct err *err)
 		.sci_irq = ACPI_SCI_IRQ,
 		.s5_slp_typ = ACPI_S5_SLP_TYP,
 		.pvpanic_port = PVPANIC_PORT,
+		.hpet_addr = HPET_BASE,
+		.hpet_block_id = hpet_block_id(),
+		.hpet_min_tick = HPET_MIN_TICK,
 	};
 
 	virtio_devices_acpi(vm, &cfg);

@@ -259,6 +259,39 @@ static void test_xsdt_tables(void **state)
 	assert_true(apic);
 }
 
+/* The HPET table (HPET spec 1.0a, 3.2.4): block ID, base address in memory space. */
+static void test_hpet(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t *t, *xsdt;
+	uint32_t n;
+
+	cfg_default(&f->cfg, 1, 0);
+	f->cfg.hpet_addr = 0xfed00000;
+	f->cfg.hpet_block_id = 0x8086a201;
+	f->cfg.hpet_min_tick = 10000;
+	build_ok(f);
+	t = find_table(f, "HPET");
+	assert_int_equal(rd32(t + 4), 56);
+	assert_int_equal(t[8], 1);
+	assert_int_equal(rd32(t + 36), 0x8086a201);
+	assert_int_equal(t[40], 0); /* system memory */
+	assert_int_equal(t[41], 64);
+	assert_int_equal(t[42], 0);
+	assert_int_equal(rd64(t + 44), 0xfed00000);
+	assert_int_equal(t[52], 0);
+	assert_int_equal(rd16(t + 53), 10000);
+	assert_int_equal(t[55], 1);
+
+	/* Without an HPET there is no table. */
+	f->cfg.hpet_addr = 0;
+	build_ok(f);
+	xsdt = table_at(f, rd64(gpa(f, f->rsdp, 36) + RSDP_XSDT), "XSDT");
+	n = (rd32(xsdt + 4) - HDR_LEN) / 8;
+	for (uint32_t i = 0; i < n; i++)
+		assert_memory_not_equal(gpa(f, rd64(xsdt + HDR_LEN + 8 * i), 4), "HPET", 4);
+}
+
 static void test_fadt(void **state)
 {
 	struct fixture *f = *state;
@@ -693,6 +726,7 @@ int main(void)
 	    cmocka_unit_test(test_fadt),
 	    cmocka_unit_test(test_fadt_no_pm_timer),
 	    cmocka_unit_test(test_madt),
+	    cmocka_unit_test(test_hpet),
 	    cmocka_unit_test(test_dsdt_s5),
 	    cmocka_unit_test(test_dsdt_mmio),
 	    cmocka_unit_test(test_dsdt_rebuild_leaves_nothing_stale),

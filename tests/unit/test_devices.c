@@ -1214,6 +1214,267 @@ static void test_testdev(void **state)
 	fixture_free(g);
 }
 
+/* ---- HPET ----------------------------------------------------------------- */
+
+#define HPET_CFG 0x10
+#define HPET_STS 0x20
+#define HPET_CNT 0xf0
+#define HPET_TCFG(n) (0x100 + 0x20 * (n))
+#define HPET_TCMP(n) (0x108 + 0x20 * (n))
+#define TN_LEVEL (1u << 1)
+#define TN_INT_ENB (1u << 2)
+#define TN_PERIODIC (1u << 3)
+#define TN_VAL_SET (1u << 6)
+#define TN_32MODE (1u << 8)
+#define TN_ROUTE(n) ((uint64_t)(n) << 9)
+#define TICKS_PER_MS 100000ull
+
+static uint64_t hpet_rd(struct fixture *f, uint64_t off, unsigned len)
+{
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+
+	io_bus_dispatch(&f->vm.mmio, HPET_BASE + off, b, len, false);
+	for (unsigned i = 0; i < len; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+static void hpet_wr(struct fixture *f, uint64_t off, uint64_t v, unsigned len)
+{
+	uint8_t b[8];
+
+	for (unsigned i = 0; i < len; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	io_bus_dispatch(&f->vm.mmio, HPET_BASE + off, b, len, true);
+}
+
+static struct device *hpet_new(struct fixture *f)
+{
+	return realized(f, hpet_create(&f->vm, NULL));
+}
+
+static void test_hpet_registers(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t c0, c1;
+
+	hpet_new(f);
+	/* Rev 1, 3 timers, 64-bit, LegacyReplacement, vendor 8086, 10 ns. */
+	assert_int_equal(hpet_rd(f, 0, 8), 0x009896808086a201ull);
+	assert_int_equal(hpet_rd(f, 4, 4), 10000000);
+	assert_int_equal(hpet_block_id(), 0x8086a201);
+	/* Halted at 0; the halves are written and read one at a time. */
+	assert_int_equal(hpet_rd(f, HPET_CNT, 8), 0);
+	hpet_wr(f, HPET_CNT + 4, 0x12345678, 4);
+	hpet_wr(f, HPET_CNT, 0x9abcdef0, 4);
+	sleep_ms(2);
+	assert_int_equal(hpet_rd(f, HPET_CNT, 8), 0x123456789abcdef0ull);
+	assert_int_equal(hpet_rd(f, HPET_CNT + 4, 4), 0x12345678);
+	hpet_wr(f, HPET_CNT, 0, 8);
+	/* Reserved configuration bits stay 0. */
+	hpet_wr(f, HPET_CFG, ~0ull, 8);
+	assert_int_equal(hpet_rd(f, HPET_CFG, 8), 3);
+	hpet_wr(f, HPET_CFG, 0, 8);
+
+	/* Enabled, it counts at 100 MHz from where it was. */
+	hpet_wr(f, HPET_CFG, 1, 4);
+	c0 = hpet_rd(f, HPET_CNT, 8);
+	sleep_ms(20);
+	c1 = hpet_rd(f, HPET_CNT, 8);
+	assert_true(c1 - c0 >= 20 * TICKS_PER_MS);
+	assert_true(c1 - c0 < 200 * TICKS_PER_MS);
+	hpet_wr(f, HPET_CFG, 0, 4);
+	c0 = hpet_rd(f, HPET_CNT, 8);
+	sleep_ms(2);
+	assert_int_equal(hpet_rd(f, HPET_CNT, 8), c0);
+
+	/* Timer 0: 64-bit, periodic capable; 1 and 2: 32-bit one-shots; routes 10, 11. */
+	assert_int_equal(hpet_rd(f, HPET_TCFG(0), 8), 0x00000c0000001430ull);
+	assert_int_equal(hpet_rd(f, HPET_TCFG(1), 8), 0x00000c0000001400ull);
+	assert_int_equal(hpet_rd(f, HPET_TCMP(0), 8), ~0ull);
+	assert_int_equal(hpet_rd(f, HPET_TCMP(2), 8), 0xffffffffull);
+	hpet_wr(f, HPET_TCFG(1), ~0ull, 8);
+	assert_int_equal(hpet_rd(f, HPET_TCFG(1), 8), 0x00000c0000001406ull);
+	hpet_wr(f, HPET_TCFG(1), TN_ROUTE(11), 4);
+	assert_int_equal(hpet_rd(f, HPET_TCFG(1), 4), 0x1600);
+	/* An input the timer cannot reach keeps the old route. */
+	hpet_wr(f, HPET_TCFG(1), TN_ROUTE(5), 4);
+	assert_int_equal(hpet_rd(f, HPET_TCFG(1), 4), 0x1600);
+	hpet_wr(f, HPET_TCFG(1), TN_ROUTE(10), 4);
+	assert_int_equal(hpet_rd(f, HPET_TCFG(1), 4), 0x1400);
+	/* Forced 32-bit, timer 0's comparator keeps its low half. */
+	hpet_wr(f, HPET_TCFG(0), TN_32MODE, 4);
+	assert_int_equal(hpet_rd(f, HPET_TCMP(0), 8), 0xffffffffull);
+	hpet_wr(f, HPET_TCMP(0) + 4, 0x1234, 4);
+	assert_int_equal(hpet_rd(f, HPET_TCMP(0), 8), 0xffffffffull);
+	hpet_wr(f, HPET_TCFG(0), 0, 4);
+	hpet_wr(f, HPET_TCMP(0) + 4, 0x1234, 4);
+	assert_int_equal(hpet_rd(f, HPET_TCMP(0), 8), 0x00001234ffffffffull);
+	/* FSB route: not offered, reads 0. */
+	hpet_wr(f, 0x110, ~0ull, 8);
+	assert_int_equal(hpet_rd(f, 0x110, 8), 0);
+}
+
+static void test_hpet_level_interrupt(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t now;
+
+	hpet_new(f);
+	hpet_wr(f, HPET_TCFG(2), TN_LEVEL | TN_INT_ENB | TN_ROUTE(11), 4);
+	hpet_wr(f, HPET_CFG, 1, 4);
+	now = hpet_rd(f, HPET_CNT, 8);
+	hpet_wr(f, HPET_TCMP(2), (uint32_t)(now + 5 * TICKS_PER_MS), 4);
+	assert_int_equal(f->level[11], 0);
+	for (int i = 0; i < 1000 && !f->level[11]; i++)
+		sleep_ms(1);
+	assert_int_equal(f->level[11], 1);
+	assert_int_equal(hpet_rd(f, HPET_STS, 8), 4);
+	assert_true(hpet_rd(f, HPET_CNT, 8) - now >= 5 * TICKS_PER_MS);
+	/* Held until cleared; a 0 written clears nothing. */
+	sleep_ms(2);
+	assert_int_equal(f->level[11], 1);
+	hpet_wr(f, HPET_STS, 0, 4);
+	assert_int_equal(f->level[11], 1);
+	/* Masked by Tn_INT_ENB_CNF but still latched in the status register. */
+	hpet_wr(f, HPET_TCFG(2), TN_LEVEL | TN_ROUTE(11), 4);
+	assert_int_equal(f->level[11], 0);
+	hpet_wr(f, HPET_TCFG(2), TN_LEVEL | TN_INT_ENB | TN_ROUTE(11), 4);
+	assert_int_equal(f->level[11], 1);
+	hpet_wr(f, HPET_STS, 4, 4);
+	assert_int_equal(f->level[11], 0);
+	assert_int_equal(hpet_rd(f, HPET_STS, 8), 0);
+	/* A one-shot fired once: the comparator stays where it was. */
+	sleep_ms(10);
+	assert_int_equal(f->level[11], 0);
+	assert_int_equal(hpet_rd(f, HPET_TCMP(2), 8), (uint32_t)(now + 5 * TICKS_PER_MS));
+}
+
+/* LegacyReplacement: timer 0 periodic on IRQ0, as Linux programs it. */
+static void test_hpet_legacy_periodic(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t now, cmp;
+	unsigned n;
+
+	hpet_new(f);
+	hpet_wr(f, HPET_CFG, 3, 4);
+	now = hpet_rd(f, HPET_CNT, 4);
+	hpet_wr(f, HPET_TCFG(0), TN_INT_ENB | TN_PERIODIC | TN_VAL_SET | TN_32MODE, 4);
+	hpet_wr(f, HPET_TCMP(0), now + 2 * TICKS_PER_MS, 4);
+	hpet_wr(f, HPET_TCMP(0), 2 * TICKS_PER_MS, 4);
+	assert_int_equal(hpet_rd(f, HPET_TCFG(0), 4) & TN_VAL_SET, 0);
+	sleep_ms(41);
+	n = f->raises[0];
+	/* 20 periods, give or take a loaded host's scheduling. */
+	assert_true(n >= 5 && n <= 21);
+	assert_int_equal(f->raises[10], 0);
+	/* The comparator says where the next match is: within one period ahead. */
+	now = hpet_rd(f, HPET_CNT, 4);
+	cmp = hpet_rd(f, HPET_TCMP(0), 4);
+	assert_true((uint32_t)(cmp - now) <= 2 * TICKS_PER_MS);
+	/* Out of legacy mode the timer takes its own route. */
+	hpet_wr(f, HPET_CFG, 1, 4);
+	sleep_ms(10);
+	assert_true(f->raises[10] >= 1);
+	n = f->raises[0];
+	/* Halted, nothing fires. */
+	hpet_wr(f, HPET_CFG, 0, 4);
+	n = f->raises[10];
+	sleep_ms(10);
+	assert_int_equal(f->raises[10], n);
+}
+
+static void test_hpet_save_load(void **state)
+{
+	struct fixture *f = *state, *g = fixture_new();
+	struct device *dev = hpet_new(f), *copy = hpet_new(g);
+	struct state_writer w;
+	struct state_reader r;
+	struct err err = { 0 };
+	uint8_t *bad;
+	size_t body;
+
+	hpet_wr(f, HPET_CNT, 0x1000000000ull, 8);
+	hpet_wr(f, HPET_TCFG(1), TN_LEVEL | TN_INT_ENB | TN_ROUTE(11), 4);
+	hpet_wr(f, HPET_TCMP(1), 0x10, 4);
+	hpet_wr(f, HPET_CFG, 1, 4);
+	for (int i = 0; i < 1000 && !f->level[11]; i++)
+		sleep_ms(1);
+	hpet_wr(f, HPET_CFG, 0, 4);
+	state_writer_init(&w);
+	assert_int_equal(dev->ops->save(dev, &w), 0);
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(copy->ops->load(copy, &r, &err), 0);
+	assert_int_equal(hpet_rd(g, HPET_CNT, 8), hpet_rd(f, HPET_CNT, 8));
+	assert_int_equal(hpet_rd(g, HPET_STS, 8), 2);
+	assert_int_equal(hpet_rd(g, HPET_TCFG(1), 8), hpet_rd(f, HPET_TCFG(1), 8));
+	assert_int_equal(hpet_rd(g, HPET_TCMP(1), 8), 0x10);
+	/* Halted, its line is low; running again, the latched status drives it. */
+	assert_int_equal(g->level[11], 0);
+	hpet_wr(g, HPET_CFG, 1, 4);
+	assert_int_equal(g->level[11], 1);
+
+	/* Hostile states: each is refused whole. */
+	body = w.len - 12 * 8;
+	bad = malloc(w.len);
+	assert_non_null(bad);
+	memcpy(bad, w.buf, w.len);
+	bad[body] = 0x04; /* a reserved configuration bit */
+	state_reader_init(&r, bad, w.len);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	memcpy(bad, w.buf, w.len);
+	bad[body + 8] = 0x01; /* status for edge-triggered timer 0 */
+	state_reader_init(&r, bad, w.len);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	memcpy(bad, w.buf, w.len);
+	bad[body + 24 + 24 + 1] = 0x0a; /* timer 1 routed to input 5 */
+	state_reader_init(&r, bad, w.len);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	memcpy(bad, w.buf, w.len);
+	bad[body + 24 + 24] |= TN_PERIODIC; /* periodic on a one-shot timer */
+	state_reader_init(&r, bad, w.len);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	memcpy(bad, w.buf, w.len);
+	bad[body + 24 + 24 + 8 + 4] = 1; /* a 33-bit comparator on a 32-bit timer */
+	state_reader_init(&r, bad, w.len);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	state_reader_init(&r, w.buf, w.len - 1);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	free(bad);
+	state_writer_free(&w);
+	fixture_free(g);
+}
+
+static void test_hpet_odd_accesses(void **state)
+{
+	struct fixture *f = *state;
+	static const unsigned sizes[] = { 1, 2, 4, 8 };
+	uint32_t seed = 777;
+
+	hpet_new(f);
+	for (unsigned round = 0; round < 4; round++) {
+		for (unsigned off = 0; off < HPET_SIZE + 8; off++) {
+			for (unsigned s = 0; s < ARRAY_SIZE(sizes); s++) {
+				uint8_t data[8];
+
+				for (unsigned i = 0; i < 8; i++) {
+					seed = seed * 1103515245u + 12345u;
+					data[i] = (uint8_t)(seed >> 16);
+				}
+				io_bus_dispatch(&f->vm.mmio, HPET_BASE + off, data, sizes[s],
+						round & 1);
+			}
+		}
+	}
+	/* Whatever was written, the capabilities did not move and lines stayed in range. */
+	assert_int_equal(hpet_rd(f, 0, 8), 0x009896808086a201ull);
+	/* Bytes of a register read alone are that register's bytes. */
+	assert_int_equal(hpet_rd(f, 1, 1), 0xa2);
+	assert_int_equal(hpet_rd(f, 2, 2), 0x8086);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1242,6 +1503,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_acpi_timer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acpi_timer_wrap_and_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acpi_odd_accesses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hpet_registers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hpet_level_interrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hpet_legacy_periodic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hpet_save_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hpet_odd_accesses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pci_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_testdev, setup, teardown),
 	};
