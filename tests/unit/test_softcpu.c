@@ -225,6 +225,19 @@ static void test_segment_load_checks(void **state)
 	assert_int_equal(e->ram[GDT + 0x10 + 5], 0x93);
 	assert_int_equal(e->cpu.sys.ds.selector, 0x10);
 
+	/* No performance counters are offered: RDPMC of any counter is #GP(0), not #UD. */
+	{
+		static const uint8_t rdpmc[] = {0x0f, 0x33};
+
+		put_code(e, CODE + 0x40, rdpmc, sizeof(rdpmc));
+		e->cpu.rip = CODE + 0x40;
+		e->cpu.gpr[X86_RCX] = 0;
+		assert_int_equal(run(e), CPU_EXIT_EXCEPTION);
+		assert_int_equal(e->cpu.exc.vector, 13);
+		assert_int_equal(e->cpu.exc.error_code, 0);
+		assert_int_equal(e->cpu.rip, CODE + 0x40);
+	}
+
 	/* A null DS loads; using it faults. */
 	assert_int_equal(load_sreg(e, 0, false), CPU_EXIT_HLT);
 	assert_true(e->cpu.sys.ds.unusable);

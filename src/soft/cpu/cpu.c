@@ -18,6 +18,9 @@ static void exec_invalid(struct cpu *c, const struct x86_insn *in)
 		exec_sysenter(c, in);
 		return;
 	}
+	/* CPUID leaf 0xA offers no counters: every ECX names one that does not exist. */
+	if (in->op == OP_UNIMPL && in->sub == X86_UNIMPL_RDPMC)
+		cpu_raise_gp0(c);
 	c->exc.unimplemented = in->op == OP_UNIMPL;
 	cpu_raise_ud(c);
 }

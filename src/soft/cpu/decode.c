@@ -279,6 +279,7 @@ static const struct opd two_byte[256] = {
     [0x30] = E(OP_WRMSR, 0, I_NONE, 0, 0),
     [0x31] = E(OP_RDTSC, 0, I_NONE, 0, 0),
     [0x32] = E(OP_RDMSR, 0, I_NONE, 0, 0),
+    [0x33] = E(OP_UNIMPL, X86_UNIMPL_RDPMC, I_NONE, 0, 0),
     [0x34] = E(OP_UNIMPL, X86_UNIMPL_SYSENTER, I_NONE, 0, 0),
     [0x35] = E(OP_SYSEXIT, 0, I_NONE, 0, 0),
     [0x36] = UD,

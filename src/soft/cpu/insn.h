@@ -191,12 +191,13 @@ struct x86_insn {
 enum x86_mode { X86_MODE_64, X86_MODE_32, X86_MODE_16 };
 
 /*
- * SYSCALL and SYSENTER decode as OP_UNIMPL with this sub-operation (and
- * execute): the differential harness skips OP_UNIMPL, and must never run a
- * random host system call.
+ * SYSCALL, SYSENTER and RDPMC decode as OP_UNIMPL with this sub-operation
+ * (and execute): the differential harness skips OP_UNIMPL, and must never
+ * run a random host system call or read the host's counters.
  */
 #define X86_UNIMPL_SYSCALL  1
 #define X86_UNIMPL_SYSENTER 2
+#define X86_UNIMPL_RDPMC    3
 
 /*
  * Decodes one instruction from bytes[0..avail). Returns 0 with insn filled
