@@ -246,8 +246,8 @@ guest_case() {
 # has printed its line, SIGNAL must end kite with status 0 and that output.
 signal_case() {
 	local name=$1 sig=$2 engine=$3
-	local id="guest/$engine/$name" kernel=$GUESTS/spin.elf out=$TMP/$name.out
-	local err=$TMP/$name.err pid rc i why=""
+	local id="guest/$engine/$name" kernel=$GUESTS/spin.elf out=$TMP/$engine-$name.out
+	local err=$TMP/$engine-$name.err pid rc i why=""
 
 	selected "$name" spin || return 0
 	engine_skipped "$id" "$engine" && return
@@ -255,6 +255,10 @@ signal_case() {
 		fail "$id" "$kernel not built"
 		return
 	fi
+	# The shell truncates $out only once the child runs: a stale "spinning"
+	# would send the signal before kite blocks it (a background shell ignores
+	# SIGINT, so it would be lost).
+	rm -f "$out" "$err"
 	# shellcheck disable=SC2046
 	"$KITE" run $(engine_args "$engine") --kernel "$kernel" --mem 64M \
 		</dev/null >"$out" 2>"$err" &
