@@ -355,6 +355,7 @@ guest_tests() {
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case testdev "$g/testdev.elf" 85 "" "$e" --testdev --mem 64M --cpus 2
 		guest_case testdev_off "$g/testdev.elf" 0 "" "$e" --mem 64M
+		guest_case realmode "$g/realmode.elf" 0 "" "$e" --mem 64M
 		guest_case bzimage "$g/bzimage.bin" 0 "" "$e" --cmdline "kite test" \
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case mmio "$g/mmio.elf" 0 "" "$e" --mem 64M
