@@ -6,7 +6,9 @@
  * in mode 3, an IVT into the BIOS segment. Then, in real mode with the IVT
  * as IDT: a software INT to a vector no device owns comes back, and
  * STI; HLT wakes on the timer twice (the second proves that the BIOS's
- * handler acknowledged the first), leaving nothing in service.
+ * handler acknowledged the first), leaving nothing in service. Then the
+ * legacy instructions that test checks beyond what the other guests do:
+ * DAS's borrow.
  */
 #define MULTIBOOT_GUEST
 #include "lib32.inc"
@@ -77,6 +79,12 @@ rm:
 	out %al, $0x20
 	in $0x20, %al
 	mov %al, isr
+	/* DAS of 0 with AF set: AL - 6 borrows, which CF keeps (AL 0xfa, flags 0x97). */
+	mov $0x1000, %ax /* AH: AF for SAHF; AL: 0 */
+	sahf
+	das
+	lahf
+	mov %ax, das_ax
 	mov %cr0, %eax
 	or $1, %eax
 	mov %eax, %cr0
@@ -99,6 +107,9 @@ pm32:
 	call puthex
 	PRINT ", isr "
 	movzbl isr, %eax
+	call puthex
+	PRINT "\nreal mode: das 0 with AF: flags:al "
+	movzwl das_ax, %eax
 	call puthex
 	PRINT "\n"
 	jmp acpi_poweroff
@@ -128,6 +139,9 @@ wakes:
 	.byte 0
 isr:
 	.byte 0
+	.balign 2
+das_ax:
+	.word 0
 	.balign 16
 	.skip 1024
 rm_stack_top:

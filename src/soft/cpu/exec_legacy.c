@@ -237,6 +237,12 @@ void exec_bcd(struct cpu *c, const struct x86_insn *in)
 	case 1: /* DAS */
 		nf = 0;
 		if ((al & 0xf) > 9 || af) {
+			/*
+			 * DAS keeps the borrow out of AL - 6 in CF (SDM); DAA's
+			 * carry out of AL + 6 needs AL > 0x99, which sets CF below.
+			 */
+			if (in->sub && al < 6)
+				nf |= FL_CF;
 			al = in->sub ? al - 6 : al + 6;
 			nf |= FL_AF;
 		}
