@@ -8,7 +8,7 @@
  * STI; HLT wakes on the timer twice (the second proves that the BIOS's
  * handler acknowledged the first), leaving nothing in service. Then the
  * legacy instructions that test checks beyond what the other guests do:
- * DAS's borrow.
+ * DAS's borrow, and SALC (D6), which the SDM leaves out but processors run.
  */
 #define MULTIBOOT_GUEST
 #include "lib32.inc"
@@ -85,6 +85,14 @@ rm:
 	das
 	lahf
 	mov %ax, das_ax
+	/* SALC: AL = CF ? 0xff : 0 (without it, #UD's dummy IRET loops forever). */
+	mov $0x12, %al
+	stc
+	.byte 0xd6
+	mov %al, salc_cf
+	clc
+	.byte 0xd6
+	mov %al, salc_nc
 	mov %cr0, %eax
 	or $1, %eax
 	mov %eax, %cr0
@@ -110,6 +118,12 @@ pm32:
 	call puthex
 	PRINT "\nreal mode: das 0 with AF: flags:al "
 	movzwl das_ax, %eax
+	call puthex
+	PRINT "\nreal mode: salc with CF, without: "
+	movzbl salc_cf, %eax
+	call puthex
+	PRINT " "
+	movzbl salc_nc, %eax
 	call puthex
 	PRINT "\n"
 	jmp acpi_poweroff
@@ -138,6 +152,10 @@ int_back:
 wakes:
 	.byte 0
 isr:
+	.byte 0
+salc_cf:
+	.byte 0
+salc_nc:
 	.byte 0
 	.balign 2
 das_ax:

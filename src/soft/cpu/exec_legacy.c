@@ -282,6 +282,17 @@ void exec_bcd(struct cpu *c, const struct x86_insn *in)
 	}
 }
 
+/*
+ * SALC (D6): AL = CF ? 0xFF : 0, flags untouched. The SDM leaves the opcode
+ * out of its map, but Intel and AMD processors run it outside 64-bit mode
+ * (where it is #UD), and real-mode code such as kvm-unit-tests' uses it.
+ */
+void exec_salc(struct cpu *c, const struct x86_insn *in)
+{
+	(void)in;
+	reg_set(c, X86_RAX, 1, flags_get(c) & FL_CF ? 0xff : 0);
+}
+
 void exec_into(struct cpu *c, const struct x86_insn *in)
 {
 	(void)in;
