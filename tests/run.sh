@@ -365,6 +365,7 @@ guest_tests() {
 		guest_case smp "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case smp_4cpus "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 4
 		guest_case reset "$g/reset.elf" 0 "" "$e" --mem 64M
+		guest_case port92 "$g/port92.elf" 0 "" "$e" --mem 64M
 		guest_case triplefault "$g/triplefault.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case panic "$g/panic.elf" 4 "panicked" "$e" --mem 64M
 		guest_case bench "$g/bench.elf" 0 "" "$e"
