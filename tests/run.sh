@@ -359,6 +359,7 @@ guest_tests() {
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case testdev "$g/testdev.elf" 85 "" "$e" --testdev --mem 64M --cpus 2
 		guest_case testdev_off "$g/testdev.elf" 0 "" "$e" --mem 64M
+		guest_case realmode "$g/realmode.elf" 0 "" "$e" --mem 64M
 		guest_case bzimage "$g/bzimage.bin" 0 "" "$e" --cmdline "kite test" \
 			--mem 64M --initrd "$SRC/initrd.txt"
 		guest_case mmio "$g/mmio.elf" 0 "" "$e" --mem 64M
@@ -369,6 +370,7 @@ guest_tests() {
 		guest_case smp "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case smp_4cpus "$g/smp.elf" 0 "" "$e" --mem 64M --cpus 4
 		guest_case reset "$g/reset.elf" 0 "" "$e" --mem 64M
+		guest_case port92 "$g/port92.elf" 0 "" "$e" --mem 64M
 		guest_case triplefault "$g/triplefault.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case panic "$g/panic.elf" 4 "panicked" "$e" --mem 64M
 		guest_case bench "$g/bench.elf" 0 "" "$e"

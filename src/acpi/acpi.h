@@ -8,7 +8,7 @@
 #include "memory/memory.h"
 
 #define ACPI_TABLES_ADDR MEM_BIOS_START /* RSDP first, where Linux scans for it */
-#define ACPI_TABLES_MAX (MEM_BIOS_END - MEM_BIOS_START)
+#define ACPI_TABLES_MAX (MEM_BIOS_STUBS - MEM_BIOS_START)
 #define ACPI_MAX_MMIO_DEVICES 32
 
 /* A virtio-mmio device the DSDT describes (_HID "LNRO0005"). */

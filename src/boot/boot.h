@@ -88,9 +88,10 @@ int boot_is_elf(const uint8_t *img, size_t len);
  * and fills the BSP's entry state: 64-bit long mode for bzImage (rsi =
  * boot_params), 32-bit flat protected mode for PVH (ebx = hvm_start_info)
  * and multiboot (eax = 0x2BADB002, ebx = the multiboot information; the
- * initrd is module 0). Errors name the problem:
- * not a kernel, truncated, unsupported protocol, initrd larger than memory or
- * than initrd_addr_max allows, command line too long.
+ * initrd is module 0; rip is the BIOS stubs', which program the PICs and
+ * the PIT as a BIOS leaves them and then jump to the kernel). Errors name
+ * the problem: not a kernel, truncated, unsupported protocol, initrd larger
+ * than memory or than initrd_addr_max allows, command line too long.
  */
 int boot_load(struct guest_memory *mem, const struct boot_config *cfg,
 	      struct x86_cpu_state *bsp, enum boot_kind *kind, struct err *err);

@@ -158,6 +158,17 @@ int elf_segments_load(struct guest_memory *mem, const struct elf *e,
 		      const struct boot_reserved *reserved, unsigned nr_reserved, uint64_t *top,
 		      struct err *err);
 
+/*
+ * What a PC BIOS leaves for a multiboot kernel (boot/bios.c). First the
+ * real-mode IVT at 0, written before the kernel so that a kernel loaded
+ * over it wins; then, once bsp holds the kernel's entry state, the handlers
+ * and a few instructions in the page at MEM_BIOS_STUBS that program the
+ * PICs and the PIT and jump to bsp's RIP with bsp's EAX: bsp's RIP becomes
+ * theirs.
+ */
+int bios_ivt_write(struct guest_memory *mem, struct err *err);
+int bios_enter(struct guest_memory *mem, struct x86_cpu_state *bsp, struct err *err);
+
 int bzimage_load(struct guest_memory *mem, const struct boot_config *cfg, struct x86_cpu_state *bsp,
 		 struct err *err);
 int pvh_load(struct guest_memory *mem, const struct boot_config *cfg, struct x86_cpu_state *bsp,

@@ -64,9 +64,13 @@ _Static_assert(AREA_STRINGS + sizeof(LOADER_NAME) + sizeof(MODULE_NAME) <= AREA_
 /* Conventional memory below the EBDA, as PCs report it (KiB). */
 #define MEM_LOWER_KIB 639
 
-/* The ACPI tables stay where they are; nothing else low is kite's. */
+/*
+ * The ACPI tables and the BIOS stubs stay where they are; the IVT is the
+ * kernel's to overwrite, as under a BIOS.
+ */
 static const struct boot_reserved reserved[] = {
-    {MEM_BIOS_START, MEM_BIOS_END, "ACPI tables"},
+    {MEM_BIOS_START, MEM_BIOS_STUBS, "ACPI tables"},
+    {MEM_BIOS_STUBS, MEM_BIOS_END, "BIOS stubs"},
 };
 
 int multiboot_find_header(const uint8_t *img, size_t len, struct multiboot_header *hdr,
@@ -272,6 +276,9 @@ int multiboot_load(struct guest_memory *mem, const struct boot_config *cfg,
 	uint32_t entry = 0;
 	int ret;
 
+	ret = bios_ivt_write(mem, err);
+	if (ret)
+		return ret;
 	if (h->flags & MB_AOUT_KLUDGE) {
 		ret = aout_load(mem, cfg, h, &top, err);
 		entry = h->entry_addr;
@@ -307,9 +314,12 @@ int multiboot_load(struct guest_memory *mem, const struct boot_config *cfg,
 	if (ret)
 		return ret;
 
-	/* Multiboot's machine state: interrupts off too (boot_cpu_setup's RFLAGS). */
+	/*
+	 * Multiboot's machine state: interrupts off too (boot_cpu_setup's
+	 * RFLAGS), reached through the BIOS stubs' device programming.
+	 */
 	boot_enter_protected(bsp, entry);
 	bsp->gpr[X86_RAX] = MB_BOOTLOADER_MAGIC;
 	bsp->gpr[X86_RBX] = area + AREA_MBI;
-	return 0;
+	return bios_enter(mem, bsp, err);
 }

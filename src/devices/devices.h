@@ -28,6 +28,13 @@ size_t uart_receive(struct device *dev, const uint8_t *buf, size_t len);
 /* i8042 keyboard controller: enough for Linux, and 0xFE on port 0x64 resets. */
 struct device *i8042_create(struct vm *vm, struct err *err);
 
+/*
+ * System Control Port A: bit 0 written 1 (from 0) resets the machine as the
+ * i8042 does; bit 1 is the A20 gate, read back (A20 stays enabled).
+ */
+#define PORT92_PORT 0x92
+struct device *port92_create(struct vm *vm, struct err *err);
+
 /* MC146818 CMOS RTC on ports 0x70/0x71 with the host's time. */
 struct device *rtc_create(struct vm *vm, struct err *err);
 

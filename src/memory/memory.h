@@ -22,7 +22,8 @@
 
 /* Low-memory areas reserved by the machine model (below 1 MiB). */
 #define MEM_EBDA_START 0x9fc00ull /* reserved from here to 1 MiB in e820 */
-#define MEM_BIOS_START 0xe0000ull /* ACPI tables live at 0xe0000..0xfffff */
+#define MEM_BIOS_START 0xe0000ull /* ACPI tables live at 0xe0000..0xfefff */
+#define MEM_BIOS_STUBS 0xff000ull /* then the BIOS stubs multiboot kernels get */
 #define MEM_BIOS_END 0x100000ull
 
 #define MEM_MAX_REGIONS 2

@@ -54,6 +54,7 @@ static struct device *create_com1(struct vm *vm, struct err *err)
 static const struct machine_device machine_devices[] = {
 	{ "com1", create_com1 },
 	{ "i8042", i8042_create },
+	{ "port92", port92_create },
 	{ "rtc", rtc_create },
 	{ "hpet", hpet_create },
 	{ "acpi-pm", acpi_pm_create },

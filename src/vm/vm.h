@@ -54,7 +54,7 @@ struct vm_config {
 enum vm_stop_reason {
 	VM_STOP_NONE = 0,
 	VM_STOP_POWEROFF, /* ACPI S5: status 0 */
-	VM_STOP_RESET,	  /* guest reboot (i8042, reset register): status 0 */
+	VM_STOP_RESET,	  /* guest reboot (i8042, port 0x92, reset register): status 0 */
 	VM_STOP_SIGNAL,	  /* SIGINT/SIGTERM on the host: status 0 */
 	VM_STOP_ERROR,	  /* triple fault, engine internal error, unknown exit */
 	VM_STOP_PANIC,	  /* the guest kernel reported a panic (pvpanic) */

@@ -4,19 +4,20 @@
 
 GUEST_SRC := tests/guests
 GUEST_OUT := $(BUILD)/guests
-GUEST_PVH := hello mmio uart rtc timer hpet smp reset triplefault bench spin cpuloop hashloop panic fpu virtio
+GUEST_PVH := hello mmio uart rtc timer hpet smp reset port92 triplefault bench spin cpuloop hashloop panic fpu virtio
 # The soft CPU's system-level guests (modes, faults, hostile code).
 GUEST_PVH += modes pagefault divide smc wildjump ptloop longinsn udstream btcode btsmp hypercall
 GUEST_PVH += apicctl intfault nmi debug
 GUEST_ASFLAGS := -nostdinc -I$(GUEST_SRC) -Wa,--fatal-warnings
-GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin $(GUEST_OUT)/multiboot.elf \
-	      $(GUEST_OUT)/testdev.elf
+GUEST_MULTIBOOT := multiboot testdev realmode
+GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin \
+	      $(GUEST_MULTIBOOT:%=$(GUEST_OUT)/%.elf)
 
 .PHONY: guests
 guests: $(GUEST_BINS)
 
 # Keep the objects: no "rm" noise after every build.
-.SECONDARY: $(GUEST_PVH:%=$(GUEST_OUT)/%.o) $(GUEST_OUT)/multiboot.o $(GUEST_OUT)/testdev.o
+.SECONDARY: $(GUEST_PVH:%=$(GUEST_OUT)/%.o) $(GUEST_MULTIBOOT:%=$(GUEST_OUT)/%.o)
 
 $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/long.inc \
 		   $(GUEST_SRC)/hashloop.inc $(GUEST_SRC)/guests.mk
@@ -27,7 +28,7 @@ $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o $(GUEST_SRC)/pvh.ld
 	ld -m elf_i386 -static -nostdlib --no-warn-rwx-segments -T $(GUEST_SRC)/pvh.ld -o $@ $<
 
 # Not PVH guests: a multiboot header, loaded below the old boot data.
-$(GUEST_OUT)/multiboot.elf $(GUEST_OUT)/testdev.elf: $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o \
+$(GUEST_MULTIBOOT:%=$(GUEST_OUT)/%.elf): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/%.o \
 		$(GUEST_SRC)/multiboot.ld
 	ld -m elf_i386 -static -nostdlib --no-warn-rwx-segments -T $(GUEST_SRC)/multiboot.ld -o $@ $<
 

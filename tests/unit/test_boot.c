@@ -942,6 +942,47 @@ static void test_multiboot_header(void **state)
 	free(img);
 }
 
+/*
+ * The BIOS state a multiboot kernel gets (boot/bios.c): entry runs through
+ * "mov al, v; out p, al" pairs that program the PICs and the PIT as a BIOS
+ * does, then "mov eax, 0x2BADB002; jmp entry"; the IVT leads every vector
+ * to an IRET, the PICs' vectors through an EOI first.
+ */
+static void check_bios(struct guest *g, uint32_t entry)
+{
+	static const uint8_t writes[][2] = {
+	    {0x20, 0x11}, {0xa0, 0x11}, {0x21, 0x08}, {0xa1, 0x70}, {0x21, 0x04},
+	    {0xa1, 0x02}, {0x21, 0x01}, {0xa1, 0x01}, {0x21, 0xfa}, {0xa1, 0xff},
+	    {0x43, 0x36}, {0x40, 0x00}, {0x40, 0x00},
+	};
+	const uint8_t *code = gp(g, g->cpu.rip, 128), *p = code, *ivt = gp(g, 0, 1024);
+	uint32_t next;
+
+	assert_true(g->cpu.rip >= MEM_BIOS_STUBS && g->cpu.rip < MEM_BIOS_END);
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++, p += 4) {
+		assert_int_equal(p[0], 0xb0);
+		assert_int_equal(p[1], writes[i][1]);
+		assert_int_equal(p[2], 0xe6);
+		assert_int_equal(p[3], writes[i][0]);
+	}
+	assert_int_equal(p[0], 0xb8);
+	assert_int_equal(r32(p + 1), 0x2badb002);
+	assert_int_equal(p[5], 0xe9);
+	next = (uint32_t)g->cpu.rip + (uint32_t)(p + 10 - code); /* after the jmp */
+	assert_int_equal(next + r32(p + 6), entry);
+	/* The timer's vector at the PC/AT's F000:FEA5; an EOI, then IRET. */
+	assert_int_equal(r32(ivt + 4 * 0x08), 0xf000fea5);
+	assert_memory_equal(gp(g, 0xffea5, 7), "\x50\xb0\x20\xe6\x20\x58\xcf", 7);
+	/* The slave's vectors EOI both PICs; the rest is the dummy IRET at F000:FF53. */
+	assert_memory_equal(gp(g, 0xf0000 + r16(ivt + 4 * 0x70), 9),
+			    "\x50\xb0\x20\xe6\xa0\xe6\x20\x58\xcf", 9);
+	assert_int_equal(r32(ivt + 4 * 0x77), r32(ivt + 4 * 0x70));
+	for (unsigned v = 0; v < 256; v++)
+		if (v < 0x08 || (v > 0x0f && v < 0x70) || v > 0x77)
+			assert_int_equal(r32(ivt + 4 * v), 0xf000ff53);
+	assert_int_equal(*gp(g, 0xfff53, 1), 0xcf);
+}
+
 static void test_multiboot_load(void **state)
 {
 	struct guest *g = *state;
@@ -959,7 +1000,7 @@ static void test_multiboot_load(void **state)
 	memset((uint8_t *)gp(g, MB_LOAD + MB_CODE, MB_BSS), 0xee, MB_BSS);
 	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), 0);
 	assert_int_equal(g->kind, BOOT_MULTIBOOT);
-	assert_int_equal(g->cpu.rip, MB_ENTRY);
+	check_bios(g, MB_ENTRY);
 	assert_int_equal(g->cpu.gpr[X86_RAX], 0x2badb002);
 	assert_int_equal(g->cpu.cr0 & (X86_CR0_PE | X86_CR0_PG), X86_CR0_PE);
 	assert_false(g->cpu.cs.l);
@@ -1013,13 +1054,18 @@ static void test_multiboot_load_bad(void **state)
 	h[6] = MB_LOAD + 8;
 	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
 	assert_non_null(strstr(g->err.msg, "bss end"));
-	/* Onto the ACPI tables. */
+	/* Onto the ACPI tables, onto the BIOS stubs. */
 	h[3] = 0xf0010;
 	h[4] = 0xf0000;
 	h[5] = 0xf0000 + MB_CODE;
 	h[6] = 0;
 	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
 	assert_non_null(strstr(g->err.msg, "ACPI tables"));
+	h[3] = MEM_BIOS_STUBS + 16;
+	h[4] = MEM_BIOS_STUBS;
+	h[5] = MEM_BIOS_STUBS + MB_CODE;
+	assert_int_equal(boot_load(&g->mem, &cfg, &g->cpu, &g->kind, &g->err), -EINVAL);
+	assert_non_null(strstr(g->err.msg, "BIOS stubs"));
 	/* Past the end of guest RAM. */
 	h[3] = GUEST_MEM - 0x10 + 16;
 	h[4] = GUEST_MEM - 0x10;

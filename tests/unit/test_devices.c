@@ -730,6 +730,67 @@ static void test_i8042_odd_accesses(void **state)
 	assert_int_equal(stop_reason(f), VM_STOP_NONE);
 }
 
+/* --- port 0x92 --- */
+
+static void test_port92_reset(void **state)
+{
+	struct fixture *f = *state, *g = fixture_new();
+	uint64_t n = 0;
+
+	realized(f, port92_create(&f->vm, NULL));
+	assert_int_equal(inb(f, PORT92_PORT), 0x02); /* A20 on, reset bit clear */
+	/* A20 and the reset bit read back; the other bits are not kept. */
+	outb(f, PORT92_PORT, 0xfc);
+	assert_int_equal(inb(f, PORT92_PORT), 0x00);
+	outb(f, PORT92_PORT, 0x02);
+	assert_int_equal(inb(f, PORT92_PORT), 0x02);
+	assert_int_equal(stop_reason(f), VM_STOP_NONE);
+	/* Bit 0 going from 0 to 1 resets, as the i8042's pulse does. */
+	outb(f, PORT92_PORT, 0x03);
+	assert_int_equal(stop_reason(f), VM_STOP_RESET);
+	assert_int_equal(read(f->vm.stop_eventfd, &n, sizeof(n)), sizeof(n));
+	assert_int_equal(n, 1);
+	assert_int_equal(inb(f, PORT92_PORT), 0x03);
+	/* Writing it 1 again is no new pulse: no second stop request. */
+	outb(f, PORT92_PORT, 0x01);
+	assert_int_equal(read(f->vm.stop_eventfd, &n, sizeof(n)), -1);
+
+	/* Only a one-byte access is the device's. */
+	realized(g, port92_create(&g->vm, NULL));
+	assert_false(io_bus_dispatch(&g->vm.pio, PORT92_PORT, (uint8_t[2]){ 1, 1 }, 2, true));
+	assert_int_equal(stop_reason(g), VM_STOP_NONE);
+	fixture_free(g);
+}
+
+static void test_port92_save_load(void **state)
+{
+	struct fixture *f = *state, *g = fixture_new();
+	struct device *dev = realized(f, port92_create(&f->vm, NULL));
+	struct device *copy = realized(g, port92_create(&g->vm, NULL));
+	struct state_writer w;
+	struct state_reader r;
+	struct err err = { 0 };
+
+	outb(f, PORT92_PORT, 0x00);
+	state_writer_init(&w);
+	assert_int_equal(dev->ops->save(dev, &w), 0);
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(copy->ops->load(copy, &r, &err), 0);
+	assert_int_equal(inb(g, PORT92_PORT), 0x00);
+	copy->ops->reset(copy);
+	assert_int_equal(inb(g, PORT92_PORT), 0x02);
+
+	w.buf[40] = 0x04; /* a bit the register does not have */
+	state_reader_init(&r, w.buf, w.len);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	assert_int_equal(inb(g, PORT92_PORT), 0x02);
+	state_reader_init(&r, w.buf, 20);
+	assert_true(copy->ops->load(copy, &r, &err) < 0);
+	state_writer_free(&w);
+	assert_int_equal(stop_reason(g), VM_STOP_NONE);
+	fixture_free(g);
+}
+
 /* --- RTC --- */
 
 static uint8_t cmos_read(struct fixture *f, uint8_t idx)
@@ -1493,6 +1554,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_i8042_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_i8042_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_i8042_odd_accesses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port92_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_port92_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rtc_host_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rtc_set_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rtc_uip, setup, teardown),

@@ -115,6 +115,7 @@ void exec_hlt(struct cpu *c, const struct x86_insn *in)
     [OP_ARPL] = exec_arpl, \
     [OP_BCD] = exec_bcd, \
     [OP_INTO] = exec_into, \
+    [OP_SALC] = exec_salc, \
     [OP_JMPF] = exec_jmpf, \
     [OP_CALLF] = exec_callf, \
     [OP_JMPFI] = exec_jmpfi, \

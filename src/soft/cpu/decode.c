@@ -224,6 +224,7 @@ static const struct opd one_byte_legacy[256] = {
     [0xce] = E(OP_INTO, 0, I_NONE, 0, 0),
     [0xd4] = E(OP_BCD, 4, I_B, 0, A_B),
     [0xd5] = E(OP_BCD, 5, I_B, 0, A_B),
+    [0xd6] = E(OP_SALC, 0, I_NONE, 0, A_B),
     [0xea] = E(OP_JMPF, 0, I_FAR, 0, 0),
 };
 
@@ -233,7 +234,7 @@ static bool legacy_differs(unsigned b)
 	case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e: case 0x1f:
 	case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x60: case 0x61: case 0x62:
 	case 0x63: case 0x82: case 0x9a: case 0xc4: case 0xc5: case 0xce: case 0xd4:
-	case 0xd5: case 0xea:
+	case 0xd5: case 0xd6: case 0xea:
 		return true;
 	default:
 		return b >= 0x40 && b <= 0x4f;
@@ -931,6 +932,7 @@ static const char *const op_names[OP_NR] = {
     [OP_ARPL] = "arpl",
     [OP_BCD] = "bcd",
     [OP_INTO] = "into",
+    [OP_SALC] = "salc",
     [OP_JMPF] = "jmpf",
     [OP_CALLF] = "callf",
     [OP_JMPFI] = "jmpfi",

@@ -240,6 +240,12 @@ void exec_bcd(struct cpu *c, const struct x86_insn *in)
 	case 1: /* DAS */
 		nf = 0;
 		if ((al & 0xf) > 9 || af) {
+			/*
+			 * DAS keeps the borrow out of AL - 6 in CF (SDM); DAA's
+			 * carry out of AL + 6 needs AL > 0x99, which sets CF below.
+			 */
+			if (in->sub && al < 6)
+				nf |= FL_CF;
 			al = in->sub ? al - 6 : al + 6;
 			nf |= FL_AF;
 		}
@@ -277,6 +283,17 @@ void exec_bcd(struct cpu *c, const struct x86_insn *in)
 		flags_put(c, FL_ARITH, flags_szp(al, 1));
 		return;
 	}
+}
+
+/*
+ * SALC (D6): AL = CF ? 0xFF : 0, flags untouched. The SDM leaves the opcode
+ * out of its map, but Intel and AMD processors run it outside 64-bit mode
+ * (where it is #UD), and real-mode code such as kvm-unit-tests' uses it.
+ */
+void exec_salc(struct cpu *c, const struct x86_insn *in)
+{
+	(void)in;
+	reg_set(c, X86_RAX, 1, flags_get(c) & FL_CF ? 0xff : 0);
 }
 
 void exec_into(struct cpu *c, const struct x86_insn *in)

@@ -102,6 +102,7 @@ enum x86_op {
 	OP_ARPL,
 	OP_BCD, /* sub: 0 daa 1 das 2 aaa 3 aas 4 aam 5 aad (imm: base) */
 	OP_INTO,
+	OP_SALC,
 	OP_JMPF,  /* direct far: imm offset, imm2 selector */
 	OP_CALLF,
 	OP_JMPFI, /* indirect far through memory E */

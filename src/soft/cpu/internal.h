@@ -721,6 +721,7 @@ void exec_bound(struct cpu *c, const struct x86_insn *in);
 void exec_arpl(struct cpu *c, const struct x86_insn *in);
 void exec_bcd(struct cpu *c, const struct x86_insn *in);
 void exec_into(struct cpu *c, const struct x86_insn *in);
+void exec_salc(struct cpu *c, const struct x86_insn *in);
 
 /* exec_sys.c: segment register instructions, far transfers and system instructions. */
 void exec_pushseg(struct cpu *c, const struct x86_insn *in);
