@@ -654,7 +654,7 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 	atomic_store(&sv->cpu.exit_request, false);
 	pending = irqchip_has_interrupt(chip, vcpu->id);
 	/* An interrupt held off by the STI/MOV SS shadow: one instruction, then deliver. */
-	if (sv->cpu.intr_shadow && pending)
+	if (sv->cpu.intr_shadow && (pending || sv->nmi_pending))
 		batch = 1;
 	atomic_store(&sv->cpu.irq_pending, pending);
 	rc = cpu_run(&sv->cpu, batch);
