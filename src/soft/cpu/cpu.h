@@ -166,7 +166,15 @@ struct cpu {
 	struct x86_cpu_state sys;
 	unsigned cpl;
 	bool mode64;
-	bool intr_shadow; /* after STI, MOV SS, POP SS: interrupts held off for one instruction */
+	/*
+	 * After STI, MOV SS, POP SS: interrupts and NMIs held off for one
+	 * instruction. Translated code chains past the block such an
+	 * instruction ends without clearing it: a stale shadow only delays an
+	 * event by one instruction, while clearing it at the block's end let
+	 * a kick leave at the next block's entry check, unshadowed, before the
+	 * shadowed instruction ran.
+	 */
+	bool intr_shadow;
 	bool nmi_blocked; /* an NMI handler runs: NMIs wait for the next IRET */
 	/*
 	 * Set while the core makes an implicit supervisor access (descriptor
