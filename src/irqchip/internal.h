@@ -51,8 +51,10 @@ struct irq_msg {
 
 struct lapic {
 	struct irqchip *chip;
-	unsigned id;
+	unsigned id; /* the vCPU's index, also its initial APIC ID */
 	pthread_mutex_t lock;
+
+	uint8_t apic_id; /* the ID register (bits 31:24), which software may rewrite */
 
 	uint32_t tpr, ldr, dfr, svr;
 	uint32_t esr, esr_pending; /* ESR reads what the last write latched */

@@ -66,7 +66,7 @@
  */
 #define LAPIC_TIMER_MIN_PERIOD_NS 50000ull
 
-#define LAPIC_STATE_VERSION 2 /* 2: the base address */
+#define LAPIC_STATE_VERSION 3 /* 2: the base address; 3: the ID register */
 
 /* Bits a guest may write in each LVT (the timer has no delivery mode). */
 static const uint32_t lvt_writable[LAPIC_NR_LVT] = {
@@ -158,6 +158,7 @@ void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
 {
 	l->chip = chip;
 	l->id = id;
+	l->apic_id = (uint8_t)id;
 	pthread_mutex_init(&l->lock, NULL);
 	regs_reset(l);
 	l->hw_disabled = false;
@@ -277,7 +278,8 @@ bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical)
 		goto out;
 	}
 	if (!logical) {
-		hit = dest == l->id;
+		/* Every APIC whose ID register matches, when software made IDs alias. */
+		hit = dest == l->apic_id;
 		goto out;
 	}
 	mine = (uint8_t)(l->ldr >> 24);
@@ -450,7 +452,7 @@ static uint32_t reg_read(struct lapic *l, unsigned off)
 		return l->lvt[(off - APIC_LVT_TIMER) >> 4];
 	switch (off) {
 	case APIC_ID:
-		return l->id << 24;
+		return (uint32_t)l->apic_id << 24;
 	case APIC_VERSION:
 		return APIC_VERSION_VALUE;
 	case APIC_TPR:
@@ -552,6 +554,9 @@ static void reg_write(struct lapic *l, unsigned off, uint32_t val)
 		goto out;
 	}
 	switch (off) {
+	case APIC_ID:
+		l->apic_id = (uint8_t)(val >> 24); /* all 8 bits, as since the Pentium 4 */
+		break;
 	case APIC_TPR:
 		l->tpr = val & 0xff;
 		summary_update(l);
@@ -683,8 +688,9 @@ int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 	pthread_mutex_lock(&l->lock);
 	l->base = value & ~0xfffull;
 	if (disable && !l->hw_disabled) {
-		/* Re-enabling later finds the power-on state. */
+		/* Re-enabling later finds the power-on state, the initial APIC ID too. */
 		regs_reset(l);
+		l->apic_id = (uint8_t)l->id;
 		l->hw_disabled = true;
 	} else if (!disable && l->hw_disabled) {
 		l->hw_disabled = false;
@@ -777,6 +783,7 @@ void lapic_save(struct lapic *l, struct state_writer *w)
 	state_put_u8(w, atomic_load(&l->nmi_pending));
 	state_put_u8(w, atomic_load(&l->extint_req));
 	state_put_u64(w, l->base);
+	state_put_u8(w, l->apic_id);
 	state_section_end(w);
 	pthread_mutex_unlock(&l->lock);
 }
@@ -790,6 +797,7 @@ struct lapic_image {
 	uint64_t elapsed, remaining;
 	uint8_t flags[7];
 	uint64_t base;
+	uint8_t apic_id;
 };
 
 static int image_check(const struct lapic *l, const struct lapic_image *s, struct err *err)
@@ -858,6 +866,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 	for (unsigned i = 0; i < 7; i++)
 		s.flags[i] = state_get_u8(r);
 	s.base = version >= 2 ? state_get_u64(r) : APIC_DEFAULT_BASE;
+	s.apic_id = version >= 3 ? state_get_u8(r) : (uint8_t)l->id;
 	rc = state_section_close(r, err);
 	if (rc < 0)
 		return err_wrap(err, "lapic: cpu %u", l->id);
@@ -887,6 +896,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 		     s.remaining == UINT64_MAX ? UINT64_MAX : now + s.remaining);
 	l->hw_disabled = s.flags[0];
 	l->base = s.base;
+	l->apic_id = s.apic_id;
 	page_publish(l);
 	l->init_pending = s.flags[1];
 	l->wait_sipi = s.flags[2];

@@ -215,9 +215,19 @@ static void test_lapic_id_version_svr(void **state)
 	assert_int_equal(lrd(f, 1, APIC_LVT_TIMER), 0x40);
 	lwr(f, 1, APIC_SVR, 0x0ff);
 	assert_int_equal(lrd(f, 1, APIC_LVT_TIMER), 0x10040);
-	/* ID is read-only. */
+	/* The xAPIC ID register takes all of bits 31:24; physical IPIs follow it. */
+	lwr(f, 1, APIC_ID, 0xffffffff);
+	assert_int_equal(lrd(f, 1, APIC_ID), 0xffu << 24);
 	lwr(f, 1, APIC_ID, 5u << 24);
-	assert_int_equal(lrd(f, 1, APIC_ID), 1u << 24);
+	assert_int_equal(lrd(f, 1, APIC_ID), 5u << 24);
+	lwr(f, 1, APIC_SVR, 0x1ff);
+	lwr(f, 0, APIC_ICR_HI, 1u << 24);
+	lwr(f, 0, APIC_ICR_LO, 0x40);
+	assert_false(irr_has(f, 1, 0x40));
+	lwr(f, 0, APIC_ICR_HI, 5u << 24);
+	lwr(f, 0, APIC_ICR_LO, 0x40);
+	assert_true(irr_has(f, 1, 0x40));
+	lwr(f, 1, APIC_SVR, 0xff);
 
 	assert_int_equal(irqchip_apic_base(f->chip, 0), 0xfee00900);
 	assert_int_equal(irqchip_apic_base(f->chip, 1), 0xfee00800);
@@ -237,6 +247,7 @@ static void test_lapic_id_version_svr(void **state)
 	assert_int_equal(lrd(f, 1, APIC_VERSION), 0xffffffff); /* nothing decodes the page */
 	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00800), 0);
 	assert_int_equal(lrd(f, 1, APIC_SVR), 0xff); /* back in its power-on state */
+	assert_int_equal(lrd(f, 1, APIC_ID), 1u << 24);
 	fx_free(f);
 }
 
