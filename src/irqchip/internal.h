@@ -164,6 +164,7 @@ unsigned irq_deliver(struct irqchip *chip, const struct irq_msg *m);
 void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id);
 void lapic_destroy(struct lapic *l);
 bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical);
+bool lapic_id_is(struct lapic *l, uint8_t id);
 bool lapic_accept(struct lapic *l, const struct irq_msg *m);
 int lapic_take(struct lapic *l);
 void lapic_save(struct lapic *l, struct state_writer *w);

@@ -52,6 +52,33 @@ unsigned irq_deliver(struct irqchip *chip, const struct irq_msg *m)
 	return n;
 }
 
+int irqchip_send_ipi_mask(struct irqchip *chip, unsigned cpu, uint64_t bitmap, uint64_t min,
+			  uint32_t icr)
+{
+	struct irq_msg m = {
+	    .vector = (uint8_t)icr,
+	    .mode = (uint8_t)((icr >> 8) & 7),
+	    .level = icr & (1u << 15),
+	    .shorthand = SH_NONE,
+	    .src = cpu,
+	};
+	int n = 0;
+
+	if (cpu >= chip->nr_cpus || (m.mode != DM_FIXED && m.mode != DM_NMI))
+		return -EINVAL;
+	if (m.mode == DM_NMI)
+		m.level = false;
+	/* xAPIC IDs are 8 bits: bits for IDs past 0xff name nobody. */
+	for (; bitmap && min <= 0xff; bitmap >>= 1, min++) {
+		if (!(bitmap & 1))
+			continue;
+		for (unsigned t = 0; t < chip->nr_cpus; t++)
+			if (lapic_id_is(&chip->lapics[t], (uint8_t)min))
+				n += lapic_accept(&chip->lapics[t], &m);
+	}
+	return n;
+}
+
 void irqchip_set_irq(struct irqchip *chip, unsigned gsi, int level)
 {
 	if (gsi >= IRQCHIP_NR_GSIS) {

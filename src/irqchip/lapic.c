@@ -292,6 +292,17 @@ out:
 	return hit;
 }
 
+/* An enabled APIC whose ID register holds id, broadcast or not. */
+bool lapic_id_is(struct lapic *l, uint8_t id)
+{
+	bool hit;
+
+	pthread_mutex_lock(&l->lock);
+	hit = !l->hw_disabled && l->apic_id == id;
+	pthread_mutex_unlock(&l->lock);
+	return hit;
+}
+
 int lapic_take(struct lapic *l)
 {
 	int v;

@@ -350,6 +350,28 @@ static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 	}
 }
 
+/*
+ * KVM_HC_SEND_IPI (Linux, Documentation/virt/kvm/x86/hypercalls.rst): a0
+ * and a1 are a bitmap of APIC IDs from a2 on, 64 bits each (32 outside
+ * 64-bit mode), a3 the ICR's low word. Returns how many vCPUs took the IPI.
+ */
+static int64_t soft_hypercall(void *opaque, uint64_t nr, const uint64_t a[4], bool mode64)
+{
+	struct soft_vcpu *sv = opaque;
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	uint64_t min = (uint32_t)a[2]; /* KVM reads 32 bits of it */
+	int lo, hi;
+
+	if (nr != KVM_HC_SEND_IPI)
+		return -KVM_ENOSYS;
+	lo = irqchip_send_ipi_mask(chip, sv->vcpu->id, a[0], min, (uint32_t)a[3]);
+	if (lo < 0)
+		return -KVM_EINVAL;
+	hi = irqchip_send_ipi_mask(chip, sv->vcpu->id, a[1], min + (mode64 ? 64 : 32),
+				   (uint32_t)a[3]);
+	return lo + (hi < 0 ? 0 : hi);
+}
+
 static const struct cpu_ops soft_cpu_ops = {
 	.translate = soft_translate,
 	.mmio = soft_mmio,
@@ -359,6 +381,7 @@ static const struct cpu_ops soft_cpu_ops = {
 	.rdtsc = soft_rdtsc,
 	.rdmsr = soft_rdmsr,
 	.wrmsr = soft_wrmsr,
+	.hypercall = soft_hypercall,
 };
 
 /* ---- waking and sleeping -------------------------------------------------- */

@@ -58,7 +58,21 @@ struct cpu_ops {
 	 * own register). May be NULL.
 	 */
 	int (*tpr)(void *opaque, bool is_write, uint8_t *tpr);
+	/*
+	 * A KVM hypercall from ring 0 other than KVM_HC_VAPIC_POLL_IRQ: nr and
+	 * the arguments (RBX, RCX, RDX, RSI; already cut to 32 bits outside
+	 * 64-bit mode). Returns what goes back in RAX, -KVM_ENOSYS for a number
+	 * it does not know. May be NULL: every such number is then unknown.
+	 */
+	int64_t (*hypercall)(void *opaque, uint64_t nr, const uint64_t a[4], bool mode64);
 };
+
+/* KVM's hypercall numbers and errors (Linux, include/uapi/linux/kvm_para.h). */
+#define KVM_HC_VAPIC_POLL_IRQ 1
+#define KVM_HC_SEND_IPI	      10
+#define KVM_ENOSYS	      1000
+#define KVM_EINVAL	      22
+#define KVM_EPERM	      1
 
 /* Why cpu_run/cpu_step returned. */
 enum cpu_exit {
