@@ -78,7 +78,7 @@ struct lapic {
 	_Atomic bool extint_ok;	  /* PIC INTR reaches this CPU (LINT0 ExtINT / disabled) */
 	_Atomic bool extint_req;  /* an ExtINT message arrived from the IOAPIC */
 	_Atomic bool pic_sampled; /* has_interrupt saw PIC INTR high: INTA follows */
-	_Atomic bool nmi_pending;
+	_Atomic unsigned nmi_pending; /* NMIs not yet taken, up to IRQCHIP_NMI_MAX */
 };
 
 #define IOAPIC_NR_PINS IRQCHIP_NR_GSIS

@@ -75,8 +75,12 @@ int irqchip_take_interrupt(struct irqchip *chip, unsigned cpu);
 int irqchip_send_ipi_mask(struct irqchip *chip, unsigned cpu, uint64_t bitmap, uint64_t min,
 			  uint32_t icr);
 
-/* NMI pending (LVT/ICR delivery mode NMI)? Taking it clears it. */
-bool irqchip_take_nmi(struct irqchip *chip, unsigned cpu);
+/*
+ * How many NMIs (LVT/ICR delivery mode NMI) arrived since the last call:
+ * 0 to IRQCHIP_NMI_MAX, more are dropped. Taking them clears the count.
+ */
+#define IRQCHIP_NMI_MAX 2
+unsigned irqchip_take_nmis(struct irqchip *chip, unsigned cpu);
 
 enum irqchip_startup { STARTUP_NONE, STARTUP_INIT, STARTUP_SIPI };
 

@@ -167,7 +167,7 @@ void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
 	/* An AP listens for SIPI only after an INIT, as after firmware parked it. */
 	l->wait_sipi = false;
 	l->init_pending = l->sipi_pending = false;
-	atomic_store(&l->nmi_pending, false);
+	atomic_store(&l->nmi_pending, 0);
 	if (id == 0) {
 		/* What a PC BIOS leaves on the BSP: enabled, virtual-wire LINT0, NMI on LINT1. */
 		l->svr = SVR_ENABLE | 0xff;
@@ -220,6 +220,19 @@ static bool accept_fixed(struct lapic *l, unsigned vector, bool level)
 	return true;
 }
 
+/*
+ * NMIs count: two can arrive before the CPU takes either, and it then
+ * handles one and latches the other. More than that would only be latched
+ * once, so they are dropped here already.
+ */
+static void nmi_arrive(struct lapic *l)
+{
+	unsigned n = atomic_load(&l->nmi_pending);
+
+	while (n < IRQCHIP_NMI_MAX && !atomic_compare_exchange_weak(&l->nmi_pending, &n, n + 1))
+		;
+}
+
 bool lapic_accept(struct lapic *l, const struct irq_msg *m)
 {
 	bool ok = false;
@@ -233,7 +246,7 @@ bool lapic_accept(struct lapic *l, const struct irq_msg *m)
 		ok = accept_fixed(l, m->vector, m->level);
 		break;
 	case DM_NMI:
-		atomic_store(&l->nmi_pending, true);
+		nmi_arrive(l);
 		ok = true;
 		break;
 	case DM_INIT:
@@ -713,11 +726,11 @@ int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 	return 0;
 }
 
-bool irqchip_take_nmi(struct irqchip *chip, unsigned cpu)
+unsigned irqchip_take_nmis(struct irqchip *chip, unsigned cpu)
 {
 	if (cpu >= chip->nr_cpus)
-		return false;
-	return atomic_exchange(&chip->lapics[cpu].nmi_pending, false);
+		return 0;
+	return atomic_exchange(&chip->lapics[cpu].nmi_pending, 0);
 }
 
 enum irqchip_startup irqchip_take_startup(struct irqchip *chip, unsigned cpu, uint8_t *vector)
@@ -791,7 +804,7 @@ void lapic_save(struct lapic *l, struct state_writer *w)
 	state_put_u8(w, l->wait_sipi);
 	state_put_u8(w, l->sipi_pending);
 	state_put_u8(w, l->sipi_vector);
-	state_put_u8(w, atomic_load(&l->nmi_pending));
+	state_put_u8(w, (uint8_t)atomic_load(&l->nmi_pending));
 	state_put_u8(w, atomic_load(&l->extint_req));
 	state_put_u64(w, l->base);
 	state_put_u8(w, l->apic_id);
@@ -834,7 +847,7 @@ static int image_check(const struct lapic *l, const struct lapic_image *s, struc
 	if (s->elapsed > max_period || (s->remaining != UINT64_MAX && s->remaining > max_period))
 		return err_set(err, -EINVAL, "lapic: cpu %u: timer state is out of range", l->id);
 	for (unsigned i = 0; i < 7; i++)
-		if (s->flags[i] > 1 && i != 4)
+		if (s->flags[i] > (i == 5 ? IRQCHIP_NMI_MAX : 1) && i != 4)
 			return err_set(err, -EINVAL, "lapic: cpu %u: flag %u is %u", l->id, i,
 				       s->flags[i]);
 	if ((s->base & 0xfff) || s->base >> 52)

@@ -76,7 +76,12 @@ struct soft_vcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool wake;
-	bool nmi_pending; /* taken from the irqchip, waiting for the previous NMI's IRET */
+	/*
+	 * NMIs taken from the irqchip and not delivered yet: at most one while
+	 * an NMI handler runs (the CPU latches one until its IRET), two
+	 * otherwise (one goes in now, the other waits for that IRET).
+	 */
+	unsigned nmi_pending;
 	int64_t tsc_offset; /* guest TSC minus the VM's nanosecond clock */
 	uint64_t kvm_system_time; /* MSR_KVM_SYSTEM_TIME_NEW as last written */
 	uint64_t kvm_wall_clock;  /* MSR_KVM_WALL_CLOCK_NEW as last written */
@@ -607,18 +612,21 @@ static void soft_vcpu_startup(struct soft_vcpu *sv)
 static int soft_vcpu_nmi(struct soft_vcpu *sv)
 {
 	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
-	int r;
+	unsigned max = sv->cpu.nmi_blocked ? 1 : IRQCHIP_NMI_MAX;
+	int r = 0;
 
-	if (irqchip_take_nmi(chip, sv->vcpu->id))
-		sv->nmi_pending = true;
+	sv->nmi_pending += irqchip_take_nmis(chip, sv->vcpu->id);
+	if (sv->nmi_pending > max)
+		sv->nmi_pending = max;
 	if (!sv->nmi_pending || sv->cpu.intr_shadow)
-		return 0;
+		goto out;
 	r = cpu_nmi(&sv->cpu);
 	if (r == 0) {
-		sv->nmi_pending = false;
+		sv->nmi_pending--;
 		sv->halted = false;
 	}
-	atomic_store(&sv->cpu.nmi_pending, sv->nmi_pending);
+out:
+	atomic_store(&sv->cpu.nmi_pending, sv->nmi_pending != 0);
 	return r < 0 ? -1 : 0;
 }
 
