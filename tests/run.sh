@@ -382,6 +382,7 @@ guest_tests() {
 		guest_case hypercall "$g/hypercall.elf" 0 "" "$e" --mem 64M
 		guest_case intfault "$g/intfault.elf" 0 "" "$e" --mem 64M
 		guest_case nmi "$g/nmi.elf" 0 "" "$e" --mem 64M
+		guest_case apicid "$g/apicid.elf" 0 "" "$e" --mem 64M
 		guest_case btcode "$g/btcode.elf" 0 "" "$e" --mem 64M
 		guest_case btsmp "$g/btsmp.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case nmishadow "$g/nmishadow.elf" 0 "" "$e" --mem 64M --cpus 2

@@ -490,6 +490,13 @@ static void test_ioapic_edge(void **state)
 	enable_all(f);
 	assert_int_equal(io_rd(f, 0), 2u << 24); /* ID = nr_cpus, as the MADT says */
 	assert_int_equal(io_rd(f, 1), 0x00170011);
+	/* The 82093AA's ID is bits 27:24; arbitration follows it and is read-only. */
+	io_wr(f, 0, 0xffffffff);
+	assert_int_equal(io_rd(f, 0), 0x0f000000);
+	assert_int_equal(io_rd(f, 2), 0x0f000000);
+	io_wr(f, 2, 0);
+	assert_int_equal(io_rd(f, 2), 0x0f000000);
+	io_wr(f, 0, 2u << 24);
 	assert_int_equal(io_rd(f, 0x10 + 8), 0x10000); /* masked at reset */
 
 	redir_set(f, 4, 0x45, 1u << 24);
