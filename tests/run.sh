@@ -387,6 +387,7 @@ guest_tests() {
 		guest_case btsmp "$g/btsmp.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case nmishadow "$g/nmishadow.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case nmitwo "$g/nmitwo.elf" 0 "" "$e" --mem 64M --cpus 2
+		guest_case lowprio "$g/lowprio.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case udstream "$g/udstream.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case cpuloop "$g/cpuloop.elf" 0 "" "$e" --mem 64M
 		guest_case pagefault "$g/pagefault.elf" 0 "" "$e" --mem 64M

@@ -165,6 +165,8 @@ void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id);
 void lapic_destroy(struct lapic *l);
 bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical);
 bool lapic_id_is(struct lapic *l, uint8_t id);
+/* The TPR lowest-priority arbitration compares, or -1 when fixed interrupts are refused. */
+int lapic_task_priority(struct lapic *l);
 bool lapic_accept(struct lapic *l, const struct irq_msg *m);
 int lapic_take(struct lapic *l);
 void lapic_save(struct lapic *l, struct state_writer *w);

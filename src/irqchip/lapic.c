@@ -305,6 +305,17 @@ out:
 	return hit;
 }
 
+int lapic_task_priority(struct lapic *l)
+{
+	int tpr = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (!l->hw_disabled && sw_enabled(l))
+		tpr = (int)l->tpr;
+	pthread_mutex_unlock(&l->lock);
+	return tpr;
+}
+
 /* An enabled APIC whose ID register holds id, broadcast or not. */
 bool lapic_id_is(struct lapic *l, uint8_t id)
 {

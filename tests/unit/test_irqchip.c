@@ -689,6 +689,29 @@ static void test_misc_paths(void **state)
 	assert_int_equal(irqchip_take_interrupt(f->chip, 1), 0x66);
 	lwr(f, 1, APIC_EOI, 0);
 	lwr(f, 0, APIC_SVR, 0x1ff);
+	/* It goes to the lowest TPR, not to the lowest-numbered CPU; ties to the lowest-numbered. */
+	lwr(f, 0, APIC_TPR, 0x30);
+	lwr(f, 1, APIC_TPR, 0x20);
+	lwr(f, 2, APIC_TPR, 0x10);
+	lwr(f, 0, APIC_ICR_HI, 0x01000000);
+	lwr(f, 0, APIC_ICR_LO, 0x900 | 0x67);
+	assert_true(irr_has(f, 2, 0x67));
+	assert_false(irr_has(f, 0, 0x67) || irr_has(f, 1, 0x67));
+	lwr(f, 1, APIC_TPR, 0x10);
+	lwr(f, 0, APIC_ICR_LO, 0x900 | 0x68);
+	assert_true(irr_has(f, 1, 0x68));
+	assert_false(irr_has(f, 0, 0x68) || irr_has(f, 2, 0x68));
+	/* Only the addressed APICs take part. */
+	lwr(f, 1, APIC_LDR, 0x02000000);
+	lwr(f, 2, APIC_TPR, 0x40);
+	lwr(f, 0, APIC_ICR_LO, 0x900 | 0x69);
+	assert_true(irr_has(f, 0, 0x69));
+	assert_false(irr_has(f, 1, 0x69) || irr_has(f, 2, 0x69));
+	for (unsigned i = 0; i < 3; i++) {
+		assert_true(irqchip_take_interrupt(f->chip, i) >= 0);
+		lwr(f, i, APIC_EOI, 0);
+		lwr(f, i, APIC_TPR, 0);
+	}
 
 	/* Reprogramming the LAPIC timer kicks its CPU. */
 	kicks = atomic_load(&f->kicks[2]);
