@@ -390,8 +390,12 @@ guest_tests() {
 		guest_case intfault "$g/intfault.elf" 0 "" "$e" --mem 64M
 		guest_case nmi "$g/nmi.elf" 0 "" "$e" --mem 64M
 		guest_case debug "$g/debug.elf" 0 "" "$e" --mem 64M
+		guest_case apicid "$g/apicid.elf" 0 "" "$e" --mem 64M
 		guest_case btcode "$g/btcode.elf" 0 "" "$e" --mem 64M
 		guest_case btsmp "$g/btsmp.elf" 0 "" "$e" --mem 64M --cpus 2
+		guest_case nmishadow "$g/nmishadow.elf" 0 "" "$e" --mem 64M --cpus 2
+		guest_case nmitwo "$g/nmitwo.elf" 0 "" "$e" --mem 64M --cpus 2
+		guest_case lowprio "$g/lowprio.elf" 0 "" "$e" --mem 64M --cpus 2
 		guest_case udstream "$g/udstream.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case cpuloop "$g/cpuloop.elf" 0 "" "$e" --mem 64M
 		guest_case pagefault "$g/pagefault.elf" 0 "" "$e" --mem 64M

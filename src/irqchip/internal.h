@@ -51,8 +51,10 @@ struct irq_msg {
 
 struct lapic {
 	struct irqchip *chip;
-	unsigned id;
+	unsigned id; /* the vCPU's index, also its initial APIC ID */
 	pthread_mutex_t lock;
+
+	uint8_t apic_id; /* the ID register (bits 31:24), which software may rewrite */
 
 	uint32_t tpr, ldr, dfr, svr;
 	uint32_t esr, esr_pending; /* ESR reads what the last write latched */
@@ -76,7 +78,7 @@ struct lapic {
 	_Atomic bool extint_ok;	  /* PIC INTR reaches this CPU (LINT0 ExtINT / disabled) */
 	_Atomic bool extint_req;  /* an ExtINT message arrived from the IOAPIC */
 	_Atomic bool pic_sampled; /* has_interrupt saw PIC INTR high: INTA follows */
-	_Atomic bool nmi_pending;
+	_Atomic unsigned nmi_pending; /* NMIs not yet taken, up to IRQCHIP_NMI_MAX */
 };
 
 #define IOAPIC_NR_PINS IRQCHIP_NR_GSIS
@@ -162,6 +164,9 @@ unsigned irq_deliver(struct irqchip *chip, const struct irq_msg *m);
 void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id);
 void lapic_destroy(struct lapic *l);
 bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical);
+bool lapic_id_is(struct lapic *l, uint8_t id);
+/* The TPR lowest-priority arbitration compares, or -1 when fixed interrupts are refused. */
+int lapic_task_priority(struct lapic *l);
 bool lapic_accept(struct lapic *l, const struct irq_msg *m);
 int lapic_take(struct lapic *l);
 void lapic_save(struct lapic *l, struct state_writer *w);

@@ -26,13 +26,16 @@
 #define RTE_WRITABLE_LO	 0x0001afffull
 #define RTE_WRITABLE	 (0xff00000000000000ull | RTE_WRITABLE_LO)
 
+/* The 82093AA's ID is 4 bits (register bits 27:24); 31:28 are reserved. */
+#define IOAPIC_ID_MASK 0xfu
+
 #define IOAPIC_STATE_VERSION 1
 
 void ioapic_init(struct ioapic *io, uint32_t id)
 {
 	pthread_mutex_init(&io->lock, NULL);
 	io->regsel = 0;
-	io->id = id & 0xff;
+	io->id = id & IOAPIC_ID_MASK;
 	io->pins = 0;
 	for (unsigned i = 0; i < IOAPIC_NR_PINS; i++)
 		io->redir[i] = RTE_MASKED;
@@ -127,7 +130,7 @@ static uint32_t reg_read(const struct ioapic *io)
 	case IOAPIC_REG_VERSION:
 		return IOAPIC_VERSION_VALUE;
 	case IOAPIC_REG_ARB:
-		return (io->id & 0xf) << 24;
+		return io->id << 24; /* loaded from the ID, as after a reset */
 	}
 	if (idx >= IOAPIC_REG_REDIR && idx < IOAPIC_REG_REDIR + 2 * IOAPIC_NR_PINS) {
 		uint64_t e = io->redir[(idx - IOAPIC_REG_REDIR) / 2];
@@ -160,7 +163,7 @@ static void reg_write(struct irqchip *chip, uint32_t val)
 	unsigned idx = io->regsel;
 
 	if (idx == IOAPIC_REG_ID) {
-		io->id = val >> 24;
+		io->id = (val >> 24) & IOAPIC_ID_MASK;
 		return;
 	}
 	if (idx >= IOAPIC_REG_REDIR && idx < IOAPIC_REG_REDIR + 2 * IOAPIC_NR_PINS)
@@ -251,7 +254,7 @@ int ioapic_load(struct irqchip *chip, struct state_reader *r, struct err *err)
 				       (unsigned long long)e);
 	}
 	pthread_mutex_lock(&io->lock);
-	io->id = id;
+	io->id = id & IOAPIC_ID_MASK; /* what the register could hold */
 	io->regsel = regsel;
 	io->pins = pins;
 	memcpy(io->redir, redir, sizeof(redir));

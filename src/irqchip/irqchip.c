@@ -35,19 +35,70 @@ static bool targeted(struct irqchip *chip, unsigned cpu, const struct irq_msg *m
 }
 
 /*
- * The APIC bus: one message to every LAPIC it addresses (lowest priority:
- * to the lowest-numbered one that accepts). Returns how many accepted it.
+ * Lowest priority (SDM 11.6.2.4, Pentium 4 and Xeon): the bus gives the
+ * message to the addressed processor whose task priority is lowest, as
+ * the chipset does from the TPRs the processors report; there is no focus
+ * processor. Ties go to the lowest-numbered CPU, always the same one, as
+ * the SDM warns a chipset may do. Returns the CPU, or -1 when every
+ * addressed APIC would refuse it (software-disabled).
  */
+static int lowest_priority(struct irqchip *chip, const struct irq_msg *m)
+{
+	int best = -1, best_tpr = 0x100;
+
+	for (unsigned cpu = 0; cpu < chip->nr_cpus; cpu++) {
+		int tpr;
+
+		if (!targeted(chip, cpu, m))
+			continue;
+		tpr = lapic_task_priority(&chip->lapics[cpu]);
+		if (tpr >= 0 && tpr < best_tpr) {
+			best = (int)cpu;
+			best_tpr = tpr;
+		}
+	}
+	return best;
+}
+
+/* The APIC bus: one message to every LAPIC it addresses. Returns how many accepted it. */
 unsigned irq_deliver(struct irqchip *chip, const struct irq_msg *m)
 {
 	unsigned n = 0;
+	int cpu;
 
-	for (unsigned cpu = 0; cpu < chip->nr_cpus; cpu++) {
-		if (!targeted(chip, cpu, m))
+	if (m->mode == DM_LOWEST) {
+		cpu = lowest_priority(chip, m);
+		return cpu >= 0 && lapic_accept(&chip->lapics[cpu], m);
+	}
+	for (unsigned t = 0; t < chip->nr_cpus; t++)
+		if (targeted(chip, t, m))
+			n += lapic_accept(&chip->lapics[t], m);
+	return n;
+}
+
+int irqchip_send_ipi_mask(struct irqchip *chip, unsigned cpu, uint64_t bitmap, uint64_t min,
+			  uint32_t icr)
+{
+	struct irq_msg m = {
+	    .vector = (uint8_t)icr,
+	    .mode = (uint8_t)((icr >> 8) & 7),
+	    .level = icr & (1u << 15),
+	    .shorthand = SH_NONE,
+	    .src = cpu,
+	};
+	int n = 0;
+
+	if (cpu >= chip->nr_cpus || (m.mode != DM_FIXED && m.mode != DM_NMI))
+		return -EINVAL;
+	if (m.mode == DM_NMI)
+		m.level = false;
+	/* xAPIC IDs are 8 bits: bits for IDs past 0xff name nobody. */
+	for (; bitmap && min <= 0xff; bitmap >>= 1, min++) {
+		if (!(bitmap & 1))
 			continue;
-		n += lapic_accept(&chip->lapics[cpu], m);
-		if (m->mode == DM_LOWEST && n)
-			break; /* one taker is enough; a refusing APIC passes it on */
+		for (unsigned t = 0; t < chip->nr_cpus; t++)
+			if (lapic_id_is(&chip->lapics[t], (uint8_t)min))
+				n += lapic_accept(&chip->lapics[t], &m);
 	}
 	return n;
 }

@@ -65,8 +65,22 @@ bool irqchip_has_interrupt(struct irqchip *chip, unsigned cpu);
  */
 int irqchip_take_interrupt(struct irqchip *chip, unsigned cpu);
 
-/* NMI pending (LVT/ICR delivery mode NMI)? Taking it clears it. */
-bool irqchip_take_nmi(struct irqchip *chip, unsigned cpu);
+/*
+ * KVM's PV IPI (KVM_HC_SEND_IPI) for one bitmap word: the message ICR low
+ * word icr describes (fixed or NMI; its destination fields are ignored)
+ * from cpu to each APIC ID min + i for bit i of bitmap, by exact physical
+ * ID (0xff is an ID here, not a broadcast). Returns how many LAPICs
+ * accepted it, or -EINVAL for another delivery mode.
+ */
+int irqchip_send_ipi_mask(struct irqchip *chip, unsigned cpu, uint64_t bitmap, uint64_t min,
+			  uint32_t icr);
+
+/*
+ * How many NMIs (LVT/ICR delivery mode NMI) arrived since the last call:
+ * 0 to IRQCHIP_NMI_MAX, more are dropped. Taking them clears the count.
+ */
+#define IRQCHIP_NMI_MAX 2
+unsigned irqchip_take_nmis(struct irqchip *chip, unsigned cpu);
 
 enum irqchip_startup { STARTUP_NONE, STARTUP_INIT, STARTUP_SIPI };
 

@@ -66,7 +66,7 @@
  */
 #define LAPIC_TIMER_MIN_PERIOD_NS 50000ull
 
-#define LAPIC_STATE_VERSION 2 /* 2: the base address */
+#define LAPIC_STATE_VERSION 3 /* 2: the base address; 3: the ID register */
 
 /* Bits a guest may write in each LVT (the timer has no delivery mode). */
 static const uint32_t lvt_writable[LAPIC_NR_LVT] = {
@@ -158,6 +158,7 @@ void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
 {
 	l->chip = chip;
 	l->id = id;
+	l->apic_id = (uint8_t)id;
 	pthread_mutex_init(&l->lock, NULL);
 	regs_reset(l);
 	l->hw_disabled = false;
@@ -166,7 +167,7 @@ void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
 	/* An AP listens for SIPI only after an INIT, as after firmware parked it. */
 	l->wait_sipi = false;
 	l->init_pending = l->sipi_pending = false;
-	atomic_store(&l->nmi_pending, false);
+	atomic_store(&l->nmi_pending, 0);
 	if (id == 0) {
 		/* What a PC BIOS leaves on the BSP: enabled, virtual-wire LINT0, NMI on LINT1. */
 		l->svr = SVR_ENABLE | 0xff;
@@ -219,6 +220,19 @@ static bool accept_fixed(struct lapic *l, unsigned vector, bool level)
 	return true;
 }
 
+/*
+ * NMIs count: two can arrive before the CPU takes either, and it then
+ * handles one and latches the other. More than that would only be latched
+ * once, so they are dropped here already.
+ */
+static void nmi_arrive(struct lapic *l)
+{
+	unsigned n = atomic_load(&l->nmi_pending);
+
+	while (n < IRQCHIP_NMI_MAX && !atomic_compare_exchange_weak(&l->nmi_pending, &n, n + 1))
+		;
+}
+
 bool lapic_accept(struct lapic *l, const struct irq_msg *m)
 {
 	bool ok = false;
@@ -232,7 +246,7 @@ bool lapic_accept(struct lapic *l, const struct irq_msg *m)
 		ok = accept_fixed(l, m->vector, m->level);
 		break;
 	case DM_NMI:
-		atomic_store(&l->nmi_pending, true);
+		nmi_arrive(l);
 		ok = true;
 		break;
 	case DM_INIT:
@@ -277,7 +291,8 @@ bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical)
 		goto out;
 	}
 	if (!logical) {
-		hit = dest == l->id;
+		/* Every APIC whose ID register matches, when software made IDs alias. */
+		hit = dest == l->apic_id;
 		goto out;
 	}
 	mine = (uint8_t)(l->ldr >> 24);
@@ -286,6 +301,28 @@ bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical)
 	else if (l->dfr >> 28 == DFR_MODEL_CLUSTER)
 		hit = (mine >> 4) == (dest >> 4) && (mine & dest & 0xf);
 out:
+	pthread_mutex_unlock(&l->lock);
+	return hit;
+}
+
+int lapic_task_priority(struct lapic *l)
+{
+	int tpr = -1;
+
+	pthread_mutex_lock(&l->lock);
+	if (!l->hw_disabled && sw_enabled(l))
+		tpr = (int)l->tpr;
+	pthread_mutex_unlock(&l->lock);
+	return tpr;
+}
+
+/* An enabled APIC whose ID register holds id, broadcast or not. */
+bool lapic_id_is(struct lapic *l, uint8_t id)
+{
+	bool hit;
+
+	pthread_mutex_lock(&l->lock);
+	hit = !l->hw_disabled && l->apic_id == id;
 	pthread_mutex_unlock(&l->lock);
 	return hit;
 }
@@ -450,7 +487,7 @@ static uint32_t reg_read(struct lapic *l, unsigned off)
 		return l->lvt[(off - APIC_LVT_TIMER) >> 4];
 	switch (off) {
 	case APIC_ID:
-		return l->id << 24;
+		return (uint32_t)l->apic_id << 24;
 	case APIC_VERSION:
 		return APIC_VERSION_VALUE;
 	case APIC_TPR:
@@ -552,6 +589,9 @@ static void reg_write(struct lapic *l, unsigned off, uint32_t val)
 		goto out;
 	}
 	switch (off) {
+	case APIC_ID:
+		l->apic_id = (uint8_t)(val >> 24); /* all 8 bits, as since the Pentium 4 */
+		break;
 	case APIC_TPR:
 		l->tpr = val & 0xff;
 		summary_update(l);
@@ -683,8 +723,9 @@ int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 	pthread_mutex_lock(&l->lock);
 	l->base = value & ~0xfffull;
 	if (disable && !l->hw_disabled) {
-		/* Re-enabling later finds the power-on state. */
+		/* Re-enabling later finds the power-on state, the initial APIC ID too. */
 		regs_reset(l);
+		l->apic_id = (uint8_t)l->id;
 		l->hw_disabled = true;
 	} else if (!disable && l->hw_disabled) {
 		l->hw_disabled = false;
@@ -696,11 +737,11 @@ int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 	return 0;
 }
 
-bool irqchip_take_nmi(struct irqchip *chip, unsigned cpu)
+unsigned irqchip_take_nmis(struct irqchip *chip, unsigned cpu)
 {
 	if (cpu >= chip->nr_cpus)
-		return false;
-	return atomic_exchange(&chip->lapics[cpu].nmi_pending, false);
+		return 0;
+	return atomic_exchange(&chip->lapics[cpu].nmi_pending, 0);
 }
 
 enum irqchip_startup irqchip_take_startup(struct irqchip *chip, unsigned cpu, uint8_t *vector)
@@ -774,9 +815,10 @@ void lapic_save(struct lapic *l, struct state_writer *w)
 	state_put_u8(w, l->wait_sipi);
 	state_put_u8(w, l->sipi_pending);
 	state_put_u8(w, l->sipi_vector);
-	state_put_u8(w, atomic_load(&l->nmi_pending));
+	state_put_u8(w, (uint8_t)atomic_load(&l->nmi_pending));
 	state_put_u8(w, atomic_load(&l->extint_req));
 	state_put_u64(w, l->base);
+	state_put_u8(w, l->apic_id);
 	state_section_end(w);
 	pthread_mutex_unlock(&l->lock);
 }
@@ -790,6 +832,7 @@ struct lapic_image {
 	uint64_t elapsed, remaining;
 	uint8_t flags[7];
 	uint64_t base;
+	uint8_t apic_id;
 };
 
 static int image_check(const struct lapic *l, const struct lapic_image *s, struct err *err)
@@ -815,7 +858,7 @@ static int image_check(const struct lapic *l, const struct lapic_image *s, struc
 	if (s->elapsed > max_period || (s->remaining != UINT64_MAX && s->remaining > max_period))
 		return err_set(err, -EINVAL, "lapic: cpu %u: timer state is out of range", l->id);
 	for (unsigned i = 0; i < 7; i++)
-		if (s->flags[i] > 1 && i != 4)
+		if (s->flags[i] > (i == 5 ? IRQCHIP_NMI_MAX : 1) && i != 4)
 			return err_set(err, -EINVAL, "lapic: cpu %u: flag %u is %u", l->id, i,
 				       s->flags[i]);
 	if ((s->base & 0xfff) || s->base >> 52)
@@ -858,6 +901,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 	for (unsigned i = 0; i < 7; i++)
 		s.flags[i] = state_get_u8(r);
 	s.base = version >= 2 ? state_get_u64(r) : APIC_DEFAULT_BASE;
+	s.apic_id = version >= 3 ? state_get_u8(r) : (uint8_t)l->id;
 	rc = state_section_close(r, err);
 	if (rc < 0)
 		return err_wrap(err, "lapic: cpu %u", l->id);
@@ -887,6 +931,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 		     s.remaining == UINT64_MAX ? UINT64_MAX : now + s.remaining);
 	l->hw_disabled = s.flags[0];
 	l->base = s.base;
+	l->apic_id = s.apic_id;
 	page_publish(l);
 	l->init_pending = s.flags[1];
 	l->wait_sipi = s.flags[2];

@@ -115,7 +115,7 @@ void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subl
 		break;
 	case 0x40000001:
 		out[0] = KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_NOP_IO_DELAY |
-			 KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
+			 KVM_FEATURE_PV_SEND_IPI | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
 		break;
 	case 0x80000000:
 		out[0] = MAX_EXT_LEAF;

@@ -13,6 +13,7 @@
 /* CPUID 0x40000001 EAX: what the soft engine's "KVMKVMKVM" leaves offer. */
 #define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
 #define KVM_FEATURE_NOP_IO_DELAY (1u << 1)
+#define KVM_FEATURE_PV_SEND_IPI (1u << 11) /* KVM_HC_SEND_IPI */
 #define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
 
 /*

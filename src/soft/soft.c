@@ -76,7 +76,12 @@ struct soft_vcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool wake;
-	bool nmi_pending; /* taken from the irqchip, waiting for the previous NMI's IRET */
+	/*
+	 * NMIs taken from the irqchip and not delivered yet: at most one while
+	 * an NMI handler runs (the CPU latches one until its IRET), two
+	 * otherwise (one goes in now, the other waits for that IRET).
+	 */
+	unsigned nmi_pending;
 	int64_t tsc_offset; /* guest TSC minus the VM's nanosecond clock */
 	uint64_t kvm_system_time; /* MSR_KVM_SYSTEM_TIME_NEW as last written */
 	uint64_t kvm_wall_clock;  /* MSR_KVM_WALL_CLOCK_NEW as last written */
@@ -350,6 +355,28 @@ static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 	}
 }
 
+/*
+ * KVM_HC_SEND_IPI (Linux, Documentation/virt/kvm/x86/hypercalls.rst): a0
+ * and a1 are a bitmap of APIC IDs from a2 on, 64 bits each (32 outside
+ * 64-bit mode), a3 the ICR's low word. Returns how many vCPUs took the IPI.
+ */
+static int64_t soft_hypercall(void *opaque, uint64_t nr, const uint64_t a[4], bool mode64)
+{
+	struct soft_vcpu *sv = opaque;
+	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
+	uint64_t min = (uint32_t)a[2]; /* KVM reads 32 bits of it */
+	int lo, hi;
+
+	if (nr != KVM_HC_SEND_IPI)
+		return -KVM_ENOSYS;
+	lo = irqchip_send_ipi_mask(chip, sv->vcpu->id, a[0], min, (uint32_t)a[3]);
+	if (lo < 0)
+		return -KVM_EINVAL;
+	hi = irqchip_send_ipi_mask(chip, sv->vcpu->id, a[1], min + (mode64 ? 64 : 32),
+				   (uint32_t)a[3]);
+	return lo + (hi < 0 ? 0 : hi);
+}
+
 static const struct cpu_ops soft_cpu_ops = {
 	.translate = soft_translate,
 	.mmio = soft_mmio,
@@ -359,6 +386,7 @@ static const struct cpu_ops soft_cpu_ops = {
 	.rdtsc = soft_rdtsc,
 	.rdmsr = soft_rdmsr,
 	.wrmsr = soft_wrmsr,
+	.hypercall = soft_hypercall,
 };
 
 /* ---- waking and sleeping -------------------------------------------------- */
@@ -584,18 +612,21 @@ static void soft_vcpu_startup(struct soft_vcpu *sv)
 static int soft_vcpu_nmi(struct soft_vcpu *sv)
 {
 	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
-	int r;
+	unsigned max = sv->cpu.nmi_blocked ? 1 : IRQCHIP_NMI_MAX;
+	int r = 0;
 
-	if (irqchip_take_nmi(chip, sv->vcpu->id))
-		sv->nmi_pending = true;
+	sv->nmi_pending += irqchip_take_nmis(chip, sv->vcpu->id);
+	if (sv->nmi_pending > max)
+		sv->nmi_pending = max;
 	if (!sv->nmi_pending || sv->cpu.intr_shadow)
-		return 0;
+		goto out;
 	r = cpu_nmi(&sv->cpu);
 	if (r == 0) {
-		sv->nmi_pending = false;
+		sv->nmi_pending--;
 		sv->halted = false;
 	}
-	atomic_store(&sv->cpu.nmi_pending, sv->nmi_pending);
+out:
+	atomic_store(&sv->cpu.nmi_pending, sv->nmi_pending != 0);
 	return r < 0 ? -1 : 0;
 }
 
@@ -654,7 +685,7 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 	atomic_store(&sv->cpu.exit_request, false);
 	pending = irqchip_has_interrupt(chip, vcpu->id);
 	/* An interrupt held off by the STI/MOV SS shadow: one instruction, then deliver. */
-	if (sv->cpu.intr_shadow && pending)
+	if (sv->cpu.intr_shadow && (pending || sv->nmi_pending))
 		batch = 1;
 	atomic_store(&sv->cpu.irq_pending, pending);
 	rc = cpu_run(&sv->cpu, batch);

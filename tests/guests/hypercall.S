@@ -1,7 +1,10 @@
 /*
  * tests/guests/hypercall.S: KVM's hypercall ABI through VMCALL and VMMCALL
- * (KVM_HC_VAPIC_POLL_IRQ answers 0, an unknown number -KVM_ENOSYS), and
- * IA32_MISC_ENABLE's writable architectural bits reading back as written.
+ * (KVM_HC_VAPIC_POLL_IRQ answers 0, an unknown number -KVM_ENOSYS),
+ * KVM_HC_SEND_IPI as CPUID 0x40000001 offers it (a fixed IPI to this CPU's
+ * own APIC ID lands in its IRR; IDs nobody has count 0; INIT is
+ * -KVM_EINVAL), and IA32_MISC_ENABLE's writable architectural bits reading
+ * back as written.
  */
 #include "lib32.inc"
 
@@ -9,6 +12,9 @@
 /* fast strings, TCC, EIST, MONITOR, limit CPUID, xTPR, XD disable */
 #define MISC_WRITABLE_LO 0x00c50009
 #define MISC_WRITABLE_HI 0x00000004
+#define KVM_HC_SEND_IPI 10
+#define PV_IPI_VECTOR 0x40
+#define IRR_PV_IPI (LAPIC + 0x200 + (PV_IPI_VECTOR / 32) * 0x10)
 
 	.text
 	.globl main
@@ -24,6 +30,45 @@ main:
 	PRINT "\nvmmcall 1: "
 	mov $1, %eax
 	vmmcall
+	call puthex
+	PRINT "\n"
+
+	/* KVM_FEATURE_PV_SEND_IPI, bit 11. */
+	mov $0x40000001, %eax
+	cpuid
+	shr $11, %eax
+	and $1, %eax
+	PRINT "pv send ipi offered: "
+	call puthex
+	/* Interrupts stay off: the IPI waits in IRR. */
+	mov $KVM_HC_SEND_IPI, %eax
+	mov $1, %ebx /* APIC ID min + 0 */
+	xor %ecx, %ecx
+	xor %edx, %edx /* min: this CPU's ID, 0 */
+	mov $PV_IPI_VECTOR, %esi /* fixed */
+	vmcall
+	PRINT "\nsend_ipi to self: "
+	call puthex
+	mov IRR_PV_IPI, %eax
+	shr $(PV_IPI_VECTOR % 32), %eax
+	and $1, %eax
+	PRINT ", irr: "
+	call puthex
+	mov $KVM_HC_SEND_IPI, %eax
+	mov $-1, %ebx
+	mov $-1, %ecx
+	mov $-1, %edx /* IDs past 0xff: nobody */
+	mov $PV_IPI_VECTOR, %esi
+	vmcall
+	PRINT "\nsend_ipi to nobody: "
+	call puthex
+	mov $KVM_HC_SEND_IPI, %eax
+	mov $1, %ebx
+	xor %ecx, %ecx
+	xor %edx, %edx
+	mov $0x500, %esi /* INIT */
+	vmcall
+	PRINT "\nsend_ipi INIT: "
 	call puthex
 	PRINT "\n"
 

@@ -215,9 +215,19 @@ static void test_lapic_id_version_svr(void **state)
 	assert_int_equal(lrd(f, 1, APIC_LVT_TIMER), 0x40);
 	lwr(f, 1, APIC_SVR, 0x0ff);
 	assert_int_equal(lrd(f, 1, APIC_LVT_TIMER), 0x10040);
-	/* ID is read-only. */
+	/* The xAPIC ID register takes all of bits 31:24; physical IPIs follow it. */
+	lwr(f, 1, APIC_ID, 0xffffffff);
+	assert_int_equal(lrd(f, 1, APIC_ID), 0xffu << 24);
 	lwr(f, 1, APIC_ID, 5u << 24);
-	assert_int_equal(lrd(f, 1, APIC_ID), 1u << 24);
+	assert_int_equal(lrd(f, 1, APIC_ID), 5u << 24);
+	lwr(f, 1, APIC_SVR, 0x1ff);
+	lwr(f, 0, APIC_ICR_HI, 1u << 24);
+	lwr(f, 0, APIC_ICR_LO, 0x40);
+	assert_false(irr_has(f, 1, 0x40));
+	lwr(f, 0, APIC_ICR_HI, 5u << 24);
+	lwr(f, 0, APIC_ICR_LO, 0x40);
+	assert_true(irr_has(f, 1, 0x40));
+	lwr(f, 1, APIC_SVR, 0xff);
 
 	assert_int_equal(irqchip_apic_base(f->chip, 0), 0xfee00900);
 	assert_int_equal(irqchip_apic_base(f->chip, 1), 0xfee00800);
@@ -237,6 +247,7 @@ static void test_lapic_id_version_svr(void **state)
 	assert_int_equal(lrd(f, 1, APIC_VERSION), 0xffffffff); /* nothing decodes the page */
 	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00800), 0);
 	assert_int_equal(lrd(f, 1, APIC_SVR), 0xff); /* back in its power-on state */
+	assert_int_equal(lrd(f, 1, APIC_ID), 1u << 24);
 	fx_free(f);
 }
 
@@ -296,8 +307,13 @@ static void test_ipi_fixed(void **state)
 	assert_false(irr_has(f, 3, 0x45));
 	/* NMI still gets through. */
 	lwr(f, 0, APIC_ICR_LO, 0x400);
-	assert_true(irqchip_take_nmi(f->chip, 3));
-	assert_false(irqchip_take_nmi(f->chip, 3));
+	assert_int_equal(irqchip_take_nmis(f->chip, 3), 1);
+	assert_int_equal(irqchip_take_nmis(f->chip, 3), 0);
+	/* Two count, a third is dropped: the CPU could only latch one more. */
+	for (unsigned i = 0; i < 3; i++)
+		lwr(f, 0, APIC_ICR_LO, 0x400);
+	assert_int_equal(irqchip_take_nmis(f->chip, 3), 2);
+	assert_int_equal(irqchip_take_nmis(f->chip, 3), 0);
 	fx_free(f);
 }
 
@@ -474,6 +490,13 @@ static void test_ioapic_edge(void **state)
 	enable_all(f);
 	assert_int_equal(io_rd(f, 0), 2u << 24); /* ID = nr_cpus, as the MADT says */
 	assert_int_equal(io_rd(f, 1), 0x00170011);
+	/* The 82093AA's ID is bits 27:24; arbitration follows it and is read-only. */
+	io_wr(f, 0, 0xffffffff);
+	assert_int_equal(io_rd(f, 0), 0x0f000000);
+	assert_int_equal(io_rd(f, 2), 0x0f000000);
+	io_wr(f, 2, 0);
+	assert_int_equal(io_rd(f, 2), 0x0f000000);
+	io_wr(f, 0, 2u << 24);
 	assert_int_equal(io_rd(f, 0x10 + 8), 0x10000); /* masked at reset */
 
 	redir_set(f, 4, 0x45, 1u << 24);
@@ -666,6 +689,29 @@ static void test_misc_paths(void **state)
 	assert_int_equal(irqchip_take_interrupt(f->chip, 1), 0x66);
 	lwr(f, 1, APIC_EOI, 0);
 	lwr(f, 0, APIC_SVR, 0x1ff);
+	/* It goes to the lowest TPR, not to the lowest-numbered CPU; ties to the lowest-numbered. */
+	lwr(f, 0, APIC_TPR, 0x30);
+	lwr(f, 1, APIC_TPR, 0x20);
+	lwr(f, 2, APIC_TPR, 0x10);
+	lwr(f, 0, APIC_ICR_HI, 0x01000000);
+	lwr(f, 0, APIC_ICR_LO, 0x900 | 0x67);
+	assert_true(irr_has(f, 2, 0x67));
+	assert_false(irr_has(f, 0, 0x67) || irr_has(f, 1, 0x67));
+	lwr(f, 1, APIC_TPR, 0x10);
+	lwr(f, 0, APIC_ICR_LO, 0x900 | 0x68);
+	assert_true(irr_has(f, 1, 0x68));
+	assert_false(irr_has(f, 0, 0x68) || irr_has(f, 2, 0x68));
+	/* Only the addressed APICs take part. */
+	lwr(f, 1, APIC_LDR, 0x02000000);
+	lwr(f, 2, APIC_TPR, 0x40);
+	lwr(f, 0, APIC_ICR_LO, 0x900 | 0x69);
+	assert_true(irr_has(f, 0, 0x69));
+	assert_false(irr_has(f, 1, 0x69) || irr_has(f, 2, 0x69));
+	for (unsigned i = 0; i < 3; i++) {
+		assert_true(irqchip_take_interrupt(f->chip, i) >= 0);
+		lwr(f, i, APIC_EOI, 0);
+		lwr(f, i, APIC_TPR, 0);
+	}
 
 	/* Reprogramming the LAPIC timer kicks its CPU. */
 	kicks = atomic_load(&f->kicks[2]);

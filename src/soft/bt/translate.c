@@ -1725,12 +1725,6 @@ static unsigned unroll(struct x86_insn *ins, uint16_t *at, unsigned n)
 	return n * copies;
 }
 
-/* These begin an interrupt shadow, which a block ending with one ends before leaving. */
-static bool sets_shadow(const struct x86_insn *in)
-{
-	return in->op == OP_STI || in->op == OP_MOVSEG_LD || in->op == OP_POPSEG;
-}
-
 static void translate_one(struct tx *t, unsigned k, const struct host_feat *f, bool *ended)
 {
 	const struct x86_insn *in = &t->m[k].in;
@@ -2061,14 +2055,6 @@ struct bt_block *bt_translate(struct cpu *c, uint64_t la, const uint8_t *page)
 		grp = (struct group *)t->in_group[k];
 		if (grp && k == grp->k + grp->m - 1)
 			grp->join = e_pos(&t->e);
-	}
-	if (!ended && sets_shadow(&ins[n - 1])) {
-		/*
-		 * An interrupt pending at STI left from its helper already;
-		 * otherwise the shadow ends here, as the dispatcher would end it.
-		 */
-		e_rm(&t->e, E_GS, 0xc6, 1, 0, NOREG, NOREG, 0, OFF(intr_shadow)); /* mov byte [], 0 */
-		b1(&t->e, 0);
 	}
 	if (!ended)
 		e_exit(t, t->m[n - 1].rip + ins[n - 1].len, true);

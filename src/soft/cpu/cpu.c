@@ -36,6 +36,8 @@ void exec_hlt(struct cpu *c, const struct x86_insn *in)
 	(void)in;
 	if (c->cpl != 0)
 		cpu_raise_gp0(c);
+	/* A halted CPU is past any shadow, even one translated code left stale. */
+	c->intr_shadow = false;
 	c->pending_exit = CPU_EXIT_HLT;
 }
 

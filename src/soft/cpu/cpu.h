@@ -58,7 +58,21 @@ struct cpu_ops {
 	 * own register). May be NULL.
 	 */
 	int (*tpr)(void *opaque, bool is_write, uint8_t *tpr);
+	/*
+	 * A KVM hypercall from ring 0 other than KVM_HC_VAPIC_POLL_IRQ: nr and
+	 * the arguments (RBX, RCX, RDX, RSI; already cut to 32 bits outside
+	 * 64-bit mode). Returns what goes back in RAX, -KVM_ENOSYS for a number
+	 * it does not know. May be NULL: every such number is then unknown.
+	 */
+	int64_t (*hypercall)(void *opaque, uint64_t nr, const uint64_t a[4], bool mode64);
 };
+
+/* KVM's hypercall numbers and errors (Linux, include/uapi/linux/kvm_para.h). */
+#define KVM_HC_VAPIC_POLL_IRQ 1
+#define KVM_HC_SEND_IPI	      10
+#define KVM_ENOSYS	      1000
+#define KVM_EINVAL	      22
+#define KVM_EPERM	      1
 
 /* Why cpu_run/cpu_step returned. */
 enum cpu_exit {
@@ -166,7 +180,15 @@ struct cpu {
 	struct x86_cpu_state sys;
 	unsigned cpl;
 	bool mode64;
-	bool intr_shadow; /* after STI, MOV SS, POP SS: interrupts held off for one instruction */
+	/*
+	 * After STI, MOV SS, POP SS: interrupts and NMIs held off for one
+	 * instruction. Translated code chains past the block such an
+	 * instruction ends without clearing it: a stale shadow only delays an
+	 * event by one instruction, while clearing it at the block's end let
+	 * a kick leave at the next block's entry check, unshadowed, before the
+	 * shadowed instruction ran.
+	 */
+	bool intr_shadow;
 	bool nmi_blocked; /* an NMI handler runs: NMIs wait for the next IRET */
 	/*
 	 * Set while the core makes an implicit supervisor access (descriptor

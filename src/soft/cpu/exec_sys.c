@@ -300,24 +300,27 @@ static void exec_swapgs(struct cpu *c)
 
 /*
  * VMCALL and VMMCALL: KVM's hypercall ABI, since CPUID 0x40000000 says
- * KVM. RAX is the number, the result goes back in RAX (32 bits of it
- * outside 64-bit mode): 0 for KVM_HC_VAPIC_POLL_IRQ, which has nothing to
- * do, -KVM_EPERM outside ring 0 and -KVM_ENOSYS for every other number
- * (kite advertises no feature that has a hypercall).
+ * KVM. RAX is the number, RBX, RCX, RDX and RSI the arguments, the result
+ * goes back in RAX (32 bits of each outside 64-bit mode): 0 for
+ * KVM_HC_VAPIC_POLL_IRQ, which has nothing to do, -KVM_EPERM outside ring
+ * 0, and what the engine says for the rest (-KVM_ENOSYS for numbers of
+ * features it does not advertise).
  */
-#define KVM_HC_VAPIC_POLL_IRQ 1
-#define KVM_ENOSYS	      1000
-#define KVM_EPERM	      1
 static void exec_hypercall(struct cpu *c)
 {
-	uint64_t nr = c->gpr[X86_RAX], ret;
+	static const unsigned regs[4] = {X86_RBX, X86_RCX, X86_RDX, X86_RSI};
+	uint64_t nr = c->gpr[X86_RAX], a[4], ret;
 
+	for (unsigned i = 0; i < 4; i++)
+		a[i] = c->mode64 ? c->gpr[regs[i]] : (uint32_t)c->gpr[regs[i]];
 	if (!c->mode64)
 		nr = (uint32_t)nr;
 	if (c->cpl != 0)
 		ret = (uint64_t)-KVM_EPERM;
 	else if (nr == KVM_HC_VAPIC_POLL_IRQ)
 		ret = 0;
+	else if (c->ops->hypercall)
+		ret = (uint64_t)c->ops->hypercall(c->opaque, nr, a, c->mode64);
 	else
 		ret = (uint64_t)-KVM_ENOSYS;
 	c->gpr[X86_RAX] = c->mode64 ? ret : (uint32_t)ret;

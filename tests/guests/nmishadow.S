@@ -1,0 +1,180 @@
+/*
+ * tests/guests/nmishadow.S: cross-CPU NMIs into a vCPU that keeps opening
+ * one-instruction STI windows, in long mode (where the soft engine
+ * translates). The AP loops on "sti; touch a page; cli", counting; the BSP
+ * sends it NMIS NMIs through the ICR, one at a time. Each NMI must come
+ * while the AP is at most MAX_LAG iterations past the moment the BSP's ICR
+ * write had finished (not a batch of instructions later, held off by a
+ * shadow long over), and never on the instruction right after STI, which
+ * the shadow covers. Needs two vCPUs; soft engine only.
+ */
+#include "lib32.inc"
+#include "long.inc"
+
+#define TRAMP_ADDR 0x10000
+#define SIPI_VECTOR (TRAMP_ADDR >> 12)
+#define NMIS 300
+#define MAX_LAG 1000
+#define SPIN_LIMIT 2000000000
+#define ICR_NMI_TO_1 0x400 /* delivery mode NMI, physical */
+#define TOUCH_SPAN 0x2000000 /* 32 MiB of pages the AP's loop reads in turn */
+
+	.text
+	.globl main
+main:
+	IDENTITY_MAP pml4, pdpt, pd0, pd3
+
+	mov $ap_tramp, %esi
+	mov $TRAMP_ADDR, %edi
+	mov $(ap_tramp_end - ap_tramp), %ecx
+	rep movsb
+
+	/* Vector 2: a 64-bit interrupt gate to nmi_handler. */
+	mov $nmi_handler, %eax
+	mov %ax, idt64 + 2 * 16
+	movw $SEL64_CODE, idt64 + 2 * 16 + 2
+	movw $0x8e00, idt64 + 2 * 16 + 4
+	shr $16, %eax
+	mov %ax, idt64 + 2 * 16 + 6
+
+	LONG_MODE_ENTER pml4, bsp_long
+
+	.code64
+bsp_long:
+	LONG_MODE_SEGMENTS bsp_stack_top
+	lidt idt64_desc(%rip)
+
+	mov $0xfee00000, %rdi
+	movl $0x1ff, 0xf0(%rdi)
+	movl $(1 << 24), 0x310(%rdi)
+	movl $0x4500, 0x300(%rdi)
+	mov $100000, %ecx
+1:	dec %ecx
+	jnz 1b
+	movl $(1 << 24), 0x310(%rdi)
+	movl $(0x4600 | SIPI_VECTOR), 0x300(%rdi)
+
+	mov $SPIN_LIMIT, %r9
+2:	cmpl $0, ap_ready(%rip)
+	jne 3f
+	dec %r9
+	jnz 2b
+	jmp stuck
+
+	/* One NMI at a time: send, note the AP's count, wait for the handler. */
+3:	xor %r8d, %r8d /* NMIs sent */
+4:	movl $(1 << 24), 0x310(%rdi)
+	movl $ICR_NMI_TO_1, 0x300(%rdi)
+	mov count(%rip), %rax
+	inc %r8d
+	mov $SPIN_LIMIT, %r9
+5:	cmp nmis(%rip), %r8d
+	je 6f
+	dec %r9
+	jnz 5b
+	jmp stuck
+6:	mov nmi_at(%rip), %rdx
+	sub %rax, %rdx
+	cmp $MAX_LAG, %rdx
+	jle 7f
+	incl late(%rip)
+7:	cmp $NMIS, %r8d
+	jne 4b
+
+	cmpl $0, late(%rip)
+	je 8f
+	lea msg_late(%rip), %rsi
+	call puts64
+8:	cmpl $0, in_shadow(%rip)
+	je 9f
+	lea msg_shadow(%rip), %rsi
+	call puts64
+9:	lea msg_done(%rip), %rsi
+	call puts64
+	jmp reset64
+
+stuck:
+	lea msg_stuck(%rip), %rsi
+	call puts64
+	jmp reset64
+
+ap_long:
+	LONG_MODE_SEGMENTS ap_stack_top
+	lidt idt64_desc(%rip)
+	movl $1, ap_ready(%rip)
+	xor %ebx, %ebx
+1:	sti
+post_sti:
+	testb $0, (%rbx)
+	cli
+	incq count(%rip)
+	add $4096, %ebx
+	and $(TOUCH_SPAN - 1), %ebx
+	jmp 1b
+
+nmi_handler:
+	push %rax
+	mov count(%rip), %rax
+	mov %rax, nmi_at(%rip)
+	lea post_sti(%rip), %rax
+	cmp %rax, 8(%rsp)
+	jne 1f
+	incl in_shadow(%rip)
+1:	incl nmis(%rip)
+	pop %rax
+	iretq
+
+	.code16
+ap_tramp:
+	cli
+	mov %cs, %ax
+	mov %ax, %ds
+	lgdtl (tramp_gdt_desc - ap_tramp)
+	mov %cr4, %eax
+	or $(1 << 5), %eax
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx
+	rdmsr
+	or $(1 << 8), %eax
+	wrmsr
+	mov %cr0, %eax
+	or $((1 << 31) | 1), %eax
+	mov %eax, %cr0
+	ljmpl $SEL64_CODE, $ap_long
+tramp_gdt_desc:
+	.word gdt64_end - gdt64 - 1
+	.long gdt64
+ap_tramp_end:
+
+	.section .rodata
+	.balign 8
+idt64_desc:
+	.word 256 * 16 - 1
+	.long idt64, 0
+msg_done:	.asciz "nmishadow: all NMIs taken\n"
+msg_late:	.asciz "nmishadow: an NMI came a batch late\n"
+msg_shadow:	.asciz "nmishadow: an NMI came inside the STI shadow\n"
+msg_stuck:	.asciz "nmishadow: stuck\n"
+
+	.data
+	.balign 8
+count:		.quad 0
+nmi_at:		.quad 0
+nmis:		.long 0
+late:		.long 0
+in_shadow:	.long 0
+ap_ready:	.long 0
+
+	.bss
+	.balign 4096
+pml4:	.skip 4096
+pdpt:	.skip 4096
+pd0:	.skip 4096
+pd3:	.skip 4096
+idt64:	.skip 256 * 16
+	.skip 4096
+bsp_stack_top:
+	.skip 4096
+ap_stack_top:

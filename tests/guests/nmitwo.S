@@ -1,0 +1,187 @@
+/*
+ * tests/guests/nmitwo.S: two NMIs that reach a CPU at about the same time,
+ * one from itself and one from another CPU, are both handled: the CPU takes
+ * one and latches the other until that handler's IRET, whichever order they
+ * come in. Each round the AP sends the BSP an NMI and then a fixed IPI; the
+ * BSP sends itself an NMI and, once the fixed IPI's handler ran, must have
+ * counted two NMIs. Needs two vCPUs; soft engine only.
+ */
+#include "lib32.inc"
+#include "long.inc"
+
+#define TRAMP_ADDR 0x10000
+#define SIPI_VECTOR (TRAMP_ADDR >> 12)
+#define ROUNDS 3000
+#define SPIN_LIMIT 2000000000
+#define FLUSH_VECTOR 0x44
+#define ICR_SELF_NMI ((1 << 18) | (4 << 8))
+
+	.text
+	.globl main
+main:
+	IDENTITY_MAP pml4, pdpt, pd0, pd3
+
+	mov $ap_tramp, %esi
+	mov $TRAMP_ADDR, %edi
+	mov $(ap_tramp_end - ap_tramp), %ecx
+	rep movsb
+
+	mov $2, %ecx
+	mov $nmi_handler, %eax
+	call gate64
+	mov $FLUSH_VECTOR, %ecx
+	mov $flush_handler, %eax
+	call gate64
+
+	LONG_MODE_ENTER pml4, bsp_long
+
+/* gate64: a 64-bit interrupt gate for vector ECX to the handler at EAX (below 4 GiB). */
+gate64:
+	push %edx
+	shl $4, %ecx
+	lea idt64(%ecx), %edx
+	mov %ax, (%edx)
+	movw $SEL64_CODE, 2(%edx)
+	movw $0x8e00, 4(%edx)
+	shr $16, %eax
+	mov %ax, 6(%edx)
+	pop %edx
+	ret
+
+	.code64
+bsp_long:
+	LONG_MODE_SEGMENTS bsp_stack_top
+	lidt idt64_desc(%rip)
+
+	mov $0xfee00000, %rdi
+	movl $0x1ff, 0xf0(%rdi)
+	movl $(1 << 24), 0x310(%rdi)
+	movl $0x4500, 0x300(%rdi)
+	mov $100000, %ecx
+1:	dec %ecx
+	jnz 1b
+	movl $(1 << 24), 0x310(%rdi)
+	movl $(0x4600 | SIPI_VECTOR), 0x300(%rdi)
+	sti
+
+	xor %r8d, %r8d /* round */
+2:	inc %r8d
+	movl $0, nmis(%rip)
+	movl $0, flushed(%rip)
+	mov %r8d, go(%rip)
+	movl $ICR_SELF_NMI, 0x300(%rdi)
+	mov $SPIN_LIMIT, %r9
+3:	cmpl $0, flushed(%rip)
+	jne 4f
+	pause
+	dec %r9
+	jnz 3b
+	jmp stuck
+4:	cmpl $2, nmis(%rip)
+	je 5f
+	incl bad(%rip)
+5:	mov $SPIN_LIMIT, %r9
+6:	cmp done(%rip), %r8d
+	je 7f
+	pause
+	dec %r9
+	jnz 6b
+	jmp stuck
+7:	cmp $ROUNDS, %r8d
+	jne 2b
+
+	cmpl $0, bad(%rip)
+	je 8f
+	lea msg_lost(%rip), %rsi
+	call puts64
+8:	lea msg_done(%rip), %rsi
+	call puts64
+	jmp reset64
+
+stuck:
+	lea msg_stuck(%rip), %rsi
+	call puts64
+	jmp reset64
+
+ap_long:
+	LONG_MODE_SEGMENTS ap_stack_top
+	mov $0xfee00000, %rdi
+	xor %r8d, %r8d
+1:	mov $SPIN_LIMIT, %r9
+2:	cmp go(%rip), %r8d
+	jne 3f
+	pause
+	dec %r9
+	jnz 2b
+	jmp stuck
+3:	inc %r8d
+	movl $0, 0x310(%rdi)
+	movl $0x400, 0x300(%rdi) /* NMI to APIC ID 0 */
+	movl $FLUSH_VECTOR, 0x300(%rdi) /* then the fixed IPI, behind it */
+	mov %r8d, done(%rip)
+	jmp 1b
+
+nmi_handler:
+	incl nmis(%rip)
+	iretq
+
+flush_handler:
+	push %rax
+	movl $1, flushed(%rip)
+	mov $0xfee000b0, %eax
+	movl $0, (%rax) /* EOI */
+	pop %rax
+	iretq
+
+	.code16
+ap_tramp:
+	cli
+	mov %cs, %ax
+	mov %ax, %ds
+	lgdtl (tramp_gdt_desc - ap_tramp)
+	mov %cr4, %eax
+	or $(1 << 5), %eax
+	mov %eax, %cr4
+	mov $pml4, %eax
+	mov %eax, %cr3
+	mov $0xc0000080, %ecx
+	rdmsr
+	or $(1 << 8), %eax
+	wrmsr
+	mov %cr0, %eax
+	or $((1 << 31) | 1), %eax
+	mov %eax, %cr0
+	ljmpl $SEL64_CODE, $ap_long
+tramp_gdt_desc:
+	.word gdt64_end - gdt64 - 1
+	.long gdt64
+ap_tramp_end:
+
+	.section .rodata
+	.balign 8
+idt64_desc:
+	.word 256 * 16 - 1
+	.long idt64, 0
+msg_done:	.asciz "nmitwo: all rounds done\n"
+msg_lost:	.asciz "nmitwo: an NMI was lost\n"
+msg_stuck:	.asciz "nmitwo: stuck\n"
+
+	.data
+	.balign 8
+nmis:		.long 0
+flushed:	.long 0
+go:		.long 0
+done:		.long 0
+bad:		.long 0
+
+	.bss
+	.balign 4096
+pml4:	.skip 4096
+pdpt:	.skip 4096
+pd0:	.skip 4096
+pd3:	.skip 4096
+idt64:	.skip 256 * 16
+	.skip 4096
+bsp_stack_top:
+	.skip 4096
+ap_stack_top:
