@@ -390,6 +390,7 @@ guest_tests() {
 		guest_case intfault "$g/intfault.elf" 0 "" "$e" --mem 64M
 		guest_case nmi "$g/nmi.elf" 0 "" "$e" --mem 64M
 		guest_case debug "$g/debug.elf" 0 "" "$e" --mem 64M
+		guest_case x2apic "$g/x2apic.elf" 0 "" "$e" --mem 64M
 		guest_case apicid "$g/apicid.elf" 0 "" "$e" --mem 64M
 		guest_case btcode "$g/btcode.elf" 0 "" "$e" --mem 64M
 		guest_case btsmp "$g/btsmp.elf" 0 "" "$e" --mem 64M --cpus 2

@@ -86,6 +86,7 @@
 #define APIC_DEFAULT_BASE 0xfee00000u
 #define APIC_BASE_BSP (1u << 8)
 #define APIC_BASE_ENABLE (1u << 11)
+#define APIC_BASE_EXTD (1u << 10) /* x2APIC mode */
 #define APIC_TPR_OFFSET 0x80 /* the task priority register in the xAPIC page */
 #define IOAPIC_DEFAULT_BASE 0xfec00000u
 

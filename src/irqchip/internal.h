@@ -38,7 +38,8 @@ enum irq_shorthand { SH_NONE, SH_SELF, SH_ALL, SH_OTHERS };
 /* One interrupt message on the (virtual) APIC bus. */
 struct irq_msg {
 	uint8_t vector;
-	uint8_t dest;
+	uint32_t dest; /* 8 bits, or 32 when x2 */
+	bool x2;       /* sent in x2APIC format (ICR MSR): broadcast is 0xffffffff, not 0xff */
 	uint8_t mode; /* enum irq_dm */
 	bool logical;
 	bool level; /* trigger mode: sets the TMR bit, EOI is broadcast */
@@ -55,6 +56,7 @@ struct lapic {
 	pthread_mutex_t lock;
 
 	uint8_t apic_id; /* the ID register (bits 31:24), which software may rewrite */
+	bool x2apic;	 /* IA32_APIC_BASE.EXTD: registers are MSRs, the ID is id, LDR derives from it */
 
 	uint32_t tpr, ldr, dfr, svr;
 	uint32_t esr, esr_pending; /* ESR reads what the last write latched */
@@ -163,8 +165,10 @@ unsigned irq_deliver(struct irqchip *chip, const struct irq_msg *m);
 /* lapic.c */
 void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id);
 void lapic_destroy(struct lapic *l);
-bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical);
-bool lapic_id_is(struct lapic *l, uint8_t id);
+/* Whether m's destination (not its shorthand) names l. */
+bool lapic_dest_match(struct lapic *l, const struct irq_msg *m);
+/* An enabled APIC whose APIC ID (the xAPIC ID register, or the x2APIC ID) is id. */
+bool lapic_id_is(struct lapic *l, uint32_t id);
 /* The TPR lowest-priority arbitration compares, or -1 when fixed interrupts are refused. */
 int lapic_task_priority(struct lapic *l);
 bool lapic_accept(struct lapic *l, const struct irq_msg *m);

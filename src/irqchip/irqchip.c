@@ -30,7 +30,7 @@ static bool targeted(struct irqchip *chip, unsigned cpu, const struct irq_msg *m
 	case SH_OTHERS:
 		return cpu != m->src;
 	default:
-		return lapic_dest_match(&chip->lapics[cpu], m->dest, m->logical);
+		return lapic_dest_match(&chip->lapics[cpu], m);
 	}
 }
 
@@ -97,7 +97,7 @@ int irqchip_send_ipi_mask(struct irqchip *chip, unsigned cpu, uint64_t bitmap, u
 		if (!(bitmap & 1))
 			continue;
 		for (unsigned t = 0; t < chip->nr_cpus; t++)
-			if (lapic_id_is(&chip->lapics[t], (uint8_t)min))
+			if (lapic_id_is(&chip->lapics[t], (uint32_t)min))
 				n += lapic_accept(&chip->lapics[t], &m);
 	}
 	return n;

@@ -48,8 +48,15 @@ void irqchip_lapic_access(struct irqchip *chip, unsigned cpu, uint64_t offset, u
 /* IA32_APIC_BASE as the guest sees it; a write may disable the LAPIC. */
 uint64_t irqchip_apic_base(struct irqchip *chip, unsigned cpu);
 int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value);
-/* The address of the CPU's LAPIC page, UINT64_MAX while it is disabled; lock-free. */
+/* The address of the CPU's LAPIC page, UINT64_MAX while it is disabled or in x2APIC mode; lock-free. */
 uint64_t irqchip_apic_page(struct irqchip *chip, unsigned cpu);
+/*
+ * RDMSR/WRMSR of an x2APIC register (MSRs 0x800-0x8ff): returns 0, or
+ * -EINVAL for the #GP the CPU raises (not in x2APIC mode, a write-only or
+ * read-only register, reserved bits).
+ */
+int irqchip_x2apic_msr(struct irqchip *chip, unsigned cpu, uint32_t msr, uint64_t *val,
+		       bool is_write);
 
 /*
  * Cheap check (an atomic load on the fast path): true when the CPU, if its

@@ -1,4 +1,4 @@
-/* irqchip/lapic.c: the xAPIC local APIC of each vCPU: registers, IPIs, timer, INIT/SIPI. */
+/* irqchip/lapic.c: the local APIC of each vCPU (xAPIC and x2APIC): registers, IPIs, timer, INIT/SIPI. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,12 @@
 #define APIC_TIMER_INIT 0x380
 #define APIC_TIMER_CUR	0x390
 #define APIC_TIMER_DCR	0x3e0
+#define APIC_SELF_IPI	0x3f0 /* x2APIC only */
 #define APIC_PAGE	0x1000
+
+/* x2APIC: MSR 0x800 + (xAPIC offset >> 4) is the register. */
+#define X2APIC_MSR_FIRST 0x800u
+#define X2APIC_MSR_LAST	 0x8ffu
 
 /* Version 0x14 (integrated xAPIC), LVT entries 0-5, no EOI-broadcast suppression. */
 #define APIC_VERSION_VALUE 0x00050014u
@@ -66,7 +71,7 @@
  */
 #define LAPIC_TIMER_MIN_PERIOD_NS 50000ull
 
-#define LAPIC_STATE_VERSION 3 /* 2: the base address; 3: the ID register */
+#define LAPIC_STATE_VERSION 4 /* 2: the base address; 3: the ID register; 4: x2APIC mode */
 
 /* Bits a guest may write in each LVT (the timer has no delivery mode). */
 static const uint32_t lvt_writable[LAPIC_NR_LVT] = {
@@ -126,10 +131,17 @@ static void summary_update(struct lapic *l)
 }
 
 /* Power-on / INIT state of everything but the ID and IA32_APIC_BASE. */
+/* The x2APIC logical ID: cluster id[31:4] in bits 31:16, bit id[3:0] of the cluster's 16. */
+static uint32_t x2apic_ldr(uint32_t id)
+{
+	return ((id >> 4) << 16) | (1u << (id & 0xf));
+}
+
 static void regs_reset(struct lapic *l)
 {
 	l->tpr = 0;
-	l->ldr = 0;
+	/* INIT keeps x2APIC mode, whose LDR is fixed by the ID. */
+	l->ldr = l->x2apic ? x2apic_ldr(l->id) : 0;
 	l->dfr = 0xffffffff;
 	l->svr = 0xff;
 	l->esr = l->esr_pending = 0;
@@ -151,7 +163,8 @@ static void regs_reset(struct lapic *l)
 /* Publishes base and hw_disabled for the lock-free readers of irqchip_apic_page(). Lock held. */
 static void page_publish(struct lapic *l)
 {
-	atomic_store(&l->page, l->hw_disabled ? UINT64_MAX : l->base);
+	/* In x2APIC mode the page decodes nothing: accesses there reach memory. */
+	atomic_store(&l->page, l->hw_disabled || l->x2apic ? UINT64_MAX : l->base);
 }
 
 void lapic_init(struct lapic *l, struct irqchip *chip, unsigned id)
@@ -278,19 +291,30 @@ out:
 	return ok;
 }
 
-bool lapic_dest_match(struct lapic *l, uint8_t dest, bool logical)
+bool lapic_dest_match(struct lapic *l, const struct irq_msg *m)
 {
+	uint32_t dest = m->dest;
 	bool hit = false;
 	uint8_t mine;
 
 	pthread_mutex_lock(&l->lock);
 	if (l->hw_disabled)
 		goto out;
-	if (dest == 0xff) {
-		hit = true; /* broadcast in both modes */
+	/* An xAPIC-format broadcast (an IOAPIC's, too) reaches x2APIC-mode APICs as well. */
+	if (dest == (m->x2 ? 0xffffffffu : 0xffu)) {
+		hit = true;
 		goto out;
 	}
-	if (!logical) {
+	if (l->x2apic) {
+		/* Logical: the cluster model only, 16 APICs a cluster (SDM 11.12.10.2). */
+		if (!m->logical)
+			hit = dest == l->id;
+		else
+			hit = (dest >> 16) == (l->ldr >> 16) && (dest & l->ldr & 0xffff);
+		goto out;
+	}
+	dest &= 0xff; /* an x2APIC message to an xAPIC-mode APIC: mixed modes are undefined */
+	if (!m->logical) {
 		/* Every APIC whose ID register matches, when software made IDs alias. */
 		hit = dest == l->apic_id;
 		goto out;
@@ -316,13 +340,12 @@ int lapic_task_priority(struct lapic *l)
 	return tpr;
 }
 
-/* An enabled APIC whose ID register holds id, broadcast or not. */
-bool lapic_id_is(struct lapic *l, uint8_t id)
+bool lapic_id_is(struct lapic *l, uint32_t id)
 {
 	bool hit;
 
 	pthread_mutex_lock(&l->lock);
-	hit = !l->hw_disabled && l->apic_id == id;
+	hit = !l->hw_disabled && (l->x2apic ? l->id : l->apic_id) == id;
 	pthread_mutex_unlock(&l->lock);
 	return hit;
 }
@@ -537,7 +560,10 @@ static void lvt_write(struct lapic *l, unsigned i, uint32_t val)
 	summary_update(l);
 }
 
-/* Latches ICR low; returns true with *m filled when a message must go out. */
+/*
+ * Latches ICR low; returns true with *m filled when a message must go out.
+ * The destination is ICR high's bits 31:24, or all 32 in x2APIC mode.
+ */
 static bool icr_write(struct lapic *l, uint32_t val, struct irq_msg *m)
 {
 	unsigned mode = (val >> 8) & 7;
@@ -545,7 +571,8 @@ static bool icr_write(struct lapic *l, uint32_t val, struct irq_msg *m)
 	l->icr_lo = val & ICR_LO_MASK;
 	*m = (struct irq_msg){
 	    .vector = (uint8_t)val,
-	    .dest = (uint8_t)(l->icr_hi >> 24),
+	    .dest = l->x2apic ? l->icr_hi : (uint8_t)(l->icr_hi >> 24),
+	    .x2 = l->x2apic,
 	    .mode = (uint8_t)mode,
 	    .logical = val & ICR_LOGICAL,
 	    .shorthand = (uint8_t)((val >> 18) & 3),
@@ -679,6 +706,109 @@ void irqchip_lapic_access(struct irqchip *chip, unsigned cpu, uint64_t offset, u
 	memcpy(data, &val, 4);
 }
 
+/* ---- x2APIC: the registers as MSRs (SDM 11.12.1) ---- */
+
+/* Whether the register at off can be read through its MSR (in xAPIC offsets). */
+static bool x2apic_readable(unsigned off)
+{
+	if ((off >= APIC_ISR && off < APIC_ISR + 0x180) || /* ISR, TMR, IRR */
+	    (off >= APIC_LVT_TIMER && off <= APIC_LVT_ERROR))
+		return true;
+	switch (off) {
+	case APIC_ID:
+	case APIC_VERSION:
+	case APIC_TPR:
+	case APIC_PPR:
+	case APIC_LDR:
+	case APIC_SVR:
+	case APIC_ESR:
+	case APIC_ICR_LO:
+	case APIC_TIMER_INIT:
+	case APIC_TIMER_CUR:
+	case APIC_TIMER_DCR:
+		return true;
+	default:
+		return false; /* EOI and SELF IPI are write-only; DFR, ICR high and APR are gone */
+	}
+}
+
+int irqchip_x2apic_msr(struct irqchip *chip, unsigned cpu, uint32_t msr, uint64_t *val,
+		       bool is_write)
+{
+	unsigned off = (msr - X2APIC_MSR_FIRST) << 4;
+	struct irq_msg m;
+	struct lapic *l;
+	bool send = false;
+
+	if (cpu >= chip->nr_cpus || msr < X2APIC_MSR_FIRST || msr > X2APIC_MSR_LAST)
+		return -EINVAL;
+	l = &chip->lapics[cpu];
+	pthread_mutex_lock(&l->lock);
+	/* Outside x2APIC mode the MSRs do not exist. */
+	if (l->hw_disabled || !l->x2apic)
+		goto fault;
+	if (!is_write) {
+		if (!x2apic_readable(off))
+			goto fault;
+		if (off == APIC_ID)
+			*val = l->id;
+		else if (off == APIC_ICR_LO)
+			*val = (uint64_t)l->icr_hi << 32 | l->icr_lo;
+		else
+			*val = reg_read(l, off);
+		pthread_mutex_unlock(&l->lock);
+		return 0;
+	}
+	if (off == APIC_ICR_LO) {
+		/* One 64-bit write: the 32-bit destination above the command. */
+		l->icr_hi = (uint32_t)(*val >> 32);
+		send = icr_write(l, (uint32_t)*val, &m);
+		pthread_mutex_unlock(&l->lock);
+		if (send)
+			irq_deliver(chip, &m);
+		return 0;
+	}
+	if (*val >> 32)
+		goto fault;
+	switch (off) {
+	case APIC_EOI:
+	case APIC_ESR:
+		/* Both take only 0 in x2APIC mode. */
+		if (*val)
+			goto fault;
+		break;
+	case APIC_SELF_IPI:
+		if (*val & ~0xffull)
+			goto fault;
+		pthread_mutex_unlock(&l->lock);
+		m = (struct irq_msg){ .vector = (uint8_t)*val, .mode = DM_FIXED, .shorthand = SH_SELF,
+				      .src = l->id };
+		if (m.vector < 16) {
+			pthread_mutex_lock(&l->lock);
+			error_set(l, ESR_SEND_ILLEGAL);
+			pthread_mutex_unlock(&l->lock);
+		} else {
+			irq_deliver(chip, &m);
+		}
+		return 0;
+	case APIC_TPR:
+	case APIC_SVR:
+	case APIC_TIMER_INIT:
+	case APIC_TIMER_DCR:
+		break;
+	default:
+		if (off >= APIC_LVT_TIMER && off <= APIC_LVT_ERROR)
+			break;
+		goto fault; /* read-only (ID, LDR, PPR, the vectors, the count) or absent */
+	}
+	pthread_mutex_unlock(&l->lock);
+	reg_write(l, off, (uint32_t)*val);
+	return 0;
+fault:
+	pthread_mutex_unlock(&l->lock);
+	return -EINVAL;
+}
+
 /* ---- IA32_APIC_BASE ---- */
 
 uint64_t irqchip_apic_base(struct irqchip *chip, unsigned cpu)
@@ -694,6 +824,8 @@ uint64_t irqchip_apic_base(struct irqchip *chip, unsigned cpu)
 	v |= l->base;
 	if (!l->hw_disabled)
 		v |= APIC_BASE_ENABLE;
+	if (l->x2apic)
+		v |= APIC_BASE_EXTD;
 	pthread_mutex_unlock(&l->lock);
 	return v;
 }
@@ -706,29 +838,46 @@ uint64_t irqchip_apic_page(struct irqchip *chip, unsigned cpu)
 
 int irqchip_set_apic_base(struct irqchip *chip, unsigned cpu, uint64_t value)
 {
+	bool disable, extd;
 	struct lapic *l;
-	bool disable;
 
 	if (cpu >= chip->nr_cpus)
 		return -EINVAL;
 	/*
-	 * The enable bit and the page's address may change; bits 0-7 and 9 are
-	 * reserved, and bit 10 would enter x2APIC mode, which is not offered.
-	 * (The caller checks the address against the physical address width.)
+	 * The enable bit, x2APIC mode and the page's address may change; bits
+	 * 0-7 and 9 are reserved. (The caller checks the address against the
+	 * physical address width.)
 	 */
-	if (value & 0x6ffull)
+	if (value & 0x2ffull)
 		return -EINVAL;
 	l = &chip->lapics[cpu];
 	disable = !(value & APIC_BASE_ENABLE);
+	extd = value & APIC_BASE_EXTD;
+	if (disable && extd)
+		return -EINVAL; /* x2APIC mode with the APIC off is no state */
 	pthread_mutex_lock(&l->lock);
+	/*
+	 * x2APIC mode is entered from xAPIC mode only, and left only by
+	 * disabling the APIC (SDM 11.12.5): both other ways fault.
+	 */
+	if ((extd && l->hw_disabled) || (!disable && !extd && l->x2apic)) {
+		pthread_mutex_unlock(&l->lock);
+		return -EINVAL;
+	}
 	l->base = value & ~0xfffull;
 	if (disable && !l->hw_disabled) {
 		/* Re-enabling later finds the power-on state, the initial APIC ID too. */
+		l->x2apic = false;
 		regs_reset(l);
 		l->apic_id = (uint8_t)l->id;
 		l->hw_disabled = true;
 	} else if (!disable && l->hw_disabled) {
 		l->hw_disabled = false;
+	}
+	if (extd && !l->x2apic) {
+		/* The ID becomes the x2APIC ID and fixes the logical ID; the rest stays. */
+		l->x2apic = true;
+		l->ldr = x2apic_ldr(l->id);
 	}
 	page_publish(l);
 	summary_update(l);
@@ -819,6 +968,7 @@ void lapic_save(struct lapic *l, struct state_writer *w)
 	state_put_u8(w, atomic_load(&l->extint_req));
 	state_put_u64(w, l->base);
 	state_put_u8(w, l->apic_id);
+	state_put_u8(w, l->x2apic);
 	state_section_end(w);
 	pthread_mutex_unlock(&l->lock);
 }
@@ -833,6 +983,7 @@ struct lapic_image {
 	uint8_t flags[7];
 	uint64_t base;
 	uint8_t apic_id;
+	uint8_t x2apic;
 };
 
 static int image_check(const struct lapic *l, const struct lapic_image *s, struct err *err)
@@ -842,10 +993,14 @@ static int image_check(const struct lapic *l, const struct lapic_image *s, struc
 
 	if (s->id != l->id)
 		return err_set(err, -EINVAL, "lapic: state is for cpu %u, not %u", s->id, l->id);
-	if (s->tpr > 0xff || (s->ldr & 0x00ffffff) || (s->dfr & 0x0fffffff) != 0x0fffffff ||
+	if (s->x2apic > 1 || (s->x2apic && (s->flags[0] || s->ldr != x2apic_ldr(l->id))))
+		return err_set(err, -EINVAL, "lapic: cpu %u: x2APIC mode state is inconsistent",
+			       l->id);
+	if (s->tpr > 0xff || (!s->x2apic && (s->ldr & 0x00ffffff)) ||
+	    (s->dfr & 0x0fffffff) != 0x0fffffff ||
 	    (s->dfr >> 28 != DFR_MODEL_FLAT && s->dfr >> 28 != DFR_MODEL_CLUSTER) ||
 	    (s->svr & ~SVR_MASK) || (s->esr & ~ESR_MASK) || (s->esr_pending & ~ESR_MASK) ||
-	    (s->icr_lo & ~ICR_LO_MASK) || (s->icr_hi & ~ICR_HI_MASK) || (s->timer_dcr & ~DCR_MASK))
+	    (s->icr_lo & ~ICR_LO_MASK) || (!s->x2apic && (s->icr_hi & ~ICR_HI_MASK)) || (s->timer_dcr & ~DCR_MASK))
 		return err_set(err, -EINVAL, "lapic: cpu %u: a register holds reserved bits",
 			       l->id);
 	for (unsigned i = 0; i < LAPIC_NR_LVT; i++)
@@ -902,6 +1057,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 		s.flags[i] = state_get_u8(r);
 	s.base = version >= 2 ? state_get_u64(r) : APIC_DEFAULT_BASE;
 	s.apic_id = version >= 3 ? state_get_u8(r) : (uint8_t)l->id;
+	s.x2apic = version >= 4 ? state_get_u8(r) : 0;
 	rc = state_section_close(r, err);
 	if (rc < 0)
 		return err_wrap(err, "lapic: cpu %u", l->id);
@@ -932,6 +1088,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 	l->hw_disabled = s.flags[0];
 	l->base = s.base;
 	l->apic_id = s.apic_id;
+	l->x2apic = s.x2apic;
 	page_publish(l);
 	l->init_pending = s.flags[1];
 	l->wait_sipi = s.flags[2];

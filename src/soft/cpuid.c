@@ -29,6 +29,7 @@
 #define FPU_1_EDX 0u
 #endif
 #define LEAF1_EDX (CPU_FEAT_1_EDX | FPU_1_EDX | (1u << 9) /* APIC */ | (1u << 12) /* MTRR */)
+#define LEAF1_ECX_X2APIC     (1u << 21)
 #define LEAF1_ECX_HYPERVISOR (1u << 31)
 /*
  * CPUID.7:EDX: IA32_ARCH_CAPABILITIES only. No IBRS/IBPB/STIBP: with nothing
@@ -74,7 +75,7 @@ void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subl
 		out[0] = SIGNATURE;
 		/* CLFLUSH line size 8 quadwords, logical processors, initial APIC ID. */
 		out[1] = (8u << 8) | ((nr_cpus & 0xff) << 16) | (apic_id << 24);
-		out[2] = CPU_FEAT_1_ECX | LEAF1_ECX_HYPERVISOR;
+		out[2] = CPU_FEAT_1_ECX | LEAF1_ECX_X2APIC | LEAF1_ECX_HYPERVISOR;
 		out[3] = LEAF1_EDX | (nr_cpus > 1 ? LEAF1_EDX_HTT : 0);
 		break;
 	case 7:

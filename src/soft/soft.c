@@ -110,6 +110,11 @@ static uint64_t apic_page(struct soft_vcpu *sv)
 	return irqchip_apic_page(soft_of(sv->vcpu->vm)->irqchip, sv->vcpu->id);
 }
 
+static bool apic_enabled(struct soft_vcpu *sv)
+{
+	return irqchip_apic_base(soft_of(sv->vcpu->vm)->irqchip, sv->vcpu->id) & APIC_BASE_ENABLE;
+}
+
 static int soft_translate(void *opaque, uint64_t la, enum cpu_access acc, struct cpu_xlate *x)
 {
 	struct soft_vcpu *sv = opaque;
@@ -187,7 +192,7 @@ static void soft_cpuid_op(void *opaque, uint32_t leaf, uint32_t subleaf, uint32_
 
 	soft_cpuid(sv->vcpu->id, sv->vcpu->vm->nr_vcpus, leaf, subleaf, out);
 	/* A local APIC disabled through IA32_APIC_BASE is absent from CPUID too. */
-	if (leaf == 1 && apic_page(sv) == UINT64_MAX)
+	if (leaf == 1 && !apic_enabled(sv))
 		out[3] &= ~(1u << 9);
 }
 
@@ -197,7 +202,7 @@ static int soft_tpr(void *opaque, bool is_write, uint8_t *tpr)
 	struct irqchip *chip = soft_of(sv->vcpu->vm)->irqchip;
 	uint8_t reg[4] = {0};
 
-	if (apic_page(sv) == UINT64_MAX)
+	if (!apic_enabled(sv))
 		return -1;
 	reg[0] = *tpr;
 	irqchip_lapic_access(chip, sv->vcpu->id, APIC_TPR_OFFSET, reg, sizeof(reg), is_write);
@@ -293,6 +298,8 @@ static int soft_rdmsr(void *opaque, uint32_t msr, uint64_t *val)
 		*val = 0;
 		return 0;
 	default:
+		if (msr >= 0x800 && msr <= 0x8ff)
+			return irqchip_x2apic_msr(chip, sv->vcpu->id, msr, val, false) < 0 ? -1 : 0;
 		slot = soft_mtrr(sv, msr);
 		if (!slot)
 			return -1;
@@ -347,6 +354,8 @@ static int soft_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 	case MSR_MCG_STATUS:
 		return val ? -1 : 0;
 	default:
+		if (msr >= 0x800 && msr <= 0x8ff)
+			return irqchip_x2apic_msr(chip, sv->vcpu->id, msr, &val, true) < 0 ? -1 : 0;
 		slot = soft_mtrr(sv, msr);
 		if (!slot || !soft_mtrr_valid(msr, val))
 			return -1;

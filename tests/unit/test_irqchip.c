@@ -45,14 +45,14 @@ struct fx {
 	struct vm vm;
 	struct irqchip *chip;
 	unsigned nr_cpus;
-	_Atomic unsigned kicks[8];
+	_Atomic unsigned kicks[32]; /* per CPU: fixtures have at most 32 */
 };
 
 static void record_kick(void *opaque, unsigned cpu)
 {
 	struct fx *f = opaque;
 
-	assert_true(cpu < f->nr_cpus);
+	assert_true(cpu < f->nr_cpus && cpu < 32);
 	atomic_fetch_add(&f->kicks[cpu], 1);
 }
 
@@ -231,8 +231,8 @@ static void test_lapic_id_version_svr(void **state)
 
 	assert_int_equal(irqchip_apic_base(f->chip, 0), 0xfee00900);
 	assert_int_equal(irqchip_apic_base(f->chip, 1), 0xfee00800);
-	/* x2APIC mode (bit 10) is not offered; bits 0-7 and 9 are reserved. */
-	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00c00), -EINVAL);
+	/* x2APIC mode (bit 10) needs the enable bit; bits 0-7 and 9 are reserved. */
+	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00400), -EINVAL);
 	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00801), -EINVAL);
 	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00a00), -EINVAL);
 	assert_int_equal(irqchip_apic_page(f->chip, 1), 0xfee00000);
@@ -999,6 +999,97 @@ static void test_save_load(void **state)
 	fx_free(b);
 }
 
+static uint64_t xrd(struct fx *f, unsigned cpu, uint32_t msr, int *rc)
+{
+	uint64_t v = 0;
+
+	*rc = irqchip_x2apic_msr(f->chip, cpu, msr, &v, false);
+	return v;
+}
+
+static int xwr(struct fx *f, unsigned cpu, uint32_t msr, uint64_t v)
+{
+	return irqchip_x2apic_msr(f->chip, cpu, msr, &v, true);
+}
+
+/* x2APIC mode (SDM 11.12): MSRs, the derived IDs, 32-bit destinations, the mode's transitions. */
+static void test_x2apic(void **state)
+{
+	struct fx *f = fx_new(20), *g = fx_new(20);
+	struct state_writer w;
+	struct state_reader r;
+	struct err err = {0};
+	int rc;
+
+	(void)state;
+	enable_all(f);
+	/* The MSRs do not exist in xAPIC mode. */
+	xrd(f, 0, 0x802, &rc);
+	assert_int_equal(rc, -EINVAL);
+	/* Not from disabled: xAPIC first. */
+	assert_int_equal(irqchip_set_apic_base(f->chip, 3, 0xfee00000), 0);
+	assert_int_equal(irqchip_set_apic_base(f->chip, 3, 0xfee00c00), -EINVAL);
+	assert_int_equal(irqchip_set_apic_base(f->chip, 3, 0xfee00800), 0);
+	lwr(f, 3, APIC_SVR, 0x1ff);
+	for (unsigned cpu = 0; cpu < 20; cpu++)
+		assert_int_equal(irqchip_set_apic_base(f->chip, cpu,
+						       0xfee00c00 | (cpu ? 0 : 0x100)), 0);
+	assert_int_equal(irqchip_apic_base(f->chip, 0), 0xfee00d00);
+	assert_int_equal(irqchip_apic_page(f->chip, 0), UINT64_MAX); /* MMIO is off */
+	assert_int_equal(xrd(f, 17, 0x802, &rc), 17);
+	assert_int_equal(xrd(f, 17, 0x80d, &rc), (1u << 16) | (1u << 1));
+	assert_int_equal(xrd(f, 3, 0x80f, &rc), 0x1ff); /* the rest of the state stays */
+	/* Read-only, write-only and absent registers fault; so do reserved bits. */
+	assert_int_equal(xwr(f, 0, 0x802, 5), -EINVAL);
+	assert_int_equal(xwr(f, 0, 0x80d, 1), -EINVAL);
+	xrd(f, 0, 0x80b, &rc);
+	assert_int_equal(rc, -EINVAL);
+	xrd(f, 0, 0x80e, &rc);
+	assert_int_equal(rc, -EINVAL);
+	assert_int_equal(xwr(f, 0, 0x80b, 1), -EINVAL);
+	assert_int_equal(xwr(f, 0, 0x828, 1), -EINVAL);
+	assert_int_equal(xwr(f, 0, 0x808, 1ull << 32), -EINVAL);
+	assert_int_equal(xwr(f, 0, 0x83f, 0x140), -EINVAL);
+	/* Physical 32-bit destination; logical cluster 1 (IDs 16-31), bits 0 and 2. */
+	assert_int_equal(xwr(f, 0, 0x830, (17ull << 32) | 0x41), 0);
+	assert_true(irr_has(f, 17, 0x41));
+	assert_false(irr_has(f, 1, 0x41));
+	assert_int_equal(xrd(f, 0, 0x830, &rc), (17ull << 32) | 0x41);
+	assert_int_equal(xwr(f, 0, 0x830, (0x10005ull << 32) | 0x842), 0);
+	assert_true(irr_has(f, 16, 0x42) && irr_has(f, 18, 0x42));
+	assert_false(irr_has(f, 0, 0x42) || irr_has(f, 2, 0x42) || irr_has(f, 17, 0x42));
+	/* Broadcast is 0xffffffff here; an IOAPIC's 0xff still reaches everyone. */
+	assert_int_equal(xwr(f, 0, 0x830, (0xffffffffull << 32) | 0x43), 0);
+	assert_true(irr_has(f, 0, 0x43) && irr_has(f, 19, 0x43));
+	redir_set(f, 5, 0x44, 0xff000000);
+	irqchip_set_irq(f->chip, 5, 1);
+	assert_true(irr_has(f, 19, 0x44));
+	/* SELF IPI, and the EOI of 0 that ends it. */
+	assert_int_equal(xwr(f, 5, 0x83f, 0x90), 0);
+	assert_int_equal(irqchip_take_interrupt(f->chip, 5), 0x90);
+	assert_int_equal(xrd(f, 5, 0x810 + 0x90 / 32, &rc), 1u << (0x90 % 32));
+	assert_int_equal(xwr(f, 5, 0x80b, 0), 0);
+	assert_int_equal(xrd(f, 5, 0x810 + 0x90 / 32, &rc), 0);
+
+	/* The mode survives a snapshot, checked on the way in. */
+	save_all(f, &w);
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(irqchip_load(g->chip, &r, &err), 0);
+	assert_int_equal(xrd(g, 17, 0x80d, &rc), (1u << 16) | (1u << 1));
+	assert_int_equal(rc, 0);
+	state_writer_free(&w);
+
+	/* Left only by disabling: straight back to xAPIC faults. */
+	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00800), -EINVAL);
+	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00000), 0);
+	assert_int_equal(irqchip_set_apic_base(f->chip, 1, 0xfee00800), 0);
+	assert_int_equal(irqchip_apic_page(f->chip, 1), 0xfee00000);
+	xrd(f, 1, 0x802, &rc);
+	assert_int_equal(rc, -EINVAL);
+	fx_free(f);
+	fx_free(g);
+}
+
 static size_t section_at(const struct state_writer *w, const char *name)
 {
 	for (size_t i = 0; i + 32 <= w->len; i++)
@@ -1182,6 +1273,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lapic_id_version_svr),
+	    cmocka_unit_test(test_x2apic),
 	    cmocka_unit_test(test_ipi_fixed),
 	    cmocka_unit_test(test_priorities),
 	    cmocka_unit_test(test_init_sipi),
