@@ -17,7 +17,7 @@
 #include "base/log.h"
 #include "base/reaper.h"
 #include "base/util.h"
-#include "devices/devices.h"
+#include "builder/builder.h"
 #include "kvm/kvm.h"
 #include "virtio/virtio.h"
 #include "soft/bt/bt.h"
@@ -475,7 +475,7 @@ static int cmd_run(int argc, char **argv)
 		close(sig_fd);
 		return KITE_EXIT_SETUP;
 	}
-	rc = vm_create(vm, &opt.cfg, STDOUT_FILENO, &err);
+	rc = builder_vm_create(vm, &opt.cfg, STDOUT_FILENO, &err);
 	if (rc == 0)
 		rc = vm_start(vm, &err);
 	if (rc < 0) {

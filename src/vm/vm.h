@@ -146,8 +146,6 @@ struct engine_ops {
 	void (*memory_written)(struct vm *vm, const void *hva, uint64_t len);
 };
 
-struct blkfile;
-
 struct vm {
 	struct vm_config cfg;
 	struct guest_memory mem;
@@ -158,8 +156,6 @@ struct vm {
 	/* Feeds host input to console; returns the bytes it took (flow control). */
 	size_t (*console_input)(struct device *console, const uint8_t *buf, size_t len);
 	struct iothread *iothread; /* virtio queue processing (backend/backend.h) */
-	/* Disk images opened before any device exists; a virtio-blk takes each. */
-	struct blkfile *disk_files[VM_MAX_DISKS];
 	const struct engine_ops *engine;
 	void *engine_data;
 	struct vcpu vcpus[VM_MAX_VCPUS];
@@ -176,10 +172,17 @@ extern const struct engine_ops kvm_engine;
 extern const struct engine_ops soft_engine;
 
 /*
- * Builds the whole machine from cfg: memory, engine, devices, ACPI, kernel.
- * console_out_fd receives guest console output. On failure err says why.
+ * The steps builder/ takes to make a machine (builder_vm_create), in its
+ * order; vm/ itself creates no device. vm_destroy() undoes any prefix of them.
  */
-int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err);
+/* An empty machine: cfg copied, buses, the stop eventfd; no memory yet. */
+int vm_init(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err);
+/* Creates engine's VM-wide state over vm->mem and checks it runs nr_vcpus here. */
+int vm_engine_create(struct vm *vm, const struct engine_ops *engine, struct err *err);
+/* Realizes every added device, in creation order. */
+int vm_devices_realize(struct vm *vm, struct err *err);
+/* Creates the vCPUs; the BSP starts from vm->boot_state, the others wait for INIT/SIPI. */
+int vm_vcpus_create(struct vm *vm, struct err *err);
 
 /* Starts one thread per vCPU. */
 int vm_start(struct vm *vm, struct err *err);
@@ -192,7 +195,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 /* The same for isa-debug-exit: kite then exits with status (0-255), unless a reason came first. */
 void vm_request_debug_exit(struct vm *vm, int status);
 
-/* Kicks, joins and destroys everything; safe after a partial vm_create. */
+/* Kicks, joins and destroys everything; safe after a partial build. */
 void vm_destroy(struct vm *vm);
 
 /* Pauses every vCPU and device (returns once all are paused), and back. */
