@@ -19,6 +19,12 @@
 
 /* A kernel image larger than this is not a kernel we can load. */
 #define KERNEL_MAX_BYTES (512ull << 20)
+/* Room for " root=PARTUUID=<partuuid> rw" after the configured command line. */
+#define CMDLINE_ROOT_MAX (CONFIG_PARTUUID_MAX + 32)
+
+/* The configuration's limits are the devices' own. */
+_Static_assert(CONFIG_MAX_VIRTIO_DEVICES == VIRTIO_MMIO_MAX_DEVICES, "virtio slots");
+_Static_assert(CONFIG_DRIVE_ID_MAX == VIRTIO_BLK_ID_BYTES, "drive_id is the GET_ID string");
 
 /*
  * The machine's legacy devices, created in this order. Each entry makes one
@@ -70,6 +76,22 @@ static int platform_devices_create(struct vm *vm, struct err *err)
 }
 
 /*
+ * The root drive, if any, first, so it is /dev/vda; then the others in
+ * configuration order. Fills order[] with nr_drives indices.
+ */
+static void drives_order(const struct vm_config *cfg, unsigned *order)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < cfg->nr_drives; i++)
+		if (cfg->drives[i].is_root_device)
+			order[n++] = i;
+	for (unsigned i = 0; i < cfg->nr_drives; i++)
+		if (!cfg->drives[i].is_root_device)
+			order[n++] = i;
+}
+
+/*
  * The paravirtual devices follow the legacy ones, in slot order: disks, rng,
  * console (docs/virtio.md). Each virtio-blk takes its image from disks[]
  * and leaves NULL behind.
@@ -77,23 +99,27 @@ static int platform_devices_create(struct vm *vm, struct err *err)
 static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct err *err)
 {
 	const struct vm_config *cfg = &vm->cfg;
+	unsigned order[VM_MAX_DISKS];
 	unsigned slot = 0;
 	int rc;
 
-	if (cfg->nr_disks > VM_MAX_DISKS ||
-	    cfg->nr_disks + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) > VIRTIO_MMIO_MAX_DEVICES)
+	if (cfg->nr_drives > VM_MAX_DISKS ||
+	    cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) > VIRTIO_MMIO_MAX_DEVICES)
 		return err_set(err, -EINVAL, "at most %u virtio devices (disks, rng, console) fit",
 			       VIRTIO_MMIO_MAX_DEVICES);
-	if (!cfg->nr_disks && !cfg->rng && cfg->console != VM_CONSOLE_VIRTIO)
+	if (!cfg->nr_drives && !cfg->rng && cfg->console != VM_CONSOLE_VIRTIO)
 		return 0;
 	rc = virtio_iothread_create(vm, err);
 	if (rc < 0)
 		return rc;
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+	drives_order(cfg, order);
+	for (unsigned k = 0; k < cfg->nr_drives; k++) {
+		unsigned i = order[k];
+		const struct vm_drive_config *d = &cfg->drives[i];
 		struct virtio_blk_config bc = {
-			.path = cfg->disks[i].path,
-			.id = cfg->disks[i].id,
-			.read_only = cfg->disks[i].read_only,
+			.path = d->path_on_host,
+			.id = d->drive_id[0] ? d->drive_id : NULL,
+			.read_only = d->is_read_only,
 			.file = disks[i],
 		};
 
@@ -186,8 +212,29 @@ out_close:
 	return rc;
 }
 
+/*
+ * The configured command line, and for a root drive what Firecracker adds:
+ * root=/dev/vda (the root drive is first) or root=PARTUUID=, then ro or rw.
+ */
+static void cmdline_compose(const struct vm_config *cfg, char *buf, size_t size)
+{
+	size_t n = (size_t)snprintf(buf, size, "%s", cfg->cmdline);
+
+	for (unsigned i = 0; i < cfg->nr_drives && n < size; i++) {
+		const struct vm_drive_config *d = &cfg->drives[i];
+
+		if (!d->is_root_device)
+			continue;
+		snprintf(buf + n, size - n, "%sroot=%s%s %s", n ? " " : "",
+			 d->partuuid[0] ? "PARTUUID=" : "/dev/vda", d->partuuid,
+			 d->is_read_only ? "ro" : "rw");
+		break;
+	}
+}
+
 static int kernel_load(struct vm *vm, struct err *err)
 {
+	char cmdline[CONFIG_CMDLINE_MAX + CMDLINE_ROOT_MAX];
 	const uint8_t *kernel = NULL, *initrd = NULL;
 	size_t kernel_len = 0, initrd_len = 0;
 	struct boot_config boot = { 0 };
@@ -198,18 +245,19 @@ static int kernel_load(struct vm *vm, struct err *err)
 		      &kernel, &kernel_len, err);
 	if (rc < 0)
 		return rc;
-	if (vm->cfg.initrd_path) {
+	if (vm->cfg.initrd_path[0]) {
 		rc = file_map("initrd", vm->cfg.initrd_path, vm->mem.ram_size, "guest memory",
 			      &initrd, &initrd_len, err);
 		if (rc < 0)
 			goto out_unmap;
 	}
+	cmdline_compose(&vm->cfg, cmdline, sizeof(cmdline));
 	boot = (struct boot_config){
 		.kernel = kernel,
 		.kernel_len = kernel_len,
 		.initrd = initrd,
 		.initrd_len = initrd_len,
-		.cmdline = vm->cfg.cmdline,
+		.cmdline = cmdline,
 		/* acpi_setup() writes the tables there once the devices exist (and checks). */
 		.rsdp_gpa = ACPI_TABLES_ADDR,
 	};
@@ -228,9 +276,9 @@ out_unmap:
 
 static int disks_open(const struct vm_config *cfg, struct blkfile **disks, struct err *err)
 {
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		const struct vm_disk_config *d = &cfg->disks[i];
-		int rc = blkfile_open(&disks[i], d->path, d->read_only, err);
+	for (unsigned i = 0; i < cfg->nr_drives; i++) {
+		const struct vm_drive_config *d = &cfg->drives[i];
+		int rc = blkfile_open(&disks[i], d->path_on_host, d->is_read_only, err);
 
 		if (rc < 0)
 			return rc;
@@ -282,7 +330,11 @@ int builder_vm_create(struct vm *vm, const struct vm_config *cfg, int console_ou
 	struct blkfile *disks[VM_MAX_DISKS] = { 0 };
 	int rc;
 
+	/* vm_init first: vm_destroy() relies on what it sets up. */
 	rc = vm_init(vm, cfg, console_out_fd, err);
+	if (rc < 0)
+		return rc;
+	rc = config_validate(cfg, err);
 	if (rc < 0)
 		return rc;
 	rc = machine_build(vm, disks, err);

@@ -10,45 +10,9 @@
 #include "base/err.h"
 #include "base/x86.h"
 #include "bus/bus.h"
+#include "config/config.h"
 #include "devices/device.h"
 #include "memory/memory.h"
-
-#define VM_MAX_VCPUS 64
-#define VM_DEFAULT_MEM (256ull << 20)
-
-enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
-
-/* How the soft engine runs guest code: translated (default) or interpreted. */
-enum vm_soft_cpu { SOFT_CPU_BT, SOFT_CPU_INTERP };
-
-#define VM_MAX_DISKS 8
-
-/* A raw disk image the guest sees as a virtio block device (--disk). */
-struct vm_disk_config {
-	const char *path;
-	const char *id; /* GET_ID string; NULL: "disk<slot>" */
-	bool read_only;
-};
-
-/* Which device host stdin and the default console= go to (--console). */
-enum vm_console_kind { VM_CONSOLE_SERIAL, VM_CONSOLE_VIRTIO };
-
-struct vm_config {
-	const char *kernel_path;
-	const char *initrd_path;
-	const char *cmdline;
-	uint64_t mem_size;
-	unsigned nr_cpus;
-	enum vm_accel accel;
-	enum vm_soft_cpu soft_cpu;
-	uint64_t soft_code_cache; /* bytes of translated code per vCPU; 0: the default */
-	/* Paravirtual devices (docs/virtio.md), one virtio-mmio slot each. */
-	struct vm_disk_config disks[VM_MAX_DISKS];
-	unsigned nr_disks;
-	bool rng;
-	enum vm_console_kind console;
-	bool testdev; /* kvm-unit-tests' devices (devices/testdev.c) */
-};
 
 /* Why the VM stopped; decides kite's exit status. */
 enum vm_stop_reason {
