@@ -32,6 +32,8 @@ struct options {
 	char default_kernel[PATH_MAX];
 	char default_initrd[PATH_MAX];
 	bool has_cmdline;
+	const char *config_file;
+	const char *machine_flag; /* the first flag that shapes the machine, for --config-file */
 };
 
 struct console {
@@ -52,6 +54,7 @@ static void usage(FILE *out)
 		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
 		"                [--soft-code-cache SIZE] [--testdev]\n"
+		"       kite run --config-file FILE [--log-level LEVEL]\n"
 		"       kite probe [KVM_DEVICE]\n"
 		"       kite --help | --version\n"
 		"\n"
@@ -76,6 +79,10 @@ static void usage(FILE *out)
 		"  --testdev        kvm-unit-tests' test devices, as QEMU's isa-debug-exit\n"
 		"                   (port 0xf4: a write of V exits with status V*2+1),\n"
 		"                   pc-testdev and fw_cfg (ports 0x510/0x511)\n"
+		"  --config-file FILE  the machine from a Firecracker JSON config file\n"
+		"                   (boot-source, machine-config, drives, entropy, and kite's\n"
+		"                   own \"kite\" section; docs/config.md); no other flag but\n"
+		"                   --log-level goes with it\n"
 		"\n"
 		"The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
 		"on a terminal, Ctrl-A x quits.\n"
@@ -222,16 +229,22 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "soft-cpu", required_argument, NULL, 'S' },
 		{ "soft-code-cache", required_argument, NULL, 'Z' },
 		{ "testdev", no_argument, NULL, 'T' },
+		{ "config-file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct err err = { 0 };
 	uint64_t value;
-	int c, rc;
+	int c, longindex, rc;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", longopts, &longindex)) != -1) {
+		if (c != 'l' && c != 'F' && c != 'h' && c != ':' && c != '?' && !opt->machine_flag)
+			opt->machine_flag = longopts[longindex].name;
 		switch (c) {
+		case 'F':
+			opt->config_file = optarg;
+			break;
 		case 'k':
 			rc = set_string(opt->cfg.kernel_path, sizeof(opt->cfg.kernel_path), "--kernel",
 					optarg);
@@ -323,6 +336,11 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (opt->config_file && opt->machine_flag)
+		return usage_error("--%s: not with --config-file, which describes the whole machine",
+				   opt->machine_flag);
+	if (opt->config_file)
+		return 0;
 	value = opt->cfg.nr_drives + opt->cfg.rng + (opt->cfg.console == VM_CONSOLE_VIRTIO);
 	if (value > CONFIG_MAX_VIRTIO_DEVICES)
 		return usage_error("%u disks%s%s need %llu virtio devices; kite has %u",
@@ -346,6 +364,33 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 	if (!opt->has_cmdline)
 		config_str_set(opt->cfg.cmdline, sizeof(opt->cfg.cmdline),
 			       config_default_cmdline(&opt->cfg));
+	return 0;
+}
+
+/*
+ * --config-file: the machine from a Firecracker JSON file. Returns 0 or the
+ * exit status: a file kite cannot read is a bad file (KITE_EXIT_SETUP), a
+ * file that says something wrong is a bad flag value (KITE_EXIT_USAGE).
+ */
+static int load_config_file(struct options *opt)
+{
+	struct err err = { 0 };
+	size_t len;
+	char *text;
+	int rc;
+
+	if (config_file_read(opt->config_file, &text, &len, &err) < 0) {
+		fprintf(stderr, "kite: %s\n", err.msg);
+		return KITE_EXIT_SETUP;
+	}
+	rc = config_json_parse(&opt->cfg, text, len, &err);
+	free(text);
+	if (rc == 0)
+		rc = config_validate(&opt->cfg, &err);
+	if (rc < 0) {
+		fprintf(stderr, "kite: config file %s: %s\n", opt->config_file, err.msg);
+		return KITE_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -486,7 +531,11 @@ static int cmd_run(int argc, char **argv)
 	rc = parse_run_options(argc, argv, &opt);
 	if (rc)
 		return rc < 0 ? KITE_EXIT_OK : rc;
-
+	if (opt.config_file) {
+		rc = load_config_file(&opt);
+		if (rc)
+			return rc;
+	}
 	if (signals_block(&sigs) != 0 || (sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "kite: cannot set up signal handling: %s\n", strerror(errno));
 		return KITE_EXIT_SETUP;

@@ -27,8 +27,8 @@ enum vm_stop_reason {
 
 /* kite's exit statuses, the CLI contract tests rely on. */
 #define KITE_EXIT_OK 0
-#define KITE_EXIT_SETUP 1	/* bad file, no /dev/kvm, out of memory */
-#define KITE_EXIT_USAGE 2	/* unknown flag or bad flag value */
+#define KITE_EXIT_SETUP 1	/* bad or unreadable file (kernel, disk, --config-file), no /dev/kvm, out of memory */
+#define KITE_EXIT_USAGE 2	/* unknown flag, bad flag value, or a --config-file that says something wrong */
 #define KITE_EXIT_GUEST_FAULT 3 /* VM_STOP_ERROR */
 #define KITE_EXIT_GUEST_PANIC 4 /* VM_STOP_PANIC */
 
