@@ -246,12 +246,17 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			opt->config_file = optarg;
 			break;
 		case 'k':
+			/* "" is "no kernel" in the configuration, not a file to open. */
+			if (!*optarg)
+				return usage_error("--kernel: empty path");
 			rc = set_string(opt->cfg.kernel_path, sizeof(opt->cfg.kernel_path), "--kernel",
 					optarg);
 			if (rc)
 				return rc;
 			break;
 		case 'i':
+			if (!*optarg)
+				return usage_error("--initrd: empty path");
 			rc = set_string(opt->cfg.initrd_path, sizeof(opt->cfg.initrd_path), "--initrd",
 					optarg);
 			if (rc)
