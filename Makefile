@@ -11,9 +11,13 @@ BUILD ?= build
 SANFLAGS :=
 endif
 
-CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Isrc -MMD -MP $(SANFLAGS)
+# json-c parses --config-file (config/json.c).
+JSON_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
+JSON_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+
+CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Isrc -MMD -MP $(SANFLAGS) $(JSON_CFLAGS)
 LDFLAGS := $(SANFLAGS) -pthread
-LDLIBS :=
+LDLIBS := $(JSON_LIBS)
 
 LIB_SRCS := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -1,4 +1,4 @@
-# fuzz/fuzz.mk: libFuzzer targets for the parsers of guest-controlled data.
+# fuzz/fuzz.mk: libFuzzer targets for the parsers of guest-controlled data and config files.
 # `make fuzz` runs each target for FUZZ_TIME seconds (20), `make fuzz-quick`
 # for 5 (CI). Corpora start from fuzz/seeds/<target>/ (hand-made requests)
 # and grow in build/fuzz/corpus/<target>/; a crash leaves
@@ -10,11 +10,12 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BASE := $(filter-out src/base/reaper.c,$(wildcard src/base/*.c)) src/memory/memory.c
-FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_boot
+FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_boot fuzz_config
 
 FUZZ_SRCS_fuzz_virtq := fuzz/fuzz_virtq.c src/virtio/virtq.c $(FUZZ_BASE)
 FUZZ_SRCS_fuzz_blk := fuzz/fuzz_blk.c src/virtio/blkreq.c src/virtio/virtq.c $(FUZZ_BASE)
 FUZZ_SRCS_fuzz_boot := fuzz/fuzz_boot.c $(wildcard src/boot/*.c) $(FUZZ_BASE)
+FUZZ_SRCS_fuzz_config := fuzz/fuzz_config.c $(wildcard src/config/*.c) $(FUZZ_BASE)
 
 .PHONY: fuzz fuzz-quick fuzz-build
 
@@ -29,6 +30,10 @@ $(FUZZ_BUILD)/fuzz_blk: $(FUZZ_SRCS_fuzz_blk) src/virtio/virtio.h
 $(FUZZ_BUILD)/fuzz_boot: $(FUZZ_SRCS_fuzz_boot) src/boot/boot.h src/boot/loader.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_boot) -pthread
+
+$(FUZZ_BUILD)/fuzz_config: $(FUZZ_SRCS_fuzz_config) src/config/config.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_config) -pthread $(JSON_LIBS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 

@@ -5,8 +5,8 @@
 set -euo pipefail
 
 pkgs=(
-	# build and unit tests
-	gcc make binutils libc6-dev libcmocka-dev
+	# build and unit tests; json-c parses --config-file
+	gcc make binutils libc6-dev libcmocka-dev libjson-c-dev pkg-config
 	# fuzzing and formatting
 	clang clang-format
 	# guest/mkguest.sh: apt-get download + dpkg -x (apt and dpkg are

@@ -17,15 +17,12 @@
 #include "base/log.h"
 #include "base/reaper.h"
 #include "base/util.h"
-#include "devices/devices.h"
+#include "builder/builder.h"
 #include "kvm/kvm.h"
-#include "virtio/virtio.h"
 #include "soft/bt/bt.h"
 #include "vm/vm.h"
 
 #define KITE_VERSION "0.1.0"
-#define DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=1"
-#define DEFAULT_CMDLINE_HVC "console=hvc0 reboot=k panic=1"
 /* Ctrl-A x ends kite from a raw terminal, as with QEMU's -nographic. */
 #define CONSOLE_ESCAPE 0x01
 #define CONSOLE_INPUT_MAX 4096
@@ -34,6 +31,9 @@ struct options {
 	struct vm_config cfg;
 	char default_kernel[PATH_MAX];
 	char default_initrd[PATH_MAX];
+	bool has_cmdline;
+	const char *config_file;
+	const char *machine_flag; /* the first flag that shapes the machine, for --config-file */
 };
 
 struct console {
@@ -54,6 +54,7 @@ static void usage(FILE *out)
 		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
 		"                [--soft-code-cache SIZE] [--testdev]\n"
+		"       kite run --config-file FILE [--log-level LEVEL]\n"
 		"       kite probe [KVM_DEVICE]\n"
 		"       kite --help | --version\n"
 		"\n"
@@ -78,6 +79,10 @@ static void usage(FILE *out)
 		"  --testdev        kvm-unit-tests' test devices, as QEMU's isa-debug-exit\n"
 		"                   (port 0xf4: a write of V exits with status V*2+1),\n"
 		"                   pc-testdev and fw_cfg (ports 0x510/0x511)\n"
+		"  --config-file FILE  the machine from a Firecracker JSON config file\n"
+		"                   (boot-source, machine-config, drives, entropy, and kite's\n"
+		"                   own \"kite\" section; docs/config.md); no other flag but\n"
+		"                   --log-level goes with it\n"
 		"\n"
 		"The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
 		"on a terminal, Ctrl-A x quits.\n"
@@ -151,21 +156,30 @@ static int parse_log_level(const char *text)
 	return -EINVAL;
 }
 
+/* Copies a flag's string value into the configuration; returns 0 or the exit status. */
+static int set_string(char *dst, size_t size, const char *flag, const char *value)
+{
+	if (config_str_set(dst, size, value) < 0)
+		return usage_error("%s: %zu bytes is longer than the %zu kite takes", flag,
+				   strlen(value), size - 1);
+	return 0;
+}
+
 /*
- * --disk PATH[,ro][,id=NAME]: splits the argument in place (argv outlives the
- * VM). Prints the usage error itself.
+ * --disk PATH[,ro][,id=NAME]: splits the argument in place and copies the
+ * parts. Prints the usage error itself.
  */
 static int parse_disk(char *arg, struct vm_config *cfg)
 {
-	struct vm_disk_config *d;
-	char *opt, *next;
+	struct vm_drive_config *d;
+	char *opt, *next, *id;
 
-	if (cfg->nr_disks == VM_MAX_DISKS) {
+	if (cfg->nr_drives == VM_MAX_DISKS) {
 		usage_error("--disk: at most %u disks", VM_MAX_DISKS);
 		return -EINVAL;
 	}
-	d = &cfg->disks[cfg->nr_disks];
-	*d = (struct vm_disk_config){ .path = arg };
+	d = &cfg->drives[cfg->nr_drives];
+	*d = (struct vm_drive_config){ 0 };
 	next = strchr(arg, ',');
 	if (next)
 		*next++ = '\0';
@@ -173,25 +187,27 @@ static int parse_disk(char *arg, struct vm_config *cfg)
 		usage_error("--disk: no image path given");
 		return -EINVAL;
 	}
+	if (set_string(d->path_on_host, sizeof(d->path_on_host), "--disk", arg))
+		return -EINVAL;
 	for (opt = next; opt; opt = next) {
 		next = strchr(opt, ',');
 		if (next)
 			*next++ = '\0';
 		if (!strcmp(opt, "ro")) {
-			d->read_only = true;
+			d->is_read_only = true;
 		} else if (!strncmp(opt, "id=", 3)) {
-			d->id = opt + 3;
-			if (*d->id && strlen(d->id) <= VIRTIO_BLK_ID_BYTES)
+			id = opt + 3;
+			if (*id && config_str_set(d->drive_id, sizeof(d->drive_id), id) == 0)
 				continue;
-			usage_error("--disk %s: id '%s' must be 1 to %u bytes", arg, d->id,
-				    VIRTIO_BLK_ID_BYTES);
+			usage_error("--disk %s: id '%s' must be 1 to %u bytes", arg, id,
+				    CONFIG_DRIVE_ID_MAX);
 			return -EINVAL;
 		} else {
 			usage_error("--disk %s: unknown option '%s' (ro or id=NAME)", arg, opt);
 			return -EINVAL;
 		}
 	}
-	cfg->nr_disks++;
+	cfg->nr_drives++;
 	return 0;
 }
 
@@ -213,24 +229,44 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "soft-cpu", required_argument, NULL, 'S' },
 		{ "soft-code-cache", required_argument, NULL, 'Z' },
 		{ "testdev", no_argument, NULL, 'T' },
+		{ "config-file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct err err = { 0 };
 	uint64_t value;
-	int c;
+	int c, longindex, rc;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", longopts, &longindex)) != -1) {
+		if (c != 'l' && c != 'F' && c != 'h' && c != ':' && c != '?' && !opt->machine_flag)
+			opt->machine_flag = longopts[longindex].name;
 		switch (c) {
+		case 'F':
+			opt->config_file = optarg;
+			break;
 		case 'k':
-			opt->cfg.kernel_path = optarg;
+			/* "" is "no kernel" in the configuration, not a file to open. */
+			if (!*optarg)
+				return usage_error("--kernel: empty path");
+			rc = set_string(opt->cfg.kernel_path, sizeof(opt->cfg.kernel_path), "--kernel",
+					optarg);
+			if (rc)
+				return rc;
 			break;
 		case 'i':
-			opt->cfg.initrd_path = optarg;
+			if (!*optarg)
+				return usage_error("--initrd: empty path");
+			rc = set_string(opt->cfg.initrd_path, sizeof(opt->cfg.initrd_path), "--initrd",
+					optarg);
+			if (rc)
+				return rc;
 			break;
 		case 'c':
-			opt->cfg.cmdline = optarg;
+			rc = set_string(opt->cfg.cmdline, sizeof(opt->cfg.cmdline), "--cmdline", optarg);
+			if (rc)
+				return rc;
+			opt->has_cmdline = true;
 			break;
 		case 'n':
 			if (parse_uint(optarg, 1, VM_MAX_VCPUS, &value, &err) < 0)
@@ -305,26 +341,61 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	value = opt->cfg.nr_disks + opt->cfg.rng + (opt->cfg.console == VM_CONSOLE_VIRTIO);
-	if (value > VIRTIO_MMIO_MAX_DEVICES)
+	if (opt->config_file && opt->machine_flag)
+		return usage_error("--%s: not with --config-file, which describes the whole machine",
+				   opt->machine_flag);
+	if (opt->config_file)
+		return 0;
+	value = opt->cfg.nr_drives + opt->cfg.rng + (opt->cfg.console == VM_CONSOLE_VIRTIO);
+	if (value > CONFIG_MAX_VIRTIO_DEVICES)
 		return usage_error("%u disks%s%s need %llu virtio devices; kite has %u",
-				   opt->cfg.nr_disks, opt->cfg.rng ? ", the rng (--no-rng)" : "",
+				   opt->cfg.nr_drives, opt->cfg.rng ? ", the rng (--no-rng)" : "",
 				   opt->cfg.console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
-				   (unsigned long long)value, VIRTIO_MMIO_MAX_DEVICES);
-	if (!opt->cfg.kernel_path) {
+				   (unsigned long long)value, CONFIG_MAX_VIRTIO_DEVICES);
+	if (!opt->cfg.kernel_path[0]) {
 		if (access(opt->default_kernel, R_OK) != 0) {
 			fprintf(stderr,
 				"kite: no --kernel given and the default guest %s is not built (run `make guest`)\n",
 				opt->default_kernel);
 			return KITE_EXIT_SETUP;
 		}
-		opt->cfg.kernel_path = opt->default_kernel;
-		if (!opt->cfg.initrd_path && access(opt->default_initrd, R_OK) == 0)
-			opt->cfg.initrd_path = opt->default_initrd;
+		/* Both are PATH_MAX, CONFIG_PATH_MAX at most: they fit. */
+		config_str_set(opt->cfg.kernel_path, sizeof(opt->cfg.kernel_path),
+			       opt->default_kernel);
+		if (!opt->cfg.initrd_path[0] && access(opt->default_initrd, R_OK) == 0)
+			config_str_set(opt->cfg.initrd_path, sizeof(opt->cfg.initrd_path),
+				       opt->default_initrd);
 	}
-	if (!opt->cfg.cmdline)
-		opt->cfg.cmdline = opt->cfg.console == VM_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_HVC
-									 : DEFAULT_CMDLINE;
+	if (!opt->has_cmdline)
+		config_str_set(opt->cfg.cmdline, sizeof(opt->cfg.cmdline),
+			       config_default_cmdline(&opt->cfg));
+	return 0;
+}
+
+/*
+ * --config-file: the machine from a Firecracker JSON file. Returns 0 or the
+ * exit status: a file kite cannot read is a bad file (KITE_EXIT_SETUP), a
+ * file that says something wrong is a bad flag value (KITE_EXIT_USAGE).
+ */
+static int load_config_file(struct options *opt)
+{
+	struct err err = { 0 };
+	size_t len;
+	char *text;
+	int rc;
+
+	if (config_file_read(opt->config_file, &text, &len, &err) < 0) {
+		fprintf(stderr, "kite: %s\n", err.msg);
+		return KITE_EXIT_SETUP;
+	}
+	rc = config_json_parse(&opt->cfg, text, len, &err);
+	free(text);
+	if (rc == 0)
+		rc = config_validate(&opt->cfg, &err);
+	if (rc < 0) {
+		fprintf(stderr, "kite: config file %s: %s\n", opt->config_file, err.msg);
+		return KITE_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -453,18 +524,23 @@ static int cmd_probe(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct options opt = { .cfg = { .mem_size = VM_DEFAULT_MEM, .nr_cpus = 1,
-					.accel = ACCEL_AUTO, .rng = true } };
+	struct options opt = { 0 };
 	struct console con;
 	struct err err = { 0 };
 	struct vm *vm;
 	sigset_t sigs;
 	int sig_fd, rc, status;
 
+	config_init(&opt.cfg);
 	default_guest_paths(&opt);
 	rc = parse_run_options(argc, argv, &opt);
 	if (rc)
 		return rc < 0 ? KITE_EXIT_OK : rc;
+	if (opt.config_file) {
+		rc = load_config_file(&opt);
+		if (rc)
+			return rc;
+	}
 	if (signals_block(&sigs) != 0 || (sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "kite: cannot set up signal handling: %s\n", strerror(errno));
 		return KITE_EXIT_SETUP;
@@ -475,7 +551,7 @@ static int cmd_run(int argc, char **argv)
 		close(sig_fd);
 		return KITE_EXIT_SETUP;
 	}
-	rc = vm_create(vm, &opt.cfg, STDOUT_FILENO, &err);
+	rc = builder_vm_create(vm, &opt.cfg, STDOUT_FILENO, &err);
 	if (rc == 0)
 		rc = vm_start(vm, &err);
 	if (rc < 0) {

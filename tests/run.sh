@@ -406,7 +406,121 @@ guest_tests() {
 	done
 }
 
-# ---- c) bad inputs ---------------------------------------------------------
+# ---- c) --config-file ------------------------------------------------------
+
+# config_file FILE ENGINE KERNEL INITRD ARGS DRIVES: writes a Firecracker-style
+# config file for ENGINE (kite's own "kite" section picks it). INITRD is a
+# JSON value (a quoted path or null), DRIVES the array's contents.
+config_file() {
+	local file=$1 engine=$2 kernel=$3 initrd=$4 args=$5 drives=$6 accel=$2 cpu=bt
+
+	if [ "$engine" = interp ]; then
+		accel=soft
+		cpu=interp
+	fi
+	cat >"$file" <<EOF
+{
+  "boot-source": {
+    "kernel_image_path": "$kernel",
+    "initrd_path": $initrd,
+    "boot_args": "$args"
+  },
+  "machine-config": { "vcpu_count": 1, "mem_size_mib": 64, "smt": false },
+  "drives": [ $drives ],
+  "network-interfaces": [],
+  "kite": { "accel": "$accel", "soft_cpu": "$cpu" }
+}
+EOF
+}
+
+# config_case NAME ENGINE CONFIG: boots CONFIG; stdout must be
+# tests/guests/NAME.expected, as from the same machine given by flags.
+config_case() {
+	local name=$1 engine=$2 cfg=$3 id="config/$2/$1" out=$TMP/config.out
+	local err=$TMP/config.err rc why=""
+
+	$TIMEOUT "$KITE" run --config-file "$cfg" </dev/null >"$out" 2>"$err"
+	rc=$?
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		why="timed out after 30 s"
+	elif sanitized "$err"; then
+		why="sanitizer report"
+	elif [ "$rc" -ne 0 ]; then
+		why="exit status $rc, want 0"
+	elif ! cmp -s "$SRC/$name.expected" "$out"; then
+		why="stdout differs from $SRC/$name.expected"
+	fi
+	if [ -z "$why" ]; then
+		pass "$id"
+		return
+	fi
+	fail "$id" "$why"
+	show stdout "$out"
+	show stderr "$err"
+}
+
+config_tests() {
+	local e cfg=$TMP/vm.json img=$TMP/config.img
+
+	selected config config || return 0
+	for e in $ENGINES; do
+		engine_skipped "config/$e/hello_initrd" "$e" && continue
+		config_file "$cfg" "$e" "$GUESTS/hello.elf" "\"$SRC/initrd.txt\"" "kite test" ""
+		config_case hello_initrd "$e" "$cfg"
+		# A drive from the file: the virtio guest reads and writes it as from --disk.
+		printf 'kite test disk, sector 0\n' >"$img"
+		truncate -s 1024 "$img"
+		virtio_code >>"$img"
+		truncate -s 4096 "$img"
+		config_file "$cfg" "$e" "$GUESTS/virtio.elf" null "" \
+			"{\"drive_id\": \"disk0\", \"is_root_device\": false, \"is_read_only\": false,
+			  \"path_on_host\": \"$img\", \"cache_type\": \"Unsafe\"}"
+		config_case virtio "$e" "$cfg"
+		rm -f "$img"
+	done
+	# A root drive takes the first slot and, as in Firecracker, root=/dev/vda
+	# and ro or rw on the command line, which hello.elf prints.
+	truncate -s 4096 "$img"
+	config_file "$cfg" soft "$GUESTS/hello.elf" null "kite test" \
+		"{\"drive_id\": \"rootfs\", \"is_root_device\": true, \"is_read_only\": true,
+		  \"path_on_host\": \"$img\"}"
+	if $TIMEOUT "$KITE" run --config-file "$cfg" </dev/null 2>"$TMP/config.err" |
+		grep -qx 'cmdline: kite test root=/dev/vda ro'; then
+		pass config/soft/root-drive
+	else
+		fail config/soft/root-drive "no \"cmdline: kite test root=/dev/vda ro\" line"
+		show stderr "$TMP/config.err"
+	fi
+	rm -f "$img"
+	# Flags that shape the machine do not mix with a config file.
+	bad_case config-and-flag 2 "--cpus;not with --config-file" \
+		"$KITE" run --config-file "$cfg" --cpus 2
+	bad_case config-missing 1 "$TMP/none.json;no such file" \
+		"$KITE" run --config-file "$TMP/none.json"
+	printf '{"boot-source": {"kernel_image_path": "%s"}, "drives": [],
+	  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64, "vcpus": 2}}\n' \
+		"$GUESTS/hello.elf" >"$cfg"
+	bad_case config-unknown-field 2 "$cfg;machine-config.vcpus: unknown field" \
+		"$KITE" run --config-file "$cfg"
+	printf '{"boot-source": {"kernel_image_path": "%s"}, "drives": [
+	  {"drive_id": "root", "is_root_device": "yes", "path_on_host": "/dev/null"}]}\n' \
+		"$GUESTS/hello.elf" >"$cfg"
+	bad_case config-wrong-type 2 "drives[0].is_root_device: must be true or false" \
+		"$KITE" run --config-file "$cfg"
+	printf '{"boot-source": {}, "drives": []}\n' >"$cfg"
+	bad_case config-missing-field 2 "boot-source.kernel_image_path: missing" \
+		"$KITE" run --config-file "$cfg"
+	truncate -s 2M "$cfg"
+	bad_case config-too-big 1 "more than the 1048576" "$KITE" run --config-file "$cfg"
+	# A valid file naming a kernel that is not there: the builder's error, status 1.
+	printf '{"boot-source": {"kernel_image_path": "%s"}, "drives": [],
+	  "kite": {"accel": "kvm"}}\n' "$TMP/does-not-exist" >"$cfg"
+	bad_case config-missing-kernel 1 "$TMP/does-not-exist;no such file" \
+		"$KITE" run --config-file "$cfg"
+	rm -f "$cfg"
+}
+
+# ---- d) bad inputs ---------------------------------------------------------
 
 # bad_case NAME STATUSES PATTERNS command...
 # The command must exit with one of STATUSES (space-separated), not crash
@@ -539,6 +653,7 @@ diff_tests
 . "$(dirname "$0")/linux.sh"
 if [ -x "$KITE" ]; then
 	guest_tests
+	config_tests
 	bad_tests
 	for e in ${KITE_LINUX_ENGINES-soft}; do
 		linux_tests "$e"

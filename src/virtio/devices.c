@@ -1,4 +1,4 @@
-/* virtio/devices.c: the VM's virtio devices and I/O thread, created from its config. */
+/* virtio/devices.c: the I/O thread as a device, and the virtio devices' ACPI entries. */
 #include "virtio/virtio.h"
 
 #include <errno.h>
@@ -33,7 +33,7 @@ static const struct device_ops iothread_dev_ops = {
 	.destroy = iothread_dev_destroy,
 };
 
-static int iothread_dev_create(struct vm *vm, struct err *err)
+int virtio_iothread_create(struct vm *vm, struct err *err)
 {
 	struct iothread_dev *d = calloc(1, sizeof(*d));
 	int rc;
@@ -50,47 +50,6 @@ static int iothread_dev_create(struct vm *vm, struct err *err)
 	d->dev.name = "iothread";
 	vm->iothread = d->io;
 	vm_add_device(vm, &d->dev);
-	return 0;
-}
-
-int virtio_devices_create(struct vm *vm, struct err *err)
-{
-	const struct vm_config *cfg = &vm->cfg;
-	unsigned slot = 0;
-	int rc;
-
-	if (cfg->nr_disks > VM_MAX_DISKS ||
-	    cfg->nr_disks + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) > VIRTIO_MMIO_MAX_DEVICES)
-		return err_set(err, -EINVAL, "at most %u virtio devices (disks, rng, console) fit",
-			       VIRTIO_MMIO_MAX_DEVICES);
-	if (!cfg->nr_disks && !cfg->rng && cfg->console != VM_CONSOLE_VIRTIO)
-		return 0;
-	rc = iothread_dev_create(vm, err);
-	if (rc < 0)
-		return rc;
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		struct virtio_blk_config bc = {
-			.path = cfg->disks[i].path,
-			.id = cfg->disks[i].id,
-			.read_only = cfg->disks[i].read_only,
-			.file = vm->disk_files[i],
-		};
-
-		if (!virtio_blk_create(vm, vm->iothread, slot++, &bc, err))
-			return err->code;
-		vm->disk_files[i] = NULL;
-	}
-	if (cfg->rng && !virtio_rng_create(vm, vm->iothread, slot++, err))
-		return err->code;
-	if (cfg->console == VM_CONSOLE_VIRTIO) {
-		struct device *con = virtio_console_create(vm, vm->iothread, slot++,
-							   vm->console_out_fd, err);
-
-		if (!con)
-			return err->code;
-		vm->console = con;
-		vm->console_input = virtio_console_receive;
-	}
 	return 0;
 }
 

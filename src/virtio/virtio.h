@@ -378,10 +378,10 @@ enum virtio_blk_verdict virtio_blk_parse(const struct virtq_chain *c, uint64_t c
 /* ---- the machine ------------------------------------------------------ */
 
 /*
- * Creates the I/O thread and the virtio devices vm->cfg asks for, in slot
- * order: disks, rng, console. Called after the legacy devices.
+ * Creates the I/O thread every virtio device's queues run on (vm->iothread),
+ * as a device ahead of them on the VM's list, so it stops first.
  */
-int virtio_devices_create(struct vm *vm, struct err *err);
+int virtio_iothread_create(struct vm *vm, struct err *err);
 
 /* Adds every virtio device's window and GSI to the ACPI configuration. */
 void virtio_devices_acpi(struct vm *vm, struct acpi_config *cfg);

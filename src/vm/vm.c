@@ -1,66 +1,21 @@
-/* vm/vm.c: builds the machine, runs one thread per vCPU, and tears it all down. */
+/* vm/vm.c: the VM core: devices register here, one thread runs each vCPU, and it all tears down. */
 #include "vm/vm.h"
 
 #include <cpuid.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include "acpi/acpi.h"
-#include "backend/backend.h"
-#include "base/log.h"
-#include "base/util.h"
-#include "boot/boot.h"
-#include "devices/devices.h"
-#include "virtio/virtio.h"
 
 /* A vCPU thread's stack at least: see vm_start. */
 #define VCPU_STACK_SIZE (8u << 20)
 
-/* A kernel image larger than this is not a kernel we can load. */
-#define KERNEL_MAX_BYTES (512ull << 20)
-
 /* The signal that interrupts a vCPU thread inside the engine. */
 #define VCPU_KICK_SIGNAL SIGUSR1
-
-/*
- * The machine's legacy devices, created in this order (STYLE 5). Each entry
- * makes one device and adds it to the VM.
- */
-struct machine_device {
-	const char *name;
-	struct device *(*create)(struct vm *vm, struct err *err);
-};
-
-static struct device *create_com1(struct vm *vm, struct err *err)
-{
-	struct device *dev = uart_create(vm, COM1_PORT, COM1_IRQ, vm->console_out_fd, err);
-
-	if (dev) {
-		vm->console = dev;
-		vm->console_input = uart_receive;
-	}
-	return dev;
-}
-
-static const struct machine_device machine_devices[] = {
-	{ "com1", create_com1 },
-	{ "i8042", i8042_create },
-	{ "port92", port92_create },
-	{ "rtc", rtc_create },
-	{ "hpet", hpet_create },
-	{ "acpi-pm", acpi_pm_create },
-	{ "pvpanic", pvpanic_create },
-	{ "pci-host", pci_host_create },
-};
 
 bool host_has_hw_virt(void)
 {
@@ -73,24 +28,6 @@ bool host_has_hw_virt(void)
 	return false;
 }
 
-static int engine_select(struct vm *vm, struct err *err)
-{
-	enum vm_accel accel = vm->cfg.accel;
-
-	(void)err;
-	if (accel == ACCEL_AUTO)
-		accel = host_has_hw_virt() ? ACCEL_KVM : ACCEL_SOFT;
-	switch (accel) {
-	case ACCEL_KVM:
-		vm->engine = &kvm_engine;
-		return 0;
-	case ACCEL_SOFT:
-	default:
-		vm->engine = &soft_engine;
-		return 0;
-	}
-}
-
 void vm_add_device(struct vm *vm, struct device *dev)
 {
 	struct device **tail = &vm->devices;
@@ -101,152 +38,50 @@ void vm_add_device(struct vm *vm, struct device *dev)
 	*tail = dev;
 }
 
-static int devices_create(struct vm *vm, struct err *err)
+int vm_init(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err)
 {
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->console_out_fd = console_out_fd;
+	vm->nr_vcpus = cfg->nr_cpus;
+	io_bus_init(&vm->pio, "pio");
+	io_bus_init(&vm->mmio, "mmio");
+	atomic_store(&vm->stop_reason, VM_STOP_NONE);
+	atomic_store(&vm->debug_exit_status, -1);
+	vm->stop_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_eventfd < 0)
+		return err_set(err, -errno, "eventfd: %s", strerror(errno));
+	return 0;
+}
+
+int vm_engine_create(struct vm *vm, const struct engine_ops *engine, struct err *err)
+{
+	unsigned max;
 	int rc;
 
-	for (size_t i = 0; i < ARRAY_SIZE(machine_devices); i++) {
-		if (!machine_devices[i].create(vm, err))
-			return err_wrap(err, "device %s", machine_devices[i].name);
-	}
-	if (vm->cfg.testdev && !testdev_create(vm, err))
-		return err_wrap(err, "device testdev");
-	/* The paravirtual devices follow the legacy ones (docs/virtio.md). */
-	rc = virtio_devices_create(vm, err);
+	vm->engine = engine;
+	rc = vm->engine->vm_create(vm, err);
 	if (rc < 0)
 		return rc;
+	max = vm->engine->max_vcpus(vm);
+	if (vm->nr_vcpus > max)
+		return err_set(err, -EINVAL, "--cpus: %u is more than the %s engine supports here (%u)",
+			       vm->nr_vcpus, vm->engine->name, max);
+	return 0;
+}
+
+int vm_devices_realize(struct vm *vm, struct err *err)
+{
 	for (struct device *dev = vm->devices; dev; dev = dev->next) {
-		rc = dev->ops->realize ? dev->ops->realize(dev, err) : 0;
+		int rc = dev->ops->realize ? dev->ops->realize(dev, err) : 0;
+
 		if (rc < 0)
 			return err_wrap(err, "device %s", dev->name);
 	}
 	return 0;
 }
 
-static int acpi_setup(struct vm *vm, struct err *err)
-{
-	uint64_t rsdp_gpa;
-	int rc;
-	struct acpi_config cfg = {
-		.nr_cpus = vm->nr_vcpus,
-		.ioapic_addr = IOAPIC_DEFAULT_BASE,
-		.lapic_addr = APIC_DEFAULT_BASE,
-		.pm1a_evt_port = ACPI_PM1A_EVT_PORT,
-		.pm1a_cnt_port = ACPI_PM1A_CNT_PORT,
-		.pm_tmr_port = ACPI_PM_TMR_PORT,
-		.sci_irq = ACPI_SCI_IRQ,
-		.s5_slp_typ = ACPI_S5_SLP_TYP,
-		.pvpanic_port = PVPANIC_PORT,
-		.hpet_addr = HPET_BASE,
-		.hpet_block_id = hpet_block_id(),
-		.hpet_min_tick = HPET_MIN_TICK,
-	};
-
-	virtio_devices_acpi(vm, &cfg);
-	rc = acpi_build(&vm->mem, &cfg, &rsdp_gpa, err);
-	if (rc < 0)
-		return rc;
-	/* kernel_load() already told the guest where the RSDP is. */
-	if (rsdp_gpa != ACPI_TABLES_ADDR)
-		return err_set(err, -EINVAL, "acpi: RSDP at 0x%llx, the guest was told 0x%llx",
-			       (unsigned long long)rsdp_gpa, (unsigned long long)ACPI_TABLES_ADDR);
-	return 0;
-}
-
-/* Maps a whole file read-only; the size is checked against max first. */
-static int file_map(const char *what, const char *path, uint64_t max, const char *max_what,
-		    const uint8_t **data, size_t *len, struct err *err)
-{
-	struct stat st;
-	void *p;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		rc = err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = err_set(err, -EINVAL, "%s %s: not a regular file", what, path);
-		goto out_close;
-	}
-	if (st.st_size == 0) {
-		rc = err_set(err, -EINVAL, "%s %s: file is empty", what, path);
-		goto out_close;
-	}
-	if ((uint64_t)st.st_size > max) {
-		rc = err_set(err, -EFBIG, "%s %s: %llu MiB is larger than %s (%llu MiB)", what,
-			     path, (unsigned long long)(st.st_size >> 20), max_what,
-			     (unsigned long long)(max >> 20));
-		goto out_close;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED) {
-		rc = err_set(err, -errno, "%s %s: %s", what, path, strerror(errno));
-		goto out_close;
-	}
-	*data = p;
-	*len = (size_t)st.st_size;
-out_close:
-	close(fd);
-	return rc;
-}
-
-static int kernel_load(struct vm *vm, struct err *err)
-{
-	const uint8_t *kernel = NULL, *initrd = NULL;
-	size_t kernel_len = 0, initrd_len = 0;
-	struct boot_config boot = { 0 };
-	enum boot_kind kind;
-	int rc;
-
-	rc = file_map("kernel", vm->cfg.kernel_path, KERNEL_MAX_BYTES, "the 512 MiB kite accepts",
-		      &kernel, &kernel_len, err);
-	if (rc < 0)
-		return rc;
-	if (vm->cfg.initrd_path) {
-		rc = file_map("initrd", vm->cfg.initrd_path, vm->mem.ram_size, "guest memory",
-			      &initrd, &initrd_len, err);
-		if (rc < 0)
-			goto out_unmap;
-	}
-	boot = (struct boot_config){
-		.kernel = kernel,
-		.kernel_len = kernel_len,
-		.initrd = initrd,
-		.initrd_len = initrd_len,
-		.cmdline = vm->cfg.cmdline,
-		/* acpi_setup() writes the tables there once the devices exist (and checks). */
-		.rsdp_gpa = ACPI_TABLES_ADDR,
-	};
-	rc = boot_load(&vm->mem, &boot, &vm->boot_state, &kind, err);
-	if (rc < 0)
-		err_wrap(err, "kernel %s", vm->cfg.kernel_path);
-	else
-		log_debug("boot: %s loaded as %s", vm->cfg.kernel_path,
-			  kind == BOOT_PVH ? "PVH ELF" : kind == BOOT_MULTIBOOT ? "multiboot" : "bzImage");
-out_unmap:
-	if (initrd)
-		munmap((void *)initrd, initrd_len);
-	munmap((void *)kernel, kernel_len);
-	return rc;
-}
-
-static int disks_open(struct vm *vm, struct err *err)
-{
-	for (unsigned i = 0; i < vm->cfg.nr_disks; i++) {
-		const struct vm_disk_config *d = &vm->cfg.disks[i];
-		int rc = blkfile_open(&vm->disk_files[i], d->path, d->read_only, err);
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int vcpus_create(struct vm *vm, struct err *err)
+int vm_vcpus_create(struct vm *vm, struct err *err)
 {
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
@@ -264,56 +99,6 @@ static int vcpus_create(struct vm *vm, struct err *err)
 	}
 	/* Secondary vCPUs wait for INIT/SIPI; only the BSP gets the loader's state. */
 	return vm->engine->vcpu_set_state(&vm->vcpus[0], &vm->boot_state, err);
-}
-
-int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err)
-{
-	unsigned max;
-	int rc;
-
-	memset(vm, 0, sizeof(*vm));
-	vm->cfg = *cfg;
-	vm->console_out_fd = console_out_fd;
-	vm->nr_vcpus = cfg->nr_cpus;
-	io_bus_init(&vm->pio, "pio");
-	io_bus_init(&vm->mmio, "mmio");
-	atomic_store(&vm->stop_reason, VM_STOP_NONE);
-	atomic_store(&vm->debug_exit_status, -1);
-	vm->stop_eventfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->stop_eventfd < 0)
-		return err_set(err, -errno, "eventfd: %s", strerror(errno));
-
-	/*
-	 * What the user gave (memory size, kernel, initrd, disk images) is
-	 * checked and loaded before an engine opens anything, so a bad file
-	 * gets its own error on any host, with or without /dev/kvm.
-	 */
-	rc = memory_init(&vm->mem, cfg->mem_size, err);
-	if (rc < 0)
-		return rc;
-	rc = kernel_load(vm, err);
-	if (rc < 0)
-		return rc;
-	rc = disks_open(vm, err);
-	if (rc < 0)
-		return rc;
-	rc = engine_select(vm, err);
-	if (rc < 0)
-		return rc;
-	rc = vm->engine->vm_create(vm, err);
-	if (rc < 0)
-		return rc;
-	max = vm->engine->max_vcpus(vm);
-	if (vm->nr_vcpus > max)
-		return err_set(err, -EINVAL, "--cpus: %u is more than the %s engine supports here (%u)",
-			       vm->nr_vcpus, vm->engine->name, max);
-	rc = devices_create(vm, err);
-	if (rc < 0)
-		return rc;
-	rc = acpi_setup(vm, err);
-	if (rc < 0)
-		return rc;
-	return vcpus_create(vm, err);
 }
 
 static void vcpu_kick_handler(int sig)
@@ -519,10 +304,6 @@ void vm_destroy(struct vm *vm)
 			dev->ops->destroy(dev);
 	}
 	vm->devices = NULL;
-	for (unsigned i = 0; i < VM_MAX_DISKS; i++) {
-		blkfile_close(vm->disk_files[i]);
-		vm->disk_files[i] = NULL;
-	}
 	if (vm->engine && vm->engine_data)
 		vm->engine->vm_destroy(vm);
 	memory_destroy(&vm->mem);

@@ -10,45 +10,9 @@
 #include "base/err.h"
 #include "base/x86.h"
 #include "bus/bus.h"
+#include "config/config.h"
 #include "devices/device.h"
 #include "memory/memory.h"
-
-#define VM_MAX_VCPUS 64
-#define VM_DEFAULT_MEM (256ull << 20)
-
-enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
-
-/* How the soft engine runs guest code: translated (default) or interpreted. */
-enum vm_soft_cpu { SOFT_CPU_BT, SOFT_CPU_INTERP };
-
-#define VM_MAX_DISKS 8
-
-/* A raw disk image the guest sees as a virtio block device (--disk). */
-struct vm_disk_config {
-	const char *path;
-	const char *id; /* GET_ID string; NULL: "disk<slot>" */
-	bool read_only;
-};
-
-/* Which device host stdin and the default console= go to (--console). */
-enum vm_console_kind { VM_CONSOLE_SERIAL, VM_CONSOLE_VIRTIO };
-
-struct vm_config {
-	const char *kernel_path;
-	const char *initrd_path;
-	const char *cmdline;
-	uint64_t mem_size;
-	unsigned nr_cpus;
-	enum vm_accel accel;
-	enum vm_soft_cpu soft_cpu;
-	uint64_t soft_code_cache; /* bytes of translated code per vCPU; 0: the default */
-	/* Paravirtual devices (docs/virtio.md), one virtio-mmio slot each. */
-	struct vm_disk_config disks[VM_MAX_DISKS];
-	unsigned nr_disks;
-	bool rng;
-	enum vm_console_kind console;
-	bool testdev; /* kvm-unit-tests' devices (devices/testdev.c) */
-};
 
 /* Why the VM stopped; decides kite's exit status. */
 enum vm_stop_reason {
@@ -63,8 +27,8 @@ enum vm_stop_reason {
 
 /* kite's exit statuses, the CLI contract tests rely on. */
 #define KITE_EXIT_OK 0
-#define KITE_EXIT_SETUP 1	/* bad file, no /dev/kvm, out of memory */
-#define KITE_EXIT_USAGE 2	/* unknown flag or bad flag value */
+#define KITE_EXIT_SETUP 1	/* bad or unreadable file (kernel, disk, --config-file), no /dev/kvm, out of memory */
+#define KITE_EXIT_USAGE 2	/* unknown flag, bad flag value, or a --config-file that says something wrong */
 #define KITE_EXIT_GUEST_FAULT 3 /* VM_STOP_ERROR */
 #define KITE_EXIT_GUEST_PANIC 4 /* VM_STOP_PANIC */
 
@@ -146,8 +110,6 @@ struct engine_ops {
 	void (*memory_written)(struct vm *vm, const void *hva, uint64_t len);
 };
 
-struct blkfile;
-
 struct vm {
 	struct vm_config cfg;
 	struct guest_memory mem;
@@ -158,8 +120,6 @@ struct vm {
 	/* Feeds host input to console; returns the bytes it took (flow control). */
 	size_t (*console_input)(struct device *console, const uint8_t *buf, size_t len);
 	struct iothread *iothread; /* virtio queue processing (backend/backend.h) */
-	/* Disk images opened before any device exists; a virtio-blk takes each. */
-	struct blkfile *disk_files[VM_MAX_DISKS];
 	const struct engine_ops *engine;
 	void *engine_data;
 	struct vcpu vcpus[VM_MAX_VCPUS];
@@ -176,10 +136,17 @@ extern const struct engine_ops kvm_engine;
 extern const struct engine_ops soft_engine;
 
 /*
- * Builds the whole machine from cfg: memory, engine, devices, ACPI, kernel.
- * console_out_fd receives guest console output. On failure err says why.
+ * The steps builder/ takes to make a machine (builder_vm_create), in its
+ * order; vm/ itself creates no device. vm_destroy() undoes any prefix of them.
  */
-int vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err);
+/* An empty machine: cfg copied, buses, the stop eventfd; no memory yet. */
+int vm_init(struct vm *vm, const struct vm_config *cfg, int console_out_fd, struct err *err);
+/* Creates engine's VM-wide state over vm->mem and checks it runs nr_vcpus here. */
+int vm_engine_create(struct vm *vm, const struct engine_ops *engine, struct err *err);
+/* Realizes every added device, in creation order. */
+int vm_devices_realize(struct vm *vm, struct err *err);
+/* Creates the vCPUs; the BSP starts from vm->boot_state, the others wait for INIT/SIPI. */
+int vm_vcpus_create(struct vm *vm, struct err *err);
 
 /* Starts one thread per vCPU. */
 int vm_start(struct vm *vm, struct err *err);
@@ -192,7 +159,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason);
 /* The same for isa-debug-exit: kite then exits with status (0-255), unless a reason came first. */
 void vm_request_debug_exit(struct vm *vm, int status);
 
-/* Kicks, joins and destroys everything; safe after a partial vm_create. */
+/* Kicks, joins and destroys everything; safe after a partial build. */
 void vm_destroy(struct vm *vm);
 
 /* Pauses every vCPU and device (returns once all are paused), and back. */

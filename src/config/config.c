@@ -1,0 +1,185 @@
+/* config/config.c: the machine configuration's defaults, validation and file reading. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "memory/memory.h"
+#include "soft/bt/bt.h"
+
+void config_init(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mem_size = VM_DEFAULT_MEM;
+	cfg->nr_cpus = 1;
+	cfg->accel = ACCEL_AUTO;
+	cfg->rng = true;
+}
+
+int config_str_set(char *dst, size_t size, const char *src)
+{
+	size_t len = strlen(src);
+
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, len + 1);
+	return 0;
+}
+
+const char *config_default_cmdline(const struct vm_config *cfg)
+{
+	return cfg->console == VM_CONSOLE_VIRTIO ? DEFAULT_CMDLINE_HVC : DEFAULT_CMDLINE;
+}
+
+const struct vm_drive_config *config_drive_find(const struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_drives && i < VM_MAX_DISKS; i++)
+		if (cfg->drives[i].drive_id[0] && !strcmp(cfg->drives[i].drive_id, id))
+			return &cfg->drives[i];
+	return NULL;
+}
+
+static uint64_t host_memory_bytes(void)
+{
+	struct sysinfo si;
+
+	if (sysinfo(&si) < 0)
+		return UINT64_MAX;
+	return (uint64_t)si.totalram * si.mem_unit;
+}
+
+static bool has_nul(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+static int machine_validate(const struct vm_config *cfg, struct err *err)
+{
+	if (!has_nul(cfg->kernel_path, sizeof(cfg->kernel_path)) || !cfg->kernel_path[0])
+		return err_set(err, -EINVAL, "boot-source.kernel_image_path: missing");
+	if (!has_nul(cfg->initrd_path, sizeof(cfg->initrd_path)))
+		return err_set(err, -EINVAL, "boot-source.initrd_path: not a string");
+	if (!has_nul(cfg->cmdline, sizeof(cfg->cmdline)))
+		return err_set(err, -EINVAL, "boot-source.boot_args: not a string");
+	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_VCPUS)
+		return err_set(err, -EINVAL, "machine-config.vcpu_count: %u is outside 1 to %u",
+			       cfg->nr_cpus, VM_MAX_VCPUS);
+	if (cfg->mem_size < MEM_MIN_SIZE)
+		return err_set(err, -EINVAL, "machine-config.mem_size_mib: %llu MiB is below the %llu MiB minimum",
+			       (unsigned long long)(cfg->mem_size >> 20),
+			       (unsigned long long)(MEM_MIN_SIZE >> 20));
+	if (cfg->mem_size % 4096)
+		return err_set(err, -EINVAL, "machine-config.mem_size_mib: %llu bytes is not a multiple of 4 KiB",
+			       (unsigned long long)cfg->mem_size);
+	if (cfg->mem_size > host_memory_bytes())
+		return err_set(err, -EINVAL, "machine-config.mem_size_mib: %llu MiB is more than this host's %llu MiB of memory",
+			       (unsigned long long)(cfg->mem_size >> 20),
+			       (unsigned long long)(host_memory_bytes() >> 20));
+	if (cfg->accel > ACCEL_SOFT || cfg->soft_cpu > SOFT_CPU_INTERP ||
+	    cfg->console > VM_CONSOLE_VIRTIO)
+		return err_set(err, -EINVAL, "kite: engine, soft_cpu or console out of range");
+	if (cfg->soft_code_cache &&
+	    (cfg->soft_code_cache < BT_CACHE_MIN || cfg->soft_code_cache > BT_CACHE_MAX))
+		return err_set(err, -EINVAL, "kite.soft_code_cache_mib: %llu MiB is outside 1 to 1024",
+			       (unsigned long long)(cfg->soft_code_cache >> 20));
+	return 0;
+}
+
+static int drive_validate(const struct vm_config *cfg, unsigned i, struct err *err)
+{
+	const struct vm_drive_config *d = &cfg->drives[i];
+
+	if (!has_nul(d->drive_id, sizeof(d->drive_id)))
+		return err_set(err, -EINVAL, "drives[%u].drive_id: longer than %u bytes", i,
+			       CONFIG_DRIVE_ID_MAX);
+	if (!has_nul(d->path_on_host, sizeof(d->path_on_host)) || !d->path_on_host[0])
+		return err_set(err, -EINVAL, "drives[%u].path_on_host: missing", i);
+	if (!has_nul(d->partuuid, sizeof(d->partuuid)))
+		return err_set(err, -EINVAL, "drives[%u].partuuid: longer than %u bytes", i,
+			       CONFIG_PARTUUID_MAX);
+	if (d->partuuid[0] && !d->is_root_device)
+		return err_set(err, -EINVAL, "drives[%u].partuuid: only for the root device", i);
+	for (unsigned j = 0; j < i; j++)
+		if (d->is_root_device && cfg->drives[j].is_root_device)
+			return err_set(err, -EINVAL,
+				       "drives[%u].is_root_device: drives[%u] is the root device already",
+				       i, j);
+	return 0;
+}
+
+int config_validate(const struct vm_config *cfg, struct err *err)
+{
+	unsigned virtio;
+	int rc;
+
+	rc = machine_validate(cfg, err);
+	if (rc < 0)
+		return rc;
+	if (cfg->nr_drives > VM_MAX_DISKS)
+		return err_set(err, -EINVAL, "drives: %u drives; kite has at most %u",
+			       cfg->nr_drives, VM_MAX_DISKS);
+	for (unsigned i = 0; i < cfg->nr_drives; i++) {
+		rc = drive_validate(cfg, i, err);
+		if (rc < 0)
+			return rc;
+	}
+	virtio = cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO);
+	if (virtio > CONFIG_MAX_VIRTIO_DEVICES)
+		return err_set(err, -EINVAL,
+			       "drives: %u drives%s%s need %u virtio devices; kite has %u",
+			       cfg->nr_drives, cfg->rng ? ", the entropy device" : "",
+			       cfg->console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
+			       virtio, CONFIG_MAX_VIRTIO_DEVICES);
+	return 0;
+}
+
+int config_file_read(const char *path, char **text, size_t *len, struct err *err)
+{
+	struct stat st;
+	ssize_t n;
+	char *buf;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, -errno, "config file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = err_set(err, -errno, "config file %s: %s", path, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = err_set(err, -EINVAL, "config file %s: not a regular file", path);
+		goto out_close;
+	}
+	if (st.st_size > CONFIG_FILE_MAX) {
+		rc = err_set(err, -EFBIG, "config file %s: %lld bytes is more than the %u kite reads",
+			     path, (long long)st.st_size, CONFIG_FILE_MAX);
+		goto out_close;
+	}
+	/* One byte more than the limit tells a file that grew since fstat. */
+	buf = malloc(CONFIG_FILE_MAX + 2);
+	if (!buf) {
+		rc = err_set(err, -ENOMEM, "config file %s: out of memory", path);
+		goto out_close;
+	}
+	*len = 0;
+	while ((n = read(fd, buf + *len, CONFIG_FILE_MAX + 1 - *len)) > 0)
+		*len += (size_t)n;
+	if (n < 0 || *len > CONFIG_FILE_MAX) {
+		rc = n < 0 ? err_set(err, -errno, "config file %s: %s", path, strerror(errno))
+			   : err_set(err, -EFBIG, "config file %s: more than the %u bytes kite reads",
+				     path, CONFIG_FILE_MAX);
+		free(buf);
+		goto out_close;
+	}
+	buf[*len] = '\0';
+	*text = buf;
+out_close:
+	close(fd);
+	return rc;
+}

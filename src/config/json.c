@@ -1,0 +1,564 @@
+/* config/json.c: a Firecracker JSON config file into a struct vm_config, with json-c. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/util.h"
+
+/* A config file nests four deep; anything deeper is not one, and json-c recurses. */
+#define JSON_DEPTH_MAX 16
+/* Longest field path in a message: "drives[7].rate_limiter" and the like. */
+#define PATH_MAX_LEN 96
+/* mem_size_mib above this (1 TiB) is no host's memory; keeps << 20 from overflowing. */
+#define MEM_MIB_MAX (1ull << 20)
+
+struct parse_ctx {
+	struct vm_config *cfg;
+	struct vm_drive_config *drive; /* the drive being parsed */
+	bool has_boot_args;
+};
+
+/*
+ * One field of one JSON object. A null value is the field left out
+ * (Firecracker's Option), unless the field is required.
+ */
+struct field {
+	const char *name;
+	bool required;
+	int (*parse)(struct parse_ctx *pc, struct json_object *v, const char *path, struct err *err);
+};
+
+static int want_string(struct json_object *v, const char *path, char *dst, size_t size,
+		       struct err *err)
+{
+	const char *s;
+	size_t len;
+
+	if (!json_object_is_type(v, json_type_string))
+		return err_set(err, -EINVAL, "%s: must be a string", path);
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (strlen(s) != len)
+		return err_set(err, -EINVAL, "%s: contains a NUL byte", path);
+	if (config_str_set(dst, size, s) < 0)
+		return err_set(err, -EINVAL, "%s: %zu bytes is longer than the %zu kite takes", path,
+			       len, size - 1);
+	return 0;
+}
+
+static int want_bool(struct json_object *v, const char *path, bool *out, struct err *err)
+{
+	if (!json_object_is_type(v, json_type_boolean))
+		return err_set(err, -EINVAL, "%s: must be true or false", path);
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+static int want_uint(struct json_object *v, const char *path, uint64_t min, uint64_t max,
+		     uint64_t *out, struct err *err)
+{
+	int64_t n;
+
+	if (!json_object_is_type(v, json_type_int))
+		return err_set(err, -EINVAL, "%s: must be an integer", path);
+	n = json_object_get_int64(v);
+	/* json-c clamps what int64 cannot hold to INT64_MIN/MAX: out of range here too. */
+	if (n < 0 || (uint64_t)n < min || (uint64_t)n > max)
+		return err_set(err, -EINVAL, "%s: %lld is outside %llu to %llu", path, (long long)n,
+			       (unsigned long long)min, (unsigned long long)max);
+	*out = (uint64_t)n;
+	return 0;
+}
+
+/* One of names (NULL-terminated); *out is its index. */
+static int want_enum(struct json_object *v, const char *path, const char *const *names,
+		     int *out, struct err *err)
+{
+	char choices[128] = "";
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return err_set(err, -EINVAL, "%s: must be a string", path);
+	s = json_object_get_string(v);
+	for (int i = 0; names[i]; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+		snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices), "%s\"%s\"",
+			 i ? ", " : "", names[i]);
+	}
+	return err_set(err, -EINVAL, "%s: \"%.64s\" is not one of %s", path, s, choices);
+}
+
+static int fields_parse(struct parse_ctx *pc, struct json_object *obj, const char *path,
+			const struct field *fields, size_t nr, struct err *err)
+{
+	char sub[PATH_MAX_LEN];
+	uint32_t seen = 0;
+	int rc;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return err_set(err, -EINVAL, "%s: must be an object", path[0] ? path : "config file");
+	json_object_object_foreach(obj, key, v) {
+		size_t i;
+
+		for (i = 0; i < nr && strcmp(key, fields[i].name); i++)
+			;
+		snprintf(sub, sizeof(sub), "%s%s%.48s", path, path[0] ? "." : "", key);
+		if (i == nr)
+			return err_set(err, -EINVAL, "%s: unknown field", sub);
+		if (!v && !fields[i].required)
+			continue;
+		rc = fields[i].parse(pc, v, sub, err);
+		if (rc < 0)
+			return rc;
+		seen |= 1u << i;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		if (fields[i].required && !(seen & (1u << i)))
+			return err_set(err, -EINVAL, "%s%s%s: missing", path, path[0] ? "." : "",
+				       fields[i].name);
+	}
+	return 0;
+}
+
+/* ---- boot-source ------------------------------------------------------ */
+
+static int kernel_image_path(struct parse_ctx *pc, struct json_object *v, const char *path,
+			     struct err *err)
+{
+	return want_string(v, path, pc->cfg->kernel_path, sizeof(pc->cfg->kernel_path), err);
+}
+
+static int initrd_path(struct parse_ctx *pc, struct json_object *v, const char *path,
+		       struct err *err)
+{
+	return want_string(v, path, pc->cfg->initrd_path, sizeof(pc->cfg->initrd_path), err);
+}
+
+static int boot_args(struct parse_ctx *pc, struct json_object *v, const char *path,
+		     struct err *err)
+{
+	pc->has_boot_args = true;
+	return want_string(v, path, pc->cfg->cmdline, sizeof(pc->cfg->cmdline), err);
+}
+
+static const struct field boot_source_fields[] = {
+	{ "kernel_image_path", true, kernel_image_path },
+	{ "initrd_path", false, initrd_path },
+	{ "boot_args", false, boot_args },
+};
+
+static int boot_source(struct parse_ctx *pc, struct json_object *v, const char *path,
+		       struct err *err)
+{
+	return fields_parse(pc, v, path, boot_source_fields, ARRAY_SIZE(boot_source_fields), err);
+}
+
+/* ---- machine-config --------------------------------------------------- */
+
+static int vcpu_count(struct parse_ctx *pc, struct json_object *v, const char *path,
+		      struct err *err)
+{
+	uint64_t n = 0;
+	int rc = want_uint(v, path, 1, VM_MAX_VCPUS, &n, err);
+
+	if (rc == 0)
+		pc->cfg->nr_cpus = (unsigned)n;
+	return rc;
+}
+
+static int mem_size_mib(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	uint64_t mib = 0;
+	int rc = want_uint(v, path, 1, MEM_MIB_MAX, &mib, err);
+
+	if (rc == 0)
+		pc->cfg->mem_size = mib << 20;
+	return rc;
+}
+
+static int smt(struct parse_ctx *pc, struct json_object *v, const char *path, struct err *err)
+{
+	bool on = false;
+	int rc = want_bool(v, path, &on, err);
+
+	(void)pc;
+	if (rc == 0 && on)
+		return err_set(err, -EINVAL, "%s: kite's vCPUs have no SMT siblings; only false", path);
+	return rc;
+}
+
+static int track_dirty_pages(struct parse_ctx *pc, struct json_object *v, const char *path,
+			     struct err *err)
+{
+	bool on = false;
+	int rc = want_bool(v, path, &on, err);
+
+	(void)pc;
+	if (rc == 0 && on)
+		log_warn("config: %s: kite has no diff snapshots yet; ignored", path);
+	return rc;
+}
+
+/* Fields kite accepts only with the value that changes nothing. */
+static int only_none(struct parse_ctx *pc, struct json_object *v, const char *path,
+		     struct err *err)
+{
+	static const char *const none[] = { "None", NULL };
+	int i;
+
+	(void)pc;
+	if (want_enum(v, path, none, &i, err) < 0)
+		return err_wrap(err, "kite supports only \"None\"");
+	return 0;
+}
+
+static const struct field machine_config_fields[] = {
+	{ "vcpu_count", true, vcpu_count },
+	{ "mem_size_mib", true, mem_size_mib },
+	{ "smt", false, smt },
+	{ "track_dirty_pages", false, track_dirty_pages },
+	{ "cpu_template", false, only_none },
+	{ "huge_pages", false, only_none },
+};
+
+static int machine_config(struct parse_ctx *pc, struct json_object *v, const char *path,
+			  struct err *err)
+{
+	return fields_parse(pc, v, path, machine_config_fields, ARRAY_SIZE(machine_config_fields),
+			    err);
+}
+
+/* ---- drives ----------------------------------------------------------- */
+
+static int drive_id(struct parse_ctx *pc, struct json_object *v, const char *path,
+		    struct err *err)
+{
+	struct vm_drive_config *d = pc->drive;
+	int rc = want_string(v, path, d->drive_id, sizeof(d->drive_id), err);
+
+	if (rc < 0)
+		return rc;
+	if (!d->drive_id[0])
+		return err_set(err, -EINVAL, "%s: empty", path);
+	/* Firecracker's ids, which also stay printable in the guest's serial. */
+	if (strspn(d->drive_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+	    strlen(d->drive_id))
+		return err_set(err, -EINVAL, "%s: \"%s\" has a character other than A-Z, a-z, 0-9, _",
+			       path, d->drive_id);
+	for (struct vm_drive_config *o = pc->cfg->drives; o < d; o++)
+		if (!strcmp(o->drive_id, d->drive_id))
+			return err_set(err, -EINVAL, "%s: \"%s\" is drives[%u]'s already", path,
+				       d->drive_id, (unsigned)(o - pc->cfg->drives));
+	return 0;
+}
+
+static int path_on_host(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	struct vm_drive_config *d = pc->drive;
+	int rc = want_string(v, path, d->path_on_host, sizeof(d->path_on_host), err);
+
+	if (rc == 0 && !d->path_on_host[0])
+		return err_set(err, -EINVAL, "%s: empty", path);
+	return rc;
+}
+
+static int is_root_device(struct parse_ctx *pc, struct json_object *v, const char *path,
+			  struct err *err)
+{
+	return want_bool(v, path, &pc->drive->is_root_device, err);
+}
+
+static int is_read_only(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	return want_bool(v, path, &pc->drive->is_read_only, err);
+}
+
+static int partuuid(struct parse_ctx *pc, struct json_object *v, const char *path,
+		    struct err *err)
+{
+	return want_string(v, path, pc->drive->partuuid, sizeof(pc->drive->partuuid), err);
+}
+
+/*
+ * Firecracker's cache_type and io_engine choose among its own back-ends;
+ * kite's honours the guest's flushes (Writeback) on a thread pool.
+ */
+static int cache_type(struct parse_ctx *pc, struct json_object *v, const char *path,
+		      struct err *err)
+{
+	static const char *const names[] = { "Unsafe", "Writeback", NULL };
+	int i;
+
+	(void)pc;
+	return want_enum(v, path, names, &i, err);
+}
+
+static int io_engine(struct parse_ctx *pc, struct json_object *v, const char *path,
+		     struct err *err)
+{
+	static const char *const names[] = { "Sync", "Async", NULL };
+	int i;
+
+	(void)pc;
+	return want_enum(v, path, names, &i, err);
+}
+
+static int socket_path(struct parse_ctx *pc, struct json_object *v, const char *path,
+		       struct err *err)
+{
+	(void)pc;
+	(void)v;
+	return err_set(err, -EINVAL, "%s: kite has no vhost-user block devices", path);
+}
+
+static int rate_limiter(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	(void)pc;
+	if (!json_object_is_type(v, json_type_object))
+		return err_set(err, -EINVAL, "%s: must be an object", path);
+	log_warn("config: %s: kite has no rate limiter yet; ignored", path);
+	return 0;
+}
+
+static const struct field drive_fields[] = {
+	{ "drive_id", true, drive_id },
+	{ "is_root_device", true, is_root_device },
+	{ "path_on_host", true, path_on_host },
+	{ "is_read_only", false, is_read_only },
+	{ "partuuid", false, partuuid },
+	{ "cache_type", false, cache_type },
+	{ "io_engine", false, io_engine },
+	{ "rate_limiter", false, rate_limiter },
+	{ "socket", false, socket_path },
+};
+
+static int drives(struct parse_ctx *pc, struct json_object *v, const char *path,
+		  struct err *err)
+{
+	struct vm_config *cfg = pc->cfg;
+	char sub[PATH_MAX_LEN];
+	size_t n;
+	int rc;
+
+	if (!json_object_is_type(v, json_type_array))
+		return err_set(err, -EINVAL, "%s: must be an array", path);
+	n = json_object_array_length(v);
+	if (n > VM_MAX_DISKS)
+		return err_set(err, -EINVAL, "%s: %zu drives; kite has at most %u", path, n,
+			       VM_MAX_DISKS);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		pc->drive = &cfg->drives[i];
+		memset(pc->drive, 0, sizeof(*pc->drive));
+		rc = fields_parse(pc, json_object_array_get_idx(v, i), sub, drive_fields,
+				  ARRAY_SIZE(drive_fields), err);
+		if (rc < 0)
+			return rc;
+		cfg->nr_drives = (unsigned)i + 1;
+	}
+	return 0;
+}
+
+/* ---- entropy and what kite has not got -------------------------------- */
+
+static const struct field entropy_fields[] = {
+	{ "rate_limiter", false, rate_limiter },
+};
+
+static int entropy(struct parse_ctx *pc, struct json_object *v, const char *path,
+		   struct err *err)
+{
+	pc->cfg->rng = true;
+	return fields_parse(pc, v, path, entropy_fields, ARRAY_SIZE(entropy_fields), err);
+}
+
+/* Sections a Firecracker file may carry that kite accepts, says it ignores, and boots without. */
+static int ignored_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			   struct err *err)
+{
+	(void)pc;
+	if (!json_object_is_type(v, json_type_object))
+		return err_set(err, -EINVAL, "%s: must be an object", path);
+	log_warn("config: %s: not supported by kite yet; ignored", path);
+	return 0;
+}
+
+static int network_interfaces(struct parse_ctx *pc, struct json_object *v, const char *path,
+			      struct err *err)
+{
+	(void)pc;
+	if (!json_object_is_type(v, json_type_array))
+		return err_set(err, -EINVAL, "%s: must be an array", path);
+	if (json_object_array_length(v))
+		log_warn("config: %s: kite has no network device yet; %zu ignored", path,
+			 json_object_array_length(v));
+	return 0;
+}
+
+/* Sections that would change what the guest sees: refused rather than dropped. */
+static int unsupported_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			       struct err *err)
+{
+	(void)pc;
+	if (json_object_is_type(v, json_type_array) && !json_object_array_length(v))
+		return 0;
+	return err_set(err, -EINVAL, "%s: not supported by kite", path);
+}
+
+/* ---- kite's own section ----------------------------------------------- */
+
+static int kite_accel(struct parse_ctx *pc, struct json_object *v, const char *path,
+		      struct err *err)
+{
+	static const char *const names[] = { "auto", "kvm", "soft", NULL };
+	int i = 0, rc = want_enum(v, path, names, &i, err);
+
+	_Static_assert(ACCEL_AUTO == 0 && ACCEL_KVM == 1 && ACCEL_SOFT == 2, "names[] order");
+	if (rc == 0)
+		pc->cfg->accel = (enum vm_accel)i;
+	return rc;
+}
+
+static int kite_soft_cpu(struct parse_ctx *pc, struct json_object *v, const char *path,
+			 struct err *err)
+{
+	static const char *const names[] = { "bt", "interp", NULL };
+	int i = 0, rc = want_enum(v, path, names, &i, err);
+
+	_Static_assert(SOFT_CPU_BT == 0 && SOFT_CPU_INTERP == 1, "names[] order");
+	if (rc == 0)
+		pc->cfg->soft_cpu = (enum vm_soft_cpu)i;
+	return rc;
+}
+
+static int kite_soft_code_cache(struct parse_ctx *pc, struct json_object *v, const char *path,
+				struct err *err)
+{
+	uint64_t mib = 0;
+	int rc = want_uint(v, path, 1, 1024, &mib, err);
+
+	if (rc == 0)
+		pc->cfg->soft_code_cache = mib << 20;
+	return rc;
+}
+
+static int kite_console(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	static const char *const names[] = { "serial", "virtio", NULL };
+	int i = 0, rc = want_enum(v, path, names, &i, err);
+
+	_Static_assert(VM_CONSOLE_SERIAL == 0 && VM_CONSOLE_VIRTIO == 1, "names[] order");
+	if (rc == 0)
+		pc->cfg->console = (enum vm_console_kind)i;
+	return rc;
+}
+
+static int kite_testdev(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	return want_bool(v, path, &pc->cfg->testdev, err);
+}
+
+static const struct field kite_fields[] = {
+	{ "accel", false, kite_accel },
+	{ "soft_cpu", false, kite_soft_cpu },
+	{ "soft_code_cache_mib", false, kite_soft_code_cache },
+	{ "console", false, kite_console },
+	{ "testdev", false, kite_testdev },
+};
+
+static int kite_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	return fields_parse(pc, v, path, kite_fields, ARRAY_SIZE(kite_fields), err);
+}
+
+/* Firecracker's VmmConfig, where "drives" has no default and so is required. */
+static const struct field top_fields[] = {
+	{ "boot-source", true, boot_source },
+	{ "drives", true, drives },
+	{ "machine-config", false, machine_config },
+	{ "entropy", false, entropy },
+	{ "network-interfaces", false, network_interfaces },
+	{ "vsock", false, ignored_section },
+	{ "logger", false, ignored_section },
+	{ "metrics", false, ignored_section },
+	{ "balloon", false, unsupported_section },
+	{ "cpu-config", false, unsupported_section },
+	{ "mmds-config", false, unsupported_section },
+	{ "pmem", false, unsupported_section },
+	{ "memory-hotplug", false, unsupported_section },
+	{ "kite", false, kite_section },
+};
+
+/* The one JSON value text holds into *root (NULL for null); trailing whitespace only. */
+static int json_parse(const char *text, size_t len, struct json_object **root, struct err *err)
+{
+	struct json_tokener *tok;
+	enum json_tokener_error jerr;
+	size_t end;
+	int rc = 0;
+
+	if (len > CONFIG_FILE_MAX)
+		return err_set(err, -EFBIG, "config: %zu bytes is more than the %u kite reads", len,
+			       CONFIG_FILE_MAX);
+	tok = json_tokener_new_ex(JSON_DEPTH_MAX);
+	if (!tok)
+		return err_set(err, -ENOMEM, "config: out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	*root = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* A bare literal or number ends only at a delimiter: the end of text is one. */
+		*root = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
+	while (jerr == json_tokener_success && end < len && strchr(" \t\r\n", text[end]) &&
+	       text[end])
+		end++;
+	if (jerr == json_tokener_continue)
+		rc = err_set(err, -EINVAL, "config: not JSON: the text ends inside a value");
+	else if (jerr != json_tokener_success)
+		rc = err_set(err, -EINVAL, "config: not JSON at byte %zu: %s",
+			     json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
+	else if (end < len)
+		rc = err_set(err, -EINVAL, "config: more after the JSON value, at byte %zu", end);
+	if (rc < 0) {
+		json_object_put(*root);
+		*root = NULL;
+	}
+	json_tokener_free(tok);
+	return rc;
+}
+
+int config_json_parse(struct vm_config *cfg, const char *text, size_t len, struct err *err)
+{
+	struct parse_ctx pc = { .cfg = cfg };
+	struct json_object *root = NULL;
+	int rc;
+
+	rc = json_parse(text, len, &root, err);
+	if (rc < 0)
+		return rc;
+	/* As in Firecracker, the entropy device is there when the file asks for it. */
+	cfg->rng = false;
+	rc = fields_parse(&pc, root, "", top_fields, ARRAY_SIZE(top_fields), err);
+	if (rc == 0 && !pc.has_boot_args)
+		config_str_set(cfg->cmdline, sizeof(cfg->cmdline), config_default_cmdline(cfg));
+	json_object_put(root);
+	return rc;
+}

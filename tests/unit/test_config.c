@@ -1,0 +1,400 @@
+/* tests/unit/test_config.c: the configuration's validation and the JSON config file parser. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/log.h"
+#include "config/config.h"
+
+#define BOOT "\"boot-source\": {\"kernel_image_path\": \"/k\"}"
+
+static struct vm_config cfg;
+
+/* Parses text into a fresh cfg; the message, if any, stays in err. */
+static int parse(const char *text, struct err *err)
+{
+	*err = (struct err){ 0 };
+	config_init(&cfg);
+	return config_json_parse(&cfg, text, strlen(text), err);
+}
+
+/* text must be refused with a message containing want. */
+static void refused(const char *text, const char *want)
+{
+	struct err err;
+	int rc = parse(text, &err);
+
+	if (rc == 0)
+		rc = config_validate(&cfg, &err);
+	if (rc == 0 || !strstr(err.msg, want))
+		fail_msg("%s\n  rc %d, message \"%s\", want \"%s\"", text, rc, err.msg, want);
+}
+
+/* text must parse and validate. */
+static void accepted(const char *text)
+{
+	struct err err;
+	int rc = parse(text, &err);
+
+	if (rc == 0)
+		rc = config_validate(&cfg, &err);
+	if (rc != 0)
+		fail_msg("%s\n  rc %d, message \"%s\"", text, rc, err.msg);
+}
+
+static void test_good_file(void **state)
+{
+	(void)state;
+	accepted("{\n"
+		 "  \"boot-source\": {\"kernel_image_path\": \"/img/vmlinux\",\n"
+		 "    \"initrd_path\": \"/img/initrd\", \"boot_args\": \"console=ttyS0 quiet\"},\n"
+		 "  \"machine-config\": {\"vcpu_count\": 2, \"mem_size_mib\": 128, \"smt\": false,\n"
+		 "    \"track_dirty_pages\": false, \"cpu_template\": \"None\", \"huge_pages\": \"None\"},\n"
+		 "  \"drives\": [\n"
+		 "    {\"drive_id\": \"scratch\", \"is_root_device\": false, \"is_read_only\": true,\n"
+		 "     \"path_on_host\": \"/img/scratch.ext4\", \"cache_type\": \"Writeback\",\n"
+		 "     \"io_engine\": \"Sync\", \"rate_limiter\": null, \"partuuid\": null},\n"
+		 "    {\"drive_id\": \"rootfs\", \"is_root_device\": true,\n"
+		 "     \"path_on_host\": \"/img/rootfs.ext4\", \"partuuid\": \"0eaa91a0-01\"}\n"
+		 "  ],\n"
+		 "  \"entropy\": {},\n"
+		 "  \"network-interfaces\": [],\n"
+		 "  \"vsock\": null,\n"
+		 "  \"kite\": {\"accel\": \"soft\", \"soft_cpu\": \"interp\", \"soft_code_cache_mib\": 16,\n"
+		 "    \"console\": \"serial\", \"testdev\": true}\n"
+		 "}\n");
+	assert_string_equal(cfg.kernel_path, "/img/vmlinux");
+	assert_string_equal(cfg.initrd_path, "/img/initrd");
+	assert_string_equal(cfg.cmdline, "console=ttyS0 quiet");
+	assert_int_equal(cfg.nr_cpus, 2);
+	assert_int_equal(cfg.mem_size, 128ull << 20);
+	assert_int_equal(cfg.nr_drives, 2);
+	assert_string_equal(cfg.drives[0].drive_id, "scratch");
+	assert_string_equal(cfg.drives[0].path_on_host, "/img/scratch.ext4");
+	assert_true(cfg.drives[0].is_read_only);
+	assert_false(cfg.drives[0].is_root_device);
+	assert_string_equal(cfg.drives[0].partuuid, "");
+	assert_string_equal(cfg.drives[1].drive_id, "rootfs");
+	assert_true(cfg.drives[1].is_root_device);
+	assert_false(cfg.drives[1].is_read_only);
+	assert_string_equal(cfg.drives[1].partuuid, "0eaa91a0-01");
+	assert_ptr_equal(config_drive_find(&cfg, "rootfs"), &cfg.drives[1]);
+	assert_null(config_drive_find(&cfg, "nope"));
+	assert_true(cfg.rng);
+	assert_int_equal(cfg.accel, ACCEL_SOFT);
+	assert_int_equal(cfg.soft_cpu, SOFT_CPU_INTERP);
+	assert_int_equal(cfg.soft_code_cache, 16ull << 20);
+	assert_int_equal(cfg.console, VM_CONSOLE_SERIAL);
+	assert_true(cfg.testdev);
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	/* Firecracker's minimum; kite's own defaults fill the rest, no entropy device. */
+	accepted("{" BOOT ", \"drives\": []}");
+	assert_int_equal(cfg.nr_cpus, 1);
+	assert_int_equal(cfg.mem_size, VM_DEFAULT_MEM);
+	assert_int_equal(cfg.accel, ACCEL_AUTO);
+	assert_false(cfg.rng);
+	assert_int_equal(cfg.nr_drives, 0);
+	assert_string_equal(cfg.initrd_path, "");
+	assert_string_equal(cfg.cmdline, DEFAULT_CMDLINE);
+	/* The default command line follows the console, wherever "kite" is in the file. */
+	accepted("{\"kite\": {\"console\": \"virtio\"}, " BOOT ", \"drives\": []}");
+	assert_string_equal(cfg.cmdline, DEFAULT_CMDLINE_HVC);
+	/* An empty boot_args is an empty command line, not the default. */
+	accepted("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"\"},"
+		 " \"drives\": []}");
+	assert_string_equal(cfg.cmdline, "");
+	/* Whitespace around the value is fine. */
+	accepted(" \n\t{" BOOT ", \"drives\": []}\r\n\n");
+	/* What kite ignores is accepted (with a warning). */
+	accepted("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\"}],"
+		 " \"vsock\": {\"guest_cid\": 3}, \"logger\": {}, \"metrics\": {},"
+		 " \"balloon\": null, \"pmem\": []}");
+}
+
+static void test_wrong_types(void **state)
+{
+	(void)state;
+	refused("[]", "config file: must be an object");
+	refused("null", "config file: must be an object");
+	refused("{\"boot-source\": [], \"drives\": []}", "boot-source: must be an object");
+	refused("{\"boot-source\": {\"kernel_image_path\": 5}, \"drives\": []}",
+		"boot-source.kernel_image_path: must be a string");
+	refused("{\"boot-source\": {\"kernel_image_path\": null}, \"drives\": []}",
+		"boot-source.kernel_image_path: must be a string");
+	refused("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": [\"a\"]},"
+		" \"drives\": []}", "boot-source.boot_args: must be a string");
+	refused("{" BOOT ", \"drives\": {}}", "drives: must be an array");
+	refused("{" BOOT ", \"drives\": [3]}", "drives[0]: must be an object");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": \"false\","
+		" \"path_on_host\": \"/d\"}]}", "drives[0].is_root_device: must be true or false");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false,"
+		" \"path_on_host\": \"/d\", \"is_read_only\": 1}]}",
+		"drives[0].is_read_only: must be true or false");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": \"2\","
+		" \"mem_size_mib\": 64}}", "machine-config.vcpu_count: must be an integer");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 64.5}}", "machine-config.mem_size_mib: must be an integer");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": true,"
+		" \"mem_size_mib\": 64}}", "machine-config.vcpu_count: must be an integer");
+	refused("{" BOOT ", \"drives\": [], \"entropy\": []}", "entropy: must be an object");
+	refused("{" BOOT ", \"drives\": [], \"network-interfaces\": {}}",
+		"network-interfaces: must be an array");
+	refused("{" BOOT ", \"drives\": [], \"logger\": \"stderr\"}", "logger: must be an object");
+	refused("{" BOOT ", \"drives\": [], \"kite\": {\"accel\": 1}}", "kite.accel: must be a string");
+	refused("{" BOOT ", \"drives\": [], \"kite\": {\"testdev\": \"yes\"}}",
+		"kite.testdev: must be true or false");
+}
+
+static void test_unknown_fields(void **state)
+{
+	(void)state;
+	refused("{" BOOT ", \"drives\": [], \"bogus\": 1}", "bogus: unknown field");
+	refused("{\"boot-source\": {\"kernel_image_path\": \"/k\", \"kernel\": \"/k\"},"
+		" \"drives\": []}", "boot-source.kernel: unknown field");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false,"
+		" \"path_on_host\": \"/d\"}, {\"drive_id\": \"b\", \"is_root_device\": false,"
+		" \"path_on_host\": \"/d\", \"size\": 4}]}", "drives[1].size: unknown field");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 64, \"vcpus\": 2}}", "machine-config.vcpus: unknown field");
+	refused("{" BOOT ", \"drives\": [], \"entropy\": {\"bytes\": 1}}",
+		"entropy.bytes: unknown field");
+	refused("{" BOOT ", \"drives\": [], \"kite\": {\"turbo\": true}}", "kite.turbo: unknown field");
+	/* Case matters, as in Firecracker's serde names. */
+	refused("{\"Boot-Source\": {\"kernel_image_path\": \"/k\"}, \"drives\": []}",
+		"Boot-Source: unknown field");
+}
+
+static void test_missing_fields(void **state)
+{
+	(void)state;
+	refused("{}", "boot-source: missing");
+	refused("{" BOOT "}", "drives: missing");
+	refused("{\"boot-source\": {}, \"drives\": []}", "boot-source.kernel_image_path: missing");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1}}",
+		"machine-config.mem_size_mib: missing");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"mem_size_mib\": 64}}",
+		"machine-config.vcpu_count: missing");
+	refused("{" BOOT ", \"drives\": [{\"is_root_device\": false, \"path_on_host\": \"/d\"}]}",
+		"drives[0].drive_id: missing");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"path_on_host\": \"/d\"}]}",
+		"drives[0].is_root_device: missing");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false}]}",
+		"drives[0].path_on_host: missing");
+	/* A required field given as null is not given. */
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": null,"
+		" \"path_on_host\": \"/d\"}]}", "drives[0].is_root_device: must be true or false");
+}
+
+#define DRIVE(id, root) \
+	"{\"drive_id\": \"" id "\", \"is_root_device\": " root ", \"path_on_host\": \"/d\"}"
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 0,"
+		" \"mem_size_mib\": 64}}", "machine-config.vcpu_count: 0 is outside 1 to 64");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 65,"
+		" \"mem_size_mib\": 64}}", "machine-config.vcpu_count: 65 is outside");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": -1,"
+		" \"mem_size_mib\": 64}}", "machine-config.vcpu_count: -1 is outside");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 0}}", "machine-config.mem_size_mib: 0 is outside");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 8}}", "machine-config.mem_size_mib: 8 MiB is below the 16 MiB");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 1099511627776}}", "machine-config.mem_size_mib: 1099511627776 is outside");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 99999999999999999999999}}", "machine-config.mem_size_mib:");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 1048576}}", "more than this host's");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 2,"
+		" \"mem_size_mib\": 64, \"smt\": true}}", "machine-config.smt:");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 64, \"cpu_template\": \"T2\"}}",
+		"machine-config.cpu_template: \"T2\" is not one of \"None\"");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 64, \"huge_pages\": \"2M\"}}", "machine-config.huge_pages:");
+	refused("{" BOOT ", \"drives\": [" DRIVE("a b", "false") "]}",
+		"drives[0].drive_id: \"a b\" has a character other than");
+	refused("{" BOOT ", \"drives\": [" DRIVE("", "false") "]}", "drives[0].drive_id: empty");
+	refused("{" BOOT ", \"drives\": [" DRIVE("abcdefghijklmnopqrstu", "false") "]}",
+		"drives[0].drive_id: 21 bytes is longer than the 20");
+	refused("{" BOOT ", \"drives\": [" DRIVE("a", "false") ", " DRIVE("a", "false") "]}",
+		"drives[1].drive_id: \"a\" is drives[0]'s already");
+	refused("{" BOOT ", \"drives\": [" DRIVE("a", "true") ", " DRIVE("b", "true") "]}",
+		"drives[1].is_root_device: drives[0] is the root device already");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false,"
+		" \"path_on_host\": \"\"}]}", "drives[0].path_on_host: empty");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false,"
+		" \"path_on_host\": \"/d\", \"partuuid\": \"1234\"}]}",
+		"drives[0].partuuid: only for the root device");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false,"
+		" \"path_on_host\": \"/d\", \"cache_type\": \"Fast\"}]}",
+		"drives[0].cache_type: \"Fast\" is not one of \"Unsafe\", \"Writeback\"");
+	refused("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false,"
+		" \"socket\": \"/run/vhost.sock\"}]}", "drives[0].socket: kite has no vhost-user");
+	refused("{" BOOT ", \"drives\": [" DRIVE("a", "false") "," DRIVE("b", "false") ","
+		DRIVE("c", "false") "," DRIVE("d", "false") "," DRIVE("e", "false") ","
+		DRIVE("f", "false") "," DRIVE("g", "false") "," DRIVE("h", "false") ","
+		DRIVE("i", "false") "]}", "drives: 9 drives; kite has at most 8");
+	/* Eight drives fit, but not with the entropy device. */
+	accepted("{" BOOT ", \"drives\": [" DRIVE("a", "false") "," DRIVE("b", "false") ","
+		 DRIVE("c", "false") "," DRIVE("d", "false") "," DRIVE("e", "false") ","
+		 DRIVE("f", "false") "," DRIVE("g", "false") "," DRIVE("h", "false") "]}");
+	refused("{" BOOT ", \"entropy\": {}, \"drives\": [" DRIVE("a", "false") ","
+		DRIVE("b", "false") "," DRIVE("c", "false") "," DRIVE("d", "false") ","
+		DRIVE("e", "false") "," DRIVE("f", "false") "," DRIVE("g", "false") ","
+		DRIVE("h", "false") "]}", "need 9 virtio devices; kite has 8");
+	refused("{" BOOT ", \"drives\": [], \"balloon\": {\"amount_mib\": 0}}",
+		"balloon: not supported by kite");
+	refused("{" BOOT ", \"drives\": [], \"pmem\": [{\"id\": \"p\"}]}", "pmem: not supported");
+	refused("{" BOOT ", \"drives\": [], \"kite\": {\"accel\": \"warp\"}}",
+		"kite.accel: \"warp\" is not one of \"auto\", \"kvm\", \"soft\"");
+	refused("{" BOOT ", \"drives\": [], \"kite\": {\"soft_code_cache_mib\": 0}}",
+		"kite.soft_code_cache_mib: 0 is outside 1 to 1024");
+	refused("{" BOOT ", \"drives\": [], \"kite\": {\"soft_code_cache_mib\": 2048}}",
+		"kite.soft_code_cache_mib: 2048 is outside");
+	refused("{\"boot-source\": {\"kernel_image_path\": \"/k\\u0000x\"}, \"drives\": []}",
+		"boot-source.kernel_image_path: contains a NUL byte");
+}
+
+static void test_long_strings(void **state)
+{
+	static const char head[] =
+		"{\"drives\": [], \"boot-source\": {\"kernel_image_path\": \"/k\", \"boot_args\": \"";
+	size_t n = CONFIG_CMDLINE_MAX + 100;
+	char *text = calloc(1, sizeof(head) + n + 8);
+
+	(void)state;
+	assert_non_null(text);
+	strcpy(text, head);
+	memset(text + strlen(head), 'a', n);
+	strcat(text, "\"}}");
+	refused(text, "boot-source.boot_args: 4196 bytes is longer than the 4095 kite takes");
+	free(text);
+}
+
+static void test_not_json(void **state)
+{
+	struct err err;
+	char deep[256];
+
+	(void)state;
+	refused("", "config: not JSON");
+	refused("{", "config: not JSON");
+	refused("{\"boot-source\": }", "config: not JSON at byte");
+	refused("{" BOOT ", \"drives\": [],}", "config: not JSON");
+	refused("{" BOOT ", /* a comment */ \"drives\": []}", "config: not JSON");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": NaN,"
+		" \"mem_size_mib\": 64}}", "machine-config.vcpu_count: must be an integer");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 1e400}}", "machine-config.mem_size_mib: must be an integer");
+	refused("{" BOOT ", \"drives\": [], \"machine-config\": {\"vcpu_count\": 1,"
+		" \"mem_size_mib\": 18446744073709551615}}", "machine-config.mem_size_mib:");
+	refused("true", "config file: must be an object");
+	refused("42", "config file: must be an object");
+	refused("{" BOOT ", \"drives\": []} {}", "config: not JSON at byte 59");
+	refused("{" BOOT ", \"drives\": []}x", "config: not JSON at byte 58");
+	/* Nesting deeper than a config file needs stops the parser, not the stack. */
+	memset(deep, '[', sizeof(deep) - 1);
+	deep[sizeof(deep) - 1] = '\0';
+	refused(deep, "config: not JSON");
+	/* A NUL byte after the value is not whitespace. */
+	config_init(&cfg);
+	assert_int_equal(config_json_parse(&cfg, "{\"drives\": []}\0 ", 16, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "more after the JSON value"));
+	/* The size limit holds whoever calls the parser. */
+	config_init(&cfg);
+	assert_int_equal(config_json_parse(&cfg, "{}", CONFIG_FILE_MAX + 1, &err), -EFBIG);
+}
+
+static void test_validate(void **state)
+{
+	struct err err = { 0 };
+
+	(void)state;
+	config_init(&cfg);
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_string_equal(err.msg, "boot-source.kernel_image_path: missing");
+	assert_int_equal(config_str_set(cfg.kernel_path, sizeof(cfg.kernel_path), "/k"), 0);
+	assert_int_equal(config_validate(&cfg, &err), 0);
+	cfg.nr_drives = 1;
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_string_equal(err.msg, "drives[0].path_on_host: missing");
+	strcpy(cfg.drives[0].path_on_host, "/d");
+	assert_int_equal(config_validate(&cfg, &err), 0);
+	/* A string without its NUL (a caller's bug) is caught, not read past. */
+	memset(cfg.drives[0].drive_id, 'x', sizeof(cfg.drives[0].drive_id));
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "drives[0].drive_id: longer than 20 bytes"));
+	cfg.drives[0].drive_id[0] = '\0';
+	cfg.mem_size = (64ull << 20) + 512;
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a multiple of 4 KiB"));
+	cfg.mem_size = 64ull << 20;
+	cfg.soft_code_cache = 4096;
+	assert_int_equal(config_validate(&cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "kite.soft_code_cache_mib"));
+	assert_int_equal(config_str_set(cfg.drives[0].drive_id, 3, "abc"), -ENAMETOOLONG);
+}
+
+static void test_file_read(void **state)
+{
+	char path[] = "/tmp/kite-config-XXXXXX";
+	struct err err = { 0 };
+	size_t len;
+	char *text;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("{\"a\": 1}", f);
+	fflush(f);
+	assert_int_equal(config_file_read(path, &text, &len, &err), 0);
+	assert_int_equal(len, 8);
+	assert_string_equal(text, "{\"a\": 1}");
+	free(text);
+	/* One byte over the limit is refused before anything is parsed. */
+	assert_int_equal(ftruncate(fd, CONFIG_FILE_MAX + 1), 0);
+	assert_int_equal(config_file_read(path, &text, &len, &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "more than the 1048576"));
+	assert_int_equal(ftruncate(fd, CONFIG_FILE_MAX), 0);
+	assert_int_equal(config_file_read(path, &text, &len, &err), 0);
+	assert_int_equal(len, CONFIG_FILE_MAX);
+	free(text);
+	fclose(f);
+	unlink(path);
+	assert_int_equal(config_file_read(path, &text, &len, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, path));
+	assert_int_equal(config_file_read("/tmp", &text, &len, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a regular file"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_file),     cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_wrong_types),   cmocka_unit_test(test_unknown_fields),
+		cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_long_strings),  cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_validate),      cmocka_unit_test(test_file_read),
+	};
+
+	/* The warnings about what kite ignores are expected here. */
+	log_set_level(LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
