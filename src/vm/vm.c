@@ -233,11 +233,18 @@ void vm_request_debug_exit(struct vm *vm, int status)
 		vm_request_stop(vm, VM_STOP_DEBUG_EXIT);
 }
 
+/*
+ * vCPUs first: once they are parked no MMIO or port access is under way, so
+ * a device's pause sees its registers still and only its back-end's work
+ * to drain. The clock stops last, so no vCPU or device ever reads it frozen
+ * while it still runs.
+ */
 void vm_pause(struct vm *vm)
 {
-	for (struct device *dev = vm->devices; dev; dev = dev->next)
-		if (dev->ops->pause)
-			dev->ops->pause(dev);
+	bool running = false;
+
+	if (!atomic_compare_exchange_strong(&vm->paused, &running, true))
+		return;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
@@ -257,10 +264,26 @@ void vm_pause(struct vm *vm)
 			pthread_cond_wait(&vcpu->cond, &vcpu->lock);
 		pthread_mutex_unlock(&vcpu->lock);
 	}
+	for (struct device *dev = vm->devices; dev; dev = dev->next)
+		if (dev->ops->pause)
+			dev->ops->pause(dev);
+	if (vm->engine && vm->engine->vm_pause)
+		vm->engine->vm_pause(vm);
+	vm_clock_freeze(vm);
 }
 
 void vm_resume(struct vm *vm)
 {
+	bool paused = true;
+
+	if (!atomic_compare_exchange_strong(&vm->paused, &paused, false))
+		return;
+	vm_clock_thaw(vm);
+	if (vm->engine && vm->engine->vm_resume)
+		vm->engine->vm_resume(vm);
+	for (struct device *dev = vm->devices; dev; dev = dev->next)
+		if (dev->ops->resume)
+			dev->ops->resume(dev);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = &vm->vcpus[i];
 
@@ -269,9 +292,11 @@ void vm_resume(struct vm *vm)
 		pthread_cond_broadcast(&vcpu->cond);
 		pthread_mutex_unlock(&vcpu->lock);
 	}
-	for (struct device *dev = vm->devices; dev; dev = dev->next)
-		if (dev->ops->resume)
-			dev->ops->resume(dev);
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	return atomic_load(&vm->paused);
 }
 
 void vm_destroy(struct vm *vm)

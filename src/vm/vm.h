@@ -108,6 +108,30 @@ struct engine_ops {
 	 * forgets what it decoded from there. Callable from any thread.
 	 */
 	void (*memory_written)(struct vm *vm, const void *hva, uint64_t len);
+	/*
+	 * Optional. vm_pause() calls vm_pause once every vCPU is parked and
+	 * every device quiesced, just before the VM's clock stops: the engine
+	 * stops its own timer threads and keeps what the guest's clock needs
+	 * (KVM_GET_CLOCK). vm_resume() calls vm_resume just after the clock
+	 * runs again, before any device or vCPU does.
+	 */
+	void (*vm_pause)(struct vm *vm);
+	void (*vm_resume)(struct vm *vm);
+};
+
+/*
+ * The VM's clock (docs/design.md, "Time"): the host's CLOCK_MONOTONIC less
+ * the time the VM spent paused, standing still while it is paused. Every
+ * time source the guest reads from kite (the soft engine's TSC and
+ * kvm-clock, the LAPIC timer, PIT, HPET, ACPI PM timer) and every timer
+ * deadline of theirs counts in it, so a paused VM's time does not jump on
+ * resume. All zeroes is a valid running clock equal to CLOCK_MONOTONIC.
+ */
+struct vm_clock {
+	_Atomic uint32_t seq;	    /* odd while vm_pause/vm_resume change the rest */
+	_Atomic bool frozen;	    /* the VM is paused: the clock reads frozen_ns */
+	_Atomic uint64_t frozen_ns;
+	_Atomic uint64_t paused_ns; /* host time not counted: the pauses so far */
 };
 
 struct vm {
@@ -129,6 +153,8 @@ struct vm {
 	_Atomic int stop_reason;  /* enum vm_stop_reason; first writer wins */
 	int stop_eventfd;	  /* written once the VM must stop */
 	_Atomic int debug_exit_status; /* with VM_STOP_DEBUG_EXIT; -1 before */
+	struct vm_clock clock;
+	_Atomic bool paused; /* between vm_pause() and vm_resume() */
 };
 
 /* The engines kite was built with. */
@@ -162,9 +188,33 @@ void vm_request_debug_exit(struct vm *vm, int status);
 /* Kicks, joins and destroys everything; safe after a partial build. */
 void vm_destroy(struct vm *vm);
 
-/* Pauses every vCPU and device (returns once all are paused), and back. */
+/*
+ * Pauses the VM: every vCPU parks at an instruction boundary, then every
+ * device quiesces (requests in flight complete; no new one starts, so
+ * nothing touches guest memory or raises an interrupt), then the engine
+ * and the VM's clock stop. Returns once all that is done. vm_resume()
+ * undoes it in reverse order; the guest's clock goes on from where it
+ * stopped. Both are called from one thread (the API's or main's); a second
+ * pause, or a resume of a running VM, does nothing. Pausing and resuming
+ * may repeat any number of times.
+ */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+
+/* The VM's clock in nanoseconds (struct vm_clock); callable from any thread, lock-free. */
+uint64_t vm_clock_ns(struct vm *vm);
+/*
+ * The CLOCK_MONOTONIC time at which vm_clock_ns() reaches vm_ns, for a thread
+ * that sleeps on a deadline; UINT64_MAX for UINT64_MAX and while the VM is
+ * paused (nothing is due then: a sleeper must be woken by the resume path).
+ */
+uint64_t vm_clock_host_ns(struct vm *vm, uint64_t vm_ns);
+/* Stops and restarts the clock (vm_pause/vm_resume do it; tests may too). */
+void vm_clock_freeze(struct vm *vm);
+void vm_clock_thaw(struct vm *vm);
+/* Host time the VM's clock did not count so far: the time spent paused. */
+uint64_t vm_clock_paused_ns(struct vm *vm);
 
 /* Device helpers. */
 void vm_add_device(struct vm *vm, struct device *dev);
