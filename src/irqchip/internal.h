@@ -138,6 +138,7 @@ struct pit {
 	bool refresh;
 	int wake_fd;
 	bool stop;
+	bool paused; /* the VM is paused: the timer thread waits for a wakeup */
 	pthread_t thread;
 	bool thread_started;
 };
@@ -153,6 +154,9 @@ struct irqchip {
 	_Atomic bool pic_intr; /* the master PIC's INTR output */
 	struct pit pit;
 };
+
+/* The VM's clock (vm_clock_ns): every timer here counts in it, so a paused VM's stand still. */
+uint64_t chip_now(struct irqchip *chip);
 
 static inline void chip_kick(struct irqchip *chip, unsigned cpu)
 {
@@ -198,6 +202,8 @@ int pic_load(struct irqchip *chip, struct state_reader *r, struct err *err);
 int pit_init(struct irqchip *chip, struct err *err);
 int pit_start(struct irqchip *chip, struct err *err);
 void pit_destroy(struct irqchip *chip);
+void pit_pause(struct irqchip *chip);
+void pit_resume(struct irqchip *chip);
 void pit_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 void pit_port61_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write);
 void pit_save(struct irqchip *chip, struct state_writer *w);

@@ -183,6 +183,11 @@ static int regions_register(struct vm *vm, struct irqchip *chip, struct err *err
 			       "ioapic", err);
 }
 
+uint64_t chip_now(struct irqchip *chip)
+{
+	return vm_clock_ns(chip->vm);
+}
+
 static void chip_free(struct irqchip *chip)
 {
 	pit_destroy(chip);
@@ -249,6 +254,16 @@ void irqchip_destroy(struct irqchip *chip)
 {
 	if (chip)
 		chip_free(chip);
+}
+
+void irqchip_pause(struct irqchip *chip)
+{
+	pit_pause(chip);
+}
+
+void irqchip_resume(struct irqchip *chip)
+{
+	pit_resume(chip);
 }
 
 int irqchip_save(struct irqchip *chip, struct state_writer *w)

@@ -16,7 +16,8 @@ struct irqchip;
  * IOAPIC_DEFAULT_BASE), the two cascaded 8259 PICs (ports 0x20/0x21,
  * 0xa0/0xa1, ELCR 0x4d0/0x4d1), the 8254 PIT (ports 0x40-0x43, and port 0x61:
  * speaker gate and channel 2 output) and a platform timer thread that fires
- * the PIT. Time is the host's CLOCK_MONOTONIC.
+ * the PIT. Time is the VM's clock (vm_clock_ns: CLOCK_MONOTONIC less the
+ * time the VM spent paused).
  *
  * Threads: each vCPU thread calls the per-CPU functions for its own cpu only;
  * irqchip_set_irq() may come from any thread (devices, the timer thread); IPIs
@@ -101,13 +102,21 @@ enum irqchip_startup irqchip_take_startup(struct irqchip *chip, unsigned cpu, ui
 
 /*
  * The LAPIC timer: fires (sets IRR per LVT timer) if its deadline has passed
- * by now_ns, and returns the next deadline in CLOCK_MONOTONIC ns (UINT64_MAX
+ * by now_ns, and returns the next deadline in the VM's clock (UINT64_MAX
  * when none): a halted vCPU sleeps until then at most.
  */
 uint64_t irqchip_lapic_timer_poll(struct irqchip *chip, unsigned cpu, uint64_t now_ns);
 
 /* The LAPIC timer's input frequency (Hz), which CPUID leaf 0x15 reports. */
 #define IRQCHIP_LAPIC_TIMER_HZ 1000000000ull
+
+/*
+ * The VM is pausing (after its vCPUs parked) or resuming: the timer thread
+ * stops looking at the PIT until resumed. The LAPIC timers need nothing:
+ * the vCPU threads poll them, in the VM's clock, which stands still.
+ */
+void irqchip_pause(struct irqchip *chip);
+void irqchip_resume(struct irqchip *chip);
 
 /* Snapshot support: the whole irqchip as sections (pause the VM first). */
 int irqchip_save(struct irqchip *chip, struct state_writer *w);

@@ -379,7 +379,7 @@ static int eoi(struct lapic *l)
 	return vec_test(l->tmr, (unsigned)v) ? v : -1;
 }
 
-/* ---- Timer: 1 GHz input, counts derived from CLOCK_MONOTONIC. ---- */
+/* ---- Timer: 1 GHz input, counts derived from the VM's clock. ---- */
 
 static unsigned timer_shift(const struct lapic *l)
 {
@@ -432,7 +432,7 @@ static void timer_arm(struct lapic *l, uint64_t now)
  */
 static void timer_mode_change(struct lapic *l)
 {
-	uint64_t now = clock_monotonic_ns(), d = atomic_load(&l->timer_deadline);
+	uint64_t now = chip_now(l->chip), d = atomic_load(&l->timer_deadline);
 	uint32_t cur;
 
 	if (!l->timer_initial || d == UINT64_MAX)
@@ -451,7 +451,7 @@ static void timer_mode_change(struct lapic *l)
 /* A new divider applies from now on; the count reached so far is kept. */
 static void dcr_write(struct lapic *l, uint32_t val)
 {
-	uint64_t now = clock_monotonic_ns();
+	uint64_t now = chip_now(l->chip);
 	uint32_t cur = timer_current(l, now);
 	bool running = atomic_load(&l->timer_deadline) != UINT64_MAX;
 
@@ -532,7 +532,7 @@ static uint32_t reg_read(struct lapic *l, unsigned off)
 	case APIC_TIMER_INIT:
 		return l->timer_initial;
 	case APIC_TIMER_CUR:
-		return timer_current(l, clock_monotonic_ns());
+		return timer_current(l, chip_now(l->chip));
 	case APIC_TIMER_DCR:
 		return l->timer_dcr;
 	default:
@@ -647,7 +647,7 @@ static void reg_write(struct lapic *l, unsigned off, uint32_t val)
 		break;
 	case APIC_TIMER_INIT:
 		l->timer_initial = val;
-		timer_arm(l, clock_monotonic_ns());
+		timer_arm(l, chip_now(l->chip));
 		kick = true;
 		break;
 	case APIC_TIMER_DCR:
@@ -930,7 +930,7 @@ static void get_vecs(struct state_reader *r, uint32_t *bm)
 
 void lapic_save(struct lapic *l, struct state_writer *w)
 {
-	uint64_t now = clock_monotonic_ns();
+	uint64_t now = chip_now(l->chip);
 	uint64_t d, elapsed = 0, remaining = UINT64_MAX;
 
 	pthread_mutex_lock(&l->lock);
@@ -1080,7 +1080,7 @@ int lapic_load(struct lapic *l, struct state_reader *r, struct err *err)
 	memcpy(l->tmr, s.tmr, sizeof(l->tmr));
 	l->timer_initial = s.timer_initial;
 	l->timer_dcr = s.timer_dcr;
-	now = clock_monotonic_ns();
+	now = chip_now(l->chip);
 	/* Unsigned wrap keeps now - start == elapsed even on a freshly booted host. */
 	l->timer_start_ns = now - s.elapsed;
 	atomic_store(&l->timer_deadline,

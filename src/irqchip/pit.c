@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "irqchip/internal.h"
+#include "vm/vm.h"
 
 #define PIT_HZ	      1193182ull
 #define NSEC_PER_SEC  1000000000ull
@@ -273,7 +274,7 @@ void pit_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_
 			memset(data, 0xff, len);
 		return;
 	}
-	now = clock_monotonic_ns();
+	now = chip_now(chip);
 	pthread_mutex_lock(&p->lock);
 	if (offset == 3) {
 		if (is_write)
@@ -293,7 +294,7 @@ void pit_port61_io(void *opaque, uint64_t offset, uint8_t *data, unsigned len, b
 {
 	struct irqchip *chip = opaque;
 	struct pit *p = &chip->pit;
-	uint64_t now = clock_monotonic_ns();
+	uint64_t now = chip_now(chip);
 	uint8_t v;
 
 	if (offset != 0 || len != 1) {
@@ -350,14 +351,20 @@ static bool ch0_due(struct pit_channel *c, uint64_t now, uint64_t *next)
 	return raise;
 }
 
-static void wait_until(struct pit *p, uint64_t deadline)
+/*
+ * Sleeps until deadline (the VM's clock) or a wakeup. The VM's clock only
+ * maps to host time while it runs: paused, the thread waits for the wakeup
+ * pit_resume() sends.
+ */
+static void wait_until(struct irqchip *chip, uint64_t deadline)
 {
+	struct pit *p = &chip->pit;
 	struct pollfd pfd = {.fd = p->wake_fd, .events = POLLIN};
-	uint64_t now = clock_monotonic_ns(), junk;
+	uint64_t host = vm_clock_host_ns(chip->vm, deadline), now = clock_monotonic_ns(), junk;
 	struct timespec ts, *tsp = NULL;
 
-	if (deadline != UINT64_MAX) {
-		uint64_t d = deadline > now ? deadline - now : 0;
+	if (host != UINT64_MAX) {
+		uint64_t d = host > now ? host - now : 0;
 
 		ts.tv_sec = (time_t)(d / NSEC_PER_SEC);
 		ts.tv_nsec = (long)(d % NSEC_PER_SEC);
@@ -373,26 +380,51 @@ static void *timer_thread(void *arg)
 {
 	struct irqchip *chip = arg;
 	struct pit *p = &chip->pit;
-	uint64_t now, next;
-	bool raise;
+	uint64_t now, next = UINT64_MAX;
+	bool raise = false;
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
-		now = clock_monotonic_ns();
-		raise = ch0_due(&p->ch[0], now, &next);
-		if (raise && next != UINT64_MAX && next < now + PIT_MIN_PERIOD_NS)
-			next = now + PIT_MIN_PERIOD_NS;
+		if (!p->paused) {
+			now = chip_now(chip);
+			raise = ch0_due(&p->ch[0], now, &next);
+			if (raise && next != UINT64_MAX && next < now + PIT_MIN_PERIOD_NS)
+				next = now + PIT_MIN_PERIOD_NS;
+		} else {
+			raise = false;
+			next = UINT64_MAX;
+		}
 		pthread_mutex_unlock(&p->lock);
 		if (raise) {
 			/* IRQ0 is an edge on both the PIC and IOAPIC pin 0. */
 			irqchip_set_irq(chip, 0, 1);
 			irqchip_set_irq(chip, 0, 0);
 		}
-		wait_until(p, next);
+		wait_until(chip, next);
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+void pit_pause(struct irqchip *chip)
+{
+	struct pit *p = &chip->pit;
+
+	pthread_mutex_lock(&p->lock);
+	p->paused = true;
+	pthread_mutex_unlock(&p->lock);
+	wake(p);
+}
+
+void pit_resume(struct irqchip *chip)
+{
+	struct pit *p = &chip->pit;
+
+	pthread_mutex_lock(&p->lock);
+	p->paused = false;
+	pthread_mutex_unlock(&p->lock);
+	wake(p);
 }
 
 int pit_init(struct irqchip *chip, struct err *err)
@@ -448,7 +480,7 @@ void pit_destroy(struct irqchip *chip)
 void pit_save(struct irqchip *chip, struct state_writer *w)
 {
 	struct pit *p = &chip->pit;
-	uint64_t now = clock_monotonic_ns();
+	uint64_t now = chip_now(chip);
 
 	pthread_mutex_lock(&p->lock);
 	state_section_begin(w, "irqchip-pit", PIT_STATE_VERSION);
@@ -547,7 +579,7 @@ int pit_load(struct irqchip *chip, struct state_reader *r, struct err *err)
 	if ((port61 & ~PORT61_WRITABLE) || refresh > 1 || ch[2].gate != !!(port61 & PORT61_GATE2) ||
 	    !ch[0].gate || !ch[1].gate)
 		return err_set(err, -EINVAL, "pit: port 0x61 or gate state is invalid");
-	now = clock_monotonic_ns();
+	now = chip_now(chip);
 	pthread_mutex_lock(&p->lock);
 	for (unsigned i = 0; i < 3; i++) {
 		p->ch[i] = ch[i];

@@ -17,12 +17,13 @@
 #define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
 
 /*
- * The guest TSC counts nanoseconds since tsc_epoch_ns (CLOCK_MONOTONIC), so
+ * The guest TSC counts nanoseconds of the VM's clock since tsc_epoch_ns, so
  * kvm-clock's scale is exact and constant: written once when the guest
- * enables it, never updated.
+ * enables it, never updated. The VM's clock stands still while the VM is
+ * paused, so kvm-clock does too, with nothing to rewrite on resume.
  */
 struct pvclock {
-	uint64_t tsc_epoch_ns;	  /* CLOCK_MONOTONIC when the guest TSC was 0 */
+	uint64_t tsc_epoch_ns;	  /* the VM's clock (then CLOCK_MONOTONIC) when the guest TSC was 0 */
 	uint64_t realtime_epoch_ns; /* CLOCK_REALTIME at the same instant */
 };
 

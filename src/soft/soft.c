@@ -214,8 +214,11 @@ static uint64_t soft_rdtsc(void *opaque)
 {
 	struct soft_vcpu *sv = opaque;
 
-	/* SOFT_TSC_HZ is 1 GHz: the TSC counts nanoseconds since the VM started. */
-	return clock_monotonic_ns() - soft_of(sv->vcpu->vm)->tsc_epoch_ns +
+	/*
+	 * SOFT_TSC_HZ is 1 GHz: the TSC counts the VM's clock's nanoseconds
+	 * since the VM started, so it stands still while the VM is paused.
+	 */
+	return vm_clock_ns(sv->vcpu->vm) - soft_of(sv->vcpu->vm)->tsc_epoch_ns +
 	       (uint64_t)sv->tsc_offset;
 }
 
@@ -462,7 +465,7 @@ static int soft_vm_create(struct vm *vm, struct err *err)
 	s->code_map = cpu_code_map_create(vm->mem.base, vm->mem.ram_size);
 	if (!s->code_map)
 		return err_set(err, -ENOMEM, "out of memory for the code map");
-	s->tsc_epoch_ns = clock_monotonic_ns();
+	s->tsc_epoch_ns = vm_clock_ns(vm);
 	pvclock_init(&s->pvclock, s->tsc_epoch_ns);
 	return irqchip_create(vm, &cfg, &s->irqchip, err);
 }
@@ -670,14 +673,15 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 		soft_vcpu_sleep(sv, UINT64_MAX);
 		return VCPU_CONTINUE;
 	}
-	now = clock_monotonic_ns();
+	now = vm_clock_ns(vcpu->vm);
 	deadline = irqchip_lapic_timer_poll(chip, vcpu->id, now);
 	if (soft_vcpu_nmi(sv) < 0)
 		return soft_fatal(sv, "triple fault while delivering an NMI");
 	if (soft_vcpu_interrupt(sv) < 0)
 		return soft_fatal(sv, "triple fault while delivering an interrupt");
 	if (sv->halted) {
-		soft_vcpu_sleep(sv, deadline);
+		/* Not paused: vm_pause() parks the vCPUs before it stops the clock. */
+		soft_vcpu_sleep(sv, vm_clock_host_ns(vcpu->vm, deadline));
 		return VCPU_CONTINUE;
 	}
 	/* Near a timer deadline, a batch that ends about then keeps its interrupt on time. */
@@ -728,6 +732,16 @@ static void soft_vcpu_kick(struct vcpu *vcpu)
 		soft_vcpu_wake(sv);
 }
 
+static void soft_vm_pause(struct vm *vm)
+{
+	irqchip_pause(soft_of(vm)->irqchip);
+}
+
+static void soft_vm_resume(struct vm *vm)
+{
+	irqchip_resume(soft_of(vm)->irqchip);
+}
+
 static void soft_irq_set(struct vm *vm, unsigned gsi, int level)
 {
 	irqchip_set_irq(soft_of(vm)->irqchip, gsi, level);
@@ -752,4 +766,6 @@ const struct engine_ops soft_engine = {
 	.vcpu_kick = soft_vcpu_kick,
 	.irq_set = soft_irq_set,
 	.memory_written = soft_memory_written,
+	.vm_pause = soft_vm_pause,
+	.vm_resume = soft_vm_resume,
 };
