@@ -50,7 +50,7 @@ struct acpi_pm {
 	uint16_t sts; /* sticky status bits; TMR_STS is also derived from the timer */
 	uint16_t en;
 	uint16_t cnt; /* PM1_CNT_STORED bits */
-	/* The timer reads (ticks since boot of CLOCK_MONOTONIC + base) mod 2^24. */
+	/* The timer reads (ticks of the VM's clock + base) mod 2^24: it stops while paused. */
 	_Atomic uint64_t tmr_base; /* read by vCPUs without the lock */
 	uint64_t tmr_sts_since; /* timer value (unmasked) when TMR_STS was last cleared */
 };
@@ -68,7 +68,7 @@ static uint64_t ns_to_ticks(uint64_t ns)
 
 static uint64_t tmr_now(const struct acpi_pm *pm)
 {
-	return ns_to_ticks(clock_monotonic_ns()) + atomic_load(&pm->tmr_base);
+	return ns_to_ticks(vm_clock_ns(pm->dev.vm)) + atomic_load(&pm->tmr_base);
 }
 
 static uint16_t sts_read(const struct acpi_pm *pm)
@@ -246,7 +246,7 @@ static int acpi_pm_load(struct device *dev, struct state_reader *r, struct err *
 	pm->sts = sts;
 	pm->en = en;
 	pm->cnt = cnt;
-	ticks = ns_to_ticks(clock_monotonic_ns());
+	ticks = ns_to_ticks(vm_clock_ns(pm->dev.vm));
 	atomic_store(&pm->tmr_base, (tmr - ticks) & PM_TMR_MASK);
 	pm->tmr_sts_since = ticks + atomic_load(&pm->tmr_base);
 	pthread_mutex_unlock(&pm->lock);

@@ -164,7 +164,7 @@ static uint64_t ticks_to_ns_ceil(uint64_t ticks)
 
 /*
  * Ticks since base_ns. The main counter is always derived from this one
- * anchor, never accumulated, so it cannot drift from the host's clock.
+ * anchor, never accumulated, so it cannot drift from the VM's clock.
  */
 static uint64_t elapsed(const struct hpet *h, uint64_t now)
 {
@@ -281,7 +281,7 @@ static bool timer_is_live(const struct hpet_timer *t)
 
 /*
  * Fires what is due by now and catches up timers whose matches show
- * nothing; returns the next deadline of a live timer (CLOCK_MONOTONIC ns)
+ * nothing; returns the next deadline of a live timer (the VM's clock, ns)
  * or NONE. Runs on the timer thread and before and after every access.
  */
 static uint64_t timers_run(struct hpet *h, uint64_t now)
@@ -319,16 +319,19 @@ static void *timer_thread(void *arg)
 {
 	struct hpet *h = arg;
 	struct timespec ts;
+	uint64_t host;
 
 	pthread_mutex_lock(&h->lock);
 	while (!h->stop) {
-		h->thread_deadline = h->paused ? NONE : timers_run(h, clock_monotonic_ns());
-		if (h->thread_deadline == NONE) {
+		h->thread_deadline = h->paused ? NONE : timers_run(h, vm_clock_ns(h->dev.vm));
+		/* NONE too when the VM paused meanwhile: hpet_resume() signals. */
+		host = vm_clock_host_ns(h->dev.vm, h->thread_deadline);
+		if (host == NONE) {
 			pthread_cond_wait(&h->cond, &h->lock);
 			continue;
 		}
-		ts.tv_sec = (time_t)(h->thread_deadline / NSEC_PER_SEC);
-		ts.tv_nsec = (long)(h->thread_deadline % NSEC_PER_SEC);
+		ts.tv_sec = (time_t)(host / NSEC_PER_SEC);
+		ts.tv_nsec = (long)(host % NSEC_PER_SEC);
 		pthread_cond_timedwait(&h->cond, &h->lock, &ts);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -484,7 +487,7 @@ static void hpet_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned len
 		return;
 	}
 	mask = (len == 8 ? UINT64_MAX : ((1ull << (len * 8)) - 1)) << shift;
-	now = clock_monotonic_ns();
+	now = vm_clock_ns(h->dev.vm);
 	pthread_mutex_lock(&h->lock);
 	/* What matched by now shows in the registers, whether or not the thread ran yet. */
 	timers_run(h, now);
@@ -546,7 +549,10 @@ static int hpet_realize(struct device *dev, struct err *err)
 	return 0;
 }
 
-/* Paused, the counter runs on (it is the host's clock) but no timer fires. */
+/*
+ * Paused, no timer fires; the counter stands still with the VM's clock
+ * (stopped just after this), so nothing is due at once on resume.
+ */
 static void hpet_pause(struct device *dev)
 {
 	struct hpet *h = to_hpet(dev);
@@ -569,7 +575,7 @@ static void hpet_resume(struct device *dev)
 static int hpet_save(struct device *dev, struct state_writer *w)
 {
 	struct hpet *h = to_hpet(dev);
-	uint64_t now = clock_monotonic_ns();
+	uint64_t now = vm_clock_ns(h->dev.vm);
 
 	pthread_mutex_lock(&h->lock);
 	state_section_begin(w, "hpet", HPET_STATE_VERSION);
@@ -632,7 +638,7 @@ static int hpet_load(struct device *dev, struct state_reader *r, struct err *err
 		return err_set(err, -EINVAL, "hpet: status 0x%llx names edge-triggered timers",
 			       (unsigned long long)status);
 
-	now = clock_monotonic_ns();
+	now = vm_clock_ns(h->dev.vm);
 	pthread_mutex_lock(&h->lock);
 	h->config = config;
 	h->status = status;
@@ -686,7 +692,7 @@ struct device *hpet_create(struct vm *vm, struct err *err)
 		return NULL;
 	}
 	pthread_mutex_init(&h->lock, NULL);
-	/* Deadlines are CLOCK_MONOTONIC, like the counter. */
+	/* Deadlines are the VM's clock, turned into CLOCK_MONOTONIC to sleep on. */
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->cond, &attr);
