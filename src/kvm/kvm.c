@@ -26,6 +26,8 @@ struct kvm_vm {
 	int vm_fd;
 	int run_size;
 	struct kvm_cpuid2 *supported_cpuid;
+	uint64_t clock_at_pause; /* kvm-clock (ns) when the VM paused */
+	bool clock_saved;
 };
 
 struct kvm_vcpu {
@@ -569,6 +571,38 @@ static int kvm_irqfd_set(struct vm *vm, unsigned gsi, int trigger_fd, int resamp
 	return 0;
 }
 
+/*
+ * KVM's kvm-clock follows the host's clock even while no vCPU runs; saved
+ * here and given back on resume, the guest's reads of it go on from where
+ * they stopped, as QEMU does on stop and cont. The guest TSC itself runs on
+ * (as under QEMU): Linux keeps time with kvm-clock, not the raw TSC.
+ */
+static void kvm_vm_pause(struct vm *vm)
+{
+	struct kvm_vm *k = kvm_of(vm);
+	struct kvm_clock_data data = { 0 };
+
+	k->clock_saved = false;
+	if (ioctl(k->vm_fd, KVM_GET_CLOCK, &data) < 0) {
+		log_warn("kvm: KVM_GET_CLOCK: %s; the guest's clock will jump on resume",
+			 strerror(errno));
+		return;
+	}
+	k->clock_at_pause = data.clock;
+	k->clock_saved = true;
+}
+
+static void kvm_vm_resume(struct vm *vm)
+{
+	struct kvm_vm *k = kvm_of(vm);
+	struct kvm_clock_data data = { .clock = k->clock_at_pause };
+
+	if (k->clock_saved && ioctl(k->vm_fd, KVM_SET_CLOCK, &data) < 0)
+		log_warn("kvm: KVM_SET_CLOCK: %s; the guest's clock jumps by the pause",
+			 strerror(errno));
+	k->clock_saved = false;
+}
+
 const struct engine_ops kvm_engine = {
 	.name = "kvm",
 	.max_vcpus = kvm_max_vcpus,
@@ -583,4 +617,6 @@ const struct engine_ops kvm_engine = {
 	.irq_set = kvm_irq_set,
 	.ioeventfd_set = kvm_ioeventfd_set,
 	.irqfd_set = kvm_irqfd_set,
+	.vm_pause = kvm_vm_pause,
+	.vm_resume = kvm_vm_resume,
 };
