@@ -2,6 +2,7 @@
 #ifndef KITE_BASE_UTIL_H
 #define KITE_BASE_UTIL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,29 @@ int parse_size(const char *text, uint64_t *bytes, struct err *err);
 
 /* Parses a decimal unsigned integer in [min, max]. */
 int parse_uint(const char *text, uint64_t min, uint64_t max, uint64_t *out, struct err *err);
+
+/*
+ * Metrics counters (docs/metrics.md): 64 bits, which no rate kite reaches
+ * wraps in centuries. Another thread may read one at any time (relaxed:
+ * a reading may be a little behind). counter_add is for counters several
+ * threads bump; counter_add_owned for one only its owner thread bumps (a
+ * vCPU's): a plain load and store, no locked instruction on the hot path.
+ */
+static inline void counter_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static inline void counter_add_owned(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static inline uint64_t counter_get(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
 
 /* Reads a whole file (at most max_len bytes) into a malloc'd buffer. */
 int file_read_all(const char *path, size_t max_len, uint8_t **data, size_t *len,

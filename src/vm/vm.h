@@ -47,6 +47,7 @@ enum vcpu_action {
 
 struct vm;
 struct iothread;
+struct json_object;
 
 struct vcpu {
 	struct vm *vm;
@@ -117,6 +118,11 @@ struct engine_ops {
 	 */
 	void (*vm_pause)(struct vm *vm);
 	void (*vm_resume)(struct vm *vm);
+	/*
+	 * Optional. The vCPU's counters (docs/metrics.md) into out[0..max),
+	 * returning how many; called from any thread while the vCPU runs.
+	 */
+	unsigned (*vcpu_metrics)(struct vcpu *vcpu, struct metric *out, unsigned max);
 };
 
 /*
@@ -215,6 +221,15 @@ void vm_clock_freeze(struct vm *vm);
 void vm_clock_thaw(struct vm *vm);
 /* Host time the VM's clock did not count so far: the time spent paused. */
 uint64_t vm_clock_paused_ns(struct vm *vm);
+
+/*
+ * The VM's counters as one new JSON object (docs/metrics.md):
+ * {"vm": {...}, "vcpus": [{...}, ...], "devices": {"NAME": {...}, ...}}.
+ * Callable from any thread once the VM is built, running or paused;
+ * counters are read as they are, so one may be a little behind another.
+ * The caller owns *out (json_object_put). 0, or -ENOMEM.
+ */
+int vm_metrics_json(struct vm *vm, struct json_object **out);
 
 /* Device helpers. */
 void vm_add_device(struct vm *vm, struct device *dev);
