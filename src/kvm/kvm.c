@@ -30,9 +30,18 @@ struct kvm_vm {
 	bool clock_saved;
 };
 
+/* Exit reasons counted one by one; the rest (unknown ones stop the VM) share one counter. */
+#define KVM_EXITS_COUNTED (KVM_EXIT_SYSTEM_EVENT + 1)
+_Static_assert(KVM_EXIT_FAIL_ENTRY < KVM_EXITS_COUNTED && KVM_EXIT_INTERNAL_ERROR < KVM_EXITS_COUNTED,
+	       "every exit kite handles has its own counter");
+
 struct kvm_vcpu {
 	int fd;
 	struct kvm_run *run;
+	/* Counters (docs/metrics.md): the vCPU thread bumps them, anyone reads. */
+	_Atomic uint64_t exits[KVM_EXITS_COUNTED];
+	_Atomic uint64_t exits_other;
+	_Atomic uint64_t run_interrupted; /* KVM_RUN ended by a kick (EINTR) */
 };
 
 static struct kvm_vm *kvm_of(struct vm *vm)
@@ -503,12 +512,15 @@ static enum vcpu_action kvm_vcpu_run(struct vcpu *vcpu)
 	if (rc < 0) {
 		char what[64];
 
-		if (errno == EINTR || errno == EAGAIN)
+		if (errno == EINTR || errno == EAGAIN) {
+			counter_add_owned(&kv->run_interrupted, 1);
 			return VCPU_CONTINUE;
+		}
 		snprintf(what, sizeof(what), "KVM_RUN failed: %s", strerror(errno));
 		return kvm_fatal(vcpu, what);
 	}
 	reason = run->exit_reason;
+	counter_add_owned(reason < KVM_EXITS_COUNTED ? &kv->exits[reason] : &kv->exits_other, 1);
 	if (reason < ARRAY_SIZE(kvm_exit_handlers) && kvm_exit_handlers[reason])
 		return kvm_exit_handlers[reason](vcpu, run);
 	{
@@ -571,6 +583,40 @@ static int kvm_irqfd_set(struct vm *vm, unsigned gsi, int trigger_fd, int resamp
 	return 0;
 }
 
+/* The exits the metrics name (docs/metrics.md); the others count in exit_other. */
+static const char *const kvm_exit_names[KVM_EXITS_COUNTED] = {
+	[KVM_EXIT_IO] = "exit_io",
+	[KVM_EXIT_MMIO] = "exit_mmio",
+	[KVM_EXIT_HLT] = "exit_hlt",
+	[KVM_EXIT_INTR] = "exit_intr",
+	[KVM_EXIT_IRQ_WINDOW_OPEN] = "exit_irq_window_open",
+	[KVM_EXIT_SHUTDOWN] = "exit_shutdown",
+	[KVM_EXIT_SYSTEM_EVENT] = "exit_system_event",
+	[KVM_EXIT_INTERNAL_ERROR] = "exit_internal_error",
+	[KVM_EXIT_FAIL_ENTRY] = "exit_fail_entry",
+};
+
+static unsigned kvm_vcpu_metrics(struct vcpu *vcpu, struct metric *out, unsigned max)
+{
+	struct kvm_vcpu *kv = kvcpu_of(vcpu);
+	uint64_t total = counter_get(&kv->exits_other), other = total;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < KVM_EXITS_COUNTED; i++) {
+		uint64_t v = counter_get(&kv->exits[i]);
+
+		total += v;
+		if (kvm_exit_names[i])
+			metric_put(out, &n, max, kvm_exit_names[i], v);
+		else
+			other += v;
+	}
+	metric_put(out, &n, max, "exit_other", other);
+	metric_put(out, &n, max, "exits", total);
+	metric_put(out, &n, max, "run_interrupted", counter_get(&kv->run_interrupted));
+	return n;
+}
+
 /*
  * KVM's kvm-clock follows the host's clock even while no vCPU runs; saved
  * here and given back on resume, the guest's reads of it go on from where
@@ -619,4 +665,5 @@ const struct engine_ops kvm_engine = {
 	.irqfd_set = kvm_irqfd_set,
 	.vm_pause = kvm_vm_pause,
 	.vm_resume = kvm_vm_resume,
+	.vcpu_metrics = kvm_vcpu_metrics,
 };

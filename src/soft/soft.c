@@ -90,6 +90,18 @@ struct soft_vcpu {
 	uint64_t mtrr_var[2 * SOFT_MTRR_VAR]; /* base/mask pairs */
 	uint64_t mtrr_fixed[11];
 	uint64_t bios_sign_id;
+	/* Counters (docs/metrics.md): the vCPU thread bumps them, anyone reads. */
+	struct {
+		_Atomic uint64_t insns;	     /* published after each batch */
+		_Atomic uint64_t hlt;	     /* HLT retired */
+		_Atomic uint64_t pio;	     /* port accesses (each element of a string one) */
+		_Atomic uint64_t mmio;	     /* device MMIO accesses, the local APIC's included */
+		_Atomic uint64_t exceptions; /* exceptions delivered */
+		_Atomic uint64_t interrupts; /* external interrupts delivered */
+		_Atomic uint64_t nmis;	     /* NMIs delivered */
+		_Atomic uint64_t pause;	     /* PAUSE in a spin loop, yielded to the host */
+		_Atomic uint64_t hypercalls;
+	} stats;
 };
 
 static struct soft_vm *soft_of(struct vm *vm)
@@ -167,6 +179,7 @@ static void soft_mmio(void *opaque, uint64_t gpa, uint8_t *data, unsigned len, b
 	struct irqchip *chip = soft_of(vm)->irqchip;
 	uint64_t apic = apic_page(sv);
 
+	counter_add_owned(&sv->stats.mmio, 1);
 	/* The local APIC page is per vCPU, so it is routed here, not on the bus. */
 	if (gpa - apic < APIC_PAGE_SIZE) {
 		irqchip_lapic_access(chip, sv->vcpu->id, gpa & 0xfff, data, len, is_write);
@@ -181,6 +194,7 @@ static void soft_pio(void *opaque, uint16_t port, uint8_t *data, unsigned len, b
 {
 	struct soft_vcpu *sv = opaque;
 
+	counter_add_owned(&sv->stats.pio, 1);
 	io_bus_dispatch(&sv->vcpu->vm->pio, port, data, len, is_write);
 	if (is_write)
 		soft_check_stop(sv);
@@ -379,6 +393,7 @@ static int64_t soft_hypercall(void *opaque, uint64_t nr, const uint64_t a[4], bo
 	uint64_t min = (uint32_t)a[2]; /* KVM reads 32 bits of it */
 	int lo, hi;
 
+	counter_add_owned(&sv->stats.hypercalls, 1);
 	if (nr != KVM_HC_SEND_IPI)
 		return -KVM_ENOSYS;
 	lo = irqchip_send_ipi_mask(chip, sv->vcpu->id, a[0], min, (uint32_t)a[3]);
@@ -634,6 +649,7 @@ static int soft_vcpu_nmi(struct soft_vcpu *sv)
 		goto out;
 	r = cpu_nmi(&sv->cpu);
 	if (r == 0) {
+		counter_add_owned(&sv->stats.nmis, 1);
 		sv->nmi_pending--;
 		sv->halted = false;
 	}
@@ -656,6 +672,7 @@ static int soft_vcpu_interrupt(struct soft_vcpu *sv)
 	if (vector < 0)
 		return 0;
 	sv->halted = false;
+	counter_add_owned(&sv->stats.interrupts, 1);
 	return cpu_interrupt(&sv->cpu, (uint8_t)vector);
 }
 
@@ -702,17 +719,21 @@ static enum vcpu_action soft_vcpu_run(struct vcpu *vcpu)
 		batch = 1;
 	atomic_store(&sv->cpu.irq_pending, pending);
 	rc = cpu_run(&sv->cpu, batch);
+	atomic_store_explicit(&sv->stats.insns, sv->cpu.insns, memory_order_relaxed);
 	switch (rc) {
 	case CPU_EXIT_NONE:
 	case CPU_EXIT_REQUEST:
 		return VCPU_CONTINUE;
 	case CPU_EXIT_HLT:
+		counter_add_owned(&sv->stats.hlt, 1);
 		sv->halted = true;
 		return VCPU_CONTINUE;
 	case CPU_EXIT_PAUSE:
+		counter_add_owned(&sv->stats.pause, 1);
 		sched_yield();
 		return VCPU_CONTINUE;
 	case CPU_EXIT_EXCEPTION:
+		counter_add_owned(&sv->stats.exceptions, 1);
 		if (cpu_deliver_exception(&sv->cpu) < 0)
 			return soft_fatal(sv, "triple fault");
 		return VCPU_CONTINUE;
@@ -730,6 +751,23 @@ static void soft_vcpu_kick(struct vcpu *vcpu)
 
 	if (sv)
 		soft_vcpu_wake(sv);
+}
+
+static unsigned soft_vcpu_metrics(struct vcpu *vcpu, struct metric *out, unsigned max)
+{
+	struct soft_vcpu *sv = svcpu_of(vcpu);
+	unsigned n = 0;
+
+	metric_put(out, &n, max, "instructions", counter_get(&sv->stats.insns));
+	metric_put(out, &n, max, "hlt", counter_get(&sv->stats.hlt));
+	metric_put(out, &n, max, "pio", counter_get(&sv->stats.pio));
+	metric_put(out, &n, max, "mmio", counter_get(&sv->stats.mmio));
+	metric_put(out, &n, max, "exceptions", counter_get(&sv->stats.exceptions));
+	metric_put(out, &n, max, "interrupts", counter_get(&sv->stats.interrupts));
+	metric_put(out, &n, max, "nmis", counter_get(&sv->stats.nmis));
+	metric_put(out, &n, max, "pause", counter_get(&sv->stats.pause));
+	metric_put(out, &n, max, "hypercalls", counter_get(&sv->stats.hypercalls));
+	return n;
 }
 
 static void soft_vm_pause(struct vm *vm)
@@ -768,4 +806,5 @@ const struct engine_ops soft_engine = {
 	.memory_written = soft_memory_written,
 	.vm_pause = soft_vm_pause,
 	.vm_resume = soft_vm_resume,
+	.vcpu_metrics = soft_vcpu_metrics,
 };
