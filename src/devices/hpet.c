@@ -101,6 +101,7 @@ struct hpet {
 	uint64_t base_ns;
 	struct hpet_timer t[HPET_NR_TIMERS];
 	uint32_t lines; /* the GSIs this HPET drives high */
+	_Atomic uint64_t interrupts; /* matches that raised an interrupt (docs/metrics.md) */
 };
 
 static struct hpet *to_hpet(struct device *dev)
@@ -211,6 +212,8 @@ static void timer_fire(struct hpet *h, unsigned i, uint64_t now)
 	unsigned gsi = timer_gsi(h, i);
 
 	t->fired_ns = now;
+	if (t->config & TN_INT_ENB)
+		counter_add_owned(&h->interrupts, 1);
 	if (t->config & TN_LEVEL) {
 		h->status |= 1u << i;
 		lines_update(h);
@@ -671,6 +674,14 @@ static void hpet_destroy(struct device *dev)
 	free(h);
 }
 
+static unsigned hpet_metrics(struct device *dev, struct metric *out, unsigned max)
+{
+	unsigned n = 0;
+
+	metric_put(out, &n, max, "interrupts", counter_get(&to_hpet(dev)->interrupts));
+	return n;
+}
+
 static const struct device_ops hpet_ops = {
 	.type = "hpet",
 	.realize = hpet_realize,
@@ -680,6 +691,7 @@ static const struct device_ops hpet_ops = {
 	.save = hpet_save,
 	.load = hpet_load,
 	.destroy = hpet_destroy,
+	.metrics = hpet_metrics,
 };
 
 struct device *hpet_create(struct vm *vm, struct err *err)

@@ -101,7 +101,11 @@ struct uart {
 
 	int irq_level; /* the level last driven */
 	bool tx_stalled;
-	uint64_t tx_dropped;
+	/* Counters (docs/metrics.md): bumped under lock, read without it. */
+	_Atomic uint64_t tx_bytes; /* guest output written to the host */
+	_Atomic uint64_t tx_dropped;
+	_Atomic uint64_t rx_bytes;   /* host input taken into the FIFO */
+	_Atomic uint64_t interrupts; /* times the line went high */
 };
 
 static struct uart *to_uart(struct device *dev)
@@ -162,6 +166,8 @@ static void irq_update(struct uart *u, bool force)
 	if (!force && level == u->irq_level)
 		return;
 	u->irq_level = level;
+	if (level)
+		counter_add_owned(&u->interrupts, 1);
 	vm_irq_set(u->dev.vm, u->irq, level);
 }
 
@@ -213,6 +219,7 @@ static void tx_byte(struct uart *u, uint8_t byte)
 			break;
 		if (write(u->out_fd, &byte, 1) == 1) {
 			u->tx_stalled = false;
+			counter_add_owned(&u->tx_bytes, 1);
 			return;
 		}
 		if (errno != EINTR && errno != EAGAIN)
@@ -223,7 +230,7 @@ static void tx_byte(struct uart *u, uint8_t byte)
 				"uart %#x: console output stalled or failed; dropping bytes",
 				u->port);
 	u->tx_stalled = true;
-	u->tx_dropped++;
+	counter_add_owned(&u->tx_dropped, 1);
 }
 
 static void thr_write(struct uart *u, uint8_t byte)
@@ -370,6 +377,7 @@ size_t uart_receive(struct device *dev, const uint8_t *buf, size_t len)
 		 */
 		while (n < len && u->rx_count < UART_FIFO_SIZE && rx_push(u, buf[n]))
 			n++;
+		counter_add_owned(&u->rx_bytes, n);
 	}
 	irq_update(u, false);
 	pthread_mutex_unlock(&u->lock);
@@ -492,11 +500,23 @@ static void uart_destroy(struct device *dev)
 {
 	struct uart *u = to_uart(dev);
 
-	if (u->tx_dropped)
+	if (counter_get(&u->tx_dropped))
 		log_info("uart %#x: dropped %llu console bytes", u->port,
-			 (unsigned long long)u->tx_dropped);
+			 (unsigned long long)counter_get(&u->tx_dropped));
 	pthread_mutex_destroy(&u->lock);
 	free(u);
+}
+
+static unsigned uart_metrics(struct device *dev, struct metric *out, unsigned max)
+{
+	struct uart *u = to_uart(dev);
+	unsigned n = 0;
+
+	metric_put(out, &n, max, "tx_bytes", counter_get(&u->tx_bytes));
+	metric_put(out, &n, max, "tx_dropped_bytes", counter_get(&u->tx_dropped));
+	metric_put(out, &n, max, "rx_bytes", counter_get(&u->rx_bytes));
+	metric_put(out, &n, max, "interrupts", counter_get(&u->interrupts));
+	return n;
 }
 
 static const struct device_ops uart_ops = {
@@ -506,6 +526,7 @@ static const struct device_ops uart_ops = {
 	.save = uart_save,
 	.load = uart_load,
 	.destroy = uart_destroy,
+	.metrics = uart_metrics,
 };
 
 struct device *uart_create(struct vm *vm, uint16_t port, unsigned irq, int out_fd,

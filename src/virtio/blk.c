@@ -36,6 +36,15 @@ struct blk {
 	bool read_only;
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtq_chain chain; /* under the queue's lock */
+	/* Counters (docs/metrics.md): completed requests, from the I/O thread and workers. */
+	struct {
+		_Atomic uint64_t reads, read_bytes;
+		_Atomic uint64_t writes, write_bytes;
+		_Atomic uint64_t flushes;
+		_Atomic uint64_t discards; /* DISCARD and WRITE_ZEROES */
+		_Atomic uint64_t errors;   /* VIRTIO_BLK_S_IOERR: back-end failure or a bad range */
+		_Atomic uint64_t unsupported; /* VIRTIO_BLK_S_UNSUPP */
+	} stats;
 };
 
 /* One request between the I/O thread and a back-end worker. */
@@ -55,9 +64,41 @@ static void put_le(uint8_t *p, uint64_t v, unsigned n)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+static void job_count(struct blk *b, const struct virtio_blk_req *req, uint8_t status)
+{
+	if (status == VIRTIO_BLK_S_IOERR) {
+		counter_add(&b->stats.errors, 1);
+		return;
+	}
+	if (status != VIRTIO_BLK_S_OK) {
+		counter_add(&b->stats.unsupported, 1);
+		return;
+	}
+	switch (req->type) {
+	case VIRTIO_BLK_T_IN:
+		counter_add(&b->stats.reads, 1);
+		counter_add(&b->stats.read_bytes, req->len);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		counter_add(&b->stats.writes, 1);
+		counter_add(&b->stats.write_bytes, req->len);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		counter_add(&b->stats.flushes, 1);
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		counter_add(&b->stats.discards, 1);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Stores the status byte and reports it and the data the device wrote. */
 static void job_set_status(struct blk_job *job, uint8_t status)
 {
+	job_count(job->blk, &job->req, status);
 	__atomic_store_n(job->req.status_byte, status, __ATOMIC_RELAXED);
 	virtio_dma_written(&job->blk->vdev, job->req.iov, job->req.nr_iov, job->written);
 	vm_memory_written(job->blk->vdev.dev.vm, job->req.status_byte, 1);
@@ -208,6 +249,22 @@ static void blk_destroy(struct virtio_dev *vdev)
 	b->file = NULL;
 }
 
+static unsigned blk_metrics(struct virtio_dev *vdev, struct metric *out, unsigned max)
+{
+	struct blk *b = container_of(vdev, struct blk, vdev);
+	unsigned n = 0;
+
+	metric_put(out, &n, max, "read_requests", counter_get(&b->stats.reads));
+	metric_put(out, &n, max, "read_bytes", counter_get(&b->stats.read_bytes));
+	metric_put(out, &n, max, "write_requests", counter_get(&b->stats.writes));
+	metric_put(out, &n, max, "write_bytes", counter_get(&b->stats.write_bytes));
+	metric_put(out, &n, max, "flush_requests", counter_get(&b->stats.flushes));
+	metric_put(out, &n, max, "discard_requests", counter_get(&b->stats.discards));
+	metric_put(out, &n, max, "io_errors", counter_get(&b->stats.errors));
+	metric_put(out, &n, max, "unsupported_requests", counter_get(&b->stats.unsupported));
+	return n;
+}
+
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.nr_queues = 1,
@@ -216,6 +273,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.save = blk_save,
 	.load = blk_load,
 	.destroy = blk_destroy,
+	.metrics = blk_metrics,
 };
 
 static void config_build(struct blk *b)

@@ -32,7 +32,10 @@ struct vcon {
 	size_t in_head, in_len;
 	struct virtq_chain chain; /* I/O thread only */
 	bool tx_stalled;
-	uint64_t tx_dropped;
+	/* Counters (docs/metrics.md): the I/O thread bumps them, anyone reads. */
+	_Atomic uint64_t tx_bytes; /* guest output written to the host */
+	_Atomic uint64_t tx_dropped;
+	_Atomic uint64_t rx_bytes; /* host input given to the guest */
 };
 
 static struct vcon *to_vcon(struct virtio_dev *vdev)
@@ -63,6 +66,7 @@ static uint32_t rx_copy(struct vcon *c, const struct virtq_chain *ch)
 	}
 	pthread_mutex_unlock(&c->in_lock);
 	virtio_dma_written(&c->vdev, ch->iov + ch->nr_readable, ch->nr_writable, done);
+	counter_add_owned(&c->rx_bytes, done);
 	return (uint32_t)done;
 }
 
@@ -119,6 +123,7 @@ static void tx_write(struct vcon *c, const uint8_t *p, size_t len)
 			continue;
 		}
 		c->tx_stalled = false;
+		counter_add_owned(&c->tx_bytes, (uint64_t)n);
 		p += n;
 		len -= (size_t)n;
 	}
@@ -128,7 +133,7 @@ static void tx_write(struct vcon *c, const uint8_t *p, size_t len)
 		log_ratelimited(LOG_WARN, "%s: console output stalled or failed; dropping bytes",
 				c->vdev.name);
 	c->tx_stalled = true;
-	c->tx_dropped += len;
+	counter_add_owned(&c->tx_dropped, len);
 }
 
 static void tx_drain(struct vcon *c, struct virtq *vq)
@@ -234,12 +239,23 @@ static void con_destroy(struct virtio_dev *vdev)
 {
 	struct vcon *c = to_vcon(vdev);
 
-	if (c->tx_dropped)
+	if (counter_get(&c->tx_dropped))
 		log_info("%s: dropped %llu console bytes", vdev->name,
-			 (unsigned long long)c->tx_dropped);
+			 (unsigned long long)counter_get(&c->tx_dropped));
 	if (c->input_fd >= 0)
 		close(c->input_fd);
 	pthread_mutex_destroy(&c->in_lock);
+}
+
+static unsigned con_metrics(struct virtio_dev *vdev, struct metric *out, unsigned max)
+{
+	struct vcon *c = to_vcon(vdev);
+	unsigned n = 0;
+
+	metric_put(out, &n, max, "tx_bytes", counter_get(&c->tx_bytes));
+	metric_put(out, &n, max, "tx_dropped_bytes", counter_get(&c->tx_dropped));
+	metric_put(out, &n, max, "rx_bytes", counter_get(&c->rx_bytes));
+	return n;
 }
 
 static const struct virtio_dev_ops con_ops = {
@@ -250,6 +266,7 @@ static const struct virtio_dev_ops con_ops = {
 	.save = con_save,
 	.load = con_load,
 	.destroy = con_destroy,
+	.metrics = con_metrics,
 };
 
 struct device *virtio_console_create(struct vm *vm, struct iothread *io, unsigned slot,

@@ -32,6 +32,7 @@ static void irq_line_assert(struct virtio_dev *vdev)
 {
 	uint64_t one = 1;
 
+	counter_add(&vdev->stats.interrupts, 1);
 	if (vdev->irq_trigger_fd < 0) {
 		vm_irq_set(vdev->dev.vm, vdev->gsi, 1);
 		return;
@@ -150,6 +151,7 @@ void virtio_queue_kick(struct virtq *vq)
 void virtio_queue_fail(struct virtio_dev *vdev, struct virtq *vq, const char *why)
 {
 	vq->broken = true;
+	counter_add(&vdev->stats.queue_errors, 1);
 	log_ratelimited(LOG_WARN, "%s: queue %u: %s; device needs reset", vdev->name, vq->index,
 			why);
 	atomic_store(&vdev->needs_reset, true);
@@ -169,6 +171,8 @@ int virtio_queue_pop(struct virtio_dev *vdev, struct virtq *vq, struct virtq_cha
 	rc = virtq_pop(vq, c, &why);
 	if (rc < 0)
 		virtio_queue_fail(vdev, vq, why);
+	else if (rc > 0)
+		counter_add(&vdev->stats.requests, 1);
 	return rc;
 }
 
@@ -213,8 +217,10 @@ static void queue_notified(void *opaque)
 	struct virtio_dev *vdev = vq->vdev;
 
 	pthread_mutex_lock(&vq->lock);
-	if (virtio_queue_active(vdev, vq))
+	if (virtio_queue_active(vdev, vq)) {
+		counter_add(&vdev->stats.notifies, 1);
 		vdev->ops->queue_notify(vdev, vq);
+	}
 	pthread_mutex_unlock(&vq->lock);
 }
 
@@ -767,6 +773,21 @@ static void vdev_destroy(struct device *dev)
 	free(vdev);
 }
 
+/* The transport's counters, then the device type's own. */
+static unsigned vdev_metrics(struct device *dev, struct metric *out, unsigned max)
+{
+	struct virtio_dev *vdev = to_vdev(dev);
+	unsigned n = 0;
+
+	metric_put(out, &n, max, "queue_notifies", counter_get(&vdev->stats.notifies));
+	metric_put(out, &n, max, "requests", counter_get(&vdev->stats.requests));
+	metric_put(out, &n, max, "interrupts", counter_get(&vdev->stats.interrupts));
+	metric_put(out, &n, max, "queue_errors", counter_get(&vdev->stats.queue_errors));
+	if (vdev->ops->metrics)
+		n += vdev->ops->metrics(vdev, out + n, max - n);
+	return n;
+}
+
 static const struct device_ops virtio_mmio_ops = {
 	.type = "virtio-mmio",
 	.realize = vdev_realize,
@@ -776,6 +797,7 @@ static const struct device_ops virtio_mmio_ops = {
 	.save = vdev_save,
 	.load = vdev_load,
 	.destroy = vdev_destroy,
+	.metrics = vdev_metrics,
 };
 
 struct virtio_dev *virtio_dev_of(struct device *dev)

@@ -16,7 +16,7 @@
 struct rng {
 	struct virtio_dev vdev;
 	struct virtq_chain chain; /* I/O thread only */
-	uint64_t bytes_served;
+	_Atomic uint64_t bytes_served; /* I/O thread writes, metrics read */
 };
 
 /* Fills one buffer; returns the bytes written (0 if the host source failed). */
@@ -56,7 +56,7 @@ static void rng_serve(struct rng *r, struct virtq_chain *c, struct virtq *vq)
 		if (got < want)
 			break;
 	}
-	r->bytes_served += total;
+	counter_add_owned(&r->bytes_served, total);
 	virtio_dma_written(&r->vdev, c->iov, c->nr_writable, total);
 	virtio_queue_push(&r->vdev, vq, c->head, (uint32_t)total);
 }
@@ -76,7 +76,7 @@ static int rng_save(struct virtio_dev *vdev, struct state_writer *w)
 	struct rng *r = container_of(vdev, struct rng, vdev);
 
 	state_section_begin(w, "virtio-rng", RNG_STATE_VERSION);
-	state_put_u64(w, r->bytes_served);
+	state_put_u64(w, counter_get(&r->bytes_served));
 	state_section_end(w);
 	return w->error;
 }
@@ -95,7 +95,7 @@ static int rng_load(struct virtio_dev *vdev, struct state_reader *r, struct err 
 	rc = state_section_close(r, err);
 	if (rc < 0)
 		return err_wrap(err, "%s", vdev->name);
-	rng->bytes_served = served;
+	atomic_store(&rng->bytes_served, served);
 	return 0;
 }
 
@@ -103,7 +103,16 @@ static void rng_destroy(struct virtio_dev *vdev)
 {
 	struct rng *r = container_of(vdev, struct rng, vdev);
 
-	log_debug("%s: served %llu bytes", vdev->name, (unsigned long long)r->bytes_served);
+	log_debug("%s: served %llu bytes", vdev->name, (unsigned long long)counter_get(&r->bytes_served));
+}
+
+static unsigned rng_metrics(struct virtio_dev *vdev, struct metric *out, unsigned max)
+{
+	struct rng *r = container_of(vdev, struct rng, vdev);
+	unsigned n = 0;
+
+	metric_put(out, &n, max, "bytes", counter_get(&r->bytes_served));
+	return n;
 }
 
 static const struct virtio_dev_ops rng_ops = {
@@ -113,6 +122,7 @@ static const struct virtio_dev_ops rng_ops = {
 	.save = rng_save,
 	.load = rng_load,
 	.destroy = rng_destroy,
+	.metrics = rng_metrics,
 };
 
 struct device *virtio_rng_create(struct vm *vm, struct iothread *io, unsigned slot,

@@ -212,6 +212,8 @@ struct virtio_dev_ops {
 	int (*save)(struct virtio_dev *vdev, struct state_writer *w);
 	int (*load)(struct virtio_dev *vdev, struct state_reader *r, struct err *err);
 	void (*destroy)(struct virtio_dev *vdev);
+	/* The device type's own counters (device_ops.metrics adds the transport's). */
+	unsigned (*metrics)(struct virtio_dev *vdev, struct metric *out, unsigned max);
 };
 
 /*
@@ -248,6 +250,14 @@ struct virtio_dev {
 	int irq_resample_fd;
 
 	struct virtq queues[VIRTIO_MAX_QUEUES];
+
+	/* Counters (docs/metrics.md), bumped from vCPU, I/O and back-end threads. */
+	struct {
+		_Atomic uint64_t notifies;     /* queue notifications processed */
+		_Atomic uint64_t requests;     /* descriptor chains taken */
+		_Atomic uint64_t interrupts;   /* times the interrupt line was asserted */
+		_Atomic uint64_t queue_errors; /* queues failed: the driver broke the ring rules */
+	} stats;
 };
 
 /*
