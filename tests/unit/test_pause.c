@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "base/log.h"
 #include "builder/builder.h"
@@ -169,6 +170,61 @@ static void jump_check(const char *engine, const char *clock, uint64_t guest_ns,
 	assert_true(jump < (int64_t)JUMP_MAX_NS);
 }
 
+/* root.section[.index].name as a number; fails the test when absent. */
+static uint64_t json_u64(struct json_object *root, const char *section, int index,
+			 const char *name)
+{
+	struct json_object *o, *v;
+
+	if (!json_object_object_get_ex(root, section, &o))
+		fail_msg("metrics: no \"%s\"", section);
+	if (index >= 0)
+		o = json_object_array_get_idx(o, (size_t)index);
+	if (!o || !json_object_object_get_ex(o, name, &v))
+		fail_msg("metrics: no \"%s\" in \"%s\"", name, section);
+	return json_object_get_uint64(v);
+}
+
+static uint64_t device_u64(struct json_object *root, const char *dev, const char *name)
+{
+	struct json_object *devs, *d, *v;
+
+	if (!json_object_object_get_ex(root, "devices", &devs) ||
+	    !json_object_object_get_ex(devs, dev, &d) || !json_object_object_get_ex(d, name, &v))
+		fail_msg("metrics: no devices.%s.%s", dev, name);
+	return json_object_get_uint64(v);
+}
+
+/* What the clock guest did shows in the counters, which only grow. */
+static void metrics_check(struct vm *vm, enum vm_accel accel)
+{
+	struct json_object *a, *b;
+	const char *io = accel == ACCEL_SOFT ? "pio" : "exit_io";
+	const char *mmio = accel == ACCEL_SOFT ? "mmio" : "exit_mmio";
+
+	assert_int_equal(vm_metrics_json(vm, &a), 0);
+	sleep_ns(20 * MS);
+	assert_int_equal(vm_metrics_json(vm, &b), 0);
+	print_message("%s\n", json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN));
+	/* The PM timer's port and the HPET's and LAPIC's registers, every round. */
+	assert_true(json_u64(a, "vcpus", 0, io) > 100);
+	assert_true(json_u64(a, "vcpus", 0, mmio) > 100);
+	assert_true(json_u64(b, "vcpus", 0, io) > json_u64(a, "vcpus", 0, io));
+	if (accel == ACCEL_SOFT) {
+		assert_true(json_u64(b, "vcpus", 0, "instructions") >
+			    json_u64(a, "vcpus", 0, "instructions"));
+		assert_int_equal(json_u64(b, "vcpus", 0, "hlt"), 0);
+	} else {
+		assert_true(json_u64(b, "vcpus", 0, "exits") >=
+			    json_u64(b, "vcpus", 0, "exit_io") + json_u64(b, "vcpus", 0, "exit_mmio"));
+	}
+	assert_int_equal(device_u64(b, "uart", "tx_bytes"), strlen("clock: sampling\n"));
+	assert_int_equal(device_u64(b, "hpet", "interrupts"), 0);
+	assert_true(json_u64(b, "vm", -1, "paused_ns") >= PAUSE_NS);
+	json_object_put(a);
+	json_object_put(b);
+}
+
 static void pause_case(const char *engine, enum vm_accel accel, enum vm_soft_cpu cpu)
 {
 	struct sample a, b, c;
@@ -226,6 +282,7 @@ static void pause_case(const char *engine, enum vm_accel accel, enum vm_soft_cpu
 	assert_true(sample_read(vm, &c));
 	assert_true(c.tsc != b.tsc);
 	assert_int_equal(atomic_load(&vm->stop_reason), VM_STOP_NONE);
+	metrics_check(vm, accel);
 	guest_stop(vm);
 }
 
@@ -278,6 +335,7 @@ static void test_vm_clock(void **state)
 
 int main(void)
 {
+	log_set_level(LOG_WARN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vm_clock),
 		cmocka_unit_test(test_pause_soft),

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 
 #include "acpi/acpi.h"
 #include "backend/backend.h"
@@ -853,6 +854,64 @@ static void test_blk_io(void **state)
 }
 
 /* A read the page cache holds is served on the caller's thread; the rest is left to the workers. */
+/* The counter name of a device's metrics, or UINT64_MAX when it has none by that name. */
+static uint64_t metric_of(struct device *dev, const char *name)
+{
+	struct metric m[METRICS_MAX];
+	unsigned n = dev->ops->metrics(dev, m, METRICS_MAX);
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(m[i].name, name))
+			return m[i].value;
+	return UINT64_MAX;
+}
+
+static void test_blk_metrics(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct json_object *root, *devs, *blk, *v;
+	struct device *dev;
+	struct tq q;
+	uint64_t data = buf_alloc(f, 4096, 0);
+
+	(void)state;
+	image_make(f);
+	dev = blk_new(f, 0, false, NULL, &err);
+	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 1024, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, 3, data, 512, false), VIRTIO_BLK_S_OK);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false), VIRTIO_BLK_S_OK);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, IMG_SECTORS, data, 1024, true),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blk_run(&q, 99, 0, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
+
+	assert_int_equal(metric_of(dev, "read_requests"), 1);
+	assert_int_equal(metric_of(dev, "read_bytes"), 1024);
+	assert_int_equal(metric_of(dev, "write_requests"), 1);
+	assert_int_equal(metric_of(dev, "write_bytes"), 512);
+	assert_int_equal(metric_of(dev, "flush_requests"), 1);
+	assert_int_equal(metric_of(dev, "discard_requests"), 0);
+	assert_int_equal(metric_of(dev, "io_errors"), 1);
+	assert_int_equal(metric_of(dev, "unsupported_requests"), 1);
+	assert_int_equal(metric_of(dev, "requests"), 5);
+	assert_int_equal(metric_of(dev, "queue_errors"), 0);
+	assert_true(metric_of(dev, "queue_notifies") >= 1);
+	assert_true(metric_of(dev, "interrupts") >= 1);
+
+	/* The same numbers in the VM's JSON, under the device's name. */
+	assert_int_equal(vm_metrics_json(&f->vm, &root), 0);
+	assert_true(json_object_object_get_ex(root, "devices", &devs));
+	assert_true(json_object_object_get_ex(devs, "virtio-blk0", &blk));
+	assert_true(json_object_object_get_ex(blk, "read_bytes", &v));
+	assert_int_equal(json_object_get_uint64(v), 1024);
+	assert_true(json_object_object_get_ex(root, "vm", &v));
+	assert_true(json_object_object_get_ex(root, "vcpus", &v));
+	assert_int_equal(json_object_array_length(v), 0);
+	json_object_put(root);
+	fixture_free(f);
+}
+
 static void test_blk_read_cached(void **state)
 {
 	struct fixture *f = fixture_new();
@@ -1239,6 +1298,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_ring_outside_ram),
 		cmocka_unit_test(test_blk_config),
 		cmocka_unit_test(test_blk_io),
+		cmocka_unit_test(test_blk_metrics),
 		cmocka_unit_test(test_blk_read_cached),
 		cmocka_unit_test(test_blk_read_only),
 		cmocka_unit_test(test_blk_wrong_direction),
