@@ -107,29 +107,7 @@ ap_long:
 	pause
 	jmp 1b
 
-	.code16
-ap_tramp:
-	cli
-	mov %cs, %ax
-	mov %ax, %ds
-	lgdtl (tramp_gdt_desc - ap_tramp)
-	mov %cr4, %eax
-	or $(1 << 5), %eax
-	mov %eax, %cr4
-	mov $pml4, %eax
-	mov %eax, %cr3
-	mov $0xc0000080, %ecx
-	rdmsr
-	or $(1 << 8), %eax
-	wrmsr
-	mov %cr0, %eax
-	or $((1 << 31) | 1), %eax
-	mov %eax, %cr0
-	ljmpl $SEL64_CODE, $ap_long
-tramp_gdt_desc:
-	.word gdt64_end - gdt64 - 1
-	.long gdt64
-ap_tramp_end:
+	AP_TRAMPOLINE pml4, ap_long
 
 	.section .rodata
 msg_at30:	.asciz "BSP at TPR 0x30, AP at 0x20: "
