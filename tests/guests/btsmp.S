@@ -10,7 +10,6 @@
 #include "long.inc"
 
 #define TRAMP_ADDR 0x10000
-#define SIPI_VECTOR (TRAMP_ADDR >> 12)
 #define PATCHES 1000
 #define SPIN_LIMIT 2000000000
 
@@ -20,11 +19,7 @@ main:
 	/* 0-1 GiB and 3-4 GiB (the local APIC) in 2 MiB pages, for both CPUs. */
 	IDENTITY_MAP pml4, pdpt, pd0, pd3
 
-	/* The AP's way in: real mode at TRAMP_ADDR. */
-	mov $ap_tramp, %esi
-	mov $TRAMP_ADDR, %edi
-	mov $(ap_tramp_end - ap_tramp), %ecx
-	rep movsb
+	AP_TRAMPOLINE_COPY TRAMP_ADDR
 
 	LONG_MODE_ENTER pml4, bsp_long
 
@@ -32,16 +27,7 @@ main:
 bsp_long:
 	LONG_MODE_SEGMENTS bsp_stack_top
 
-	/* INIT, then SIPI, to APIC ID 1. */
-	mov $0xfee00000, %rdi
-	movl $0x1ff, 0xf0(%rdi)
-	movl $(1 << 24), 0x310(%rdi)
-	movl $0x4500, 0x300(%rdi)
-	mov $100000, %ecx
-1:	dec %ecx
-	jnz 1b
-	movl $(1 << 24), 0x310(%rdi)
-	movl $(0x4600 | SIPI_VECTOR), 0x300(%rdi)
+	AP_START_CPU1 TRAMP_ADDR
 
 	/* Call patchme until it says PATCHES, telling the AP each value seen. */
 	mov $SPIN_LIMIT, %r9

@@ -20,10 +20,7 @@
 main:
 	IDENTITY_MAP pml4, pdpt, pd0, pd3
 
-	mov $ap_tramp, %esi
-	mov $TRAMP_ADDR, %edi
-	mov $(ap_tramp_end - ap_tramp), %ecx
-	rep movsb
+	AP_TRAMPOLINE_COPY TRAMP_ADDR
 
 	LONG_MODE_ENTER pml4, bsp_long
 

@@ -12,7 +12,6 @@
 #include "long.inc"
 
 #define TRAMP_ADDR 0x10000
-#define SIPI_VECTOR (TRAMP_ADDR >> 12)
 #define NMIS 300
 #define MAX_LAG 1000
 #define SPIN_LIMIT 2000000000
@@ -24,10 +23,7 @@
 main:
 	IDENTITY_MAP pml4, pdpt, pd0, pd3
 
-	mov $ap_tramp, %esi
-	mov $TRAMP_ADDR, %edi
-	mov $(ap_tramp_end - ap_tramp), %ecx
-	rep movsb
+	AP_TRAMPOLINE_COPY TRAMP_ADDR
 
 	/* Vector 2: a 64-bit interrupt gate to nmi_handler. */
 	mov $nmi_handler, %eax
@@ -44,15 +40,7 @@ bsp_long:
 	LONG_MODE_SEGMENTS bsp_stack_top
 	lidt idt64_desc(%rip)
 
-	mov $0xfee00000, %rdi
-	movl $0x1ff, 0xf0(%rdi)
-	movl $(1 << 24), 0x310(%rdi)
-	movl $0x4500, 0x300(%rdi)
-	mov $100000, %ecx
-1:	dec %ecx
-	jnz 1b
-	movl $(1 << 24), 0x310(%rdi)
-	movl $(0x4600 | SIPI_VECTOR), 0x300(%rdi)
+	AP_START_CPU1 TRAMP_ADDR
 
 	mov $SPIN_LIMIT, %r9
 2:	cmpl $0, ap_ready(%rip)

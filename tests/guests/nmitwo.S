@@ -10,7 +10,6 @@
 #include "long.inc"
 
 #define TRAMP_ADDR 0x10000
-#define SIPI_VECTOR (TRAMP_ADDR >> 12)
 #define ROUNDS 3000
 #define SPIN_LIMIT 2000000000
 #define FLUSH_VECTOR 0x44
@@ -21,10 +20,7 @@
 main:
 	IDENTITY_MAP pml4, pdpt, pd0, pd3
 
-	mov $ap_tramp, %esi
-	mov $TRAMP_ADDR, %edi
-	mov $(ap_tramp_end - ap_tramp), %ecx
-	rep movsb
+	AP_TRAMPOLINE_COPY TRAMP_ADDR
 
 	mov $2, %ecx
 	mov $nmi_handler, %eax
@@ -53,15 +49,7 @@ bsp_long:
 	LONG_MODE_SEGMENTS bsp_stack_top
 	lidt idt64_desc(%rip)
 
-	mov $0xfee00000, %rdi
-	movl $0x1ff, 0xf0(%rdi)
-	movl $(1 << 24), 0x310(%rdi)
-	movl $0x4500, 0x300(%rdi)
-	mov $100000, %ecx
-1:	dec %ecx
-	jnz 1b
-	movl $(1 << 24), 0x310(%rdi)
-	movl $(0x4600 | SIPI_VECTOR), 0x300(%rdi)
+	AP_START_CPU1 TRAMP_ADDR
 	sti
 
 	xor %r8d, %r8d /* round */
