@@ -931,14 +931,17 @@ static void test_rtc_uip(void **state)
 	bool seen = false;
 
 	rtc_new(f);
-	/* Over a bit more than a second, UIP rises once, then the second changes. */
-	while (!seen && clock_monotonic_ns() - start < 1500000000ull) {
+	/*
+	 * Every second UIP rises for 244 us, then the second changes. A loaded
+	 * host can deschedule this loop across one such window: it gets four.
+	 */
+	while (!seen && clock_monotonic_ns() - start < 4500000000ull) {
 		before = cmos_read(f, 0x00);
 		seen = cmos_read(f, 0x0a) & 0x80;
 	}
 	assert_true(seen);
 	while (cmos_read(f, 0x0a) & 0x80)
-		assert_true(clock_monotonic_ns() - start < 2000000000ull);
+		assert_true(clock_monotonic_ns() - start < 5000000000ull);
 	assert_int_not_equal(cmos_read(f, 0x00), before);
 	assert_int_equal(cmos_read(f, 0x0a) & 0x7f, 0x26);
 }
