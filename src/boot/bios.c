@@ -124,10 +124,10 @@ int bios_enter(struct guest_memory *mem, struct x86_cpu_state *bsp, struct err *
 	uint32_t at = (uint32_t)(BIOS_BASE + IP_INIT);
 
 	_Static_assert(IP_INIT + INIT_MAX <= IP_IRQ_SLAVE, "the init code must not overlap");
-	memcpy(stubs + IP_IRQ_MASTER - STUBS_OFFSET, irq_master, sizeof(irq_master));
-	memcpy(stubs + IP_IRQ_SLAVE - STUBS_OFFSET, irq_slave, sizeof(irq_slave));
-	memcpy(stubs + IP_IRET - STUBS_OFFSET, iret, sizeof(iret));
-	init_code(stubs + IP_INIT - STUBS_OFFSET, at, (uint32_t)bsp->gpr[X86_RAX],
+	memcpy(stubs + (IP_IRQ_MASTER - STUBS_OFFSET), irq_master, sizeof(irq_master));
+	memcpy(stubs + (IP_IRQ_SLAVE - STUBS_OFFSET), irq_slave, sizeof(irq_slave));
+	memcpy(stubs + (IP_IRET - STUBS_OFFSET), iret, sizeof(iret));
+	init_code(stubs + (IP_INIT - STUBS_OFFSET), at, (uint32_t)bsp->gpr[X86_RAX],
 		  (uint32_t)bsp->rip);
 	if (memory_write(mem, MEM_BIOS_STUBS, stubs, sizeof(stubs)))
 		return err_set(err, -EFAULT, "no guest RAM for the BIOS stubs at 0x%llx",
