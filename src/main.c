@@ -579,7 +579,7 @@ static int api_boot(struct options *opt, struct vm *vm, int sig_fd, struct api *
 		if (poll(fds, ARRAY_SIZE(fds), -1) < 0 && errno != EINTR)
 			return KITE_EXIT_SETUP;
 		if (fds[1].revents & POLLIN)
-			return 1;
+			return -1;
 	}
 	return 0;
 }
@@ -637,7 +637,7 @@ static int cmd_run(int argc, char **argv)
 		api_destroy(api);
 		free(vm);
 		close(sig_fd);
-		return rc == 1 ? KITE_EXIT_OK : rc;
+		return rc < 0 ? KITE_EXIT_OK : rc;
 	}
 	console_open(&con);
 	main_loop(vm, &con, sig_fd);
