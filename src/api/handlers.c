@@ -243,6 +243,10 @@ static int put_logger(struct api *api, const struct call *c, char **reply, struc
 		}
 		if (tmp->logger.level != CONFIG_LOG_DEFAULT)
 			log_set_level(levels[tmp->logger.level]);
+		/* Without a log_path the log stays where it was, and so does its name. */
+		if (fd < 0)
+			memcpy(tmp->logger.log_path, api->cfg.logger.log_path,
+			       sizeof(tmp->logger.log_path));
 		api->cfg.logger = tmp->logger;
 		rc = 0;
 	}

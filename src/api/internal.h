@@ -29,6 +29,8 @@ struct api {
 	uint64_t created_ns;
 
 	_Atomic uint64_t requests, request_fails;
+	/* Answers queued and not yet sent: api_destroy() lets them go out. */
+	_Atomic int answering;
 
 	/* The server (server.c); NULL and -1 for api_create_detached(). */
 	struct MHD_Daemon *daemon;

@@ -18,12 +18,15 @@
 #define API_BACKLOG 64
 /* Headers and the like per connection: MHD answers a request larger than this itself. */
 #define API_CONNECTION_MEMORY (32u << 10)
+/* How long api_destroy() waits for answers on their way (InstanceStart's, when the guest stops at once). */
+#define API_DRAIN_MS 1000
 
 /* One request's body, collected up to CONFIG_BODY_MAX bytes, and then only counted. */
 struct request {
 	char *body;
 	size_t len;
 	bool too_big;
+	bool answered; /* counted in api->answering until MHD has sent it */
 };
 
 /* Is a server listening on the socket at path? */
@@ -76,7 +79,8 @@ static int socket_listen(struct api *api, const char *path, struct err *err)
 	return 0;
 }
 
-static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, char *body)
+static enum MHD_Result respond(struct api *api, struct request *req, struct MHD_Connection *conn,
+			       unsigned status, char *body)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -90,21 +94,27 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, cha
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
+	if (ret == MHD_YES && !req->answered) {
+		req->answered = true;
+		atomic_fetch_add(&api->answering, 1);
+	}
 	return ret;
 }
 
-static enum MHD_Result too_big(struct MHD_Connection *conn, unsigned long long len)
+static enum MHD_Result too_big(struct api *api, struct request *req, struct MHD_Connection *conn,
+			       unsigned long long len)
 {
 	char msg[160];
 
 	snprintf(msg, sizeof(msg),
 		 "{\"fault_message\": \"Request payload with size %llu is larger than the limit of %u allowed by server.\"}",
 		 len, CONFIG_BODY_MAX);
-	return respond(conn, 400, strdup(msg));
+	return respond(api, req, conn, 400, strdup(msg));
 }
 
 /* The first call for a request: its headers. A body declared too large is refused unread. */
-static enum MHD_Result request_begin(struct MHD_Connection *conn, void **req_cls)
+static enum MHD_Result request_begin(struct api *api, struct MHD_Connection *conn,
+				     void **req_cls)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -115,7 +125,7 @@ static enum MHD_Result request_begin(struct MHD_Connection *conn, void **req_cls
 	*req_cls = req;
 	if (cl && strtoull(cl, NULL, 10) > CONFIG_BODY_MAX) {
 		req->too_big = true;
-		return too_big(conn, strtoull(cl, NULL, 10));
+		return too_big(api, req, conn, strtoull(cl, NULL, 10));
 	}
 	return MHD_YES;
 }
@@ -153,27 +163,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	if (!req)
-		return request_begin(conn, req_cls);
+		return request_begin(api, conn, req_cls);
 	if (*upload_data_size) {
 		request_feed(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 	if (req->too_big)
-		return too_big(conn, req->len);
+		return too_big(api, req, conn, req->len);
 	status = api_handle(api, method, url, req->body, req->len, &reply);
-	return respond(conn, status, reply);
+	return respond(api, req, conn, status, reply);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 			 enum MHD_RequestTerminationCode code)
 {
 	struct request *req = *req_cls;
+	struct api *api = cls;
 
-	(void)cls;
 	(void)conn;
 	(void)code;
 	if (req) {
+		if (req->answered)
+			atomic_fetch_sub(&api->answering, 1);
 		free(req->body);
 		free(req);
 		*req_cls = NULL;
@@ -251,6 +263,8 @@ void api_destroy(struct api *api)
 
 	if (!api)
 		return;
+	for (int ms = 0; api->daemon && atomic_load(&api->answering) > 0 && ms < API_DRAIN_MS; ms++)
+		usleep(1000);
 	if (api->daemon)
 		MHD_stop_daemon(api->daemon);
 	if (api->listen_fd >= 0)
