@@ -11,13 +11,16 @@ BUILD ?= build
 SANFLAGS :=
 endif
 
-# json-c parses --config-file (config/json.c).
+# json-c parses --config-file (config/json.c) and the API's bodies;
+# libmicrohttpd serves the API and libcurl is `kite ctl`'s client (api/).
 JSON_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
 JSON_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+HTTP_CFLAGS := $(shell pkg-config --cflags libmicrohttpd libcurl 2>/dev/null)
+HTTP_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl 2>/dev/null || echo -lmicrohttpd -lcurl)
 
-CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Isrc -MMD -MP $(SANFLAGS) $(JSON_CFLAGS)
+CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Isrc -MMD -MP $(SANFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS)
 LDFLAGS := $(SANFLAGS) -pthread
-LDLIBS := $(JSON_LIBS)
+LDLIBS := $(JSON_LIBS) $(HTTP_LIBS)
 
 LIB_SRCS := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

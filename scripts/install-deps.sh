@@ -5,8 +5,12 @@
 set -euo pipefail
 
 pkgs=(
-	# build and unit tests; json-c parses --config-file
+	# build and unit tests; json-c parses --config-file and API bodies,
+	# libmicrohttpd serves the API, libcurl is kite ctl's client
 	gcc make binutils libc6-dev libcmocka-dev libjson-c-dev pkg-config
+	libmicrohttpd-dev libcurl4-openssl-dev
+	# the API tests talk to kite with curl
+	curl
 	# fuzzing and formatting
 	clang clang-format
 	# guest/mkguest.sh: apt-get download + dpkg -x (apt and dpkg are

@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "base/log.h"
 #include "base/reaper.h"
 #include "base/util.h"
@@ -33,6 +34,8 @@ struct options {
 	char default_initrd[PATH_MAX];
 	bool has_cmdline;
 	const char *config_file;
+	const char *api_sock;
+	const char *id;
 	const char *machine_flag; /* the first flag that shapes the machine, for --config-file */
 };
 
@@ -55,6 +58,9 @@ static void usage(FILE *out)
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
 		"                [--soft-code-cache SIZE] [--testdev]\n"
 		"       kite run --config-file FILE [--log-level LEVEL]\n"
+		"       kite run --api-sock PATH [--id ID] [--config-file FILE | run flags]\n"
+		"       kite ctl --api-sock PATH start|pause|resume|info|config|metrics|ctrl-alt-del\n"
+		"       kite ctl --api-sock PATH get|put|patch URL [JSON]\n"
 		"       kite probe [KVM_DEVICE]\n"
 		"       kite --help | --version\n"
 		"\n"
@@ -83,6 +89,13 @@ static void usage(FILE *out)
 		"                   (boot-source, machine-config, drives, entropy, and kite's\n"
 		"                   own \"kite\" section; docs/config.md); no other flag but\n"
 		"                   --log-level goes with it\n"
+		"  --api-sock PATH  serve Firecracker's REST API on the UNIX socket PATH\n"
+		"                   (docs/api.md); the VM boots on InstanceStart, or at\n"
+		"                   once with --config-file; the other flags pre-configure it\n"
+		"  --id ID          the instance id GET / reports (default " API_DEFAULT_ID ")\n"
+		"\n"
+		"`kite ctl` sends one request to a kite serving --api-sock and prints the\n"
+		"answer; exit status 1 when the server refused it (4xx, 5xx) or did not answer.\n"
 		"\n"
 		"The guest's console (ttyS0, or hvc0 with --console virtio) is on stdin/stdout;\n"
 		"on a terminal, Ctrl-A x quits.\n"
@@ -230,6 +243,8 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "soft-code-cache", required_argument, NULL, 'Z' },
 		{ "testdev", no_argument, NULL, 'T' },
 		{ "config-file", required_argument, NULL, 'F' },
+		{ "api-sock", required_argument, NULL, 'A' },
+		{ "id", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -239,11 +254,22 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, &longindex)) != -1) {
-		if (c != 'l' && c != 'F' && c != 'h' && c != ':' && c != '?' && !opt->machine_flag)
+		if (c != 'l' && c != 'F' && c != 'A' && c != 'I' && c != 'h' && c != ':' && c != '?' &&
+		    !opt->machine_flag)
 			opt->machine_flag = longopts[longindex].name;
 		switch (c) {
 		case 'F':
 			opt->config_file = optarg;
+			break;
+		case 'A':
+			if (!*optarg)
+				return usage_error("--api-sock: empty path");
+			opt->api_sock = optarg;
+			break;
+		case 'I':
+			if (!*optarg || strlen(optarg) > 63)
+				return usage_error("--id: 1 to 63 bytes");
+			opt->id = optarg;
 			break;
 		case 'k':
 			/* "" is "no kernel" in the configuration, not a file to open. */
@@ -353,6 +379,9 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 				   opt->cfg.console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
 				   (unsigned long long)value, CONFIG_MAX_VIRTIO_DEVICES);
 	if (!opt->cfg.kernel_path[0]) {
+		/* With the API, PUT /boot-source may name the kernel later. */
+		if (access(opt->default_kernel, R_OK) != 0 && opt->api_sock)
+			goto cmdline;
 		if (access(opt->default_kernel, R_OK) != 0) {
 			fprintf(stderr,
 				"kite: no --kernel given and the default guest %s is not built (run `make guest`)\n",
@@ -366,6 +395,7 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			config_str_set(opt->cfg.initrd_path, sizeof(opt->cfg.initrd_path),
 				       opt->default_initrd);
 	}
+cmdline:
 	if (!opt->has_cmdline)
 		config_str_set(opt->cfg.cmdline, sizeof(opt->cfg.cmdline),
 			       config_default_cmdline(&opt->cfg));
@@ -522,11 +552,60 @@ static int cmd_probe(int argc, char **argv)
 	return KITE_EXIT_OK;
 }
 
+/*
+ * With --api-sock: serves the API until InstanceStart boots the VM (or at once
+ * with --config-file). Returns 0 once the VM runs, 1 when a signal came
+ * first, or the exit status of a failure.
+ */
+static int api_boot(struct options *opt, struct vm *vm, int sig_fd, struct api **api)
+{
+	struct err err = { 0 };
+	struct pollfd fds[2];
+
+	if (api_create(api, opt->api_sock, &opt->cfg, vm, STDOUT_FILENO, opt->id, KITE_VERSION,
+		       &err) < 0) {
+		fprintf(stderr, "kite: %s\n", err.msg);
+		return KITE_EXIT_SETUP;
+	}
+	if (opt->config_file) {
+		if (api_instance_start(*api, &err) == 0)
+			return 0;
+		fprintf(stderr, "kite: %s\n", err.msg);
+		return KITE_EXIT_SETUP;
+	}
+	fds[0] = (struct pollfd){ .fd = api_started_fd(*api), .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+	while (!api_is_started(*api)) {
+		if (poll(fds, ARRAY_SIZE(fds), -1) < 0 && errno != EINTR)
+			return KITE_EXIT_SETUP;
+		if (fds[1].revents & POLLIN)
+			return -1;
+	}
+	return 0;
+}
+
+/* Builds and starts the VM from the flags or the config file alone. */
+static int direct_boot(struct options *opt, struct vm *vm)
+{
+	struct err err = { 0 };
+	int rc;
+
+	rc = builder_vm_create(vm, &opt->cfg, STDOUT_FILENO, &err);
+	if (rc == 0)
+		rc = vm_start(vm, &err);
+	if (rc < 0) {
+		fprintf(stderr, "kite: %s\n", err.msg[0] ? err.msg : strerror(-rc));
+		vm_destroy(vm);
+		return KITE_EXIT_SETUP;
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct options opt = { 0 };
+	struct api *api = NULL;
 	struct console con;
-	struct err err = { 0 };
 	struct vm *vm;
 	sigset_t sigs;
 	int sig_fd, rc, status;
@@ -541,6 +620,7 @@ static int cmd_run(int argc, char **argv)
 		if (rc)
 			return rc;
 	}
+	/* Before any thread: the API's and the vCPUs' inherit the blocked signals. */
 	if (signals_block(&sigs) != 0 || (sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "kite: cannot set up signal handling: %s\n", strerror(errno));
 		return KITE_EXIT_SETUP;
@@ -551,19 +631,19 @@ static int cmd_run(int argc, char **argv)
 		close(sig_fd);
 		return KITE_EXIT_SETUP;
 	}
-	rc = builder_vm_create(vm, &opt.cfg, STDOUT_FILENO, &err);
-	if (rc == 0)
-		rc = vm_start(vm, &err);
-	if (rc < 0) {
-		fprintf(stderr, "kite: %s\n", err.msg[0] ? err.msg : strerror(-rc));
-		vm_destroy(vm);
+	rc = opt.api_sock ? api_boot(&opt, vm, sig_fd, &api) : direct_boot(&opt, vm);
+	if (rc) {
+		/* The API destroyed what a failed InstanceStart built. */
+		api_destroy(api);
 		free(vm);
 		close(sig_fd);
-		return KITE_EXIT_SETUP;
+		return rc < 0 ? KITE_EXIT_OK : rc;
 	}
 	console_open(&con);
 	main_loop(vm, &con, sig_fd);
 	console_restore(&con);
+	/* No request may reach the VM while it is torn down. */
+	api_destroy(api);
 	vm_destroy(vm);
 	status = vm_exit_status(vm);
 	if (vm->pio.unclaimed_writes || vm->mmio.unclaimed_writes)
@@ -573,6 +653,61 @@ static int cmd_run(int argc, char **argv)
 	free(vm);
 	close(sig_fd);
 	return status;
+}
+
+/* kite ctl --api-sock PATH VERB [ARGS]: one request, the answer on stdout. */
+static int cmd_ctl(int argc, char **argv)
+{
+	static const struct {
+		const char *verb, *method, *url, *body;
+	} verbs[] = {
+		{ "start", "PUT", "/actions", "{\"action_type\": \"InstanceStart\"}" },
+		{ "pause", "PATCH", "/vm", "{\"state\": \"Paused\"}" },
+		{ "resume", "PATCH", "/vm", "{\"state\": \"Resumed\"}" },
+		{ "info", "GET", "/", NULL },
+		{ "config", "GET", "/vm/config", NULL },
+		{ "metrics", "GET", "/metrics", NULL },
+		{ "ctrl-alt-del", "PUT", "/actions", "{\"action_type\": \"SendCtrlAltDel\"}" },
+	};
+	const char *method = NULL, *url = NULL, *body = NULL;
+	struct err err = { 0 };
+	char *reply;
+	unsigned status;
+
+	if (argc < 4 || strcmp(argv[1], "--api-sock"))
+		return usage_error("ctl: --api-sock PATH VERB [ARGS]");
+	for (size_t i = 0; i < ARRAY_SIZE(verbs) && !method; i++) {
+		if (strcmp(argv[3], verbs[i].verb))
+			continue;
+		if (argc != 4)
+			return usage_error("ctl %s: no arguments", argv[3]);
+		method = verbs[i].method;
+		url = verbs[i].url;
+		body = verbs[i].body;
+	}
+	if (!method && (!strcmp(argv[3], "get") || !strcmp(argv[3], "put") ||
+			!strcmp(argv[3], "patch"))) {
+		if (argc < 5 || argc > 6 || (argv[3][0] == 'g' && argc != 5))
+			return usage_error("ctl %s: URL%s", argv[3], argv[3][0] == 'g' ? "" : " [JSON]");
+		method = argv[3][0] == 'g' ? "GET" : argv[3][1] == 'u' ? "PUT" : "PATCH";
+		url = argv[4];
+		body = argc == 6 ? argv[5] : NULL;
+	}
+	if (!method)
+		return usage_error("ctl: unknown verb '%s'", argv[3]);
+	status = api_client_request(argv[2], method, url, body, &reply, &err);
+	if (!status) {
+		fprintf(stderr, "kite ctl: %s\n", err.msg);
+		return KITE_EXIT_SETUP;
+	}
+	if (reply[0])
+		printf("%s\n", reply);
+	free(reply);
+	if (status >= 400) {
+		fprintf(stderr, "kite ctl: %s %s: HTTP %u\n", method, url, status);
+		return KITE_EXIT_SETUP;
+	}
+	return KITE_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -594,6 +729,8 @@ int main(int argc, char **argv)
 		return reaper_main();
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return cmd_probe(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);

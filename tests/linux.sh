@@ -193,6 +193,7 @@ linux_tests() {
 		return
 	fi
 	linux_facts_case "linux/$e/pvh-1cpu-256M" "$e" vmlinux 1 256M
+	linux_api_case "linux/$e/api" "$e"
 	linux_facts_case "linux/$e/bzimage-1cpu-256M" "$e" vmlinuz 1 256M
 	linux_facts_case "linux/$e/pvh-2cpu-1G" "$e" vmlinux 2 1G
 	linux_facts_case "linux/$e/pvh-4cpu-256M" "$e" vmlinux 4 256M
@@ -355,4 +356,40 @@ linux_virtio_tests() {
 		linux_why="only $(linux_value "$name" distinct) distinct byte values in 4 KiB of entropy"
 	fi
 	linux_report "$id" "$name" "$linux_why"
+}
+
+# ---- through the API (docs/api.md) ------------------------------------------
+
+# linux_api_case ID ENGINE: the default guest configured and started with curl
+# over --api-sock alone; it must run its command and power off.
+linux_api_case() {
+	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-api.sock why="" b64 i st
+	b64=$(printf 'echo via-api-$((6 * 7))' | base64 -w0)
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$engine" \
+		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	linux_pid=$!
+	for i in $(seq 100); do
+		[ -S "$sock" ] && break
+		sleep 0.05
+	done
+	put() {
+		st=$(curl -s -o "$TMP/$name.body" -w '%{http_code}' -X PUT --unix-socket "$sock" \
+			--data-binary "$2" "http://localhost$1")
+		[ "$st" = 204 ] || why="${why:+$why; }PUT $1: HTTP $st $(cat "$TMP/$name.body")"
+	}
+	put /boot-source "{\"kernel_image_path\": \"$LINUX_DIR/vmlinux\",
+		\"initrd_path\": \"$LINUX_DIR/initramfs.cpio.gz\",
+		\"boot_args\": \"$LINUX_BASE_CMDLINE kite.cmd=$b64\"}"
+	put /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+	put /actions '{"action_type": "InstanceStart"}'
+	wait "$linux_pid"
+	linux_rc=$?
+	if [ -z "$why" ] && [ "$linux_rc" -ne 0 ]; then
+		why="exit status $linux_rc, want 0"
+	elif [ -z "$why" ] && ! tr -d '\r' <"$TMP/$name.out" | grep -qx 'via-api-42'; then
+		why="the guest did not run its command"
+	elif [ -z "$why" ] && [ -e "$sock" ]; then
+		why="the socket is left behind"
+	fi
+	linux_report "$id" "$name" "$why"
 }

@@ -651,10 +651,13 @@ unit_tests
 diff_tests
 # shellcheck source=tests/linux.sh
 . "$(dirname "$0")/linux.sh"
+# shellcheck source=tests/api.sh
+. "$(dirname "$0")/api.sh"
 if [ -x "$KITE" ]; then
 	guest_tests
 	config_tests
 	bad_tests
+	api_tests
 	for e in ${KITE_LINUX_ENGINES-soft}; do
 		linux_tests "$e"
 	done

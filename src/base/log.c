@@ -9,6 +9,12 @@
 #include <unistd.h>
 
 static _Atomic int log_threshold = LOG_INFO;
+static _Atomic int log_fd = STDERR_FILENO;
+
+void log_set_fd(int fd)
+{
+	atomic_store(&log_fd, fd < 0 ? STDERR_FILENO : fd);
+}
 
 void log_set_level(enum log_level level)
 {
@@ -37,7 +43,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	int n;
 	va_list ap;
 
-	if ((int)level > atomic_load(&log_threshold))
+	if ((int)level > atomic_load(&log_threshold) || level < LOG_ERROR)
 		return;
 	n = snprintf(line, sizeof(line), "[%6llu.%06llu] %s: ",
 		     (unsigned long long)(now / 1000000000ull),
@@ -48,8 +54,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (n >= (int)sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	/* One write keeps lines from different threads whole. */
-	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+	/*
+	 * One write keeps lines from different threads whole (a pipe takes up
+	 * to PIPE_BUF bytes at once, or none with EAGAIN: then the line is lost).
+	 */
+	if (write(atomic_load(&log_fd), line, (size_t)n) < 0) {
 		/* Nowhere left to report it. */
 	}
 	errno = saved_errno;

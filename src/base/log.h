@@ -5,13 +5,22 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* LOG_OFF is a threshold only: nothing is logged at it. */
+enum log_level { LOG_OFF = -1, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* The one piece of process-wide state kite allows (STYLE 4): the threshold. */
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 
-/* Writes "[  secs.micros] LEVEL subsys: message" to stderr, one write per line. */
+/*
+ * Sends the log to fd instead of stderr (-1: back to stderr); the caller
+ * keeps fd open while it is the log. A line that cannot be written at once
+ * is dropped, so with fd non-blocking a slow or absent FIFO reader never
+ * stalls the thread that logs (a vCPU, the API).
+ */
+void log_set_fd(int fd);
+
+/* Writes "[  secs.micros] LEVEL subsys: message" to the log, one write per line. */
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -58,7 +58,7 @@ static bool has_nul(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL;
 }
 
-static int machine_validate(const struct vm_config *cfg, struct err *err)
+static int boot_validate(const struct vm_config *cfg, struct err *err)
 {
 	if (!has_nul(cfg->kernel_path, sizeof(cfg->kernel_path)) || !cfg->kernel_path[0])
 		return err_set(err, -EINVAL, "boot-source.kernel_image_path: missing");
@@ -66,6 +66,11 @@ static int machine_validate(const struct vm_config *cfg, struct err *err)
 		return err_set(err, -EINVAL, "boot-source.initrd_path: not a string");
 	if (!has_nul(cfg->cmdline, sizeof(cfg->cmdline)))
 		return err_set(err, -EINVAL, "boot-source.boot_args: not a string");
+	return 0;
+}
+
+int config_validate_machine(const struct vm_config *cfg, struct err *err)
+{
 	if (cfg->nr_cpus < 1 || cfg->nr_cpus > VM_MAX_VCPUS)
 		return err_set(err, -EINVAL, "machine-config.vcpu_count: %u is outside 1 to %u",
 			       cfg->nr_cpus, VM_MAX_VCPUS);
@@ -112,14 +117,11 @@ static int drive_validate(const struct vm_config *cfg, unsigned i, struct err *e
 	return 0;
 }
 
-int config_validate(const struct vm_config *cfg, struct err *err)
+int config_validate_devices(const struct vm_config *cfg, struct err *err)
 {
 	unsigned virtio;
 	int rc;
 
-	rc = machine_validate(cfg, err);
-	if (rc < 0)
-		return rc;
 	if (cfg->nr_drives > VM_MAX_DISKS)
 		return err_set(err, -EINVAL, "drives: %u drives; kite has at most %u",
 			       cfg->nr_drives, VM_MAX_DISKS);
@@ -136,6 +138,17 @@ int config_validate(const struct vm_config *cfg, struct err *err)
 			       cfg->console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
 			       virtio, CONFIG_MAX_VIRTIO_DEVICES);
 	return 0;
+}
+
+int config_validate(const struct vm_config *cfg, struct err *err)
+{
+	int rc = boot_validate(cfg, err);
+
+	if (rc == 0)
+		rc = config_validate_machine(cfg, err);
+	if (rc == 0)
+		rc = config_validate_devices(cfg, err);
+	return rc;
 }
 
 int config_file_read(const char *path, char **text, size_t *len, struct err *err)

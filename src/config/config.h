@@ -50,6 +50,20 @@ struct vm_drive_config {
 	char partuuid[CONFIG_PARTUUID_MAX + 1]; /* "": root=/dev/vda, else root=PARTUUID= */
 };
 
+/* Where kite's log goes (PUT /logger): a file or FIFO, opened non-blocking. */
+enum config_log_level { CONFIG_LOG_DEFAULT, CONFIG_LOG_ERROR, CONFIG_LOG_WARN, CONFIG_LOG_INFO,
+			CONFIG_LOG_DEBUG, CONFIG_LOG_OFF };
+struct vm_logger_config {
+	char log_path[CONFIG_PATH_MAX]; /* "": stderr */
+	enum config_log_level level;
+	bool show_level, show_log_origin;
+};
+
+/* Where FlushMetrics writes kite's JSON metrics (PUT /metrics). */
+struct vm_metrics_config {
+	char metrics_path[CONFIG_PATH_MAX]; /* "": none */
+};
+
 struct vm_config {
 	char kernel_path[CONFIG_PATH_MAX];
 	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
@@ -65,6 +79,9 @@ struct vm_config {
 	bool rng;
 	enum vm_console_kind console;
 	bool testdev; /* kvm-unit-tests' devices (devices/testdev.c) */
+	/* Only the API sets these; the config file's sections are ignored (docs/config.md). */
+	struct vm_logger_config logger;
+	struct vm_metrics_config metrics;
 };
 
 /* kite's defaults: 1 vCPU, 256 MiB, engine auto, the rng on, nothing else. */
@@ -88,6 +105,9 @@ const struct vm_drive_config *config_drive_find(const struct vm_config *cfg, con
  * the config file's terms, e.g. "drives[1].path_on_host: missing".
  */
 int config_validate(const struct vm_config *cfg, struct err *err);
+/* The parts of config_validate() an API request checks on its own. */
+int config_validate_machine(const struct vm_config *cfg, struct err *err); /* sizes, engine */
+int config_validate_devices(const struct vm_config *cfg, struct err *err); /* drives, virtio slots */
 
 /* The largest config file kite reads: the size is checked before parsing. */
 #define CONFIG_FILE_MAX (1u << 20)
@@ -107,5 +127,50 @@ int config_file_read(const char *path, char **text, size_t *len, struct err *err
  * Does not run config_validate().
  */
 int config_json_parse(struct vm_config *cfg, const char *text, size_t len, struct err *err);
+
+/*
+ * The API's request bodies (docs/api.md), each Firecracker's shape for one
+ * part of the configuration.
+ */
+enum config_body {
+	CONFIG_BODY_BOOT_SOURCE,   /* PUT /boot-source: the whole boot source */
+	CONFIG_BODY_MACHINE,	   /* PUT /machine-config: vcpu_count, mem_size_mib required */
+	CONFIG_BODY_MACHINE_PATCH, /* PATCH /machine-config: any of its fields */
+	CONFIG_BODY_DRIVE,	   /* PUT /drives/{id}: adds drive id or replaces it */
+	CONFIG_BODY_ENTROPY,	   /* PUT /entropy: the entropy device on */
+	CONFIG_BODY_DRIVE_PATCH,   /* PATCH /drives/{id}: path_on_host of drive id */
+	CONFIG_BODY_LOGGER,	   /* PUT /logger */
+	CONFIG_BODY_METRICS,	   /* PUT /metrics */
+};
+
+/* The largest API body kite parses, Firecracker's default limit. */
+#define CONFIG_BODY_MAX 51200u
+
+/*
+ * Applies one API body (at most CONFIG_BODY_MAX bytes) to cfg, all or
+ * nothing: on error cfg is unchanged and err names the field, as
+ * config_json_parse() does, with the body as the root ("vcpu_count: must be
+ * an integer"). id is the path's drive id for CONFIG_BODY_DRIVE (the body's
+ * drive_id must be the same), else unused. Checks what that part of the
+ * configuration can get wrong by itself (config_validate_machine() or
+ * _devices()); whether files exist is the caller's business.
+ */
+int config_json_apply(struct vm_config *cfg, enum config_body which, const char *id,
+		      const char *text, size_t len, struct err *err);
+
+/*
+ * A body that is an object with one required string field, one of
+ * choices (NULL-terminated): {"state": "Paused"}. *out is its index.
+ */
+int config_json_parse_choice(const char *text, size_t len, const char *field,
+			     const char *const *choices, int *out, struct err *err);
+
+enum config_json_part {
+	CONFIG_JSON_FULL,    /* GET /vm/config: Firecracker's full VM configuration */
+	CONFIG_JSON_MACHINE, /* GET /machine-config */
+};
+
+/* cfg as JSON text, in the shapes config_json_parse() reads; the caller frees it. NULL: no memory. */
+char *config_json_write(const struct vm_config *cfg, enum config_json_part part);
 
 #endif

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -20,6 +22,9 @@ struct parse_ctx {
 	struct vm_config *cfg;
 	struct vm_drive_config *drive; /* the drive being parsed */
 	bool has_boot_args;
+	const char *root; /* what the top-level value is called in messages */
+	const char *const *choices; /* config_json_parse_choice() */
+	int choice;
 };
 
 /*
@@ -103,7 +108,7 @@ static int fields_parse(struct parse_ctx *pc, struct json_object *obj, const cha
 	int rc;
 
 	if (!json_object_is_type(obj, json_type_object))
-		return err_set(err, -EINVAL, "%s: must be an object", path[0] ? path : "config file");
+		return err_set(err, -EINVAL, "%s: must be an object", path[0] ? path : pc->root);
 	json_object_object_foreach(obj, key, v) {
 		size_t i;
 
@@ -503,20 +508,24 @@ static const struct field top_fields[] = {
 	{ "kite", false, kite_section },
 };
 
-/* The one JSON value text holds into *root (NULL for null); trailing whitespace only. */
-static int json_parse(const char *text, size_t len, struct json_object **root, struct err *err)
+/*
+ * The one JSON value text holds into *root (NULL for null); trailing
+ * whitespace only. what names the text in messages ("config", "body").
+ */
+static int json_parse(const char *text, size_t len, size_t max, const char *what,
+		      struct json_object **root, struct err *err)
 {
 	struct json_tokener *tok;
 	enum json_tokener_error jerr;
 	size_t end;
 	int rc = 0;
 
-	if (len > CONFIG_FILE_MAX)
-		return err_set(err, -EFBIG, "config: %zu bytes is more than the %u kite reads", len,
-			       CONFIG_FILE_MAX);
+	if (len > max)
+		return err_set(err, -EFBIG, "%s: %zu bytes is more than the %zu kite reads", what,
+			       len, max);
 	tok = json_tokener_new_ex(JSON_DEPTH_MAX);
 	if (!tok)
-		return err_set(err, -ENOMEM, "config: out of memory");
+		return err_set(err, -ENOMEM, "%s: out of memory", what);
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	*root = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
@@ -531,12 +540,12 @@ static int json_parse(const char *text, size_t len, struct json_object **root, s
 	       text[end])
 		end++;
 	if (jerr == json_tokener_continue)
-		rc = err_set(err, -EINVAL, "config: not JSON: the text ends inside a value");
+		rc = err_set(err, -EINVAL, "%s: not JSON: the text ends inside a value", what);
 	else if (jerr != json_tokener_success)
-		rc = err_set(err, -EINVAL, "config: not JSON at byte %zu: %s",
+		rc = err_set(err, -EINVAL, "%s: not JSON at byte %zu: %s", what,
 			     json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
 	else if (end < len)
-		rc = err_set(err, -EINVAL, "config: more after the JSON value, at byte %zu", end);
+		rc = err_set(err, -EINVAL, "%s: more after the JSON value, at byte %zu", what, end);
 	if (rc < 0) {
 		json_object_put(*root);
 		*root = NULL;
@@ -547,11 +556,11 @@ static int json_parse(const char *text, size_t len, struct json_object **root, s
 
 int config_json_parse(struct vm_config *cfg, const char *text, size_t len, struct err *err)
 {
-	struct parse_ctx pc = { .cfg = cfg };
+	struct parse_ctx pc = { .cfg = cfg, .root = "config file" };
 	struct json_object *root = NULL;
 	int rc;
 
-	rc = json_parse(text, len, &root, err);
+	rc = json_parse(text, len, CONFIG_FILE_MAX, "config", &root, err);
 	if (rc < 0)
 		return rc;
 	/* As in Firecracker, the entropy device is there when the file asks for it. */
@@ -561,4 +570,373 @@ int config_json_parse(struct vm_config *cfg, const char *text, size_t len, struc
 		config_str_set(cfg->cmdline, sizeof(cfg->cmdline), config_default_cmdline(cfg));
 	json_object_put(root);
 	return rc;
+}
+
+/* ---- API request bodies ----------------------------------------------- */
+
+/* PATCH /machine-config: the same fields, none of them required. */
+static const struct field machine_patch_fields[] = {
+	{ "vcpu_count", false, vcpu_count },
+	{ "mem_size_mib", false, mem_size_mib },
+	{ "smt", false, smt },
+	{ "track_dirty_pages", false, track_dirty_pages },
+	{ "cpu_template", false, only_none },
+	{ "huge_pages", false, only_none },
+};
+
+/* PUT /drives/{id}: adds drive id, or replaces the drive that has it. */
+static int drive_apply(struct parse_ctx *pc, struct json_object *root, const char *id,
+		       struct err *err)
+{
+	struct vm_config *cfg = pc->cfg;
+	unsigned slot;
+	int rc;
+
+	for (slot = 0; slot < cfg->nr_drives && strcmp(cfg->drives[slot].drive_id, id); slot++)
+		;
+	if (slot == VM_MAX_DISKS)
+		return err_set(err, -EINVAL, "drive_id: kite has at most %u drives", VM_MAX_DISKS);
+	pc->drive = &cfg->drives[slot];
+	memset(pc->drive, 0, sizeof(*pc->drive));
+	rc = fields_parse(pc, root, "", drive_fields, ARRAY_SIZE(drive_fields), err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(pc->drive->drive_id, id))
+		return err_set(err, -EINVAL, "drive_id: \"%s\" is not the path's \"%.64s\"",
+			       pc->drive->drive_id, id);
+	if (slot == cfg->nr_drives)
+		cfg->nr_drives++;
+	return config_validate_devices(cfg, err);
+}
+
+/* PATCH /drives/{id}: Firecracker's PartialDrive. */
+static int patch_drive_id(struct parse_ctx *pc, struct json_object *v, const char *path,
+			  struct err *err)
+{
+	return want_string(v, path, pc->drive->drive_id, sizeof(pc->drive->drive_id), err);
+}
+
+static const struct field drive_patch_fields[] = {
+	{ "drive_id", true, patch_drive_id },
+	{ "path_on_host", false, path_on_host },
+	{ "rate_limiter", false, rate_limiter },
+};
+
+static int drive_patch_apply(struct parse_ctx *pc, struct json_object *root, const char *id,
+			     struct err *err)
+{
+	struct vm_drive_config patch = { 0 };
+	unsigned slot;
+	int rc;
+
+	pc->drive = &patch;
+	rc = fields_parse(pc, root, "", drive_patch_fields, ARRAY_SIZE(drive_patch_fields), err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(patch.drive_id, id))
+		return err_set(err, -EINVAL, "drive_id: \"%s\" is not the path's \"%.64s\"",
+			       patch.drive_id, id);
+	for (slot = 0; slot < pc->cfg->nr_drives; slot++)
+		if (!strcmp(pc->cfg->drives[slot].drive_id, id))
+			break;
+	if (slot == pc->cfg->nr_drives)
+		return err_set(err, -ENOENT, "drive_id: no drive \"%s\"", id);
+	if (patch.path_on_host[0])
+		memcpy(pc->cfg->drives[slot].path_on_host, patch.path_on_host,
+		       sizeof(patch.path_on_host));
+	return 0;
+}
+
+/* PUT /logger: Firecracker's Logger; the level's name in any case. */
+static int log_level(struct parse_ctx *pc, struct json_object *v, const char *path,
+		     struct err *err)
+{
+	static const char *const names[] = { "Error", "Warning", "Info", "Debug", "Trace", "Off" };
+	static const enum config_log_level levels[] = { CONFIG_LOG_ERROR, CONFIG_LOG_WARN,
+							CONFIG_LOG_INFO,  CONFIG_LOG_DEBUG,
+							CONFIG_LOG_DEBUG, CONFIG_LOG_OFF };
+
+	if (!json_object_is_type(v, json_type_string))
+		return err_set(err, -EINVAL, "%s: must be a string", path);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcasecmp(json_object_get_string(v), names[i])) {
+			pc->cfg->logger.level = levels[i];
+			return 0;
+		}
+	}
+	return err_set(err, -EINVAL,
+		       "%s: \"%.64s\" is not one of Error, Warning, Info, Debug, Trace, Off", path,
+		       json_object_get_string(v));
+}
+
+static int log_path(struct parse_ctx *pc, struct json_object *v, const char *path,
+		    struct err *err)
+{
+	struct vm_logger_config *l = &pc->cfg->logger;
+	int rc = want_string(v, path, l->log_path, sizeof(l->log_path), err);
+
+	if (rc == 0 && !l->log_path[0])
+		return err_set(err, -EINVAL, "%s: empty", path);
+	return rc;
+}
+
+static int show_level(struct parse_ctx *pc, struct json_object *v, const char *path,
+		      struct err *err)
+{
+	return want_bool(v, path, &pc->cfg->logger.show_level, err);
+}
+
+static int show_log_origin(struct parse_ctx *pc, struct json_object *v, const char *path,
+			   struct err *err)
+{
+	return want_bool(v, path, &pc->cfg->logger.show_log_origin, err);
+}
+
+static int log_module(struct parse_ctx *pc, struct json_object *v, const char *path,
+		      struct err *err)
+{
+	char module[64];
+
+	(void)pc;
+	if (want_string(v, path, module, sizeof(module), err) < 0)
+		return err->code;
+	log_warn("api: %s: kite logs every subsystem; \"%s\" ignored", path, module);
+	return 0;
+}
+
+static const struct field logger_fields[] = {
+	{ "log_path", false, log_path },
+	{ "level", false, log_level },
+	{ "show_level", false, show_level },
+	{ "show_log_origin", false, show_log_origin },
+	{ "module", false, log_module },
+};
+
+/* PUT /metrics: Firecracker's Metrics. */
+static int metrics_path(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	struct vm_metrics_config *m = &pc->cfg->metrics;
+	int rc = want_string(v, path, m->metrics_path, sizeof(m->metrics_path), err);
+
+	if (rc == 0 && !m->metrics_path[0])
+		return err_set(err, -EINVAL, "%s: empty", path);
+	return rc;
+}
+
+static int emit_id(struct parse_ctx *pc, struct json_object *v, const char *path,
+		   struct err *err)
+{
+	bool on;
+
+	(void)pc;
+	return want_bool(v, path, &on, err);
+}
+
+static int metrics_properties(struct parse_ctx *pc, struct json_object *v, const char *path,
+			      struct err *err)
+{
+	(void)pc;
+	if (!json_object_is_type(v, json_type_object))
+		return err_set(err, -EINVAL, "%s: must be an object", path);
+	log_warn("api: %s: not written by kite yet; ignored", path);
+	return 0;
+}
+
+static const struct field metrics_fields[] = {
+	{ "metrics_path", true, metrics_path },
+	{ "emit_id", false, emit_id },
+	{ "properties", false, metrics_properties },
+};
+
+static int body_apply(struct parse_ctx *pc, enum config_body which, const char *id,
+		      struct json_object *root, struct err *err)
+{
+	struct vm_config *cfg = pc->cfg;
+	int rc;
+
+	switch (which) {
+	case CONFIG_BODY_BOOT_SOURCE:
+		/* A PUT replaces the whole boot source: what it leaves out goes back to none. */
+		cfg->initrd_path[0] = '\0';
+		rc = fields_parse(pc, root, "", boot_source_fields, ARRAY_SIZE(boot_source_fields),
+				  err);
+		if (rc == 0 && !pc->has_boot_args)
+			config_str_set(cfg->cmdline, sizeof(cfg->cmdline), config_default_cmdline(cfg));
+		if (rc == 0 && !cfg->kernel_path[0])
+			rc = err_set(err, -EINVAL, "kernel_image_path: empty");
+		return rc;
+	case CONFIG_BODY_MACHINE:
+	case CONFIG_BODY_MACHINE_PATCH:
+		rc = which == CONFIG_BODY_MACHINE
+			     ? fields_parse(pc, root, "", machine_config_fields,
+					    ARRAY_SIZE(machine_config_fields), err)
+			     : fields_parse(pc, root, "", machine_patch_fields,
+					    ARRAY_SIZE(machine_patch_fields), err);
+		return rc < 0 ? rc : config_validate_machine(cfg, err);
+	case CONFIG_BODY_DRIVE:
+		return drive_apply(pc, root, id ? id : "", err);
+	case CONFIG_BODY_ENTROPY:
+		rc = entropy(pc, root, "", err);
+		return rc < 0 ? rc : config_validate_devices(cfg, err);
+	case CONFIG_BODY_DRIVE_PATCH:
+		return drive_patch_apply(pc, root, id ? id : "", err);
+	case CONFIG_BODY_LOGGER:
+		memset(&cfg->logger, 0, sizeof(cfg->logger));
+		return fields_parse(pc, root, "", logger_fields, ARRAY_SIZE(logger_fields), err);
+	case CONFIG_BODY_METRICS:
+		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
+		return fields_parse(pc, root, "", metrics_fields, ARRAY_SIZE(metrics_fields), err);
+	}
+	return err_set(err, -EINVAL, "body: unknown kind %d", (int)which);
+}
+
+int config_json_apply(struct vm_config *cfg, enum config_body which, const char *id,
+		      const char *text, size_t len, struct err *err)
+{
+	struct json_object *root = NULL;
+	struct vm_config *scratch;
+	struct parse_ctx pc = { .root = "body" };
+	int rc;
+
+	rc = json_parse(text, len, CONFIG_BODY_MAX, "body", &root, err);
+	if (rc < 0)
+		return rc;
+	/* All or nothing: the request is tried on a copy, which replaces cfg if it holds. */
+	scratch = malloc(sizeof(*scratch));
+	if (!scratch) {
+		json_object_put(root);
+		return err_set(err, -ENOMEM, "body: out of memory");
+	}
+	*scratch = *cfg;
+	pc.cfg = scratch;
+	rc = body_apply(&pc, which, id, root, err);
+	if (rc == 0)
+		*cfg = *scratch;
+	free(scratch);
+	json_object_put(root);
+	return rc;
+}
+
+static int choice_field(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	return want_enum(v, path, pc->choices, &pc->choice, err);
+}
+
+int config_json_parse_choice(const char *text, size_t len, const char *field,
+			     const char *const *choices, int *out, struct err *err)
+{
+	struct field fields[] = { { field, true, choice_field } };
+	struct parse_ctx pc = { .root = "body", .choices = choices };
+	struct json_object *root = NULL;
+	int rc;
+
+	rc = json_parse(text, len, CONFIG_BODY_MAX, "body", &root, err);
+	if (rc < 0)
+		return rc;
+	rc = fields_parse(&pc, root, "", fields, ARRAY_SIZE(fields), err);
+	if (rc == 0)
+		*out = pc.choice;
+	json_object_put(root);
+	return rc;
+}
+
+/* ---- the configuration as JSON ---------------------------------------- */
+
+static void put_str(struct json_object *o, const char *key, const char *s)
+{
+	json_object_object_add(o, key, json_object_new_string(s));
+}
+
+static struct json_object *machine_json(const struct vm_config *cfg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "vcpu_count", json_object_new_int((int)cfg->nr_cpus));
+	json_object_object_add(o, "mem_size_mib", json_object_new_int64((int64_t)(cfg->mem_size >> 20)));
+	json_object_object_add(o, "smt", json_object_new_boolean(false));
+	json_object_object_add(o, "track_dirty_pages", json_object_new_boolean(false));
+	put_str(o, "huge_pages", "None");
+	return o;
+}
+
+static struct json_object *drive_json(const struct vm_drive_config *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	put_str(o, "drive_id", d->drive_id);
+	if (d->partuuid[0])
+		put_str(o, "partuuid", d->partuuid);
+	json_object_object_add(o, "is_root_device", json_object_new_boolean(d->is_root_device));
+	put_str(o, "cache_type", "Unsafe");
+	json_object_object_add(o, "is_read_only", json_object_new_boolean(d->is_read_only));
+	put_str(o, "path_on_host", d->path_on_host);
+	put_str(o, "io_engine", "Sync");
+	return o;
+}
+
+static struct json_object *kite_json(const struct vm_config *cfg)
+{
+	static const char *const accel[] = { "auto", "kvm", "soft" };
+	struct json_object *o = json_object_new_object();
+
+	put_str(o, "accel", accel[cfg->accel <= ACCEL_SOFT ? cfg->accel : 0]);
+	put_str(o, "soft_cpu", cfg->soft_cpu == SOFT_CPU_INTERP ? "interp" : "bt");
+	if (cfg->soft_code_cache)
+		json_object_object_add(o, "soft_code_cache_mib",
+				       json_object_new_int64((int64_t)(cfg->soft_code_cache >> 20)));
+	put_str(o, "console", cfg->console == VM_CONSOLE_VIRTIO ? "virtio" : "serial");
+	json_object_object_add(o, "testdev", json_object_new_boolean(cfg->testdev));
+	return o;
+}
+
+static char *json_text(struct json_object *o)
+{
+	char *text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+
+	json_object_put(o);
+	return text;
+}
+
+char *config_json_write(const struct vm_config *cfg, enum config_json_part part)
+{
+	struct json_object *o, *boot, *drives;
+
+	if (part == CONFIG_JSON_MACHINE)
+		return json_text(machine_json(cfg));
+	o = json_object_new_object();
+	boot = json_object_new_object();
+	put_str(boot, "kernel_image_path", cfg->kernel_path);
+	if (cfg->initrd_path[0])
+		put_str(boot, "initrd_path", cfg->initrd_path);
+	put_str(boot, "boot_args", cfg->cmdline);
+	json_object_object_add(o, "boot-source", boot);
+	drives = json_object_new_array();
+	for (unsigned i = 0; i < cfg->nr_drives && i < VM_MAX_DISKS; i++)
+		json_object_array_add(drives, drive_json(&cfg->drives[i]));
+	json_object_object_add(o, "drives", drives);
+	json_object_object_add(o, "machine-config", machine_json(cfg));
+	json_object_object_add(o, "network-interfaces", json_object_new_array());
+	if (cfg->rng)
+		json_object_object_add(o, "entropy", json_object_new_object());
+	if (cfg->logger.log_path[0]) {
+		static const char *const levels[] = { "Info", "Error", "Warning", "Info", "Debug", "Off" };
+		struct json_object *l = json_object_new_object();
+
+		put_str(l, "log_path", cfg->logger.log_path);
+		put_str(l, "level", levels[cfg->logger.level <= CONFIG_LOG_OFF ? cfg->logger.level : 0]);
+		json_object_object_add(l, "show_level", json_object_new_boolean(cfg->logger.show_level));
+		json_object_object_add(l, "show_log_origin",
+				       json_object_new_boolean(cfg->logger.show_log_origin));
+		json_object_object_add(o, "logger", l);
+	}
+	if (cfg->metrics.metrics_path[0]) {
+		struct json_object *m = json_object_new_object();
+
+		put_str(m, "metrics_path", cfg->metrics.metrics_path);
+		json_object_object_add(o, "metrics", m);
+	}
+	json_object_object_add(o, "kite", kite_json(cfg));
+	return json_text(o);
 }

@@ -27,6 +27,13 @@ size_t uart_receive(struct device *dev, const uint8_t *buf, size_t len);
 
 /* i8042 keyboard controller: enough for Linux, and 0xFE on port 0x64 resets. */
 struct device *i8042_create(struct vm *vm, struct err *err);
+/*
+ * Presses and releases Ctrl, Alt and Del on vm's keyboard (the API's
+ * SendCtrlAltDel), in the scan code set the guest reads; -ENODEV when vm has
+ * no i8042, -EAGAIN when the keyboard is disabled or its buffer too full.
+ * Callable from any thread.
+ */
+int i8042_send_ctrl_alt_del(struct vm *vm);
 
 /*
  * System Control Port A: bit 0 written 1 (from 0) resets the machine as the

@@ -496,3 +496,39 @@ struct device *i8042_create(struct vm *vm, struct err *err)
 	vm_add_device(vm, &k->dev);
 	return &k->dev;
 }
+
+/*
+ * Ctrl, Alt, Del down, then up, as the keyboard sends them in set 2, and as
+ * the controller hands them on in set 1 when it translates (CTR_XLATE,
+ * which Linux leaves on).
+ */
+static const uint8_t cad_set2[] = { 0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14 };
+static const uint8_t cad_set1[] = { 0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d };
+
+int i8042_send_ctrl_alt_del(struct vm *vm)
+{
+	const uint8_t *codes;
+	struct device *dev;
+	struct i8042 *k;
+	size_t n;
+	int rc = 0;
+
+	for (dev = vm->devices; dev && dev->ops != &i8042_ops; dev = dev->next)
+		;
+	if (!dev)
+		return -ENODEV;
+	k = to_i8042(dev);
+	pthread_mutex_lock(&k->lock);
+	codes = (k->ctr & CTR_XLATE) ? cad_set1 : cad_set2;
+	n = (k->ctr & CTR_XLATE) ? sizeof(cad_set1) : sizeof(cad_set2);
+	/* Half a key sequence would leave a key held down: all of it, or nothing. */
+	if (!k->kbd_scanning || (k->ctr & CTR_KBDDIS) || k->count + n > I8042_QUEUE_MAX) {
+		rc = -EAGAIN;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			queue_push(k, codes[i], false);
+		irq_update(k);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return rc;
+}

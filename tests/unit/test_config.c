@@ -384,6 +384,86 @@ static void test_file_read(void **state)
 	assert_non_null(strstr(err.msg, "not a regular file"));
 }
 
+/* body must be refused for which with a message containing want, and leave cfg as it was. */
+static void body_refused(enum config_body which, const char *id, const char *body,
+			 const char *want)
+{
+	static struct vm_config before;
+	struct err err = { 0 };
+	int rc;
+
+	before = cfg;
+	rc = config_json_apply(&cfg, which, id, body, strlen(body), &err);
+	if (rc == 0 || !strstr(err.msg, want))
+		fail_msg("%s\n  rc %d, message \"%s\", want \"%s\"", body, rc, err.msg, want);
+	if (memcmp(&before, &cfg, sizeof(cfg)))
+		fail_msg("%s: refused, yet the configuration changed", body);
+}
+
+static void body_accepted(enum config_body which, const char *id, const char *body)
+{
+	struct err err = { 0 };
+
+	if (config_json_apply(&cfg, which, id, body, strlen(body), &err) != 0)
+		fail_msg("%s\n  message \"%s\"", body, err.msg);
+}
+
+static void test_api_bodies(void **state)
+{
+	static const char *const states[] = { "Paused", "Resumed", NULL };
+	struct err err = { 0 };
+	char *big, *text;
+	int i = -1;
+
+	(void)state;
+	config_init(&cfg);
+	body_accepted(CONFIG_BODY_BOOT_SOURCE, NULL, "{\"kernel_image_path\": \"/k\", \"initrd_path\": \"/i\"}");
+	assert_string_equal(cfg.initrd_path, "/i");
+	assert_string_equal(cfg.cmdline, DEFAULT_CMDLINE);
+	/* A PUT replaces the boot source: the initrd it leaves out is gone. */
+	body_accepted(CONFIG_BODY_BOOT_SOURCE, NULL, "{\"kernel_image_path\": \"/k2\", \"boot_args\": \"x\"}");
+	assert_string_equal(cfg.initrd_path, "");
+	assert_string_equal(cfg.cmdline, "x");
+	body_refused(CONFIG_BODY_BOOT_SOURCE, NULL, "{\"kernel_image_path\": \"\"}", "kernel_image_path: empty");
+	body_refused(CONFIG_BODY_BOOT_SOURCE, NULL, "[]", "body: must be an object");
+	body_refused(CONFIG_BODY_MACHINE, NULL, "{\"vcpu_count\": 2}", "mem_size_mib: missing");
+	body_refused(CONFIG_BODY_MACHINE, NULL, "{\"vcpu_count\": 2, \"mem_size_mib\": 1}", "mem_size_mib");
+	body_refused(CONFIG_BODY_MACHINE_PATCH, NULL, "{\"vcpu_count\": 65}", "vcpu_count: 65 is outside");
+	body_refused(CONFIG_BODY_MACHINE_PATCH, NULL, "{\"vcpu_count\": 2, \"x\": 1}", "x: unknown field");
+	body_accepted(CONFIG_BODY_MACHINE_PATCH, NULL, "{\"vcpu_count\": 3}");
+	assert_int_equal(cfg.nr_cpus, 3);
+	body_accepted(CONFIG_BODY_DRIVE, "a", "{\"drive_id\": \"a\", \"path_on_host\": \"/a\", \"is_root_device\": true}");
+	body_accepted(CONFIG_BODY_DRIVE, "a", "{\"drive_id\": \"a\", \"path_on_host\": \"/a2\", \"is_root_device\": true}");
+	assert_int_equal(cfg.nr_drives, 1);
+	assert_string_equal(cfg.drives[0].path_on_host, "/a2");
+	body_refused(CONFIG_BODY_DRIVE, "b", "{\"drive_id\": \"b\", \"path_on_host\": \"/b\", \"is_root_device\": true}",
+		     "drives[0] is the root device already");
+	body_refused(CONFIG_BODY_DRIVE, "b", "{\"drive_id\": \"c\", \"path_on_host\": \"/b\", \"is_root_device\": false}",
+		     "is not the path's");
+	body_refused(CONFIG_BODY_DRIVE_PATCH, "z", "{\"drive_id\": \"z\"}", "no drive");
+	body_accepted(CONFIG_BODY_DRIVE_PATCH, "a", "{\"drive_id\": \"a\", \"path_on_host\": \"/a3\"}");
+	assert_string_equal(cfg.drives[0].path_on_host, "/a3");
+	body_accepted(CONFIG_BODY_LOGGER, NULL, "{\"log_path\": \"/l\", \"level\": \"wARNing\"}");
+	assert_int_equal(cfg.logger.level, CONFIG_LOG_WARN);
+	body_refused(CONFIG_BODY_LOGGER, NULL, "{\"level\": \"Loud\"}", "level");
+	body_refused(CONFIG_BODY_METRICS, NULL, "{\"emit_id\": true}", "metrics_path: missing");
+	/* Over the limit: refused before parsing. */
+	big = calloc(1, CONFIG_BODY_MAX + 2);
+	assert_non_null(big);
+	memset(big, ' ', CONFIG_BODY_MAX + 1);
+	body_refused(CONFIG_BODY_MACHINE, NULL, big, "more than");
+	free(big);
+	assert_int_equal(config_json_parse_choice("{\"state\": \"Resumed\"}", 20, "state", states, &i, &err), 0);
+	assert_int_equal(i, 1);
+	assert_int_not_equal(config_json_parse_choice("{\"state\": \"Gone\"}", 17, "state", states, &i, &err), 0);
+	assert_non_null(strstr(err.msg, "is not one of"));
+	/* GET /vm/config shows the drive as patched. */
+	text = config_json_write(&cfg, CONFIG_JSON_FULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"path_on_host\":\"/a3\""));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_long_strings),  cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_validate),      cmocka_unit_test(test_file_read),
+		cmocka_unit_test(test_api_bodies),
 	};
 
 	/* The warnings about what kite ignores are expected here. */
