@@ -224,6 +224,10 @@ api_bad_case() {
 	api_expect PUT /actions '{"action_type": "FlushMetrics"}' 204
 	grep -q '"utc_timestamp_ms"' "$TMP/api-metrics.json" 2>/dev/null ||
 		api_why="${api_why:+$api_why; }FlushMetrics wrote no metrics line"
+	# The VM's own counters ride along: its vCPUs and the UART the ticker printed through.
+	grep -q '"vcpus": *\[' "$TMP/api-metrics.json" 2>/dev/null &&
+		grep -Eq '"uart": *\{[^}]*"tx_bytes": *[1-9]' "$TMP/api-metrics.json" ||
+		api_why="${api_why:+$api_why; }the metrics line lacks the vCPU and UART counters"
 	api_expect PUT /actions '{"action_type": "SendCtrlAltDel"}' 204
 	api_wait_ticks "$name" 3 || api_why="${api_why:+$api_why; }the guest stopped ticking"
 	api_stop

@@ -71,6 +71,16 @@ char *api_metrics_format(struct api *api)
 	json_object_object_add(o, "api_server", api_group(api));
 	json_object_object_add(o, "vmm", vmm_group(api));
 	json_object_object_add(o, "bus", bus_group(api));
+	if (api->started) {
+		struct json_object *vm_counters;
+
+		/* The VM's own groups (docs/metrics.md): "vm", "vcpus", "devices". */
+		if (vm_metrics_json(api->vm, &vm_counters) == 0) {
+			json_object_object_foreach(vm_counters, key, val)
+				json_object_object_add(o, key, json_object_get(val));
+			json_object_put(vm_counters);
+		}
+	}
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return text;
