@@ -29,7 +29,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test unit guest run deps bench format guests
-all: $(BUILD)/kite $(UNIT_BINS) guests $(BUILD)/tests/diff_x86
+all: $(BUILD)/kite $(UNIT_BINS) guests $(BUILD)/tests/diff_x86 $(BUILD)/bench/api_bench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -41,6 +41,11 @@ $(BUILD)/libkite.a: $(LIB_OBJS)
 
 $(BUILD)/kite: $(MAIN_OBJ) $(BUILD)/libkite.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The API's benchmark client (bench/run.sh api); libcurl only, no kite code.
+$(BUILD)/bench/api_bench: bench/api_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HTTP_CFLAGS) -o $@ $< $(LDFLAGS) $(HTTP_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkite.a
 	@mkdir -p $(dir $@)
