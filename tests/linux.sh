@@ -194,6 +194,7 @@ linux_tests() {
 	fi
 	linux_facts_case "linux/$e/pvh-1cpu-256M" "$e" vmlinux 1 256M
 	linux_api_case "linux/$e/api" "$e"
+	linux_api_cad_case "linux/$e/api-ctrl-alt-del" "$e"
 	linux_facts_case "linux/$e/bzimage-1cpu-256M" "$e" vmlinuz 1 256M
 	linux_facts_case "linux/$e/pvh-2cpu-1G" "$e" vmlinux 2 1G
 	linux_facts_case "linux/$e/pvh-4cpu-256M" "$e" vmlinux 4 256M
@@ -390,6 +391,47 @@ linux_api_case() {
 		why="the guest did not run its command"
 	elif [ -z "$why" ] && [ -e "$sock" ]; then
 		why="the socket is left behind"
+	fi
+	linux_report "$id" "$name" "$why"
+}
+
+# linux_api_cad_case ID ENGINE: Linux paused and resumed through the API, then
+# SendCtrlAltDel: the keys reach its i8042 keyboard and the kernel restarts
+# (kernel.ctrl-alt-del is 1 with no init to signal), which ends kite with 0.
+linux_api_cad_case() {
+	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-cad.sock why="" b64 i st
+	b64=$(printf 'echo cad-ready; sleep 60' | base64 -w0)
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$engine" \
+		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
+		--cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64" </dev/null >"$TMP/$name.out" \
+		2>"$TMP/$name.err" &
+	linux_pid=$!
+	for i in $(seq 100); do
+		[ -S "$sock" ] && break
+		sleep 0.05
+	done
+	send() {
+		st=$(curl -s -o "$TMP/$name.body" -w '%{http_code}' -X "$1" --unix-socket "$sock" \
+			--data-binary "$3" "http://localhost$2")
+		[ "$st" = 204 ] || why="${why:+$why; }$1 $2: HTTP $st $(cat "$TMP/$name.body")"
+	}
+	send PUT /actions '{"action_type": "InstanceStart"}'
+	for i in $(seq 300); do
+		tr -d '\r' <"$TMP/$name.out" | grep -qx 'cad-ready' && break
+		sleep 0.1
+	done
+	send PATCH /vm '{"state": "Paused"}'
+	sleep 0.5
+	send PATCH /vm '{"state": "Resumed"}'
+	send PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	wait "$linux_pid"
+	linux_rc=$?
+	if [ -z "$why" ] && [ "$linux_rc" -ne 0 ]; then
+		why="exit status $linux_rc, want 0"
+	elif [ -z "$why" ] && ! tr -d '\r' <"$TMP/$name.out" | grep -qx 'cad-ready'; then
+		why="the guest never ran its command"
+	elif [ -z "$why" ] && ! grep -q 'reboot: Restarting system' "$TMP/$name.out"; then
+		why="the kernel did not restart on Ctrl-Alt-Del"
 	fi
 	linux_report "$id" "$name" "$why"
 }
