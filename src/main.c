@@ -509,7 +509,7 @@ static int signals_block(sigset_t *set)
 }
 
 /* The main thread's loop: console input, host signals, and the VM's stop. */
-static void main_loop(struct vm *vm, struct console *con, int sig_fd)
+static void main_loop(struct vm *vm, struct console *con, int sig_fd, struct api *api)
 {
 	while (atomic_load(&vm->stop_reason) == VM_STOP_NONE) {
 		struct pollfd fds[3] = {
@@ -519,10 +519,13 @@ static void main_loop(struct vm *vm, struct console *con, int sig_fd)
 			  .events = POLLIN },
 		};
 		/* Pending input is retried as the guest drains the UART FIFO. */
-		int timeout = con->pending_len ? 10 : -1;
+		int timeout = con->pending_len ? 10 : -1, tick = api_tick_ms(api);
 
+		if (tick >= 0 && (timeout < 0 || tick < timeout))
+			timeout = tick;
 		if (poll(fds, ARRAY_SIZE(fds), timeout) < 0 && errno != EINTR)
 			break;
+		api_tick(api);
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -584,6 +587,22 @@ static int api_boot(struct options *opt, struct vm *vm, int sig_fd, struct api *
 	return 0;
 }
 
+/*
+ * A config file's logger and metrics without --api-sock: the API's state,
+ * with no socket, opens them, boots the VM and flushes its metrics.
+ */
+static int detached_boot(struct options *opt, struct vm *vm, struct api **api)
+{
+	struct err err = { 0 };
+
+	if (api_create_detached(api, &opt->cfg, vm, STDOUT_FILENO, &err) < 0 ||
+	    api_instance_start(*api, &err) < 0) {
+		fprintf(stderr, "kite: %s\n", err.msg);
+		return KITE_EXIT_SETUP;
+	}
+	return 0;
+}
+
 /* Builds and starts the VM from the flags or the config file alone. */
 static int direct_boot(struct options *opt, struct vm *vm)
 {
@@ -631,7 +650,13 @@ static int cmd_run(int argc, char **argv)
 		close(sig_fd);
 		return KITE_EXIT_SETUP;
 	}
-	rc = opt.api_sock ? api_boot(&opt, vm, sig_fd, &api) : direct_boot(&opt, vm);
+	if (opt.api_sock)
+		rc = api_boot(&opt, vm, sig_fd, &api);
+	else if (opt.cfg.logger.log_path[0] || opt.cfg.logger.level != CONFIG_LOG_DEFAULT ||
+		 opt.cfg.metrics.metrics_path[0])
+		rc = detached_boot(&opt, vm, &api);
+	else
+		rc = direct_boot(&opt, vm);
 	if (rc) {
 		/* The API destroyed what a failed InstanceStart built. */
 		api_destroy(api);
@@ -640,7 +665,7 @@ static int cmd_run(int argc, char **argv)
 		return rc < 0 ? KITE_EXIT_OK : rc;
 	}
 	console_open(&con);
-	main_loop(vm, &con, sig_fd);
+	main_loop(vm, &con, sig_fd, api);
 	console_restore(&con);
 	/* No request may reach the VM while it is torn down. */
 	api_destroy(api);

@@ -492,6 +492,25 @@ config_tests() {
 		show stderr "$TMP/config.err"
 	fi
 	rm -f "$img"
+	# The file's logger and metrics take effect without --api-sock too: the log
+	# at Debug gets kite's lines, the metrics file the VM's last counters.
+	printf '{"boot-source": {"kernel_image_path": "%s"}, "drives": [],
+	  "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+	  "logger": {"log_path": "%s", "level": "Debug"},
+	  "metrics": {"metrics_path": "%s"}, "kite": {"accel": "soft"}}\n' \
+		"$GUESTS/hello.elf" "$TMP/config.log" "$TMP/config.metrics" >"$cfg"
+	rm -f "$TMP/config.log" "$TMP/config.metrics"
+	if ! $TIMEOUT "$KITE" run --config-file "$cfg" </dev/null >"$TMP/config.out" \
+		2>"$TMP/config.err"; then
+		fail config/soft/logger-metrics "exit status $?"
+		show stderr "$TMP/config.err"
+	elif ! grep -q 'debug' "$TMP/config.log" 2>/dev/null; then
+		fail config/soft/logger-metrics "no debug line in the logger's file"
+	elif ! grep -Eq '"uart": *\{[^}]*"tx_bytes": *[1-9]' "$TMP/config.metrics" 2>/dev/null; then
+		fail config/soft/logger-metrics "no final metrics line with the UART's bytes"
+	else
+		pass config/soft/logger-metrics
+	fi
 	# Flags that shape the machine do not mix with a config file.
 	bad_case config-and-flag 2 "--cpus;not with --config-file" \
 		"$KITE" run --config-file "$cfg" --cpus 2

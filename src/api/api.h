@@ -52,6 +52,14 @@ bool api_is_started(struct api *api);
 void api_destroy(struct api *api);
 
 /*
+ * Writes a metrics line when 60 s have passed since the last one (the main
+ * loop calls it); api_tick_ms() says in how many ms it is due, -1 for never
+ * (no metrics file). Both take NULL.
+ */
+void api_tick(struct api *api);
+int api_tick_ms(const struct api *api);
+
+/*
  * The metrics line FlushMetrics writes (JSON, no newline), as of now; the
  * caller frees it. Pure formatting, for the API and the unit tests.
  */

@@ -217,41 +217,65 @@ static int sink_open(const char *what, const char *path, struct err *err)
 	return fd;
 }
 
-static int put_logger(struct api *api, const struct call *c, char **reply, struct err *err)
+/* Makes tmp's logger the API's: opens its file, sets the level. */
+static int logger_apply(struct api *api, struct vm_config *tmp, struct err *err)
 {
 	static const enum log_level levels[] = {
 		[CONFIG_LOG_ERROR] = LOG_ERROR, [CONFIG_LOG_WARN] = LOG_WARN,
 		[CONFIG_LOG_INFO] = LOG_INFO,	[CONFIG_LOG_DEBUG] = LOG_DEBUG,
 		[CONFIG_LOG_OFF] = LOG_OFF,
 	};
+	int fd = -1;
+
+	if (tmp->logger.log_path[0]) {
+		fd = sink_open("log_path", tmp->logger.log_path, err);
+		if (fd < 0)
+			return fd;
+		log_set_fd(fd);
+		if (api->log_fd >= 0)
+			close(api->log_fd);
+		api->log_fd = fd;
+	}
+	if (tmp->logger.level != CONFIG_LOG_DEFAULT)
+		log_set_level(levels[tmp->logger.level]);
+	/* Without a log_path the log stays where it was, and so does its name. */
+	if (fd < 0)
+		memcpy(tmp->logger.log_path, api->cfg.logger.log_path, sizeof(tmp->logger.log_path));
+	api->cfg.logger = tmp->logger;
+	return 0;
+}
+
+static int put_logger(struct api *api, const struct call *c, char **reply, struct err *err)
+{
 	struct vm_config *tmp = malloc(sizeof(*tmp));
-	int rc, fd = -1;
+	int rc;
 
 	(void)reply;
 	if (!tmp)
 		return err_set(err, -ENOMEM, "out of memory");
 	*tmp = api->cfg;
 	rc = config_json_apply(tmp, CONFIG_BODY_LOGGER, NULL, c->body, c->len, err);
-	if (rc == 0 && tmp->logger.log_path[0])
-		rc = fd = sink_open("log_path", tmp->logger.log_path, err);
-	if (rc >= 0) {
-		if (fd >= 0) {
-			log_set_fd(fd);
-			if (api->log_fd >= 0)
-				close(api->log_fd);
-			api->log_fd = fd;
-		}
-		if (tmp->logger.level != CONFIG_LOG_DEFAULT)
-			log_set_level(levels[tmp->logger.level]);
-		/* Without a log_path the log stays where it was, and so does its name. */
-		if (fd < 0)
-			memcpy(tmp->logger.log_path, api->cfg.logger.log_path,
-			       sizeof(tmp->logger.log_path));
-		api->cfg.logger = tmp->logger;
-		rc = 0;
-	}
+	if (rc == 0)
+		rc = logger_apply(api, tmp, err);
 	free(tmp);
 	return rc;
+}
+
+/* Makes tmp's metrics file the API's: once, as Firecracker allows. */
+static int metrics_apply(struct api *api, const struct vm_config *tmp, struct err *err)
+{
+	int fd;
+
+	if (api->metrics_set)
+		return err_set(err, -EALREADY, "metrics: already configured");
+	fd = sink_open("metrics_path", tmp->metrics.metrics_path, err);
+	if (fd < 0)
+		return fd;
+	api->metrics_fd = fd;
+	api->metrics_set = true;
+	api->metrics_flushed_ns = clock_monotonic_ns();
+	api->cfg.metrics = tmp->metrics;
+	return 0;
 }
 
 static int put_metrics(struct api *api, const struct call *c, char **reply, struct err *err)
@@ -268,13 +292,7 @@ static int put_metrics(struct api *api, const struct call *c, char **reply, stru
 	*tmp = api->cfg;
 	rc = config_json_apply(tmp, CONFIG_BODY_METRICS, NULL, c->body, c->len, err);
 	if (rc == 0)
-		rc = sink_open("metrics_path", tmp->metrics.metrics_path, err);
-	if (rc >= 0) {
-		api->metrics_fd = rc;
-		api->metrics_set = true;
-		api->cfg.metrics = tmp->metrics;
-		rc = 0;
-	}
+		rc = metrics_apply(api, tmp, err);
 	free(tmp);
 	return rc;
 }
@@ -540,10 +558,35 @@ void api_state_destroy(struct api *api)
 		log_set_fd(-1);
 		close(api->log_fd);
 	}
-	if (api->metrics_fd >= 0)
+	if (api->metrics_fd >= 0) {
+		/* The last line, with the counters the VM ended with. */
+		api_metrics_flush(api);
 		close(api->metrics_fd);
+	}
 	close(api->started_fd);
 	pthread_mutex_destroy(&api->lock);
+}
+
+/* A config file's "logger" and "metrics" sections, opened as their PUTs would be. */
+static int sinks_from_config(struct api *api, struct err *err)
+{
+	struct vm_config *tmp;
+	int rc = 0;
+
+	if (!api->cfg.logger.log_path[0] && api->cfg.logger.level == CONFIG_LOG_DEFAULT &&
+	    !api->cfg.metrics.metrics_path[0])
+		return 0;
+	tmp = malloc(sizeof(*tmp));
+	if (!tmp)
+		return err_set(err, -ENOMEM, "out of memory");
+	*tmp = api->cfg;
+	memset(&api->cfg.logger, 0, sizeof(api->cfg.logger));
+	memset(&api->cfg.metrics, 0, sizeof(api->cfg.metrics));
+	rc = logger_apply(api, tmp, err);
+	if (rc == 0 && tmp->metrics.metrics_path[0])
+		rc = metrics_apply(api, tmp, err);
+	free(tmp);
+	return rc;
 }
 
 int api_create_detached(struct api **out, const struct vm_config *cfg, struct vm *vm,
@@ -559,6 +602,34 @@ int api_create_detached(struct api **out, const struct vm_config *cfg, struct vm
 		free(api);
 		return rc;
 	}
+	rc = sinks_from_config(api, err);
+	if (rc < 0) {
+		api_state_destroy(api);
+		free(api);
+		return rc;
+	}
 	*out = api;
 	return 0;
+}
+
+void api_tick(struct api *api)
+{
+	/* Firecracker writes a metrics line every 60 s once a metrics file is set. */
+	if (api && api->metrics_fd >= 0 &&
+	    clock_monotonic_ns() - api->metrics_flushed_ns >= API_METRICS_PERIOD_NS) {
+		pthread_mutex_lock(&api->lock);
+		api_metrics_flush(api);
+		pthread_mutex_unlock(&api->lock);
+	}
+}
+
+int api_tick_ms(const struct api *api)
+{
+	uint64_t due, now;
+
+	if (!api || api->metrics_fd < 0)
+		return -1;
+	due = api->metrics_flushed_ns + API_METRICS_PERIOD_NS;
+	now = clock_monotonic_ns();
+	return due <= now ? 0 : (int)((due - now) / 1000000u) + 1;
 }

@@ -27,6 +27,7 @@ struct api {
 	char id[64];
 	char version[32];
 	uint64_t created_ns;
+	uint64_t metrics_flushed_ns; /* the last metrics line written (api_tick) */
 
 	_Atomic uint64_t requests, request_fails;
 	/* Answers queued and not yet sent: api_destroy() lets them go out. */
@@ -46,6 +47,9 @@ int api_state_init(struct api *api, const struct vm_config *cfg, struct vm *vm,
 void api_state_destroy(struct api *api);
 
 /* Writes one metrics line to the metrics file, if any; drops it if the reader is slow. */
+/* Every 60 s once a metrics file is set, as Firecracker's. */
+#define API_METRICS_PERIOD_NS (60ull * 1000000000ull)
+
 void api_metrics_flush(struct api *api);
 
 #endif

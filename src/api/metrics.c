@@ -93,6 +93,7 @@ void api_metrics_flush(struct api *api)
 
 	if (api->metrics_fd < 0)
 		return;
+	api->metrics_flushed_ns = clock_monotonic_ns();
 	text = api_metrics_format(api);
 	if (!text)
 		return;

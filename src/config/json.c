@@ -490,6 +490,11 @@ static int kite_section(struct parse_ctx *pc, struct json_object *v, const char 
 	return fields_parse(pc, v, path, kite_fields, ARRAY_SIZE(kite_fields), err);
 }
 
+static int logger_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			  struct err *err);
+static int metrics_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			   struct err *err);
+
 /* Firecracker's VmmConfig, where "drives" has no default and so is required. */
 static const struct field top_fields[] = {
 	{ "boot-source", true, boot_source },
@@ -498,8 +503,8 @@ static const struct field top_fields[] = {
 	{ "entropy", false, entropy },
 	{ "network-interfaces", false, network_interfaces },
 	{ "vsock", false, ignored_section },
-	{ "logger", false, ignored_section },
-	{ "metrics", false, ignored_section },
+	{ "logger", false, logger_section },
+	{ "metrics", false, metrics_section },
 	{ "balloon", false, unsupported_section },
 	{ "cpu-config", false, unsupported_section },
 	{ "mmds-config", false, unsupported_section },
@@ -748,6 +753,19 @@ static const struct field metrics_fields[] = {
 	{ "emit_id", false, emit_id },
 	{ "properties", false, metrics_properties },
 };
+
+/* The file's "logger" and "metrics": what PUT /logger and PUT /metrics take (the API opens them). */
+static int logger_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			  struct err *err)
+{
+	return fields_parse(pc, v, path, logger_fields, ARRAY_SIZE(logger_fields), err);
+}
+
+static int metrics_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			   struct err *err)
+{
+	return fields_parse(pc, v, path, metrics_fields, ARRAY_SIZE(metrics_fields), err);
+}
 
 static int body_apply(struct parse_ctx *pc, enum config_body which, const char *id,
 		      struct json_object *root, struct err *err)

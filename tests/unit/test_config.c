@@ -118,8 +118,16 @@ static void test_defaults(void **state)
 	accepted(" \n\t{" BOOT ", \"drives\": []}\r\n\n");
 	/* What kite ignores is accepted (with a warning). */
 	accepted("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\"}],"
-		 " \"vsock\": {\"guest_cid\": 3}, \"logger\": {}, \"metrics\": {},"
+		 " \"vsock\": {\"guest_cid\": 3}, \"logger\": {},"
 		 " \"balloon\": null, \"pmem\": []}");
+	/* logger and metrics are PUT /logger's and PUT /metrics's bodies, checked as those. */
+	accepted("{" BOOT ", \"drives\": [], \"logger\": {\"log_path\": \"/l\", \"level\": \"debug\"},"
+		 " \"metrics\": {\"metrics_path\": \"/m\"}}");
+	assert_string_equal(cfg.logger.log_path, "/l");
+	assert_int_equal(cfg.logger.level, CONFIG_LOG_DEBUG);
+	assert_string_equal(cfg.metrics.metrics_path, "/m");
+	refused("{" BOOT ", \"drives\": [], \"metrics\": {}}", "metrics.metrics_path: missing");
+	refused("{" BOOT ", \"drives\": [], \"logger\": {\"level\": \"loud\"}}", "logger.level");
 }
 
 static void test_wrong_types(void **state)
