@@ -219,7 +219,7 @@ api_bad_case() {
 	api_expect PATCH /vm '{"state": "Paused", "extra": 1}' 400 "extra: unknown field"
 	api_expect PATCH /drives/nodrive '{"drive_id": "nodrive"}' 400 "no drive"
 	api_expect PATCH /drives/d1 '{"drive_id": "d2"}' 400 "is not the path's"
-	api_expect PATCH /drives/d1 "{\"drive_id\": \"d1\", \"path_on_host\": \"$TMP/other.img\"}" 400 "cannot swap"
+	api_expect PATCH /drives/d1 "{\"drive_id\": \"d1\", \"path_on_host\": \"$TMP/other.img\"}" 400 "other.img"
 	api_expect PATCH /drives/d1 "{\"drive_id\": \"d1\", \"path_on_host\": \"$img\"}" 204
 	api_expect PUT /actions '{"action_type": "FlushMetrics"}' 204
 	grep -q '"utc_timestamp_ms"' "$TMP/api-metrics.json" 2>/dev/null ||

@@ -195,6 +195,7 @@ linux_tests() {
 	linux_facts_case "linux/$e/pvh-1cpu-256M" "$e" vmlinux 1 256M
 	linux_api_case "linux/$e/api" "$e"
 	linux_api_cad_case "linux/$e/api-ctrl-alt-del" "$e"
+	linux_api_swap_case "linux/$e/api-drive-swap" "$e"
 	linux_facts_case "linux/$e/bzimage-1cpu-256M" "$e" vmlinuz 1 256M
 	linux_facts_case "linux/$e/pvh-2cpu-1G" "$e" vmlinux 2 1G
 	linux_facts_case "linux/$e/pvh-4cpu-256M" "$e" vmlinux 4 256M
@@ -392,6 +393,55 @@ linux_api_case() {
 	elif [ -z "$why" ] && [ -e "$sock" ]; then
 		why="the socket is left behind"
 	fi
+	linux_report "$id" "$name" "$why"
+}
+
+# linux_api_swap_case ID ENGINE: PATCH /drives with another path_on_host while
+# Linux runs: the guest reads the old image, then sees the new capacity
+# (the config interrupt) and, its page cache dropped, the new image's bytes.
+linux_api_swap_case() {
+	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-swap.sock why="" b64 i st
+	local a=$TMP/swap-a.img b=$TMP/swap-b.img
+	printf 'image-A\n' >"$a"
+	truncate -s 1M "$a"
+	printf 'image-B\n' >"$b"
+	truncate -s 2M "$b"
+	b64=$(printf '%s' 'head -c 8 /dev/vda; echo swap-ready; i=0
+while [ "$(cat /sys/block/vda/size)" = 2048 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+echo "size $(cat /sys/block/vda/size)"; echo 3 >/proc/sys/vm/drop_caches; head -c 8 /dev/vda' |
+		base64 -w0)
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$engine" \
+		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
+		--disk "$a,id=data" --cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64" </dev/null \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" &
+	linux_pid=$!
+	for i in $(seq 100); do
+		[ -S "$sock" ] && break
+		sleep 0.05
+	done
+	send() {
+		st=$(curl -s -o "$TMP/$name.body" -w '%{http_code}' -X "$1" --unix-socket "$sock" \
+			--data-binary "$3" "http://localhost$2")
+		[ "$st" = 204 ] || why="${why:+$why; }$1 $2: HTTP $st $(cat "$TMP/$name.body")"
+	}
+	send PUT /actions '{"action_type": "InstanceStart"}'
+	for i in $(seq 300); do
+		tr -d '\r' <"$TMP/$name.out" | grep -q 'swap-ready' && break
+		sleep 0.1
+	done
+	send PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$b\"}"
+	wait "$linux_pid"
+	linux_rc=$?
+	if [ -z "$why" ] && [ "$linux_rc" -ne 0 ]; then
+		why="exit status $linux_rc, want 0"
+	elif [ -z "$why" ] && ! tr -d '\r' <"$TMP/$name.out" | grep -qx 'image-A'; then
+		why="the guest did not read the first image"
+	elif [ -z "$why" ] && ! tr -d '\r' <"$TMP/$name.out" | grep -qx 'size 4096'; then
+		why="the guest did not see the new capacity"
+	elif [ -z "$why" ] && ! tr -d '\r' <"$TMP/$name.out" | grep -qx 'image-B'; then
+		why="the guest did not read the new image"
+	fi
+	rm -f "$a" "$b"
 	linux_report "$id" "$name" "$why"
 }
 

@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "builder/builder.h"
 #include "devices/devices.h"
+#include "virtio/virtio.h"
 #include "vm/vm.h"
 
 /* Firecracker's messages, which its clients match on. */
@@ -370,6 +371,36 @@ static int patch_vm(struct api *api, const struct call *c, char **reply, struct 
 	return 0;
 }
 
+/*
+ * A new backing file for a running drive, as Firecracker's PATCH /drives
+ * does: with every vCPU parked and the disk's requests done, the device
+ * takes the file; then the driver hears of the new capacity.
+ */
+static int drive_swap(struct api *api, const char *id, const char *path, struct err *err)
+{
+	struct device *dev = builder_drive_device(api->vm, id);
+	struct vm_drive_config *d;
+	int rc;
+
+	if (!dev)
+		return err_set(err, -ENOENT, "drives/%s: no such drive in the machine", id);
+	if (!api->paused)
+		vm_pause(api->vm);
+	rc = virtio_blk_replace(dev, path, err);
+	if (!api->paused)
+		vm_resume(api->vm);
+	if (rc < 0)
+		return err_wrap(err, "path_on_host");
+	virtio_config_changed(dev);
+	/* The machine's own record of its drives, which a later swap reads. */
+	for (unsigned i = 0; i < api->vm->cfg.nr_drives; i++) {
+		d = &api->vm->cfg.drives[i];
+		if (!strcmp(d->drive_id, id))
+			snprintf(d->path_on_host, sizeof(d->path_on_host), "%s", path);
+	}
+	return 0;
+}
+
 static int patch_drive(struct api *api, const struct call *c, char **reply, struct err *err)
 {
 	struct vm_config *tmp = malloc(sizeof(*tmp));
@@ -385,9 +416,10 @@ static int patch_drive(struct api *api, const struct call *c, char **reply, stru
 		before = config_drive_find(&api->cfg, c->id);
 		after = config_drive_find(tmp, c->id);
 		if (strcmp(before->path_on_host, after->path_on_host))
-			rc = err_set(err, -ENOTSUP,
-				     "path_on_host: kite cannot swap a running drive's backing file yet");
+			rc = drive_swap(api, c->id, after->path_on_host, err);
 	}
+	if (rc == 0)
+		api->cfg = *tmp;
 	free(tmp);
 	return rc;
 }

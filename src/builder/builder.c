@@ -341,3 +341,21 @@ int builder_vm_create(struct vm *vm, const struct vm_config *cfg, int console_ou
 	disks_close(disks);
 	return rc;
 }
+
+struct device *builder_drive_device(struct vm *vm, const char *drive_id)
+{
+	unsigned order[VM_MAX_DISKS];
+	char name[32];
+
+	/* The slots virtio_devices_create() gave: the same order, the same names. */
+	drives_order(&vm->cfg, order);
+	for (unsigned k = 0; k < vm->cfg.nr_drives && k < VM_MAX_DISKS; k++) {
+		if (strcmp(vm->cfg.drives[order[k]].drive_id, drive_id))
+			continue;
+		snprintf(name, sizeof(name), "virtio-blk%u", k);
+		for (struct device *dev = vm->devices; dev; dev = dev->next)
+			if (!strcmp(dev->name, name))
+				return dev;
+	}
+	return NULL;
+}

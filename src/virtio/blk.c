@@ -339,3 +339,26 @@ struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned sl
 	config_build(b);
 	return &b->vdev.dev;
 }
+
+int virtio_blk_replace(struct device *dev, const char *path, struct err *err)
+{
+	struct virtio_dev *vdev = container_of(dev, struct virtio_dev, dev);
+	struct blk *b = container_of(vdev, struct blk, vdev);
+	struct blkfile *file;
+	int rc;
+
+	if (vdev->ops != &blk_ops)
+		return err_set(err, -EINVAL, "%s is not a block device", dev->name);
+	rc = blkfile_open(&file, path, b->read_only, err);
+	if (rc < 0)
+		return rc;
+	/* Paused: no request holds the old file, and none reads the capacity. */
+	blkfile_close(b->file);
+	b->file = file;
+	b->capacity = ALIGN_UP(blkfile_size(file), VIRTIO_BLK_SECTOR) / VIRTIO_BLK_SECTOR;
+	pthread_mutex_lock(&vdev->lock);
+	config_build(b);
+	vdev->config_generation++;
+	pthread_mutex_unlock(&vdev->lock);
+	return 0;
+}

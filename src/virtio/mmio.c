@@ -148,6 +148,15 @@ void virtio_queue_kick(struct virtq *vq)
 		log_ratelimited(LOG_WARN, "virtio: queue notify: %s", strerror(errno));
 }
 
+void virtio_config_changed(struct device *dev)
+{
+	struct virtio_dev *vdev = container_of(dev, struct virtio_dev, dev);
+
+	/* A driver that has not finished its set-up reads the config space anyway. */
+	if (__atomic_load_n(&vdev->status, __ATOMIC_ACQUIRE) & VIRTIO_STATUS_DRIVER_OK)
+		virtio_irq_raise(vdev, VIRTIO_INT_CONFIG);
+}
+
 void virtio_queue_fail(struct virtio_dev *vdev, struct virtq *vq, const char *why)
 {
 	vq->broken = true;

@@ -314,6 +314,17 @@ struct virtio_blk_config {
  * A raw image as a virtio block device; err names the image on failure. The
  * device owns cfg->file once it is created; on failure the caller keeps it.
  */
+/*
+ * Points the block device dev at the image path instead (opened as the old
+ * one was): Firecracker's PATCH /drives. The caller has paused the VM, so no
+ * request is in flight; the capacity and the config generation follow, and
+ * virtio_config_changed() after the resume tells the driver. 0 or -errno.
+ */
+int virtio_blk_replace(struct device *dev, const char *path, struct err *err);
+
+/* The device's config space changed: the config interrupt, once the driver is up. */
+void virtio_config_changed(struct device *dev);
+
 struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned slot,
 				 const struct virtio_blk_config *cfg, struct err *err);
 
