@@ -362,28 +362,52 @@ linux_virtio_tests() {
 
 # ---- through the API (docs/api.md) ------------------------------------------
 
-# linux_api_case ID ENGINE: the default guest configured and started with curl
-# over --api-sock alone; it must run its command and power off.
-linux_api_case() {
-	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-api.sock why="" b64 i st
-	b64=$(printf 'echo via-api-$((6 * 7))' | base64 -w0)
-	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$engine" \
+# linux_api_start NAME SOCK ENGINE [ARGS...]: kite --api-sock in the background
+# (linux_pid), its console in $TMP/NAME.out; returns once the socket is there.
+linux_api_start() {
+	local name=$1 sock=$2 engine=$3 i
+	shift 3
+	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$engine" "$@" \
 		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	linux_pid=$!
 	for i in $(seq 100); do
 		[ -S "$sock" ] && break
 		sleep 0.05
 	done
-	put() {
-		st=$(curl -s -o "$TMP/$name.body" -w '%{http_code}' -X PUT --unix-socket "$sock" \
-			--data-binary "$2" "http://localhost$1")
-		[ "$st" = 204 ] || why="${why:+$why; }PUT $1: HTTP $st $(cat "$TMP/$name.body")"
-	}
-	put /boot-source "{\"kernel_image_path\": \"$LINUX_DIR/vmlinux\",
+}
+
+# linux_api_send SOCK METHOD URL BODY: one request that must answer 204; what
+# else it answered joins $why.
+linux_api_send() {
+	local st body
+	body=$(mktemp)
+	st=$(curl -s -o "$body" -w '%{http_code}' -X "$2" --unix-socket "$1" \
+		--data-binary "$4" "http://localhost$3")
+	[ "$st" = 204 ] || why="${why:+$why; }$2 $3: HTTP $st $(cat "$body")"
+	rm -f "$body"
+}
+
+# linux_api_wait_line NAME PATTERN: waits up to 30 s for a console line matching PATTERN.
+linux_api_wait_line() {
+	local i
+	for i in $(seq 300); do
+		tr -d '\r' <"$TMP/$1.out" | grep -qx "$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# linux_api_case ID ENGINE: the default guest configured and started with curl
+# over --api-sock alone; it must run its command and power off.
+linux_api_case() {
+	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-api.sock why="" b64
+	b64=$(printf 'echo via-api-$((6 * 7))' | base64 -w0)
+	linux_api_start "$name" "$sock" "$engine"
+	linux_api_send "$sock" PUT /boot-source "{\"kernel_image_path\": \"$LINUX_DIR/vmlinux\",
 		\"initrd_path\": \"$LINUX_DIR/initramfs.cpio.gz\",
 		\"boot_args\": \"$LINUX_BASE_CMDLINE kite.cmd=$b64\"}"
-	put /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
-	put /actions '{"action_type": "InstanceStart"}'
+	linux_api_send "$sock" PUT /machine-config '{"vcpu_count": 1, "mem_size_mib": 256}'
+	linux_api_send "$sock" PUT /actions '{"action_type": "InstanceStart"}'
 	wait "$linux_pid"
 	linux_rc=$?
 	if [ -z "$why" ] && [ "$linux_rc" -ne 0 ]; then
@@ -400,7 +424,7 @@ linux_api_case() {
 # Linux runs: the guest reads the old image, then sees the new capacity
 # (the config interrupt) and, its page cache dropped, the new image's bytes.
 linux_api_swap_case() {
-	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-swap.sock why="" b64 i st
+	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-swap.sock why="" b64
 	local a=$TMP/swap-a.img b=$TMP/swap-b.img
 	printf 'image-A\n' >"$a"
 	truncate -s 1M "$a"
@@ -410,26 +434,12 @@ linux_api_swap_case() {
 while [ "$(cat /sys/block/vda/size)" = 2048 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 echo "size $(cat /sys/block/vda/size)"; echo 3 >/proc/sys/vm/drop_caches; head -c 8 /dev/vda' |
 		base64 -w0)
-	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$engine" \
-		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
-		--disk "$a,id=data" --cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64" </dev/null \
-		>"$TMP/$name.out" 2>"$TMP/$name.err" &
-	linux_pid=$!
-	for i in $(seq 100); do
-		[ -S "$sock" ] && break
-		sleep 0.05
-	done
-	send() {
-		st=$(curl -s -o "$TMP/$name.body" -w '%{http_code}' -X "$1" --unix-socket "$sock" \
-			--data-binary "$3" "http://localhost$2")
-		[ "$st" = 204 ] || why="${why:+$why; }$1 $2: HTTP $st $(cat "$TMP/$name.body")"
-	}
-	send PUT /actions '{"action_type": "InstanceStart"}'
-	for i in $(seq 300); do
-		tr -d '\r' <"$TMP/$name.out" | grep -q 'swap-ready' && break
-		sleep 0.1
-	done
-	send PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$b\"}"
+	linux_api_start "$name" "$sock" "$engine" --kernel "$LINUX_DIR/vmlinux" \
+		--initrd "$LINUX_DIR/initramfs.cpio.gz" --disk "$a,id=data" \
+		--cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64"
+	linux_api_send "$sock" PUT /actions '{"action_type": "InstanceStart"}'
+	linux_api_wait_line "$name" swap-ready
+	linux_api_send "$sock" PATCH /drives/data "{\"drive_id\": \"data\", \"path_on_host\": \"$b\"}"
 	wait "$linux_pid"
 	linux_rc=$?
 	if [ -z "$why" ] && [ "$linux_rc" -ne 0 ]; then
@@ -449,31 +459,16 @@ echo "size $(cat /sys/block/vda/size)"; echo 3 >/proc/sys/vm/drop_caches; head -
 # SendCtrlAltDel: the keys reach its i8042 keyboard and the kernel restarts
 # (kernel.ctrl-alt-del is 1 with no init to signal), which ends kite with 0.
 linux_api_cad_case() {
-	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-cad.sock why="" b64 i st
+	local id=$1 engine=$2 name=${1//\//_} sock=$TMP/linux-cad.sock why="" b64
 	b64=$(printf 'echo cad-ready; sleep 60' | base64 -w0)
-	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$engine" \
-		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
-		--cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64" </dev/null >"$TMP/$name.out" \
-		2>"$TMP/$name.err" &
-	linux_pid=$!
-	for i in $(seq 100); do
-		[ -S "$sock" ] && break
-		sleep 0.05
-	done
-	send() {
-		st=$(curl -s -o "$TMP/$name.body" -w '%{http_code}' -X "$1" --unix-socket "$sock" \
-			--data-binary "$3" "http://localhost$2")
-		[ "$st" = 204 ] || why="${why:+$why; }$1 $2: HTTP $st $(cat "$TMP/$name.body")"
-	}
-	send PUT /actions '{"action_type": "InstanceStart"}'
-	for i in $(seq 300); do
-		tr -d '\r' <"$TMP/$name.out" | grep -qx 'cad-ready' && break
-		sleep 0.1
-	done
-	send PATCH /vm '{"state": "Paused"}'
+	linux_api_start "$name" "$sock" "$engine" --kernel "$LINUX_DIR/vmlinux" \
+		--initrd "$LINUX_DIR/initramfs.cpio.gz" --cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64"
+	linux_api_send "$sock" PUT /actions '{"action_type": "InstanceStart"}'
+	linux_api_wait_line "$name" cad-ready
+	linux_api_send "$sock" PATCH /vm '{"state": "Paused"}'
 	sleep 0.5
-	send PATCH /vm '{"state": "Resumed"}'
-	send PUT /actions '{"action_type": "SendCtrlAltDel"}'
+	linux_api_send "$sock" PATCH /vm '{"state": "Resumed"}'
+	linux_api_send "$sock" PUT /actions '{"action_type": "SendCtrlAltDel"}'
 	wait "$linux_pid"
 	linux_rc=$?
 	if [ -z "$why" ] && [ "$linux_rc" -ne 0 ]; then
