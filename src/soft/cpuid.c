@@ -36,6 +36,8 @@
  * to mitigate, Linux would only report "Spectre V2 : User space: Vulnerable"
  * for controls it has no reason to use.
  */
+/* Subleaf 0 EBX: SMEP, which soft/mmu.c enforces on fetches (SMAP needs AC-aware TLBs). */
+#define LEAF7_EBX_SMEP (1u << 7)
 #define LEAF7_EDX (1u << 29)
 #define LEAF1_EDX_HTT (1u << 28)
 
@@ -80,8 +82,10 @@ void soft_cpuid(unsigned apic_id, unsigned nr_cpus, uint32_t leaf, uint32_t subl
 		break;
 	case 7:
 		/* Subleaf 0 EDX: IA32_ARCH_CAPABILITIES exists (soft.c answers it). */
-		if (subleaf == 0)
+		if (subleaf == 0) {
+			out[1] = LEAF7_EBX_SMEP;
 			out[3] = LEAF7_EDX;
+		}
 		break;
 	case 0xb:
 		/* Topology: one thread per core, nr_cpus cores in one package. */

@@ -407,6 +407,18 @@ static void test_control_register_checks(void **state)
 	e->cpu.gpr[X86_RAX] = X86_CR4_VME; /* not implemented: reserved */
 	expect_fault(e, run(e), 13, 0);
 
+	/* SMEP is offered (the MMU enforces it), SMAP not yet. */
+	pm32(e);
+	put_code(e, CODE, mov_cr4, sizeof(mov_cr4));
+	e->cpu.gpr[X86_RAX] = X86_CR4_SMAP;
+	expect_fault(e, run(e), 13, 0);
+	pm32(e);
+	put_code(e, CODE, mov_cr4, sizeof(mov_cr4));
+	put_code(e, CODE + 3, (const uint8_t[]){0xf4}, 1);
+	e->cpu.gpr[X86_RAX] = X86_CR4_SMEP;
+	assert_int_equal(run(e), CPU_EXIT_HLT);
+	assert_true(e->cpu.sys.cr4 & X86_CR4_SMEP);
+
 	/* PG with EFER.LME but without CR4.PAE. */
 	pm32(e);
 	put_code(e, CODE, mov_cr0, sizeof(mov_cr0));

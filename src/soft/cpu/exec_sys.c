@@ -6,7 +6,7 @@
 /* CR4 bits this CPU implements (CPUID advertises the matching features). */
 #define CR4_OK                                                                                     \
 	(X86_CR4_TSD | X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |        \
-	 X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT)
+	 X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_SMEP)
 /* CR3 bits above the physical address width (40) are reserved in long mode. */
 #define CR3_RSVD_LM 0xffffff0000000000ull
 #define EFER_OK	    (X86_EFER_SCE | X86_EFER_LME | X86_EFER_LMA | X86_EFER_NXE)
