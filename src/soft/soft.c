@@ -668,6 +668,15 @@ static int soft_vcpu_interrupt(struct soft_vcpu *sv)
 		return 0;
 	if (!(cpu_get_rflags(&sv->cpu) & X86_RFLAGS_IF) || sv->cpu.intr_shadow)
 		return 0;
+	/*
+	 * An NMI sent before this interrupt (another CPU's NMI, then its fixed
+	 * IPI) may have landed since soft_vcpu_nmi() looked: on the APIC bus it
+	 * comes first, and its delivery clears IF, holding the interrupt back.
+	 */
+	if (soft_vcpu_nmi(sv) < 0)
+		return -1;
+	if (!(cpu_get_rflags(&sv->cpu) & X86_RFLAGS_IF))
+		return 0;
 	vector = irqchip_take_interrupt(chip, sv->vcpu->id);
 	if (vector < 0)
 		return 0;
