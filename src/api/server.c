@@ -171,6 +171,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (req->too_big)
 		return too_big(api, req, conn, req->len);
+	/*
+	 * Counted from before it is handled: InstanceStart may boot a guest that
+	 * powers off before the 204 is queued, and api_destroy() must still wait
+	 * for that answer to go out.
+	 */
+	if (!req->answered) {
+		req->answered = true;
+		atomic_fetch_add(&api->answering, 1);
+	}
 	status = api_handle(api, method, url, req->body, req->len, &reply);
 	return respond(api, req, conn, status, reply);
 }
