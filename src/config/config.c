@@ -134,6 +134,14 @@ int config_mac_parse(const char *text, uint8_t mac[6])
 	return 0;
 }
 
+const struct vm_net_config *config_net_find(const struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_nets && i < VM_MAX_NETS; i++)
+		if (!strcmp(cfg->nets[i].iface_id, id))
+			return &cfg->nets[i];
+	return NULL;
+}
+
 unsigned config_virtio_count(const struct vm_config *cfg)
 {
 	return cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) + cfg->nr_nets;

@@ -120,6 +120,9 @@ int config_mac_parse(const char *text, uint8_t mac[6]);
 /* The virtio-mmio slots cfg needs: disks, rng, virtio console, NICs. */
 unsigned config_virtio_count(const struct vm_config *cfg);
 
+/* The network interface whose iface_id is id, or NULL. */
+const struct vm_net_config *config_net_find(const struct vm_config *cfg, const char *id);
+
 /* The drive whose drive_id is id, or NULL. */
 const struct vm_drive_config *config_drive_find(const struct vm_config *cfg, const char *id);
 
@@ -144,9 +147,9 @@ int config_file_read(const char *path, char **text, size_t *len, struct err *err
 
 /*
  * Fills cfg (config_init() first) from text, a Firecracker JSON config file
- * (docs/config.md): boot-source, machine-config, drives, entropy; accepts
- * network-interfaces, vsock, logger and metrics with a warning that kite
- * ignores them; kite's own optional "kite" section. Unknown fields, wrong
+ * (docs/config.md): boot-source, machine-config, drives, entropy,
+ * network-interfaces; accepts vsock, logger and metrics with a warning that
+ * kite ignores them; kite's own optional "kite" section. Unknown fields, wrong
  * types, missing required fields and bad values are errors naming the field.
  * Does not run config_validate().
  */
@@ -165,6 +168,7 @@ enum config_body {
 	CONFIG_BODY_DRIVE_PATCH,   /* PATCH /drives/{id}: path_on_host of drive id */
 	CONFIG_BODY_LOGGER,	   /* PUT /logger */
 	CONFIG_BODY_METRICS,	   /* PUT /metrics */
+	CONFIG_BODY_NET,	   /* PUT /network-interfaces/{id}: adds or replaces it */
 };
 
 /* The largest API body kite parses, Firecracker's default limit. */
@@ -175,7 +179,7 @@ enum config_body {
  * nothing: on error cfg is unchanged and err names the field, as
  * config_json_parse() does, with the body as the root ("vcpu_count: must be
  * an integer"). id is the path's drive id for CONFIG_BODY_DRIVE (the body's
- * drive_id must be the same), else unused. Checks what that part of the
+ * drive_id must be the same) or iface id for CONFIG_BODY_NET, else unused. Checks what that part of the
  * configuration can get wrong by itself (config_validate_machine() or
  * _devices()); whether files exist is the caller's business.
  */
