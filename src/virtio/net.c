@@ -212,7 +212,8 @@ static void offloads_apply(struct net *n)
 	unsigned want = offloads_wanted(n);
 	int rc;
 
-	if (want == n->offloads_set)
+	/* A TAP that took no offloads at open (or a test's socket) keeps none. */
+	if (want == n->offloads_set || !n->tap_offloads)
 		return;
 	rc = tap_set_offload(n->tap_fd, want);
 	if (rc < 0)
@@ -235,6 +236,8 @@ static bool rx_read(struct net *n)
 						n->tap, strerror(errno));
 			return false;
 		}
+		if (r == 0) /* the back-end hung up (a test's socket); a TAP never does */
+			return false;
 		if (r <= VIRTIO_NET_HDR_LEN) {
 			counter_add_owned(&n->stats.rx_dropped, 1);
 			continue;
@@ -433,10 +436,14 @@ struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned sl
 	int fd;
 
 	if (!n) {
+		if (cfg->fd > 0)
+			close(cfg->fd);
 		err_set(err, -ENOMEM, "tap %s: out of memory", cfg->tap);
 		return NULL;
 	}
-	if (tap_open(cfg->tap, &fd, &offloads, err) < 0) {
+	if (cfg->fd > 0) {
+		fd = cfg->fd;
+	} else if (tap_open(cfg->tap, &fd, &offloads, err) < 0) {
 		free(n);
 		return NULL;
 	}

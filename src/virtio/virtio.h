@@ -375,6 +375,12 @@ struct virtio_net_hdr {
 
 struct virtio_net_config {
 	const char *tap; /* host interface name */
+	/*
+	 * Tests: > 0 is an open non-blocking fd that carries header-first frames
+	 * (a SOCK_SEQPACKET socket) used instead of opening tap; no guest
+	 * offloads. The device owns it from the call on.
+	 */
+	int fd;
 	bool has_mac;	 /* else no VIRTIO_NET_F_MAC: the driver picks an address */
 	uint8_t mac[6];
 };
