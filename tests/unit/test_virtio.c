@@ -1245,6 +1245,46 @@ static void test_save_load_rng(void **state)
 	fixture_free(b);
 }
 
+/* The MAC and the rings survive; the restored device sends on its own back-end. */
+static void test_save_load_net(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	uint64_t hdr = buf_alloc(a, VIRTIO_NET_HDR_LEN, 0), frame = buf_alloc(a, 60, 0x5a);
+	struct err err = { 0 };
+	struct state_writer w;
+	struct state_reader r;
+	struct device *da, *db;
+	int pa[2], pb[2];
+	uint8_t got[128];
+	struct tq q[2];
+
+	(void)state;
+	da = net_new(a, pa);
+	drv_start(a, 0, NET_FEATURES, q, 2, 8);
+	q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, 60, false } }, 2);
+	assert_int_equal(peer_recv(pa[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_int_equal(save_dev(da, &w), 0);
+	memcpy(b->vm.mem.base, a->vm.mem.base, a->vm.mem.ram_size);
+	db = net_new(b, pb);
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(db->ops->load(db, &r, &err), 0);
+	assert_int_equal(r.pos, w.len);
+	db->ops->resume(db);
+	assert_int_equal(rd(b, 0, VIRTIO_MMIO_CONFIG + 5, 1), 5);
+	assert_int_equal(rd(b, 0, VIRTIO_MMIO_CONFIG + 6, 2), 1);
+	q[1].f = b;
+	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
+						      { frame, 60, false } }, 2), 0);
+	assert_int_equal(*used_idx(&q[1]), 2);
+	assert_int_equal(peer_recv(pb[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_int_equal(got[VIRTIO_NET_HDR_LEN], 0x5a);
+	state_writer_free(&w);
+	close(pa[1]);
+	close(pb[1]);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 static void test_save_load_blk(void **state)
 {
 	struct fixture *a = fixture_new(), *b = fixture_new();
@@ -1424,6 +1464,7 @@ int main(void)
 		cmocka_unit_test(test_net_rx),
 		cmocka_unit_test(test_save_load_rng),
 		cmocka_unit_test(test_save_load_blk),
+		cmocka_unit_test(test_save_load_net),
 		cmocka_unit_test(test_load_rejects_corrupt_state),
 		cmocka_unit_test(test_acpi_windows),
 	};
