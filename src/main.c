@@ -55,6 +55,7 @@ static void usage(FILE *out)
 		"usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
 		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
 		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
+		"                [--net tap=IFNAME[,mac=MAC]]...\n"
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
 		"                [--soft-code-cache SIZE] [--testdev]\n"
 		"       kite run --config-file FILE [--log-level LEVEL]\n"
@@ -75,6 +76,9 @@ static void usage(FILE *out)
 		"  --disk SPEC      raw image as a virtio disk (repeatable, at most 8 virtio\n"
 		"                   devices in all): PATH, then ,ro for read-only and\n"
 		"                   ,id=NAME (up to 20 bytes) for its serial\n"
+		"  --net SPEC       virtio network device over an existing host TAP\n"
+		"                   (repeatable: eth0, eth1...): tap=IFNAME, then ,mac=MAC\n"
+		"                   (aa:bb:cc:dd:ee:ff; default: the guest picks one)\n"
 		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
 		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
 		"                   and what console= the default command line names\n"
@@ -224,6 +228,50 @@ static int parse_disk(char *arg, struct vm_config *cfg)
 	return 0;
 }
 
+/* --net tap=IFNAME[,mac=MAC]: like parse_disk(), prints its own usage error. */
+static int parse_net(char *arg, struct vm_config *cfg)
+{
+	struct vm_net_config *n;
+	char *opt, *next;
+
+	if (cfg->nr_nets == VM_MAX_NETS) {
+		usage_error("--net: at most %u network interfaces", VM_MAX_NETS);
+		return -EINVAL;
+	}
+	n = &cfg->nets[cfg->nr_nets];
+	*n = (struct vm_net_config){ 0 };
+	for (opt = arg; opt; opt = next) {
+		next = strchr(opt, ',');
+		if (next)
+			*next++ = '\0';
+		if (!strncmp(opt, "tap=", 4)) {
+			if (opt[4] && config_str_set(n->host_dev_name, sizeof(n->host_dev_name),
+						     opt + 4) == 0)
+				continue;
+			usage_error("--net: tap '%s' must be 1 to %u bytes", opt + 4,
+				    CONFIG_IFNAME_MAX);
+			return -EINVAL;
+		} else if (!strncmp(opt, "mac=", 4)) {
+			if (config_mac_parse(opt + 4, n->guest_mac) == 0) {
+				n->has_mac = true;
+				continue;
+			}
+			usage_error("--net: mac '%s' is not a unicast aa:bb:cc:dd:ee:ff", opt + 4);
+			return -EINVAL;
+		} else {
+			usage_error("--net: unknown option '%s' (tap=IFNAME or mac=MAC)", opt);
+			return -EINVAL;
+		}
+	}
+	if (!n->host_dev_name[0]) {
+		usage_error("--net: no tap=IFNAME given");
+		return -EINVAL;
+	}
+	snprintf(n->iface_id, sizeof(n->iface_id), "eth%u", cfg->nr_nets);
+	cfg->nr_nets++;
+	return 0;
+}
+
 /* Returns 0, or the exit status to end with. */
 static int parse_run_options(int argc, char **argv, struct options *opt)
 {
@@ -236,6 +284,7 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "accel", required_argument, NULL, 'a' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "disk", required_argument, NULL, 'D' },
+		{ "net", required_argument, NULL, 'N' },
 		{ "rng", no_argument, NULL, 'r' },
 		{ "no-rng", no_argument, NULL, 'R' },
 		{ "console", required_argument, NULL, 'C' },
@@ -326,6 +375,10 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			if (parse_disk(optarg, &opt->cfg) < 0)
 				return KITE_EXIT_USAGE;
 			break;
+		case 'N':
+			if (parse_net(optarg, &opt->cfg) < 0)
+				return KITE_EXIT_USAGE;
+			break;
 		case 'r':
 		case 'R':
 			opt->cfg.rng = c == 'r';
@@ -372,12 +425,13 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 				   opt->machine_flag);
 	if (opt->config_file)
 		return 0;
-	value = opt->cfg.nr_drives + opt->cfg.rng + (opt->cfg.console == VM_CONSOLE_VIRTIO);
+	value = config_virtio_count(&opt->cfg);
 	if (value > CONFIG_MAX_VIRTIO_DEVICES)
-		return usage_error("%u disks%s%s need %llu virtio devices; kite has %u",
+		return usage_error("%u disks%s%s, %u --net need %llu virtio devices; kite has %u",
 				   opt->cfg.nr_drives, opt->cfg.rng ? ", the rng (--no-rng)" : "",
 				   opt->cfg.console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
-				   (unsigned long long)value, CONFIG_MAX_VIRTIO_DEVICES);
+				   opt->cfg.nr_nets, (unsigned long long)value,
+				   CONFIG_MAX_VIRTIO_DEVICES);
 	if (!opt->cfg.kernel_path[0]) {
 		/* With the API, PUT /boot-source may name the kernel later. */
 		if (access(opt->default_kernel, R_OK) != 0 && opt->api_sock)

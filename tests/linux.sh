@@ -211,6 +211,7 @@ linux_tests() {
 		"init=/nonexistent"
 	linux_workload_case "linux/$e/workload" "$e"
 	linux_virtio_tests "$e"
+	[ "$e" = soft ] && linux_net_tests "$e"
 	linux_typed_case "linux/$e/virtio-console-hvc0" "$e" \
 		'echo on-$(tty | cut -c6-)-$((6 * 7))' on-hvc0-42 --console virtio
 }
@@ -479,4 +480,94 @@ linux_api_cad_case() {
 		why="the kernel did not restart on Ctrl-Alt-Del"
 	fi
 	linux_report "$id" "$name" "$why"
+}
+
+# ---- virtio-net over a host TAP (issue 13) ----------------------------------
+
+NET_HOST=192.168.100.1
+NET_GUEST=192.168.100.2
+NET_BYTES=1048576
+
+# What keeps this host from running the TAP test, or "" (then $net_tap exists and is up).
+# Runs in a subshell: the caller sets net_tap.
+net_setup() {
+	[ "$(id -u)" = 0 ] || { echo "not root: ip tuntap needs CAP_NET_ADMIN"; return; }
+	[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing"; return; }
+	command -v ip >/dev/null || { echo "ip (iproute2) is not installed"; return; }
+	command -v python3 >/dev/null || { echo "python3 is not installed"; return; }
+	ip tuntap add dev "$net_tap" mode tap 2>/dev/null ||
+		{ echo "ip tuntap add failed: /dev/net/tun is unusable here"; return; }
+	ip addr add "$NET_HOST/24" dev "$net_tap" && ip link set "$net_tap" up ||
+		{ ip tuntap del dev "$net_tap" mode tap; echo "cannot configure $net_tap"; }
+}
+
+net_cleanup() {
+	ip tuntap del dev "$net_tap" mode tap 2>/dev/null
+}
+
+# The guest pings the host, fetches a file over TCP and sends one back; both
+# arrive intact (sha256), and the driver negotiated MAC, STATUS, checksum and
+# TSO offloads.
+linux_net_case() {
+	local id=$1 e=$2 name=${1//\//_} why peer cmd feat bit
+	local a=$TMP/$name.to-guest b=$TMP/$name.from-guest
+
+	net_tap=kt$$
+	why=$(net_setup)
+	if [ -n "$why" ]; then
+		skip "$id" "$why"
+		return
+	fi
+	head -c "$NET_BYTES" /dev/urandom >"$a"
+	rm -f "$b"
+	timeout 250 python3 tests/net_peer.py "$NET_HOST" "$a" "$b" "$NET_BYTES" >"$TMP/$name.peer" &
+	peer=$!
+	for _ in $(seq 50); do grep -q listening "$TMP/$name.peer" 2>/dev/null && break; sleep 0.1; done
+	cmd="ip addr add $NET_GUEST/24 dev eth0 && ip link set eth0 up && sleep 1"
+	cmd+=" && echo mac=\$(cat /sys/class/net/eth0/address)"
+	cmd+=" && echo features=\$(cat /sys/class/net/eth0/device/features)"
+	cmd+=" && ping -c 3 $NET_HOST && echo ping=ok"
+	cmd+=" && nc -w 60 $NET_HOST 7001 </dev/null >/tmp/a && echo a_sha=\$(sha256sum </tmp/a | cut -d' ' -f1)"
+	cmd+=" && head -c $NET_BYTES /dev/urandom >/tmp/b && echo b_sha=\$(sha256sum </tmp/b | cut -d' ' -f1)"
+	cmd+=" && nc -w 60 $NET_HOST 7002 </tmp/b"
+	linux_cmd "$name" "$e" "$cmd" --net "tap=$net_tap,mac=02:6b:69:74:65:01"
+	kill "$peer" 2>/dev/null
+	wait "$peer" 2>/dev/null
+	net_cleanup
+	why=$linux_why
+	feat=$(linux_value "$name" features)
+	if [ -z "$why" ] && [ "$(linux_value "$name" mac)" != 02:6b:69:74:65:01 ]; then
+		why="eth0 has address '$(linux_value "$name" mac)', want 02:6b:69:74:65:01"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" ping)" != ok ]; then
+		why="the guest could not ping the host"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" a_sha)" != "$(sha256sum <"$a" | cut -d' ' -f1)" ]; then
+		why="the file the guest received has sha256 '$(linux_value "$name" a_sha)'"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" b_sha)" != "$(sha256sum <"$b" 2>/dev/null | cut -d' ' -f1)" ]; then
+		why="the host received $(stat -c %s "$b" 2>/dev/null || echo no) bytes, not the guest's file"
+	fi
+	# CSUM, GUEST_CSUM, MAC, GUEST_TSO4/6, HOST_TSO4/6, STATUS, VERSION_1.
+	for bit in 0 1 5 7 8 11 12 16 32; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
+			why="feature bit $bit not negotiated (features $feat)"
+		fi
+	done
+	linux_report "$id" "$name" "$why"
+}
+
+# A TAP that does not exist is an error naming it, before the guest runs.
+linux_net_missing_case() {
+	local id=$1 e=$2 name=${1//\//_} why=""
+
+	linux_boot "$name" "$e" vmlinux /dev/null "kite.poweroff" --net tap=kite-none0
+	if [ "$linux_rc" -eq 0 ]; then
+		why="kite ran with a missing TAP"
+	elif ! grep -q "tap kite-none0: .*no such TAP" "$TMP/$name.err"; then
+		why="the error does not name the missing TAP"
+	fi
+	linux_report "$id" "$name" "$why"
+}
+
+linux_net_tests() {
+	linux_net_case "linux/$1/virtio-net-tap" "$1"
+	linux_net_missing_case "linux/$1/virtio-net-missing-tap" "$1"
 }

@@ -184,12 +184,11 @@ static int put_entropy(struct api *api, const struct call *c, char **reply, stru
 	return config_apply(api, CONFIG_BODY_ENTROPY, c, err);
 }
 
+/* Pre-boot only: the TAP is opened, and any error about it given, at InstanceStart. */
 static int put_net(struct api *api, const struct call *c, char **reply, struct err *err)
 {
-	(void)api;
 	(void)reply;
-	return err_set(err, -ENOTSUP, "network-interfaces/%s: kite has no network device yet",
-		       c->id);
+	return config_apply(api, CONFIG_BODY_NET, c, err);
 }
 
 static int put_vsock(struct api *api, const struct call *c, char **reply, struct err *err)
@@ -424,11 +423,13 @@ static int patch_drive(struct api *api, const struct call *c, char **reply, stru
 	return rc;
 }
 
+/* Firecracker's PATCH changes rate limiters, which kite has not got. */
 static int patch_net(struct api *api, const struct call *c, char **reply, struct err *err)
 {
-	(void)api;
 	(void)reply;
-	return err_set(err, -ENOENT, "network-interfaces/%s: kite has no network device yet",
+	if (!config_net_find(&api->cfg, c->id))
+		return err_set(err, -ENOENT, "network-interfaces/%s: no such interface", c->id);
+	return err_set(err, -ENOTSUP, "network-interfaces/%s: kite has no rate limiters",
 		       c->id);
 }
 

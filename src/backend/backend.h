@@ -28,6 +28,14 @@ int iothread_create(struct iothread **out, struct err *err);
  */
 int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err);
 
+/*
+ * Calls fn(opaque) on the I/O thread when fd (a socket, TAP, ...) becomes
+ * readable. Edge-triggered and nothing is read: fn reads until EAGAIN, or
+ * until it cannot take more, and then must come back to fd by itself (for
+ * instance when the guest adds buffers), because no new edge may come.
+ */
+int iothread_add_fd(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err);
+
 /* Stops and joins the thread; no handler runs after it returns. NULL is fine. */
 void iothread_destroy(struct iothread *io);
 
@@ -89,5 +97,26 @@ int blkfile_read_cached(struct blkfile *f, const struct iovec *iov, unsigned n, 
 
 /* Runs what is queued, joins the workers, closes (and unlocks) the image. */
 void blkfile_close(struct blkfile *f);
+
+/*
+ * A host TAP interface (backend/tap.c), opened IFF_TAP | IFF_NO_PI |
+ * IFF_VNET_HDR with the 12-byte virtio-net header (virtio 1.x) in front of
+ * every frame, non-blocking.
+ */
+#define TAP_VNET_HDR_LEN 12
+/* Offloads the reader (kite, for the guest) takes: TUNSETOFFLOAD's TUN_F_* bits. */
+#define TAP_OFFLOAD_CSUM 0x01u
+#define TAP_OFFLOAD_TSO4 0x02u
+#define TAP_OFFLOAD_TSO6 0x04u
+
+/*
+ * Opens the existing interface ifname into *fd. err names the interface and
+ * says whether it is missing, busy or not permitted. *offloads gets the
+ * TAP_OFFLOAD_* bits the kernel accepted (then reset to none).
+ */
+int tap_open(const char *ifname, int *fd, unsigned *offloads, struct err *err);
+
+/* Sets the offloads frames read from fd may carry; 0 or -errno. */
+int tap_set_offload(int fd, unsigned offloads);
 
 #endif

@@ -93,7 +93,7 @@ static void drives_order(const struct vm_config *cfg, unsigned *order)
 
 /*
  * The paravirtual devices follow the legacy ones, in slot order: disks, rng,
- * console (docs/virtio.md). Each virtio-blk takes its image from disks[]
+ * console, network interfaces (docs/virtio.md). Each virtio-blk takes its image from disks[]
  * and leaves NULL behind.
  */
 static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct err *err)
@@ -103,11 +103,12 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 	unsigned slot = 0;
 	int rc;
 
-	if (cfg->nr_drives > VM_MAX_DISKS ||
-	    cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) > VIRTIO_MMIO_MAX_DEVICES)
-		return err_set(err, -EINVAL, "at most %u virtio devices (disks, rng, console) fit",
+	if (cfg->nr_drives > VM_MAX_DISKS || cfg->nr_nets > VM_MAX_NETS ||
+	    config_virtio_count(cfg) > VIRTIO_MMIO_MAX_DEVICES)
+		return err_set(err, -EINVAL,
+			       "at most %u virtio devices (disks, rng, console, network) fit",
 			       VIRTIO_MMIO_MAX_DEVICES);
-	if (!cfg->nr_drives && !cfg->rng && cfg->console != VM_CONSOLE_VIRTIO)
+	if (!config_virtio_count(cfg))
 		return 0;
 	rc = virtio_iothread_create(vm, err);
 	if (rc < 0)
@@ -137,6 +138,14 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 			return err->code;
 		vm->console = con;
 		vm->console_input = virtio_console_receive;
+	}
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		const struct vm_net_config *n = &cfg->nets[i];
+		struct virtio_net_config nc = { .tap = n->host_dev_name, .has_mac = n->has_mac };
+
+		memcpy(nc.mac, n->guest_mac, sizeof(nc.mac));
+		if (!virtio_net_create(vm, vm->iothread, slot++, &nc, err))
+			return err->code;
 	}
 	return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -117,10 +118,69 @@ static int drive_validate(const struct vm_config *cfg, unsigned i, struct err *e
 	return 0;
 }
 
+int config_mac_parse(const char *text, uint8_t mac[6])
+{
+	unsigned v[6];
+	int used = 0;
+
+	if (strlen(text) != 17 ||
+	    sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &used) != 6 || used != 17)
+		return -EINVAL;
+	if (v[0] & 1) /* multicast: no NIC's own address */
+		return -EINVAL;
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
+const struct vm_net_config *config_net_find(const struct vm_config *cfg, const char *id)
+{
+	for (unsigned i = 0; i < cfg->nr_nets && i < VM_MAX_NETS; i++)
+		if (!strcmp(cfg->nets[i].iface_id, id))
+			return &cfg->nets[i];
+	return NULL;
+}
+
+unsigned config_virtio_count(const struct vm_config *cfg)
+{
+	return cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) + cfg->nr_nets;
+}
+
+static int net_validate(const struct vm_config *cfg, unsigned i, struct err *err)
+{
+	const struct vm_net_config *n = &cfg->nets[i];
+
+	if (!n->iface_id[0])
+		return err_set(err, -EINVAL, "network-interfaces[%u].iface_id: missing", i);
+	if (!n->host_dev_name[0])
+		return err_set(err, -EINVAL, "network-interfaces[%u].host_dev_name: missing", i);
+	for (unsigned j = 0; j < i; j++) {
+		if (!strcmp(cfg->nets[j].iface_id, n->iface_id))
+			return err_set(err, -EINVAL,
+				       "network-interfaces[%u].iface_id: \"%s\" is used twice", i,
+				       n->iface_id);
+		if (!strcmp(cfg->nets[j].host_dev_name, n->host_dev_name))
+			return err_set(err, -EINVAL,
+				       "network-interfaces[%u].host_dev_name: %s is used twice", i,
+				       n->host_dev_name);
+	}
+	return 0;
+}
+
 int config_validate_devices(const struct vm_config *cfg, struct err *err)
 {
 	unsigned virtio;
 	int rc;
+
+	if (cfg->nr_nets > VM_MAX_NETS)
+		return err_set(err, -EINVAL, "network-interfaces: %u interfaces; kite has at most %u",
+			       cfg->nr_nets, VM_MAX_NETS);
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		rc = net_validate(cfg, i, err);
+		if (rc < 0)
+			return rc;
+	}
 
 	if (cfg->nr_drives > VM_MAX_DISKS)
 		return err_set(err, -EINVAL, "drives: %u drives; kite has at most %u",
@@ -130,13 +190,13 @@ int config_validate_devices(const struct vm_config *cfg, struct err *err)
 		if (rc < 0)
 			return rc;
 	}
-	virtio = cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO);
+	virtio = config_virtio_count(cfg);
 	if (virtio > CONFIG_MAX_VIRTIO_DEVICES)
 		return err_set(err, -EINVAL,
-			       "drives: %u drives%s%s need %u virtio devices; kite has %u",
+			       "drives: %u drives%s%s and %u network interfaces need %u virtio devices; kite has %u",
 			       cfg->nr_drives, cfg->rng ? ", the entropy device" : "",
 			       cfg->console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
-			       virtio, CONFIG_MAX_VIRTIO_DEVICES);
+			       cfg->nr_nets, virtio, CONFIG_MAX_VIRTIO_DEVICES);
 	return 0;
 }
 

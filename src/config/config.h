@@ -26,8 +26,12 @@
 /* A drive's id is the virtio-blk serial the guest reads (GET_ID): 20 bytes at most. */
 #define CONFIG_DRIVE_ID_MAX 20
 #define CONFIG_PARTUUID_MAX 64
-/* virtio-mmio slots: every disk, the rng and the virtio console take one each. */
+/* virtio-mmio slots: every disk, the rng, the virtio console and every NIC take one each. */
 #define CONFIG_MAX_VIRTIO_DEVICES 8
+#define VM_MAX_NETS 4
+/* Firecracker's iface_id; a host interface name is IFNAMSIZ - 1 bytes at most. */
+#define CONFIG_IFACE_ID_MAX 64
+#define CONFIG_IFNAME_MAX 15
 
 enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
 
@@ -48,6 +52,18 @@ struct vm_drive_config {
 	/* First virtio slot (/dev/vda) and root= on the kernel command line. */
 	bool is_root_device;
 	char partuuid[CONFIG_PARTUUID_MAX + 1]; /* "": root=/dev/vda, else root=PARTUUID= */
+};
+
+/*
+ * A virtio network device over an existing host TAP (--net, a config file's
+ * "network-interfaces", PUT /network-interfaces/{id}): eth0, eth1... in
+ * order. Field names follow Firecracker's NetworkInterface.
+ */
+struct vm_net_config {
+	char iface_id[CONFIG_IFACE_ID_MAX + 1];
+	char host_dev_name[CONFIG_IFNAME_MAX + 1];
+	bool has_mac; /* else the guest's driver picks a random address */
+	uint8_t guest_mac[6];
 };
 
 /* Where kite's log goes (PUT /logger): a file or FIFO, opened non-blocking. */
@@ -78,6 +94,8 @@ struct vm_config {
 	unsigned nr_drives;
 	bool rng;
 	enum vm_console_kind console;
+	struct vm_net_config nets[VM_MAX_NETS];
+	unsigned nr_nets;
 	bool testdev; /* kvm-unit-tests' devices (devices/testdev.c) */
 	/* Only the API sets these; the config file's sections are ignored (docs/config.md). */
 	struct vm_logger_config logger;
@@ -95,6 +113,15 @@ int config_str_set(char *dst, size_t size, const char *src);
 
 /* The command line a guest gets when none is given: console= follows cfg->console. */
 const char *config_default_cmdline(const struct vm_config *cfg);
+
+/* Parses "aa:bb:cc:dd:ee:ff" into mac; -EINVAL unless it is a unicast address. */
+int config_mac_parse(const char *text, uint8_t mac[6]);
+
+/* The virtio-mmio slots cfg needs: disks, rng, virtio console, NICs. */
+unsigned config_virtio_count(const struct vm_config *cfg);
+
+/* The network interface whose iface_id is id, or NULL. */
+const struct vm_net_config *config_net_find(const struct vm_config *cfg, const char *id);
 
 /* The drive whose drive_id is id, or NULL. */
 const struct vm_drive_config *config_drive_find(const struct vm_config *cfg, const char *id);
@@ -120,9 +147,9 @@ int config_file_read(const char *path, char **text, size_t *len, struct err *err
 
 /*
  * Fills cfg (config_init() first) from text, a Firecracker JSON config file
- * (docs/config.md): boot-source, machine-config, drives, entropy; accepts
- * network-interfaces, vsock, logger and metrics with a warning that kite
- * ignores them; kite's own optional "kite" section. Unknown fields, wrong
+ * (docs/config.md): boot-source, machine-config, drives, entropy,
+ * network-interfaces; accepts vsock, logger and metrics with a warning that
+ * kite ignores them; kite's own optional "kite" section. Unknown fields, wrong
  * types, missing required fields and bad values are errors naming the field.
  * Does not run config_validate().
  */
@@ -141,6 +168,7 @@ enum config_body {
 	CONFIG_BODY_DRIVE_PATCH,   /* PATCH /drives/{id}: path_on_host of drive id */
 	CONFIG_BODY_LOGGER,	   /* PUT /logger */
 	CONFIG_BODY_METRICS,	   /* PUT /metrics */
+	CONFIG_BODY_NET,	   /* PUT /network-interfaces/{id}: adds or replaces it */
 };
 
 /* The largest API body kite parses, Firecracker's default limit. */
@@ -151,7 +179,7 @@ enum config_body {
  * nothing: on error cfg is unchanged and err names the field, as
  * config_json_parse() does, with the body as the root ("vcpu_count: must be
  * an integer"). id is the path's drive id for CONFIG_BODY_DRIVE (the body's
- * drive_id must be the same), else unused. Checks what that part of the
+ * drive_id must be the same) or iface id for CONFIG_BODY_NET, else unused. Checks what that part of the
  * configuration can get wrong by itself (config_validate_machine() or
  * _devices()); whether files exist is the caller's business.
  */

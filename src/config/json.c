@@ -21,6 +21,7 @@
 struct parse_ctx {
 	struct vm_config *cfg;
 	struct vm_drive_config *drive; /* the drive being parsed */
+	struct vm_net_config *net;     /* the network interface being parsed */
 	bool has_boot_args;
 	const char *root; /* what the top-level value is called in messages */
 	const char *const *choices; /* config_json_parse_choice() */
@@ -399,16 +400,113 @@ static int ignored_section(struct parse_ctx *pc, struct json_object *v, const ch
 	return 0;
 }
 
+/* ---- network interfaces (Firecracker's NetworkInterface) --------------- */
+
+static int iface_id(struct parse_ctx *pc, struct json_object *v, const char *path,
+		    struct err *err)
+{
+	struct vm_net_config *n = pc->net;
+	int rc = want_string(v, path, n->iface_id, sizeof(n->iface_id), err);
+
+	if (rc < 0)
+		return rc;
+	if (!n->iface_id[0])
+		return err_set(err, -EINVAL, "%s: empty", path);
+	if (strspn(n->iface_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+	    strlen(n->iface_id))
+		return err_set(err, -EINVAL, "%s: \"%s\" has a character other than A-Z, a-z, 0-9, _",
+			       path, n->iface_id);
+	return 0;
+}
+
+static int host_dev_name(struct parse_ctx *pc, struct json_object *v, const char *path,
+			 struct err *err)
+{
+	struct vm_net_config *n = pc->net;
+	int rc = want_string(v, path, n->host_dev_name, sizeof(n->host_dev_name), err);
+
+	if (rc < 0)
+		return rc;
+	if (!n->host_dev_name[0] || strchr(n->host_dev_name, '/'))
+		return err_set(err, -EINVAL, "%s: \"%s\" is not an interface name", path,
+			       n->host_dev_name);
+	return 0;
+}
+
+static int guest_mac(struct parse_ctx *pc, struct json_object *v, const char *path,
+		     struct err *err)
+{
+	char text[32];
+	int rc = want_string(v, path, text, sizeof(text), err);
+
+	if (rc < 0)
+		return rc;
+	if (config_mac_parse(text, pc->net->guest_mac) < 0)
+		return err_set(err, -EINVAL, "%s: \"%s\" is not a unicast aa:bb:cc:dd:ee:ff", path,
+			       text);
+	pc->net->has_mac = true;
+	return 0;
+}
+
+static const struct field net_fields[] = {
+	{ "iface_id", true, iface_id },
+	{ "host_dev_name", true, host_dev_name },
+	{ "guest_mac", false, guest_mac },
+	{ "rx_rate_limiter", false, rate_limiter },
+	{ "tx_rate_limiter", false, rate_limiter },
+};
+
 static int network_interfaces(struct parse_ctx *pc, struct json_object *v, const char *path,
 			      struct err *err)
 {
-	(void)pc;
+	struct vm_config *cfg = pc->cfg;
+	char sub[PATH_MAX_LEN];
+	size_t n;
+	int rc;
+
 	if (!json_object_is_type(v, json_type_array))
 		return err_set(err, -EINVAL, "%s: must be an array", path);
-	if (json_object_array_length(v))
-		log_warn("config: %s: kite has no network device yet; %zu ignored", path,
-			 json_object_array_length(v));
+	n = json_object_array_length(v);
+	if (n > VM_MAX_NETS)
+		return err_set(err, -EINVAL, "%s: %zu interfaces; kite has at most %u", path, n,
+			       VM_MAX_NETS);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		pc->net = &cfg->nets[i];
+		memset(pc->net, 0, sizeof(*pc->net));
+		rc = fields_parse(pc, json_object_array_get_idx(v, i), sub, net_fields,
+				  ARRAY_SIZE(net_fields), err);
+		if (rc < 0)
+			return rc;
+		cfg->nr_nets = (unsigned)i + 1;
+	}
 	return 0;
+}
+
+/* PUT /network-interfaces/{id}: adds interface id, or replaces the one that has it. */
+static int net_apply(struct parse_ctx *pc, struct json_object *root, const char *id,
+		     struct err *err)
+{
+	struct vm_config *cfg = pc->cfg;
+	unsigned slot;
+	int rc;
+
+	for (slot = 0; slot < cfg->nr_nets && strcmp(cfg->nets[slot].iface_id, id); slot++)
+		;
+	if (slot == VM_MAX_NETS)
+		return err_set(err, -EINVAL, "iface_id: kite has at most %u network interfaces",
+			       VM_MAX_NETS);
+	pc->net = &cfg->nets[slot];
+	memset(pc->net, 0, sizeof(*pc->net));
+	rc = fields_parse(pc, root, "", net_fields, ARRAY_SIZE(net_fields), err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(pc->net->iface_id, id))
+		return err_set(err, -EINVAL, "iface_id: \"%s\" is not the path's \"%.64s\"",
+			       pc->net->iface_id, id);
+	if (slot == cfg->nr_nets)
+		cfg->nr_nets++;
+	return config_validate_devices(cfg, err);
 }
 
 /* Sections that would change what the guest sees: refused rather than dropped. */
@@ -799,6 +897,8 @@ static int body_apply(struct parse_ctx *pc, enum config_body which, const char *
 		return rc < 0 ? rc : config_validate_devices(cfg, err);
 	case CONFIG_BODY_DRIVE_PATCH:
 		return drive_patch_apply(pc, root, id ? id : "", err);
+	case CONFIG_BODY_NET:
+		return net_apply(pc, root, id ? id : "", err);
 	case CONFIG_BODY_LOGGER:
 		memset(&cfg->logger, 0, sizeof(cfg->logger));
 		return fields_parse(pc, root, "", logger_fields, ARRAY_SIZE(logger_fields), err);
@@ -894,6 +994,22 @@ static struct json_object *drive_json(const struct vm_drive_config *d)
 	return o;
 }
 
+static struct json_object *net_json(const struct vm_net_config *n)
+{
+	struct json_object *o = json_object_new_object();
+	char mac[18];
+
+	put_str(o, "iface_id", n->iface_id);
+	put_str(o, "host_dev_name", n->host_dev_name);
+	if (n->has_mac) {
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->guest_mac[0],
+			 n->guest_mac[1], n->guest_mac[2], n->guest_mac[3], n->guest_mac[4],
+			 n->guest_mac[5]);
+		put_str(o, "guest_mac", mac);
+	}
+	return o;
+}
+
 static struct json_object *kite_json(const struct vm_config *cfg)
 {
 	static const char *const accel[] = { "auto", "kvm", "soft" };
@@ -919,7 +1035,7 @@ static char *json_text(struct json_object *o)
 
 char *config_json_write(const struct vm_config *cfg, enum config_json_part part)
 {
-	struct json_object *o, *boot, *drives;
+	struct json_object *o, *boot, *drives, *nets;
 
 	if (part == CONFIG_JSON_MACHINE)
 		return json_text(machine_json(cfg));
@@ -935,7 +1051,10 @@ char *config_json_write(const struct vm_config *cfg, enum config_json_part part)
 		json_object_array_add(drives, drive_json(&cfg->drives[i]));
 	json_object_object_add(o, "drives", drives);
 	json_object_object_add(o, "machine-config", machine_json(cfg));
-	json_object_object_add(o, "network-interfaces", json_object_new_array());
+	nets = json_object_new_array();
+	for (unsigned i = 0; i < cfg->nr_nets && i < VM_MAX_NETS; i++)
+		json_object_array_add(nets, net_json(&cfg->nets[i]));
+	json_object_object_add(o, "network-interfaces", nets);
 	if (cfg->rng)
 		json_object_object_add(o, "entropy", json_object_new_object());
 	if (cfg->logger.log_path[0]) {

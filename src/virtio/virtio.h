@@ -79,6 +79,7 @@ struct acpi_config;
 	((1ull << VIRTIO_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_F_RING_EVENT_IDX) | \
 	 (1ull << VIRTIO_F_VERSION_1))
 
+#define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG 4
@@ -338,6 +339,65 @@ struct device *virtio_console_create(struct vm *vm, struct iothread *io, unsigne
 				     int out_fd, struct err *err);
 /* Queues host input for the guest; returns how many bytes it took (flow control). */
 size_t virtio_console_receive(struct device *dev, const uint8_t *buf, size_t len);
+
+/* ---- the network device (virtio 1.2, 5.1; docs/virtio.md) ------------ */
+
+#define VIRTIO_NET_F_CSUM 0
+#define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_HOST_TSO4 11
+#define VIRTIO_NET_F_HOST_TSO6 12
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+
+/* The header in front of every frame with VIRTIO_F_VERSION_1 (5.1.6), little-endian. */
+#define VIRTIO_NET_HDR_LEN 12
+struct virtio_net_hdr {
+	uint8_t flags;
+	uint8_t gso_type;
+	uint16_t hdr_len;
+	uint16_t gso_size;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+	uint16_t num_buffers;
+};
+
+/* The largest frame either way: an Ethernet header, a VLAN tag and 64 KiB of TSO payload. */
+#define VIRTIO_NET_FRAME_MAX (65536u + 18u)
+
+struct virtio_net_config {
+	const char *tap; /* host interface name */
+	/*
+	 * Tests: > 0 is an open non-blocking fd that carries header-first frames
+	 * (a SOCK_SEQPACKET socket) used instead of opening tap; no guest
+	 * offloads. The device owns it from the call on.
+	 */
+	int fd;
+	bool has_mac;	 /* else no VIRTIO_NET_F_MAC: the driver picks an address */
+	uint8_t mac[6];
+};
+
+/* eth<n> in slot order: a TAP back-end (backend/tap.c); err names the interface. */
+struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned slot,
+				 const struct virtio_net_config *cfg, struct err *err);
+
+/*
+ * Validates one transmit chain against the negotiated features before the
+ * TAP sees it: only device-readable buffers, a whole header, a frame of at
+ * most VIRTIO_NET_FRAME_MAX bytes, offload requests the driver negotiated,
+ * a checksum position inside the frame. Copies the header into hdr (the
+ * guest may change its own copy meanwhile). 0, or -EBADMSG and why.
+ */
+int virtio_net_tx_parse(const struct virtq_chain *c, uint64_t features,
+			struct virtio_net_hdr *hdr, const char **why);
 
 /* ---- the block request parser (exported for tests and fuzzing) --------- */
 

@@ -117,9 +117,26 @@ static void test_defaults(void **state)
 	/* Whitespace around the value is fine. */
 	accepted(" \n\t{" BOOT ", \"drives\": []}\r\n\n");
 	/* What kite ignores is accepted (with a warning). */
-	accepted("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\"}],"
+	accepted("{" BOOT ", \"drives\": [], \"network-interfaces\": [],"
 		 " \"vsock\": {\"guest_cid\": 3}, \"logger\": {},"
 		 " \"balloon\": null, \"pmem\": []}");
+	/* Network interfaces, Firecracker's fields. */
+	accepted("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\","
+		 " \"host_dev_name\": \"tap0\", \"guest_mac\": \"02:00:00:aa:bb:0c\"},"
+		 " {\"iface_id\": \"eth1\", \"host_dev_name\": \"tap1\"}]}");
+	assert_int_equal(cfg.nr_nets, 2);
+	assert_string_equal(cfg.nets[0].host_dev_name, "tap0");
+	assert_true(cfg.nets[0].has_mac);
+	assert_int_equal(cfg.nets[0].guest_mac[5], 0x0c);
+	assert_false(cfg.nets[1].has_mac);
+	refused("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\"}]}",
+		"network-interfaces[0].host_dev_name: missing");
+	refused("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\","
+		" \"host_dev_name\": \"tap0\", \"guest_mac\": \"01:00:00:00:00:01\"}]}",
+		"network-interfaces[0].guest_mac");
+	refused("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\","
+		" \"host_dev_name\": \"a-name-too-long-for-linux\"}]}",
+		"network-interfaces[0].host_dev_name");
 	/* logger and metrics are PUT /logger's and PUT /metrics's bodies, checked as those. */
 	accepted("{" BOOT ", \"drives\": [], \"logger\": {\"log_path\": \"/l\", \"level\": \"debug\"},"
 		 " \"metrics\": {\"metrics_path\": \"/m\"}}");
