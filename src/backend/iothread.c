@@ -17,6 +17,7 @@ struct handler {
 	int fd;
 	iothread_fn fn;
 	void *opaque;
+	bool poll; /* not an eventfd: fn consumes the readiness itself */
 };
 
 struct iothread {
@@ -34,7 +35,7 @@ static void handler_run(struct handler *h)
 	uint64_t count;
 
 	/* Clearing first means a signal during fn() runs it once more, never zero times. */
-	if (read(h->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+	if (!h->poll && read(h->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_ratelimited(LOG_WARN, "iothread: read eventfd %d: %s", h->fd, strerror(errno));
 	h->fn(h->opaque);
 }
@@ -100,7 +101,8 @@ err_free:
 	return rc;
 }
 
-int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err)
+static int add(struct iothread *io, int fd, iothread_fn fn, void *opaque, bool poll,
+	       struct err *err)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct handler *h;
@@ -114,7 +116,7 @@ int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, stru
 	}
 	/* Entries never move, so the pointer handed to epoll stays valid. */
 	h = &io->handlers[io->nr_handlers];
-	*h = (struct handler){ .fd = fd, .fn = fn, .opaque = opaque };
+	*h = (struct handler){ .fd = fd, .fn = fn, .opaque = opaque, .poll = poll };
 	ev.data.ptr = h;
 	if (epoll_ctl(io->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		rc = err_set(err, -errno, "iothread: epoll_ctl: %s", strerror(errno));
@@ -124,6 +126,17 @@ int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, stru
 out_unlock:
 	pthread_mutex_unlock(&io->lock);
 	return rc;
+}
+
+int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err)
+{
+	return add(io, fd, fn, opaque, false, err);
+}
+
+int iothread_add_poll(struct iothread *io, int fd, iothread_fn fn, void *opaque,
+		      struct err *err)
+{
+	return add(io, fd, fn, opaque, true, err);
 }
 
 void iothread_destroy(struct iothread *io)

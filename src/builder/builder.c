@@ -93,7 +93,7 @@ static void drives_order(const struct vm_config *cfg, unsigned *order)
 
 /*
  * The paravirtual devices follow the legacy ones, in slot order: disks, rng,
- * console (docs/virtio.md). Each virtio-blk takes its image from disks[]
+ * console, vsock (docs/virtio.md). Each virtio-blk takes its image from disks[]
  * and leaves NULL behind.
  */
 static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct err *err)
@@ -104,10 +104,11 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 	int rc;
 
 	if (cfg->nr_drives > VM_MAX_DISKS ||
-	    cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) > VIRTIO_MMIO_MAX_DEVICES)
-		return err_set(err, -EINVAL, "at most %u virtio devices (disks, rng, console) fit",
+	    cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) + cfg->vsock.enabled >
+		    VIRTIO_MMIO_MAX_DEVICES)
+		return err_set(err, -EINVAL, "at most %u virtio devices (disks, rng, console, vsock) fit",
 			       VIRTIO_MMIO_MAX_DEVICES);
-	if (!cfg->nr_drives && !cfg->rng && cfg->console != VM_CONSOLE_VIRTIO)
+	if (!cfg->nr_drives && !cfg->rng && cfg->console != VM_CONSOLE_VIRTIO && !cfg->vsock.enabled)
 		return 0;
 	rc = virtio_iothread_create(vm, err);
 	if (rc < 0)
@@ -138,6 +139,9 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 		vm->console = con;
 		vm->console_input = virtio_console_receive;
 	}
+	if (cfg->vsock.enabled && !virtio_vsock_create(vm, vm->iothread, slot++, cfg->vsock.guest_cid,
+						       cfg->vsock.uds_path, err))
+		return err->code;
 	return 0;
 }
 

@@ -130,13 +130,20 @@ int config_validate_devices(const struct vm_config *cfg, struct err *err)
 		if (rc < 0)
 			return rc;
 	}
-	virtio = cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO);
+	if (cfg->vsock.enabled && cfg->vsock.guest_cid < 3)
+		return err_set(err, -EINVAL, "vsock.guest_cid: %u is reserved; use 3 or more",
+			       cfg->vsock.guest_cid);
+	if (cfg->vsock.enabled && !cfg->vsock.uds_path[0])
+		return err_set(err, -EINVAL, "vsock.uds_path: empty");
+	virtio = cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) +
+		 cfg->vsock.enabled;
 	if (virtio > CONFIG_MAX_VIRTIO_DEVICES)
 		return err_set(err, -EINVAL,
-			       "drives: %u drives%s%s need %u virtio devices; kite has %u",
+			       "drives: %u drives%s%s%s need %u virtio devices; kite has %u",
 			       cfg->nr_drives, cfg->rng ? ", the entropy device" : "",
 			       cfg->console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
-			       virtio, CONFIG_MAX_VIRTIO_DEVICES);
+			       cfg->vsock.enabled ? ", vsock" : "", virtio,
+			       CONFIG_MAX_VIRTIO_DEVICES);
 	return 0;
 }
 

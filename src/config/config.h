@@ -28,6 +28,8 @@
 #define CONFIG_PARTUUID_MAX 64
 /* virtio-mmio slots: every disk, the rng and the virtio console take one each. */
 #define CONFIG_MAX_VIRTIO_DEVICES 8
+/* sun_path's size less the "_<port>" suffix of guest-initiated connections. */
+#define CONFIG_UDS_PATH_MAX 96
 
 enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
 
@@ -64,6 +66,16 @@ struct vm_metrics_config {
 	char metrics_path[CONFIG_PATH_MAX]; /* "": none */
 };
 
+/*
+ * A virtio-vsock device (--vsock, a config file's "vsock", PUT /vsock), with
+ * Firecracker's host side on the UNIX socket uds_path.
+ */
+struct vm_vsock_config {
+	bool enabled;
+	uint32_t guest_cid; /* 3 and up: 0-2 are reserved (hypervisor, local, host) */
+	char uds_path[CONFIG_UDS_PATH_MAX];
+};
+
 struct vm_config {
 	char kernel_path[CONFIG_PATH_MAX];
 	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
@@ -78,6 +90,7 @@ struct vm_config {
 	unsigned nr_drives;
 	bool rng;
 	enum vm_console_kind console;
+	struct vm_vsock_config vsock;
 	bool testdev; /* kvm-unit-tests' devices (devices/testdev.c) */
 	/* Only the API sets these; the config file's sections are ignored (docs/config.md). */
 	struct vm_logger_config logger;
@@ -141,6 +154,7 @@ enum config_body {
 	CONFIG_BODY_DRIVE_PATCH,   /* PATCH /drives/{id}: path_on_host of drive id */
 	CONFIG_BODY_LOGGER,	   /* PUT /logger */
 	CONFIG_BODY_METRICS,	   /* PUT /metrics */
+	CONFIG_BODY_VSOCK,	   /* PUT /vsock: guest_cid, uds_path */
 };
 
 /* The largest API body kite parses, Firecracker's default limit. */
