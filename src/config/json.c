@@ -429,6 +429,9 @@ static const struct field vsock_fields[] = {
 static int vsock_section(struct parse_ctx *pc, struct json_object *v, const char *path,
 			 struct err *err)
 {
+	/* Firecracker writes "vsock": null for no device. */
+	if (json_object_is_type(v, json_type_null))
+		return 0;
 	memset(&pc->cfg->vsock, 0, sizeof(pc->cfg->vsock));
 	pc->cfg->vsock.enabled = true;
 	return fields_parse(pc, v, path, vsock_fields, ARRAY_SIZE(vsock_fields), err);
