@@ -133,9 +133,9 @@ int config_file_read(const char *path, char **text, size_t *len, struct err *err
 
 /*
  * Fills cfg (config_init() first) from text, a Firecracker JSON config file
- * (docs/config.md): boot-source, machine-config, drives, entropy; accepts
- * network-interfaces, vsock, logger and metrics with a warning that kite
- * ignores them; kite's own optional "kite" section. Unknown fields, wrong
+ * (docs/config.md): boot-source, machine-config, drives, entropy, vsock,
+ * logger, metrics; accepts network-interfaces with a warning that kite
+ * ignores it; kite's own optional "kite" section. Unknown fields, wrong
  * types, missing required fields and bad values are errors naming the field.
  * Does not run config_validate().
  */
