@@ -237,7 +237,8 @@ linux_cmd() {
 # linux_vsock_case ID ENGINE: vsock both ways through kite's UNIX sockets. The
 # host connects with "CONNECT 5000" to the guest's listener and they swap
 # 2-3 MiB; then the guest connects to host port 6000 (the listener PATH_6000)
-# and sends its file again. Every stream is checked by sha256.
+# and sends its file again. Every stream is checked by sha256. Connections to
+# a port nobody listens on fail both ways.
 linux_vsock_case() {
 	local id=$1 e=$2 name=${1//\//_} uds cmd why="" peer_l peer_c want
 	if ! command -v python3 >/dev/null; then
@@ -251,7 +252,8 @@ echo outsum=$(sha256sum </tmp/out | cut -d" " -f1)
 vsockio listen 5000 </tmp/out >/tmp/in || exit 1
 echo insum=$(sha256sum </tmp/in | cut -d" " -f1)
 vsockio connect 2 6000 </tmp/out >/tmp/back || exit 1
-echo back=$(cat /tmp/back)'
+echo back=$(cat /tmp/back)
+vsockio connect 2 6001 </dev/null 2>/dev/null && echo refused=no || echo refused=yes'
 	: >"$TMP/$name.out"
 	tests/vsock_peer.py listen "${uds}_6000" "$TMP/$name.g2h" &
 	peer_l=$!
@@ -275,6 +277,8 @@ echo back=$(cat /tmp/back)'
 		why="the listener on PATH_6000 got other bytes than the guest sent"
 	elif [ "$(linux_value "$name" back)" != ack ]; then
 		why="the guest did not get the host listener's ack"
+	elif [ "$(linux_value "$name" refused)" != yes ]; then
+		why="the guest's connect to a host port with no listener did not fail"
 	fi
 	linux_report "$id" "$name" "$why"
 }

@@ -5,7 +5,7 @@
 #                                         saves what arrives in OUT, answers "ack\n"
 #   vsock_peer.py connect PATH PORT IN OUT CONSOLE
 #                                         once CONSOLE shows "vsockio: listening",
-#                                         sends "CONNECT PORT\n", expects "OK <n>\n",
+#                                         checks CONNECT PORT+1 is refused, then sends "CONNECT PORT\n", expects "OK <n>\n",
 #                                         sends IN (then half-closes), saves what
 #                                         arrives in OUT
 import socket, sys, threading, time
@@ -40,6 +40,14 @@ def connect(path, port, inp, out, console):
         if time.time() > deadline:
             sys.exit('the guest never listened')
         time.sleep(0.2)
+    # Nothing listens on port + 1 in the guest: kite must close without OK.
+    r = socket.socket(socket.AF_UNIX)
+    r.settimeout(TIMEOUT)
+    r.connect(path)
+    r.sendall(b'CONNECT %d\n' % (int(port) + 1))
+    if r.recv(64):
+        sys.exit('CONNECT to a port nobody listens on was answered')
+    r.close()
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(TIMEOUT)
     s.connect(path)
