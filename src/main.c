@@ -57,7 +57,7 @@ static void usage(FILE *out)
 		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
 		"                [--net tap=IFNAME[,mac=MAC]]...\n"
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
-		"                [--soft-code-cache SIZE] [--testdev]\n"
+		"                [--soft-code-cache SIZE] [--vsock cid=N,uds=PATH] [--testdev]\n"
 		"       kite run --config-file FILE [--log-level LEVEL]\n"
 		"       kite run --api-sock PATH [--id ID] [--config-file FILE | run flags]\n"
 		"       kite ctl --api-sock PATH start|pause|resume|info|config|metrics|ctrl-alt-del\n"
@@ -82,6 +82,10 @@ static void usage(FILE *out)
 		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
 		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
 		"                   and what console= the default command line names\n"
+		"  --vsock cid=N,uds=PATH  virtio-vsock for guest cid N (3 and up), with\n"
+		"                   Firecracker's host side: connect to PATH and send\n"
+		"                   \"CONNECT <port>\\n\"; guest connections to host port P\n"
+		"                   reach a listener on PATH_P\n"
 		"  --soft-cpu KIND  how the soft engine runs 64-bit guest code: bt (binary\n"
 		"                   translation, default) or interp (the interpreter only)\n"
 		"  --soft-code-cache SIZE  translated code per vCPU, 1M to 1G (default 64M);\n"
@@ -180,6 +184,46 @@ static int set_string(char *dst, size_t size, const char *flag, const char *valu
 		return usage_error("%s: %zu bytes is longer than the %zu kite takes", flag,
 				   strlen(value), size - 1);
 	return 0;
+}
+
+/* --vsock cid=N,uds=PATH: both keys, in either order. Prints the usage error itself. */
+static int parse_vsock(char *arg, struct vm_config *cfg)
+{
+	struct vm_vsock_config *v = &cfg->vsock;
+	char *save = NULL, *end;
+	unsigned long long cid;
+	bool has_cid = false;
+
+	memset(v, 0, sizeof(*v));
+	for (char *tok = strtok_r(arg, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "uds=", 4)) {
+			if (!tok[4] || config_str_set(v->uds_path, sizeof(v->uds_path), tok + 4) < 0)
+				goto bad_uds;
+			continue;
+		}
+		if (strncmp(tok, "cid=", 4)) {
+			usage_error("--vsock: '%s' is not cid=N or uds=PATH", tok);
+			return -1;
+		}
+		errno = 0;
+		cid = strtoull(tok + 4, &end, 10);
+		if (errno || end == tok + 4 || *end || cid < 3 || cid > UINT32_MAX) {
+			usage_error("--vsock: cid '%s' is not a number from 3 to %u", tok + 4,
+				    UINT32_MAX);
+			return -1;
+		}
+		v->guest_cid = (uint32_t)cid;
+		has_cid = true;
+	}
+	if (!has_cid || !v->uds_path[0]) {
+		usage_error("--vsock: needs cid=N and uds=PATH");
+		return -1;
+	}
+	v->enabled = true;
+	return 0;
+bad_uds:
+	usage_error("--vsock: uds path is empty or longer than %u bytes", CONFIG_UDS_PATH_MAX - 1);
+	return -1;
 }
 
 /*
@@ -291,6 +335,7 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 		{ "soft-cpu", required_argument, NULL, 'S' },
 		{ "soft-code-cache", required_argument, NULL, 'Z' },
 		{ "testdev", no_argument, NULL, 'T' },
+		{ "vsock", required_argument, NULL, 'V' },
 		{ "config-file", required_argument, NULL, 'F' },
 		{ "api-sock", required_argument, NULL, 'A' },
 		{ "id", required_argument, NULL, 'I' },
@@ -385,6 +430,10 @@ static int parse_run_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'T':
 			opt->cfg.testdev = true;
+			break;
+		case 'V':
+			if (parse_vsock(optarg, &opt->cfg) < 0)
+				return KITE_EXIT_USAGE;
 			break;
 		case 'C':
 			if (!strcmp(optarg, "serial"))

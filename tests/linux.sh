@@ -212,6 +212,7 @@ linux_tests() {
 	linux_workload_case "linux/$e/workload" "$e"
 	linux_virtio_tests "$e"
 	[ "$e" = soft ] && linux_net_tests "$e"
+	linux_vsock_case "linux/$e/virtio-vsock" "$e"
 	linux_typed_case "linux/$e/virtio-console-hvc0" "$e" \
 		'echo on-$(tty | cut -c6-)-$((6 * 7))' on-hvc0-42 --console virtio
 }
@@ -232,6 +233,55 @@ linux_cmd() {
 	elif ! grep -q 'kite-guest: cmd exit 0' "$TMP/$name.out"; then
 		linux_why="the guest command failed"
 	fi
+}
+
+# linux_vsock_case ID ENGINE: vsock both ways through kite's UNIX sockets. The
+# host connects with "CONNECT 5000" to the guest's listener and they swap
+# 2-3 MiB; then the guest connects to host port 6000 (the listener PATH_6000)
+# and sends its file again. Every stream is checked by sha256. Connections to
+# a port nobody listens on fail both ways.
+linux_vsock_case() {
+	local id=$1 e=$2 name=${1//\//_} uds cmd why="" peer_l peer_c want
+	if ! command -v python3 >/dev/null; then
+		skip "$id" "the host has no python3 for the UNIX-socket peer"
+		return
+	fi
+	uds=$TMP/$name.sock
+	head -c 3000000 /dev/urandom >"$TMP/$name.h2g"
+	cmd='dd if=/dev/urandom of=/tmp/out bs=1k count=2048 2>/dev/null
+echo outsum=$(sha256sum </tmp/out | cut -d" " -f1)
+vsockio listen 5000 </tmp/out >/tmp/in || exit 1
+echo insum=$(sha256sum </tmp/in | cut -d" " -f1)
+vsockio connect 2 6000 </tmp/out >/tmp/back || exit 1
+echo back=$(cat /tmp/back)
+vsockio connect 2 6001 </dev/null 2>/dev/null && echo refused=no || echo refused=yes'
+	: >"$TMP/$name.out"
+	tests/vsock_peer.py listen "${uds}_6000" "$TMP/$name.g2h" &
+	peer_l=$!
+	tests/vsock_peer.py connect "$uds" 5000 "$TMP/$name.h2g" "$TMP/$name.got" \
+		"$TMP/$name.out" 2>"$TMP/$name.peer" &
+	peer_c=$!
+	linux_cmd "$name" "$e" "$cmd" --vsock "cid=3,uds=$uds"
+	wait "$peer_c" || why="host peer: $(cat "$TMP/$name.peer")"
+	kill "$peer_l" 2>/dev/null
+	wait "$peer_l" 2>/dev/null
+	want=$(sha256sum <"$TMP/$name.h2g" | cut -d' ' -f1)
+	if [ -n "$linux_why" ]; then
+		why=$linux_why
+	elif [ -n "$why" ]; then
+		:
+	elif [ "$(linux_value "$name" insum)" != "$want" ]; then
+		why="the guest received sha256 $(linux_value "$name" insum), the host sent $want"
+	elif [ "$(sha256sum <"$TMP/$name.got" | cut -d' ' -f1)" != "$(linux_value "$name" outsum)" ]; then
+		why="the host's sha256 of the guest's stream differs from the guest's"
+	elif [ "$(sha256sum <"$TMP/$name.g2h" | cut -d' ' -f1)" != "$(linux_value "$name" outsum)" ]; then
+		why="the listener on PATH_6000 got other bytes than the guest sent"
+	elif [ "$(linux_value "$name" back)" != ack ]; then
+		why="the guest did not get the host listener's ack"
+	elif [ "$(linux_value "$name" refused)" != yes ]; then
+		why="the guest's connect to a host port with no listener did not fail"
+	fi
+	linux_report "$id" "$name" "$why"
 }
 
 linux_virtio_tests() {

@@ -193,10 +193,8 @@ static int put_net(struct api *api, const struct call *c, char **reply, struct e
 
 static int put_vsock(struct api *api, const struct call *c, char **reply, struct err *err)
 {
-	(void)api;
-	(void)c;
 	(void)reply;
-	return err_set(err, -ENOTSUP, "vsock: kite has no vsock device yet");
+	return config_apply(api, CONFIG_BODY_VSOCK, c, err);
 }
 
 /*

@@ -36,6 +36,14 @@ int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, stru
  */
 int iothread_add_fd(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err);
 
+/*
+ * Calls fn(opaque) on the I/O thread while fd (a socket, or an epoll fd of
+ * the caller's) is readable; nothing is read first: fn must consume what made
+ * it ready, or it runs again (level-triggered).
+ */
+int iothread_add_poll(struct iothread *io, int fd, iothread_fn fn, void *opaque,
+		      struct err *err);
+
 /* Stops and joins the thread; no handler runs after it returns. NULL is fine. */
 void iothread_destroy(struct iothread *io);
 

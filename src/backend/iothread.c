@@ -17,7 +17,7 @@ struct handler {
 	int fd;
 	iothread_fn fn;
 	void *opaque;
-	bool raw; /* not an eventfd: fn reads fd itself */
+	bool own;  /* not an eventfd: fn consumes the readiness itself */
 };
 
 struct iothread {
@@ -35,7 +35,7 @@ static void handler_run(struct handler *h)
 	uint64_t count;
 
 	/* Clearing first means a signal during fn() runs it once more, never zero times. */
-	if (!h->raw && read(h->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+	if (!h->own && read(h->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		log_ratelimited(LOG_WARN, "iothread: read eventfd %d: %s", h->fd, strerror(errno));
 	h->fn(h->opaque);
 }
@@ -101,11 +101,11 @@ err_free:
 	return rc;
 }
 
-static int add(struct iothread *io, int fd, iothread_fn fn, void *opaque, bool raw,
+static int add(struct iothread *io, int fd, iothread_fn fn, void *opaque, bool own, bool edge,
 	       struct err *err)
 {
-	/* Edge-triggered for raw fds: a full guest must not make the loop spin. */
-	struct epoll_event ev = { .events = raw ? EPOLLIN | EPOLLET : EPOLLIN };
+	/* Edge-triggered where asked: a TAP a full guest cannot drain must not make the loop spin. */
+	struct epoll_event ev = { .events = edge ? EPOLLIN | EPOLLET : EPOLLIN };
 	struct handler *h;
 	int rc = 0;
 
@@ -117,7 +117,7 @@ static int add(struct iothread *io, int fd, iothread_fn fn, void *opaque, bool r
 	}
 	/* Entries never move, so the pointer handed to epoll stays valid. */
 	h = &io->handlers[io->nr_handlers];
-	*h = (struct handler){ .fd = fd, .fn = fn, .opaque = opaque, .raw = raw };
+	*h = (struct handler){ .fd = fd, .fn = fn, .opaque = opaque, .own = own };
 	ev.data.ptr = h;
 	if (epoll_ctl(io->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		rc = err_set(err, -errno, "iothread: epoll_ctl: %s", strerror(errno));
@@ -131,12 +131,18 @@ out_unlock:
 
 int iothread_add(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err)
 {
-	return add(io, fd, fn, opaque, false, err);
+	return add(io, fd, fn, opaque, false, false, err);
 }
 
 int iothread_add_fd(struct iothread *io, int fd, iothread_fn fn, void *opaque, struct err *err)
 {
-	return add(io, fd, fn, opaque, true, err);
+	return add(io, fd, fn, opaque, true, true, err);
+}
+
+int iothread_add_poll(struct iothread *io, int fd, iothread_fn fn, void *opaque,
+		      struct err *err)
+{
+	return add(io, fd, fn, opaque, true, false, err);
 }
 
 void iothread_destroy(struct iothread *io)

@@ -93,7 +93,7 @@ static void drives_order(const struct vm_config *cfg, unsigned *order)
 
 /*
  * The paravirtual devices follow the legacy ones, in slot order: disks, rng,
- * console, network interfaces (docs/virtio.md). Each virtio-blk takes its image from disks[]
+ * console, network interfaces, vsock (docs/virtio.md). Each virtio-blk takes its image from disks[]
  * and leaves NULL behind.
  */
 static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct err *err)
@@ -106,7 +106,7 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 	if (cfg->nr_drives > VM_MAX_DISKS || cfg->nr_nets > VM_MAX_NETS ||
 	    config_virtio_count(cfg) > VIRTIO_MMIO_MAX_DEVICES)
 		return err_set(err, -EINVAL,
-			       "at most %u virtio devices (disks, rng, console, network) fit",
+			       "at most %u virtio devices (disks, rng, console, network, vsock) fit",
 			       VIRTIO_MMIO_MAX_DEVICES);
 	if (!config_virtio_count(cfg))
 		return 0;
@@ -147,6 +147,9 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 		if (!virtio_net_create(vm, vm->iothread, slot++, &nc, err))
 			return err->code;
 	}
+	if (cfg->vsock.enabled && !virtio_vsock_create(vm, vm->iothread, slot++, cfg->vsock.guest_cid,
+						       cfg->vsock.uds_path, err))
+		return err->code;
 	return 0;
 }
 

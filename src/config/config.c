@@ -144,7 +144,8 @@ const struct vm_net_config *config_net_find(const struct vm_config *cfg, const c
 
 unsigned config_virtio_count(const struct vm_config *cfg)
 {
-	return cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) + cfg->nr_nets;
+	return cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) + cfg->nr_nets +
+	       cfg->vsock.enabled;
 }
 
 static int net_validate(const struct vm_config *cfg, unsigned i, struct err *err)
@@ -190,13 +191,19 @@ int config_validate_devices(const struct vm_config *cfg, struct err *err)
 		if (rc < 0)
 			return rc;
 	}
+	if (cfg->vsock.enabled && cfg->vsock.guest_cid < 3)
+		return err_set(err, -EINVAL, "vsock.guest_cid: %u is reserved; use 3 or more",
+			       cfg->vsock.guest_cid);
+	if (cfg->vsock.enabled && !cfg->vsock.uds_path[0])
+		return err_set(err, -EINVAL, "vsock.uds_path: empty");
 	virtio = config_virtio_count(cfg);
 	if (virtio > CONFIG_MAX_VIRTIO_DEVICES)
 		return err_set(err, -EINVAL,
-			       "drives: %u drives%s%s and %u network interfaces need %u virtio devices; kite has %u",
+			       "drives: %u drives%s%s, %u network interfaces%s need %u virtio devices; kite has %u",
 			       cfg->nr_drives, cfg->rng ? ", the entropy device" : "",
 			       cfg->console == VM_CONSOLE_VIRTIO ? ", the virtio console" : "",
-			       cfg->nr_nets, virtio, CONFIG_MAX_VIRTIO_DEVICES);
+			       cfg->nr_nets, cfg->vsock.enabled ? " and vsock" : "", virtio,
+			       CONFIG_MAX_VIRTIO_DEVICES);
 	return 0;
 }
 

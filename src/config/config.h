@@ -32,6 +32,8 @@
 /* Firecracker's iface_id; a host interface name is IFNAMSIZ - 1 bytes at most. */
 #define CONFIG_IFACE_ID_MAX 64
 #define CONFIG_IFNAME_MAX 15
+/* sun_path's size less the "_<port>" suffix of guest-initiated connections. */
+#define CONFIG_UDS_PATH_MAX 96
 
 enum vm_accel { ACCEL_AUTO, ACCEL_KVM, ACCEL_SOFT };
 
@@ -80,6 +82,16 @@ struct vm_metrics_config {
 	char metrics_path[CONFIG_PATH_MAX]; /* "": none */
 };
 
+/*
+ * A virtio-vsock device (--vsock, a config file's "vsock", PUT /vsock), with
+ * Firecracker's host side on the UNIX socket uds_path.
+ */
+struct vm_vsock_config {
+	bool enabled;
+	uint32_t guest_cid; /* 3 and up: 0-2 are reserved (hypervisor, local, host) */
+	char uds_path[CONFIG_UDS_PATH_MAX];
+};
+
 struct vm_config {
 	char kernel_path[CONFIG_PATH_MAX];
 	char initrd_path[CONFIG_PATH_MAX]; /* "": none */
@@ -96,6 +108,7 @@ struct vm_config {
 	enum vm_console_kind console;
 	struct vm_net_config nets[VM_MAX_NETS];
 	unsigned nr_nets;
+	struct vm_vsock_config vsock;
 	bool testdev; /* kvm-unit-tests' devices (devices/testdev.c) */
 	/* Only the API sets these; the config file's sections are ignored (docs/config.md). */
 	struct vm_logger_config logger;
@@ -148,8 +161,8 @@ int config_file_read(const char *path, char **text, size_t *len, struct err *err
 /*
  * Fills cfg (config_init() first) from text, a Firecracker JSON config file
  * (docs/config.md): boot-source, machine-config, drives, entropy,
- * network-interfaces; accepts vsock, logger and metrics with a warning that
- * kite ignores them; kite's own optional "kite" section. Unknown fields, wrong
+ * network-interfaces, vsock, logger, metrics; kite's own optional "kite"
+ * section. Unknown fields, wrong
  * types, missing required fields and bad values are errors naming the field.
  * Does not run config_validate().
  */
@@ -169,6 +182,7 @@ enum config_body {
 	CONFIG_BODY_LOGGER,	   /* PUT /logger */
 	CONFIG_BODY_METRICS,	   /* PUT /metrics */
 	CONFIG_BODY_NET,	   /* PUT /network-interfaces/{id}: adds or replaces it */
+	CONFIG_BODY_VSOCK,	   /* PUT /vsock: guest_cid, uds_path */
 };
 
 /* The largest API body kite parses, Firecracker's default limit. */

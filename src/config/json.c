@@ -389,15 +389,53 @@ static int entropy(struct parse_ctx *pc, struct json_object *v, const char *path
 	return fields_parse(pc, v, path, entropy_fields, ARRAY_SIZE(entropy_fields), err);
 }
 
-/* Sections a Firecracker file may carry that kite accepts, says it ignores, and boots without. */
-static int ignored_section(struct parse_ctx *pc, struct json_object *v, const char *path,
-			   struct err *err)
+/* Firecracker's VsockDeviceConfig; vsock_id is its deprecated name, accepted. */
+static int vsock_id(struct parse_ctx *pc, struct json_object *v, const char *path,
+		    struct err *err)
 {
+	char id[CONFIG_DRIVE_ID_MAX + 1];
+
 	(void)pc;
-	if (!json_object_is_type(v, json_type_object))
-		return err_set(err, -EINVAL, "%s: must be an object", path);
-	log_warn("config: %s: not supported by kite yet; ignored", path);
-	return 0;
+	return want_string(v, path, id, sizeof(id), err);
+}
+
+static int guest_cid(struct parse_ctx *pc, struct json_object *v, const char *path,
+		     struct err *err)
+{
+	uint64_t cid = 0;
+	int rc = want_uint(v, path, 3, UINT32_MAX, &cid, err);
+
+	if (rc == 0)
+		pc->cfg->vsock.guest_cid = (uint32_t)cid;
+	return rc;
+}
+
+static int uds_path(struct parse_ctx *pc, struct json_object *v, const char *path,
+		    struct err *err)
+{
+	int rc = want_string(v, path, pc->cfg->vsock.uds_path, sizeof(pc->cfg->vsock.uds_path),
+			     err);
+
+	if (rc == 0 && !pc->cfg->vsock.uds_path[0])
+		return err_set(err, -EINVAL, "%s: empty", path);
+	return rc;
+}
+
+static const struct field vsock_fields[] = {
+	{ "vsock_id", false, vsock_id },
+	{ "guest_cid", true, guest_cid },
+	{ "uds_path", true, uds_path },
+};
+
+static int vsock_section(struct parse_ctx *pc, struct json_object *v, const char *path,
+			 struct err *err)
+{
+	/* Firecracker writes "vsock": null for no device. */
+	if (json_object_is_type(v, json_type_null))
+		return 0;
+	memset(&pc->cfg->vsock, 0, sizeof(pc->cfg->vsock));
+	pc->cfg->vsock.enabled = true;
+	return fields_parse(pc, v, path, vsock_fields, ARRAY_SIZE(vsock_fields), err);
 }
 
 /* ---- network interfaces (Firecracker's NetworkInterface) --------------- */
@@ -600,7 +638,7 @@ static const struct field top_fields[] = {
 	{ "machine-config", false, machine_config },
 	{ "entropy", false, entropy },
 	{ "network-interfaces", false, network_interfaces },
-	{ "vsock", false, ignored_section },
+	{ "vsock", false, vsock_section },
 	{ "logger", false, logger_section },
 	{ "metrics", false, metrics_section },
 	{ "balloon", false, unsupported_section },
@@ -902,6 +940,9 @@ static int body_apply(struct parse_ctx *pc, enum config_body which, const char *
 	case CONFIG_BODY_LOGGER:
 		memset(&cfg->logger, 0, sizeof(cfg->logger));
 		return fields_parse(pc, root, "", logger_fields, ARRAY_SIZE(logger_fields), err);
+	case CONFIG_BODY_VSOCK:
+		rc = vsock_section(pc, root, "", err);
+		return rc < 0 ? rc : config_validate_devices(cfg, err);
 	case CONFIG_BODY_METRICS:
 		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
 		return fields_parse(pc, root, "", metrics_fields, ARRAY_SIZE(metrics_fields), err);

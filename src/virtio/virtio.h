@@ -83,6 +83,7 @@ struct acpi_config;
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_VSOCK 19
 
 /* Split virtqueue layout (virtio 1.2, 2.7). */
 #define VIRTQ_DESC_F_NEXT 1
@@ -187,7 +188,7 @@ unsigned iov_slice(const struct iovec *src, unsigned n, size_t offset, size_t le
 
 /* ---- the transport ---------------------------------------------------- */
 
-#define VIRTIO_MAX_QUEUES 2
+#define VIRTIO_MAX_QUEUES 3
 #define VIRTIO_CONFIG_MAX 64
 
 /*
@@ -398,6 +399,60 @@ struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned sl
  */
 int virtio_net_tx_parse(const struct virtq_chain *c, uint64_t features,
 			struct virtio_net_hdr *hdr, const char **why);
+
+/* ---- virtio-vsock (docs/virtio.md) ------------------------------------- */
+
+#define VIRTIO_VSOCK_HOST_CID 2u
+#define VIRTIO_VSOCK_HDR_LEN 44u
+/* The largest payload one packet may carry (Linux sends at most 64 KiB). */
+#define VIRTIO_VSOCK_PKT_MAX (64u * 1024)
+#define VIRTIO_VSOCK_TYPE_STREAM 1
+enum {
+	VIRTIO_VSOCK_OP_INVALID,
+	VIRTIO_VSOCK_OP_REQUEST,
+	VIRTIO_VSOCK_OP_RESPONSE,
+	VIRTIO_VSOCK_OP_RST,
+	VIRTIO_VSOCK_OP_SHUTDOWN,
+	VIRTIO_VSOCK_OP_RW,
+	VIRTIO_VSOCK_OP_CREDIT_UPDATE,
+	VIRTIO_VSOCK_OP_CREDIT_REQUEST,
+};
+#define VIRTIO_VSOCK_SHUTDOWN_RCV 1u
+#define VIRTIO_VSOCK_SHUTDOWN_SEND 2u
+#define VIRTIO_VSOCK_SHUTDOWN_BOTH 3u
+#define VIRTIO_VSOCK_EVENT_TRANSPORT_RESET 0
+
+/* The packet header, host-endian (on the wire: 44 little-endian bytes). */
+struct virtio_vsock_hdr {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port;
+	uint32_t len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+};
+
+void virtio_vsock_hdr_decode(const uint8_t *p, struct virtio_vsock_hdr *h);
+void virtio_vsock_hdr_encode(const struct virtio_vsock_hdr *h, uint8_t *p);
+
+/*
+ * Validates one transmit chain from the guest: readable only, a whole header,
+ * len within the chain and VIRTIO_VSOCK_PKT_MAX, no payload but on RW, the
+ * source the guest's cid, the destination the host, a known op. 0, -EBADMSG
+ * (drop and count) or -EPROTONOSUPPORT (not a stream: answer RST).
+ */
+int virtio_vsock_tx_parse(const struct virtq_chain *c, uint64_t guest_cid,
+			  struct virtio_vsock_hdr *h);
+
+/* Bytes the peer can take: its buf_alloc less what is in flight (wrapping counters). */
+uint32_t virtio_vsock_credit(uint32_t peer_buf_alloc, uint32_t peer_fwd_cnt, uint32_t tx_cnt);
+
+/*
+ * A vsock device for guest cid guest_cid with Firecracker's host side: a
+ * listener on the UNIX socket uds_path ("CONNECT <port>\n"), and guest
+ * connections to host port P go to the listener uds_path_P.
+ */
+struct device *virtio_vsock_create(struct vm *vm, struct iothread *io, unsigned slot,
+				   uint64_t guest_cid, const char *uds_path, struct err *err);
 
 /* ---- the block request parser (exported for tests and fuzzing) --------- */
 

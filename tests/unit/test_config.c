@@ -118,8 +118,7 @@ static void test_defaults(void **state)
 	accepted(" \n\t{" BOOT ", \"drives\": []}\r\n\n");
 	/* What kite ignores is accepted (with a warning). */
 	accepted("{" BOOT ", \"drives\": [], \"network-interfaces\": [],"
-		 " \"vsock\": {\"guest_cid\": 3}, \"logger\": {},"
-		 " \"balloon\": null, \"pmem\": []}");
+		 " \"logger\": {}, \"balloon\": null, \"pmem\": []}");
 	/* Network interfaces, Firecracker's fields. */
 	accepted("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\","
 		 " \"host_dev_name\": \"tap0\", \"guest_mac\": \"02:00:00:aa:bb:0c\"},"
@@ -137,6 +136,15 @@ static void test_defaults(void **state)
 	refused("{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\","
 		" \"host_dev_name\": \"a-name-too-long-for-linux\"}]}",
 		"network-interfaces[0].host_dev_name");
+	/* Firecracker's vsock section, and what it must hold. */
+	accepted("{" BOOT ", \"drives\": [], \"vsock\": {\"vsock_id\": \"v\", \"guest_cid\": 7,"
+		 " \"uds_path\": \"/run/v.sock\"}}");
+	assert_true(cfg.vsock.enabled);
+	assert_int_equal(cfg.vsock.guest_cid, 7);
+	assert_string_equal(cfg.vsock.uds_path, "/run/v.sock");
+	refused("{" BOOT ", \"drives\": [], \"vsock\": {\"guest_cid\": 3}}", "vsock.uds_path: missing");
+	refused("{" BOOT ", \"drives\": [], \"vsock\": {\"guest_cid\": 2, \"uds_path\": \"/v\"}}",
+		"vsock.guest_cid");
 	/* logger and metrics are PUT /logger's and PUT /metrics's bodies, checked as those. */
 	accepted("{" BOOT ", \"drives\": [], \"logger\": {\"log_path\": \"/l\", \"level\": \"debug\"},"
 		 " \"metrics\": {\"metrics_path\": \"/m\"}}");
