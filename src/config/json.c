@@ -349,10 +349,16 @@ static const struct field drive_fields[] = {
 	{ "socket", false, socket_path },
 };
 
-static int drives(struct parse_ctx *pc, struct json_object *v, const char *path,
-		  struct err *err)
+/*
+ * An array of at most max objects, each parsed with fields after select()
+ * pointed pc at its zeroed element i; *count follows the parsed ones. what
+ * names the elements in the message about too many.
+ */
+static int object_array(struct parse_ctx *pc, struct json_object *v, const char *path,
+			size_t max, const char *what, void (*select)(struct parse_ctx *, size_t),
+			const struct field *fields, size_t nr_fields, unsigned *count,
+			struct err *err)
 {
-	struct vm_config *cfg = pc->cfg;
 	char sub[PATH_MAX_LEN];
 	size_t n;
 	int rc;
@@ -360,20 +366,30 @@ static int drives(struct parse_ctx *pc, struct json_object *v, const char *path,
 	if (!json_object_is_type(v, json_type_array))
 		return err_set(err, -EINVAL, "%s: must be an array", path);
 	n = json_object_array_length(v);
-	if (n > VM_MAX_DISKS)
-		return err_set(err, -EINVAL, "%s: %zu drives; kite has at most %u", path, n,
-			       VM_MAX_DISKS);
+	if (n > max)
+		return err_set(err, -EINVAL, "%s: %zu %s; kite has at most %zu", path, n, what, max);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		pc->drive = &cfg->drives[i];
-		memset(pc->drive, 0, sizeof(*pc->drive));
-		rc = fields_parse(pc, json_object_array_get_idx(v, i), sub, drive_fields,
-				  ARRAY_SIZE(drive_fields), err);
+		select(pc, i);
+		rc = fields_parse(pc, json_object_array_get_idx(v, i), sub, fields, nr_fields, err);
 		if (rc < 0)
 			return rc;
-		cfg->nr_drives = (unsigned)i + 1;
+		*count = (unsigned)i + 1;
 	}
 	return 0;
+}
+
+static void drive_select(struct parse_ctx *pc, size_t i)
+{
+	pc->drive = &pc->cfg->drives[i];
+	memset(pc->drive, 0, sizeof(*pc->drive));
+}
+
+static int drives(struct parse_ctx *pc, struct json_object *v, const char *path,
+		  struct err *err)
+{
+	return object_array(pc, v, path, VM_MAX_DISKS, "drives", drive_select, drive_fields,
+			    ARRAY_SIZE(drive_fields), &pc->cfg->nr_drives, err);
 }
 
 /* ---- entropy and what kite has not got -------------------------------- */
@@ -494,31 +510,17 @@ static const struct field net_fields[] = {
 	{ "tx_rate_limiter", false, rate_limiter },
 };
 
+static void net_select(struct parse_ctx *pc, size_t i)
+{
+	pc->net = &pc->cfg->nets[i];
+	memset(pc->net, 0, sizeof(*pc->net));
+}
+
 static int network_interfaces(struct parse_ctx *pc, struct json_object *v, const char *path,
 			      struct err *err)
 {
-	struct vm_config *cfg = pc->cfg;
-	char sub[PATH_MAX_LEN];
-	size_t n;
-	int rc;
-
-	if (!json_object_is_type(v, json_type_array))
-		return err_set(err, -EINVAL, "%s: must be an array", path);
-	n = json_object_array_length(v);
-	if (n > VM_MAX_NETS)
-		return err_set(err, -EINVAL, "%s: %zu interfaces; kite has at most %u", path, n,
-			       VM_MAX_NETS);
-	for (size_t i = 0; i < n; i++) {
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		pc->net = &cfg->nets[i];
-		memset(pc->net, 0, sizeof(*pc->net));
-		rc = fields_parse(pc, json_object_array_get_idx(v, i), sub, net_fields,
-				  ARRAY_SIZE(net_fields), err);
-		if (rc < 0)
-			return rc;
-		cfg->nr_nets = (unsigned)i + 1;
-	}
-	return 0;
+	return object_array(pc, v, path, VM_MAX_NETS, "interfaces", net_select, net_fields,
+			    ARRAY_SIZE(net_fields), &pc->cfg->nr_nets, err);
 }
 
 /* PUT /network-interfaces/{id}: adds interface id, or replaces the one that has it. */
