@@ -5,20 +5,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/util.h"
+
 #define PVCLOCK_TSC_STABLE_BIT (1u << 0)
 #define SYSTEM_TIME_ENABLE 1ull
 #define SYSTEM_TIME_SIZE 32 /* struct pvclock_vcpu_time_info */
 #define WALL_CLOCK_SIZE 12  /* struct pvclock_wall_clock */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, sizeof(v)); /* x86 guests are little-endian like the host */
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
 
 void pvclock_init(struct pvclock *pc, uint64_t tsc_epoch_ns)
 {
@@ -50,11 +42,11 @@ int pvclock_system_time_write(const struct pvclock *pc, const struct guest_memor
 	 * The TSC is already nanoseconds since boot: shift 1 and mul 2^31 make
 	 * that the identity, forever, so the version stays even and stable.
 	 */
-	put32(p + 0, 2);	  /* version: even, not being updated */
-	put32(p + 4, 0);	  /* pad */
-	put64(p + 8, tsc_at_zero); /* tsc_timestamp */
-	put64(p + 16, 0);	  /* system_time */
-	put32(p + 24, 1u << 31); /* tsc_to_system_mul */
+	put_le32(p + 0, 2);	  /* version: even, not being updated */
+	put_le32(p + 4, 0);	  /* pad */
+	put_le64(p + 8, tsc_at_zero); /* tsc_timestamp */
+	put_le64(p + 16, 0);	  /* system_time */
+	put_le32(p + 24, 1u << 31); /* tsc_to_system_mul */
 	p[28] = 1;		  /* tsc_shift */
 	p[29] = PVCLOCK_TSC_STABLE_BIT;
 	p[30] = p[31] = 0;
@@ -68,8 +60,8 @@ int pvclock_wall_clock_write(const struct pvclock *pc, const struct guest_memory
 
 	if (!p)
 		return -EFAULT;
-	put32(p + 0, 2); /* version */
-	put32(p + 4, (uint32_t)(pc->realtime_epoch_ns / 1000000000ull));
-	put32(p + 8, (uint32_t)(pc->realtime_epoch_ns % 1000000000ull));
+	put_le32(p + 0, 2); /* version */
+	put_le32(p + 4, (uint32_t)(pc->realtime_epoch_ns / 1000000000ull));
+	put_le32(p + 8, (uint32_t)(pc->realtime_epoch_ns % 1000000000ull));
 	return 0;
 }

@@ -58,12 +58,6 @@ struct blk_job {
 	struct blkfile_range ranges[VIRTIO_BLK_DWZ_SEG_MAX];
 };
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void job_count(struct blk *b, const struct virtio_blk_req *req, uint8_t status)
 {
 	if (status == VIRTIO_BLK_S_IOERR) {
@@ -280,15 +274,15 @@ static void config_build(struct blk *b)
 {
 	uint8_t *cfg = b->vdev.config;
 
-	put_le(cfg + CFG_CAPACITY, b->capacity, 8);
-	put_le(cfg + CFG_SEG_MAX, BLK_SEG_MAX, 4);
-	put_le(cfg + CFG_BLK_SIZE, VIRTIO_BLK_SECTOR, 4);
+	put_le64(cfg + CFG_CAPACITY, b->capacity);
+	put_le32(cfg + CFG_SEG_MAX, BLK_SEG_MAX);
+	put_le32(cfg + CFG_BLK_SIZE, VIRTIO_BLK_SECTOR);
 	if (!b->read_only) {
-		put_le(cfg + CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_DWZ_SECTORS_MAX, 4);
-		put_le(cfg + CFG_MAX_DISCARD_SEG, VIRTIO_BLK_DWZ_SEG_MAX, 4);
-		put_le(cfg + CFG_DISCARD_ALIGN, BLK_DISCARD_ALIGN, 4);
-		put_le(cfg + CFG_MAX_WZ_SECTORS, VIRTIO_BLK_DWZ_SECTORS_MAX, 4);
-		put_le(cfg + CFG_MAX_WZ_SEG, VIRTIO_BLK_DWZ_SEG_MAX, 4);
+		put_le32(cfg + CFG_MAX_DISCARD_SECTORS, VIRTIO_BLK_DWZ_SECTORS_MAX);
+		put_le32(cfg + CFG_MAX_DISCARD_SEG, VIRTIO_BLK_DWZ_SEG_MAX);
+		put_le32(cfg + CFG_DISCARD_ALIGN, BLK_DISCARD_ALIGN);
+		put_le32(cfg + CFG_MAX_WZ_SECTORS, VIRTIO_BLK_DWZ_SECTORS_MAX);
+		put_le32(cfg + CFG_MAX_WZ_SEG, VIRTIO_BLK_DWZ_SEG_MAX);
 		cfg[CFG_WZ_MAY_UNMAP] = 1;
 	}
 	b->vdev.config_len = CFG_LEN;

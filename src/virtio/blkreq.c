@@ -3,23 +3,11 @@
 
 #include <string.h>
 
+#include "base/util.h"
+
 /* Request layout (virtio 1.2, 5.2.6): header, data, status byte. */
 #define BLK_HDR_SIZE 16u
 #define BLK_DWZ_SEG_SIZE 16u
-
-static uint64_t le64_at(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint32_t le32_at(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* True when [sector, sector + sectors) lies within the disk. */
 static bool in_capacity(uint64_t sector, uint64_t sectors, uint64_t capacity)
@@ -80,9 +68,9 @@ static enum virtio_blk_verdict parse_dwz(const struct virtq_chain *c, uint64_t c
 
 		iov_to_buf(c->iov, c->nr_readable, BLK_HDR_SIZE + i * BLK_DWZ_SEG_SIZE, seg,
 			   sizeof(seg));
-		sector = le64_at(seg);
-		sectors = le32_at(seg + 8);
-		flags = le32_at(seg + 12);
+		sector = le64(seg);
+		sectors = le32(seg + 8);
+		flags = le32(seg + 12);
 		/* Discard may not be asked to unmap; write-zeroes may (we always do). */
 		if ((flags & ~VIRTIO_BLK_DWZ_FLAG_UNMAP) ||
 		    (req->type == VIRTIO_BLK_T_DISCARD && flags))
@@ -111,8 +99,8 @@ enum virtio_blk_verdict virtio_blk_parse(const struct virtq_chain *c, uint64_t c
 	if (!req->status_byte)
 		return BLK_REQ_MALFORMED;
 	iov_to_buf(c->iov, c->nr_readable, 0, hdr, sizeof(hdr));
-	req->type = le32_at(hdr);
-	sector = le64_at(hdr + 8);
+	req->type = le32(hdr);
+	sector = le64(hdr + 8);
 	switch (req->type) {
 	case VIRTIO_BLK_T_IN:
 		return parse_rw(c, sector, capacity, false, req);

@@ -109,10 +109,10 @@ int virtio_net_tx_parse(const struct virtq_chain *c, uint64_t f, struct virtio_n
 	*h = (struct virtio_net_hdr){
 		.flags = raw[0],
 		.gso_type = raw[1],
-		.hdr_len = (uint16_t)(raw[2] | raw[3] << 8),
-		.gso_size = (uint16_t)(raw[4] | raw[5] << 8),
-		.csum_start = (uint16_t)(raw[6] | raw[7] << 8),
-		.csum_offset = (uint16_t)(raw[8] | raw[9] << 8),
+		.hdr_len = le16(raw + 2),
+		.gso_size = le16(raw + 4),
+		.csum_start = le16(raw + 6),
+		.csum_offset = le16(raw + 8),
 		.num_buffers = 0, /* the driver's value means nothing on transmit */
 	};
 	if (h->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM) {
@@ -137,11 +137,11 @@ static void hdr_encode(const struct virtio_net_hdr *h, uint8_t *raw)
 {
 	raw[0] = h->flags;
 	raw[1] = h->gso_type;
-	raw[2] = (uint8_t)h->hdr_len, raw[3] = (uint8_t)(h->hdr_len >> 8);
-	raw[4] = (uint8_t)h->gso_size, raw[5] = (uint8_t)(h->gso_size >> 8);
-	raw[6] = (uint8_t)h->csum_start, raw[7] = (uint8_t)(h->csum_start >> 8);
-	raw[8] = (uint8_t)h->csum_offset, raw[9] = (uint8_t)(h->csum_offset >> 8);
-	raw[10] = (uint8_t)h->num_buffers, raw[11] = (uint8_t)(h->num_buffers >> 8);
+	put_le16(raw + 2, h->hdr_len);
+	put_le16(raw + 4, h->gso_size);
+	put_le16(raw + 6, h->csum_start);
+	put_le16(raw + 8, h->csum_offset);
+	put_le16(raw + 10, h->num_buffers);
 }
 
 /* Sends one frame: our checked copy of the header, then the guest's frame bytes. */
@@ -342,7 +342,7 @@ static int net_save(struct virtio_dev *vdev, struct state_writer *w)
 {
 	state_section_begin(w, "virtio-net", NET_STATE_VERSION);
 	state_put_bytes(w, vdev->config + CFG_MAC, 6);
-	state_put_u16(w, (uint16_t)(vdev->config[CFG_STATUS] | vdev->config[CFG_STATUS + 1] << 8));
+	state_put_u16(w, le16(vdev->config + CFG_STATUS));
 	state_section_end(w);
 	return w->error;
 }

@@ -96,12 +96,6 @@ static struct vsock *to_vsock(struct virtio_dev *vdev)
 
 /* ---- packet headers ---------------------------------------------------- */
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
 
 void virtio_vsock_hdr_decode(const uint8_t *p, struct virtio_vsock_hdr *h)
 {
@@ -119,16 +113,16 @@ void virtio_vsock_hdr_decode(const uint8_t *p, struct virtio_vsock_hdr *h)
 
 void virtio_vsock_hdr_encode(const struct virtio_vsock_hdr *h, uint8_t *p)
 {
-	put64(p, h->src_cid);
-	put64(p + 8, h->dst_cid);
-	put32(p + 16, h->src_port);
-	put32(p + 20, h->dst_port);
-	put32(p + 24, h->len);
-	put16(p + 28, h->type);
-	put16(p + 30, h->op);
-	put32(p + 32, h->flags);
-	put32(p + 36, h->buf_alloc);
-	put32(p + 40, h->fwd_cnt);
+	put_le64(p, h->src_cid);
+	put_le64(p + 8, h->dst_cid);
+	put_le32(p + 16, h->src_port);
+	put_le32(p + 20, h->dst_port);
+	put_le32(p + 24, h->len);
+	put_le16(p + 28, h->type);
+	put_le16(p + 30, h->op);
+	put_le32(p + 32, h->flags);
+	put_le32(p + 36, h->buf_alloc);
+	put_le32(p + 40, h->fwd_cnt);
 }
 
 int virtio_vsock_tx_parse(const struct virtq_chain *c, uint64_t guest_cid,
@@ -951,7 +945,7 @@ struct device *virtio_vsock_create(struct vm *vm, struct iothread *io, unsigned 
 	}
 	if (vsock_listen(v, err) < 0)
 		return NULL;
-	put64(v->vdev.config, guest_cid);
+	put_le64(v->vdev.config, guest_cid);
 	v->vdev.config_len = VSOCK_CFG_LEN;
 	return &v->vdev.dev;
 }
