@@ -377,6 +377,17 @@ hit:
 	return b;
 }
 
+/*
+ * 16/32-bit code: a memory operand through a segment whose limit can fail is
+ * checked before the instruction runs (LEA and hinting NOPs touch nothing).
+ */
+static inline void operand_limit_check(struct cpu *c, const struct x86_insn *in)
+{
+	if ((in->flags & X86_F_MEM) && (c->seg_limited >> in->seg & 1) && in->op != OP_LEA &&
+	    in->op != OP_NOP)
+		seg_check(c, in->seg, cpu_ea(c, in), in->osz);
+}
+
 /* The block that ran after prev at la last time, if it is still valid. */
 static inline struct cpu_block *chain_next(struct cpu *c, const struct cpu_block *prev,
 					   uint64_t la)
@@ -450,10 +461,8 @@ static inline __attribute__((always_inline)) int run_blocks(struct cpu *c, uint6
 			uint64_t next = rip + bi->in.len;
 
 			c->next_rip = next;
-			if (legacy && (bi->in.flags & X86_F_MEM) &&
-			    (c->seg_limited >> bi->in.seg & 1) && bi->in.op != OP_LEA &&
-			    bi->in.op != OP_NOP)
-				seg_check(c, bi->in.seg, cpu_ea(c, &bi->in), bi->in.osz);
+			if (legacy)
+				operand_limit_check(c, &bi->in);
 			bi->fn(c, &bi->in);
 			i++;
 			rip = c->next_rip;
@@ -547,9 +556,8 @@ static int run_debug(struct cpu *c, uint64_t end)
 		one = fetch_one(c, la, legacy, table);
 		in = &one->insn[0].in;
 		c->next_rip = c->rip + in->len;
-		if (legacy && (in->flags & X86_F_MEM) && (c->seg_limited >> in->seg & 1) &&
-		    in->op != OP_LEA && in->op != OP_NOP)
-			seg_check(c, in->seg, cpu_ea(c, in), in->osz);
+		if (legacy)
+			operand_limit_check(c, in);
 		one->insn[0].fn(c, in);
 		c->rip = c->next_rip;
 		c->insns++;
