@@ -210,15 +210,7 @@ idt_setup:
 	cmp $TIMER_VECTOR, %ecx
 	jne 2f
 	lea timer_handler(%rip), %rax
-2:	mov %ax, (%rdi)
-	movw $SEL64_CODE, 2(%rdi)
-	movw $0x8e00, 4(%rdi)
-	shr $16, %rax
-	mov %ax, 6(%rdi)
-	shr $16, %rax
-	mov %eax, 8(%rdi)
-	movl $0, 12(%rdi)
-	add $16, %rdi
+2:	call idt64_gate
 	inc %ecx
 	cmp $256, %ecx
 	jne 1b

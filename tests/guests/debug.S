@@ -200,16 +200,7 @@ long64:
 	cmp $1, %ecx
 	jne 2f
 	lea db64(%rip), %rax
-2:	mov %ecx, %edx
-	shl $4, %edx
-	mov %ax, (%rdi, %rdx)
-	movw $SEL64_CODE, 2(%rdi, %rdx)
-	movw $0x8e00, 4(%rdi, %rdx)
-	shr $16, %rax
-	mov %ax, 6(%rdi, %rdx)
-	shr $16, %rax
-	mov %eax, 8(%rdi, %rdx)
-	movl $0, 12(%rdi, %rdx)
+2:	call idt64_gate
 	inc %ecx
 	cmp $32, %ecx
 	jb 1b

@@ -25,19 +25,15 @@ main:
 
 	AP_TRAMPOLINE_COPY TRAMP_ADDR
 
-	/* Vector 2: a 64-bit interrupt gate to nmi_handler. */
-	mov $nmi_handler, %eax
-	mov %ax, idt64 + 2 * 16
-	movw $SEL64_CODE, idt64 + 2 * 16 + 2
-	movw $0x8e00, idt64 + 2 * 16 + 4
-	shr $16, %eax
-	mov %ax, idt64 + 2 * 16 + 6
-
 	LONG_MODE_ENTER pml4, bsp_long
 
 	.code64
 bsp_long:
 	LONG_MODE_SEGMENTS bsp_stack_top
+	lea idt64(%rip), %rdi
+	mov $2, %ecx
+	lea nmi_handler(%rip), %rax
+	call idt64_gate
 	lidt idt64_desc(%rip)
 
 	AP_START_CPU1 TRAMP_ADDR

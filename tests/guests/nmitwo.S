@@ -22,31 +22,18 @@ main:
 
 	AP_TRAMPOLINE_COPY TRAMP_ADDR
 
-	mov $2, %ecx
-	mov $nmi_handler, %eax
-	call gate64
-	mov $FLUSH_VECTOR, %ecx
-	mov $flush_handler, %eax
-	call gate64
-
 	LONG_MODE_ENTER pml4, bsp_long
-
-/* gate64: a 64-bit interrupt gate for vector ECX to the handler at EAX (below 4 GiB). */
-gate64:
-	push %edx
-	shl $4, %ecx
-	lea idt64(%ecx), %edx
-	mov %ax, (%edx)
-	movw $SEL64_CODE, 2(%edx)
-	movw $0x8e00, 4(%edx)
-	shr $16, %eax
-	mov %ax, 6(%edx)
-	pop %edx
-	ret
 
 	.code64
 bsp_long:
 	LONG_MODE_SEGMENTS bsp_stack_top
+	lea idt64(%rip), %rdi
+	mov $2, %ecx
+	lea nmi_handler(%rip), %rax
+	call idt64_gate
+	mov $FLUSH_VECTOR, %ecx
+	lea flush_handler(%rip), %rax
+	call idt64_gate
 	lidt idt64_desc(%rip)
 
 	AP_START_CPU1 TRAMP_ADDR
