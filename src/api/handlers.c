@@ -259,13 +259,11 @@ static int put_logger(struct api *api, const struct call *c, char **reply, struc
 	return rc;
 }
 
-/* Makes tmp's metrics file the API's: once, as Firecracker allows. */
+/* Makes tmp's metrics file the API's (callers see to it that it is the first). */
 static int metrics_apply(struct api *api, const struct vm_config *tmp, struct err *err)
 {
 	int fd;
 
-	if (api->metrics_set)
-		return err_set(err, -EALREADY, "metrics: already configured");
 	fd = sink_open("metrics_path", tmp->metrics.metrics_path, err);
 	if (fd < 0)
 		return fd;
