@@ -755,8 +755,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (opt.api_sock)
 		rc = api_boot(&opt, vm, sig_fd, &api);
-	else if (opt.cfg.logger.log_path[0] || opt.cfg.logger.level != CONFIG_LOG_DEFAULT ||
-		 opt.cfg.metrics.metrics_path[0])
+	else if (config_has_sinks(&opt.cfg))
 		rc = detached_boot(&opt, vm, &api);
 	else
 		rc = direct_boot(&opt, vm);

@@ -602,8 +602,7 @@ static int sinks_from_config(struct api *api, struct err *err)
 	struct vm_config *tmp;
 	int rc = 0;
 
-	if (!api->cfg.logger.log_path[0] && api->cfg.logger.level == CONFIG_LOG_DEFAULT &&
-	    !api->cfg.metrics.metrics_path[0])
+	if (!config_has_sinks(&api->cfg))
 		return 0;
 	tmp = malloc(sizeof(*tmp));
 	if (!tmp)

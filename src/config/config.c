@@ -142,6 +142,12 @@ const struct vm_net_config *config_net_find(const struct vm_config *cfg, const c
 	return NULL;
 }
 
+bool config_has_sinks(const struct vm_config *cfg)
+{
+	return cfg->logger.log_path[0] || cfg->logger.level != CONFIG_LOG_DEFAULT ||
+	       cfg->metrics.metrics_path[0];
+}
+
 unsigned config_virtio_count(const struct vm_config *cfg)
 {
 	return cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO) + cfg->nr_nets +

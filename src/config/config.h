@@ -130,6 +130,9 @@ const char *config_default_cmdline(const struct vm_config *cfg);
 /* Parses "aa:bb:cc:dd:ee:ff" into mac; -EINVAL unless it is a unicast address. */
 int config_mac_parse(const char *text, uint8_t mac[6]);
 
+/* Whether cfg names a log file, a log level or a metrics file (config file's logger/metrics). */
+bool config_has_sinks(const struct vm_config *cfg);
+
 /* The virtio-mmio slots cfg needs: disks, rng, virtio console, NICs. */
 unsigned config_virtio_count(const struct vm_config *cfg);
 
