@@ -29,7 +29,8 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all clean test unit guest run deps bench format guests
-all: $(BUILD)/kite $(UNIT_BINS) guests $(BUILD)/tests/diff_x86 $(BUILD)/bench/api_bench
+all: $(BUILD)/kite $(UNIT_BINS) guests $(BUILD)/tests/diff_x86 $(BUILD)/bench/api_bench \
+	$(BUILD)/bench/tcpbench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -46,6 +47,12 @@ $(BUILD)/kite: $(MAIN_OBJ) $(BUILD)/libkite.a
 $(BUILD)/bench/api_bench: bench/api_bench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HTTP_CFLAGS) -o $@ $< $(LDFLAGS) $(HTTP_LIBS)
+
+# The host's end of bench/run.sh net and vsock: the guest's own tool, built
+# for the host (it defines _GNU_SOURCE itself, as the guest build needs).
+$(BUILD)/bench/tcpbench: guest/tools/tcpbench.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -g -Wall -Wextra -Werror -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkite.a
 	@mkdir -p $(dir $@)

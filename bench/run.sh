@@ -294,6 +294,249 @@ bench_api() {
 	rm -f "$out" "$sock"
 }
 
+# ---- net and vsock -----------------------------------------------------------
+# Both run in a network namespace of their own: its TAP and addresses cannot
+# clash with the host's or with a test running at the same time (two TAPs
+# with one subnet would route each other's replies away), and its loopback is
+# what QEMU's and kite's user-mode back-ends reach as 10.0.2.2.
+NET_SECONDS=${NET_SECONDS:-4}
+NET_REPS=${NET_REPS:-2}
+NET_PINGS=${NET_PINGS:-20}
+NET_TAP_HOST=10.77.0.1
+NET_TAP_GUEST=10.77.0.2
+NET_USER_HOST=10.0.2.2
+TCPBENCH=$BUILD/bench/tcpbench
+# On a loaded host, QEMU TCG's guest declares its TSC unstable against the
+# jiffies watchdog and falls back to a 4 ms clock, and ping then reads 0 or
+# 4 ms: both guests are told to trust their TSC.
+NET_CMDLINE="tsc=reliable"
+net_ns=""
+net_pids=()
+
+net_cleanup() {
+	local p
+	for p in "${net_pids[@]}"; do kill "$p" 2>/dev/null; done
+	net_pids=()
+	[ -n "$net_ns" ] && ip netns del "$net_ns" 2>/dev/null
+	net_ns=""
+}
+
+# What keeps this host from running the net benchmark, or "".
+net_why_not() {
+	[ "$(id -u)" = 0 ] || { echo "not root (ip netns, ip tuntap)"; return; }
+	[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing"; return; }
+	command -v ip >/dev/null || { echo "ip (iproute2) is not installed"; return; }
+	[ -x "$TCPBENCH" ] || { echo "$TCPBENCH missing (run make)"; return; }
+	[ -f build/guest/vmlinux ] || echo "build/guest missing (run make guest)"
+}
+
+# Makes the namespace and its TAP ktap0 (NET_TAP_HOST/24, up); 1 if it cannot.
+net_ns_setup() {
+	net_ns=kite-bench-$$
+	trap net_cleanup EXIT
+	trap "exit 130" INT TERM
+	ip netns add "$net_ns" && ip -n "$net_ns" link set lo up &&
+		ip -n "$net_ns" tuntap add dev ktap0 mode tap &&
+		ip -n "$net_ns" addr add "$NET_TAP_HOST/24" dev ktap0 &&
+		ip -n "$net_ns" link set ktap0 up
+}
+
+in_ns() { ip netns exec "$net_ns" "$@"; }
+
+# The guest's part: bring eth0 up (BACKEND tap: static addresses; user: the
+# address /init's DHCP got, else QEMU's fixed one), wait until HOST answers,
+# then NET_REPS rounds of bulk out, bulk in, request/response against the
+# host's listeners on ports 7RR1-7RR3, then the ping RTT.
+net_guest_cmd() {
+	local backend=$1 host=$2 r p
+	if [ "$backend" = tap ]; then
+		printf 'ip addr add %s/24 dev eth0; ip link set eth0 up; ' "$NET_TAP_GUEST"
+	else
+		printf 'ip link set eth0 up; ip -4 addr show dev eth0 | grep -q inet || { ip addr add 10.0.2.15/24 dev eth0; ip route add default via %s; }; ' "$NET_USER_HOST"
+	fi
+	printf 'i=0; until ping -c 1 -W 1 %s >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 30 ] || break; done; ' "$host"
+	for r in $(seq "$NET_REPS"); do
+		p=$((7000 + r * 10))
+		printf 'tcpbench connect send tcp:%s:%d %s; ' "$host" $((p + 1)) "$NET_SECONDS"
+		printf 'tcpbench connect recv tcp:%s:%d; ' "$host" $((p + 2))
+		printf 'tcpbench connect rr tcp:%s:%d %s; ' "$host" $((p + 3)) "$NET_SECONDS"
+	done
+	printf 'ping -c %d -i 0.2 %s' "$NET_PINGS" "$host"
+}
+
+# net_run VMM BACKEND DIR: boots the guest under VMM (kite, qemu) with
+# BACKEND (tap, user) inside the namespace, the host's listeners beside it;
+# leaves the host's lines in DIR/host, the console in DIR/console and kite's
+# or QEMU's stderr in DIR/err.
+net_run() {
+	local vmm=$1 backend=$2 dir=$3 host=$NET_TAP_HOST g=build/guest r p khz b64 limit
+	[ "$backend" = user ] && host=$NET_USER_HOST
+	mkdir -p "$dir"
+	: >"$dir/host"
+	net_pids=()
+	for r in $(seq "$NET_REPS"); do
+		p=$((7000 + r * 10))
+		ip netns exec "$net_ns" "$TCPBENCH" listen recv "tcp:0.0.0.0:$((p + 1))" >>"$dir/host" 2>&1 &
+		net_pids+=($!)
+		ip netns exec "$net_ns" "$TCPBENCH" listen send "tcp:0.0.0.0:$((p + 2))" "$NET_SECONDS" >>"$dir/host" 2>&1 &
+		net_pids+=($!)
+		ip netns exec "$net_ns" "$TCPBENCH" listen rr "tcp:0.0.0.0:$((p + 3))" >>"$dir/host" 2>&1 &
+		net_pids+=($!)
+	done
+	b64=$(net_guest_cmd "$backend" "$host" | base64 -w0)
+	khz=$(awk '/cpu MHz/ { printf "%d", $4 * 1000; exit }' /proc/cpuinfo)
+	limit=$((60 + NET_REPS * (3 * NET_SECONDS + 20) + NET_PINGS))
+	if [ "$vmm" = kite ]; then
+		local net="tap=ktap0"
+		[ "$backend" = user ] && net=user
+		in_ns timeout -k 5 "$limit" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
+			--initrd "$g/initramfs.cpio.gz" --net "$net" \
+			--cmdline "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE kite.cmd=$b64" \
+			</dev/null >"$dir/console" 2>"$dir/err"
+		echo $? >"$dir/rc"
+	else
+		local netdev="tap,id=n0,ifname=ktap0,script=no,downscript=no,vhost=off"
+		[ "$backend" = user ] && netdev="user,id=n0"
+		in_ns timeout -k 5 "$limit" "$QEMU" "${QEMU_TCG[@]}" -M acpi=on -m 256M \
+			-kernel "$g/vmlinux" -initrd "$g/initramfs.cpio.gz" \
+			-device virtio-net-device,netdev=n0 -netdev "$netdev" \
+			-append "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE tsc_early_khz=$khz kite.cmd=$b64" \
+			</dev/null >"$dir/console" 2>"$dir/err"
+		echo $? >"$dir/rc"
+	fi
+	# Listeners whose guest never came are killed (the namespace keeps
+	# their ports otherwise, and the next run would not get them).
+	for p in "${net_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	net_pids=()
+}
+
+# net_figures DIR: "g2h h2g rr rtt" medians of the host's figures (g2h: the
+# host's receiver, h2g: the host's sender, which waits for the guest's close,
+# rr: the host's echo server) and the guest's ping average; "-" if missing.
+net_figures() {
+	local dir=$1 v f
+	for f in "recv.*MBps" "send.*MBps" "rr.*tps"; do
+		v=$(grep "^tcpbench $f=" "$dir/host" | sed 's/.*=//' | median)
+		[ "$(grep -c "^tcpbench $f=" "$dir/host")" -gt 0 ] || v=-
+		[ "$v" = - ] || v=$(printf '%.1f' "$v")
+		printf '%s ' "$v"
+	done
+	v=$(tr -d '\r' <"$dir/console" | sed -n 's|^round-trip min/avg/max = [0-9.]*/\([0-9.]*\)/.*|\1|p')
+	echo "${v:--}"
+}
+
+# ratio A B: A/B to 2 places, "-" if either is missing.
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'
+}
+
+# Set by bench_net for bench_vsock's comparison: kite's TAP figures.
+net_kite_tap=""
+
+bench_net() {
+	local why tmp backend k q label vmm
+	why=$(net_why_not)
+	[ -z "$why" ] || { echo "net: skipped: $why"; return 0; }
+	tmp=$(mktemp -d)
+	net_ns_setup || { echo "net: cannot set up the namespace and its TAP"; net_cleanup; return 1; }
+	echo "net: virtio-net, guest tcpbench against the host's, 1 vCPU, 256M, kite --accel soft" \
+		"against QEMU microvm TCG; $NET_REPS rounds of $NET_SECONDS s each (medians, host-timed)," \
+		"ping -c $NET_PINGS -i 0.2 average"
+	printf '  %-42s %12s %12s %9s\n' "" "kite (soft)" "QEMU TCG" "kite/QEMU"
+	for backend in tap user; do
+		net_run kite "$backend" "$tmp/kite-$backend"
+		net_run qemu "$backend" "$tmp/qemu-$backend"
+		read -r -a k <<<"$(net_figures "$tmp/kite-$backend")"
+		read -r -a q <<<"$(net_figures "$tmp/qemu-$backend")"
+		[ "$backend" = tap ] && net_kite_tap="${k[*]}"
+		label=$backend
+		[ "$backend" = tap ] && label="tap (QEMU vhost=off)"
+		[ "$backend" = user ] && label="user (slirp)"
+		echo "  $label"
+		printf '  %-42s %12s %12s %9s\n' "  TCP guest->host, MB/s (higher better)" "${k[0]}" "${q[0]}" "$(ratio "${k[0]}" "${q[0]}")"
+		printf '  %-42s %12s %12s %9s\n' "  TCP host->guest, MB/s (higher better)" "${k[1]}" "${q[1]}" "$(ratio "${k[1]}" "${q[1]}")"
+		printf '  %-42s %12s %12s %9s\n' "  TCP 1-byte req/resp /s (higher better)" "${k[2]}" "${q[2]}" "$(ratio "${k[2]}" "${q[2]}")"
+		printf '  %-42s %12s %12s %9s\n' "  ping RTT avg, ms (lower better)" "${k[3]}" "${q[3]}" "$(ratio "${k[3]}" "${q[3]}")"
+		for vmm in kite qemu; do
+			if ! grep -q 'kite-guest: cmd exit' "$tmp/$vmm-$backend/console"; then
+				echo "    $vmm $backend: the guest did not finish (exit status" \
+					"$(cat "$tmp/$vmm-$backend/rc")): $(tail -n 1 "$tmp/$vmm-$backend/err")"
+			fi
+		done
+	done
+	net_cleanup
+	if [ -n "${NET_KEEP:-}" ]; then
+		echo "  consoles and host lines kept in $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+
+# vsock: kite's virtio-vsock with Firecracker's UNIX-socket host side.
+# Guest->host: the guest connects to the host's port (kite connects to the
+# listener PATH_PORT); host->guest: the host connects to PATH, says
+# "CONNECT PORT" and sends once "OK" came; request/response over a guest's
+# connection. Each round's host steps run in order, as the guest's do.
+bench_vsock() {
+	local tmp uds g=build/guest r p cmd="" b64 k=() n limit t rc f
+	[ -x "$TCPBENCH" ] || { echo "vsock: $TCPBENCH missing (run make)"; return 1; }
+	[ -f "$g/vmlinux" ] || { echo "vsock: $g missing (run make guest)"; return 1; }
+	tmp=$(mktemp -d)
+	uds=$tmp/v.sock
+	for r in $(seq "$NET_REPS"); do
+		p=$((5000 + r * 10))
+		cmd+="tcpbench connect send vsock:2:$((p + 1)) $NET_SECONDS; "
+		cmd+="tcpbench listen recv vsock:3:$((p + 2)); "
+		cmd+="tcpbench connect rr vsock:2:$((p + 3)) $NET_SECONDS; "
+	done
+	b64=$(printf '%s' "$cmd" | base64 -w0)
+	# Killed, the subshell takes the step it waits for along.
+	(
+		c=""
+		trap 'kill $c 2>/dev/null; exit 1' TERM
+		for r in $(seq "$NET_REPS"); do
+			p=$((5000 + r * 10))
+			"$TCPBENCH" listen recv "unix:${uds}_$((p + 1))" & c=$!; wait $c
+			"$TCPBENCH" connect send "fc:$uds:$((p + 2))" "$NET_SECONDS" & c=$!; wait $c
+			"$TCPBENCH" listen rr "unix:${uds}_$((p + 3))" & c=$!; wait $c
+		done
+	) >"$tmp/host" 2>&1 &
+	t=$!
+	limit=$((60 + NET_REPS * (3 * NET_SECONDS + 20)))
+	timeout -k 5 "$limit" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
+		--initrd "$g/initramfs.cpio.gz" --vsock "cid=3,uds=$uds" \
+		--cmdline "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE kite.cmd=$b64" \
+		</dev/null >"$tmp/console" 2>"$tmp/err"
+	rc=$?
+	kill "$t" 2>/dev/null
+	wait "$t" 2>/dev/null
+	for f in "recv.*MBps" "send.*MBps" "rr.*tps"; do
+		n=$(grep -c "^tcpbench $f=" "$tmp/host")
+		if [ "$n" -gt 0 ]; then
+			k+=("$(printf '%.1f' "$(grep "^tcpbench $f=" "$tmp/host" | sed 's/.*=//' | median)")")
+		else
+			k+=(-)
+		fi
+	done
+	read -r -a n <<<"${net_kite_tap:-- - - -}"
+	echo "vsock: kite --accel soft, guest tcpbench against the host's through kite's UNIX socket;" \
+		"$NET_REPS rounds of $NET_SECONDS s (medians, host-timed)"
+	if [ -c /dev/vhost-vsock ]; then
+		echo "  no QEMU figure: QEMU's virtio-vsock is vhost-vsock, whose host side is AF_VSOCK, not a UNIX socket"
+	else
+		echo "  no QEMU figure: QEMU's only virtio-vsock is vhost-vsock-device, which needs" \
+			"/dev/vhost-vsock (the host's vhost_vsock module), absent here"
+	fi
+	printf '  %-42s %12s %14s\n' "" "kite vsock" "kite TAP TCP"
+	printf '  %-42s %12s %14s\n' "guest->host, MB/s (higher better)" "${k[0]}" "${n[0]}"
+	printf '  %-42s %12s %14s\n' "host->guest, MB/s (higher better)" "${k[1]}" "${n[1]}"
+	printf '  %-42s %12s %14s\n' "1-byte req/resp /s (higher better)" "${k[2]}" "${n[2]}"
+	[ -n "$net_kite_tap" ] || echo "  (the TAP column comes from 'bench/run.sh net vsock')"
+	grep -q 'kite-guest: cmd exit' "$tmp/console" ||
+		echo "  the guest did not finish (exit status $rc): $(tail -n 1 "$tmp/err")"
+	rm -rf "$tmp"
+}
+
 benches=("$@")
 [ ${#benches[@]} -gt 0 ] || benches=(kvm-start soft-cpu soft-boot virtio-blk api)
 for b in "${benches[@]}"; do
@@ -303,6 +546,8 @@ for b in "${benches[@]}"; do
 	soft-boot) bench_soft_boot ;;
 	virtio-blk) bench_virtio_blk ;;
 	api) bench_api ;;
+	net) bench_net ;;
+	vsock) bench_vsock ;;
 	*) echo "unknown benchmark '$b'" >&2; exit 2 ;;
 	esac
 done
