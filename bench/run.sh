@@ -330,6 +330,7 @@ NET_CMDLINE="tsc=reliable"
 net_ns=""
 net_pids=()
 
+# Ends the host's tcpbench processes and deletes the namespace (and its TAP).
 net_cleanup() {
 	local p
 	for p in "${net_pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -337,6 +338,17 @@ net_cleanup() {
 	[ -n "$net_ns" ] && ip netns del "$net_ns" 2>/dev/null
 	net_ns=""
 }
+
+# Temporary directories of the benchmark running now, for the exit trap.
+bench_tmp=()
+on_exit() {
+	net_cleanup
+	[ ${#bench_tmp[@]} -eq 0 ] || rm -rf "${bench_tmp[@]}"
+}
+# Ctrl-C reaches the VMM too (timeout --foreground keeps it in our process
+# group); the script then exits through on_exit.
+trap on_exit EXIT
+trap "exit 130" INT TERM
 
 # What keeps this host from running the net benchmark, or "".
 net_why_not() {
@@ -350,8 +362,6 @@ net_why_not() {
 # Makes the namespace and its TAP ktap0 (NET_TAP_HOST/24, up); 1 if it cannot.
 net_ns_setup() {
 	net_ns=kite-bench-$$
-	trap net_cleanup EXIT
-	trap "exit 130" INT TERM
 	ip netns add "$net_ns" && ip -n "$net_ns" link set lo up &&
 		ip -n "$net_ns" tuntap add dev ktap0 mode tap &&
 		ip -n "$net_ns" addr add "$NET_TAP_HOST/24" dev ktap0 &&
@@ -408,7 +418,7 @@ net_run() {
 	if [ "$vmm" = kite ]; then
 		local net="tap=ktap0"
 		[ "$backend" = user ] && net=user
-		in_ns timeout -k 5 "$limit" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
+		in_ns timeout --foreground -k 5 "$limit" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
 			--initrd "$g/initramfs.cpio.gz" --net "$net" \
 			--cmdline "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE kite.cmd=$b64" \
 			</dev/null >"$dir/console" 2>"$dir/err"
@@ -416,7 +426,7 @@ net_run() {
 	else
 		local netdev="tap,id=n0,ifname=ktap0,script=no,downscript=no,vhost=off"
 		[ "$backend" = user ] && netdev="user,id=n0"
-		in_ns timeout -k 5 "$limit" "$QEMU" "${QEMU_TCG[@]}" -M acpi=on -m 256M \
+		in_ns timeout --foreground -k 5 "$limit" "$QEMU" "${QEMU_TCG[@]}" -M acpi=on -m 256M \
 			-kernel "$g/vmlinux" -initrd "$g/initramfs.cpio.gz" \
 			-device virtio-net-device,netdev=n0 -netdev "$netdev" \
 			-append "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE tsc_early_khz=$khz kite.cmd=$b64" \
@@ -458,6 +468,7 @@ bench_net() {
 	why=$(net_why_not)
 	[ -z "$why" ] || { echo "net: skipped: $why"; return 0; }
 	tmp=$(mktemp -d)
+	[ -n "${NET_KEEP:-}" ] || bench_tmp=("$tmp")
 	net_ns_setup || { echo "net: cannot set up the namespace and its TAP"; net_cleanup; return 1; }
 	echo "net: virtio-net, guest tcpbench against the host's, 1 vCPU, 256M, kite --accel soft" \
 		"against QEMU microvm TCG; $NET_REPS rounds of $NET_SECONDS s each (medians, host-timed)," \
@@ -503,6 +514,7 @@ bench_vsock() {
 	[ -x "$TCPBENCH" ] || { echo "vsock: $TCPBENCH missing (run make)"; return 1; }
 	[ -f "$g/vmlinux" ] || { echo "vsock: $g missing (run make guest)"; return 1; }
 	tmp=$(mktemp -d)
+	bench_tmp=("$tmp")
 	uds=$tmp/v.sock
 	for r in $(seq "$NET_REPS"); do
 		p=$((5000 + r * 10))
@@ -523,14 +535,16 @@ bench_vsock() {
 		done
 	) >"$tmp/host" 2>&1 &
 	t=$!
+	net_pids=("$t")
 	limit=$((60 + NET_REPS * (3 * NET_SECONDS + 20)))
-	timeout -k 5 "$limit" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
+	timeout --foreground -k 5 "$limit" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
 		--initrd "$g/initramfs.cpio.gz" --vsock "cid=3,uds=$uds" \
 		--cmdline "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE kite.cmd=$b64" \
 		</dev/null >"$tmp/console" 2>"$tmp/err"
 	rc=$?
 	kill "$t" 2>/dev/null
 	wait "$t" 2>/dev/null
+	net_pids=()
 	for f in "recv.*MBps" "send.*MBps" "rr.*tps"; do
 		n=$(grep -c "^tcpbench $f=" "$tmp/host")
 		if [ "$n" -gt 0 ]; then
