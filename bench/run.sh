@@ -399,7 +399,9 @@ net_guest_cmd() {
 # or QEMU's stderr in DIR/err.
 net_run() {
 	local vmm=$1 backend=$2 dir=$3 host=$NET_TAP_HOST g=build/guest r p khz b64 limit
-	[ "$backend" = user ] && host=$NET_USER_HOST
+	local extra="$NET_CMDLINE kite.net=static"
+	# user: /init asks the back-end's DHCP server; on the TAP nobody answers.
+	[ "$backend" = user ] && host=$NET_USER_HOST && extra=$NET_CMDLINE
 	mkdir -p "$dir"
 	: >"$dir/host"
 	net_pids=()
@@ -420,7 +422,7 @@ net_run() {
 		[ "$backend" = user ] && net=user
 		in_ns timeout --foreground -k 5 "$limit" "$KITE" run --accel soft --mem 256M --kernel "$g/vmlinux" \
 			--initrd "$g/initramfs.cpio.gz" --net "$net" \
-			--cmdline "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE kite.cmd=$b64" \
+			--cmdline "console=ttyS0 quiet reboot=k panic=1 $extra kite.cmd=$b64" \
 			</dev/null >"$dir/console" 2>"$dir/err"
 		echo $? >"$dir/rc"
 	else
@@ -429,7 +431,7 @@ net_run() {
 		in_ns timeout --foreground -k 5 "$limit" "$QEMU" "${QEMU_TCG[@]}" -M acpi=on -m 256M \
 			-kernel "$g/vmlinux" -initrd "$g/initramfs.cpio.gz" \
 			-device virtio-net-device,netdev=n0 -netdev "$netdev" \
-			-append "console=ttyS0 quiet reboot=k panic=1 $NET_CMDLINE tsc_early_khz=$khz kite.cmd=$b64" \
+			-append "console=ttyS0 quiet reboot=k panic=1 $extra tsc_early_khz=$khz kite.cmd=$b64" \
 			</dev/null >"$dir/console" 2>"$dir/err"
 		echo $? >"$dir/rc"
 	fi
