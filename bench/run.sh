@@ -457,6 +457,11 @@ net_figures() {
 		awk '{ v[NR] = $1 } END { print (NR > 0 ? v[1] : "-"), (NR > 1 ? v[2] : "-") }'
 }
 
+# net_ping_spread DIR: the -i 0.2 ping's "min/avg/max" (one slow reply moves the average).
+net_ping_spread() {
+	tr -d '\r' <"$1/console" | sed -n 's|^round-trip min/avg/max = \([0-9./]*\) ms|\1|p' | head -n 1
+}
+
 # ratio A B: A/B to 2 places, "-" if either is missing.
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f\n", a / b }'
@@ -491,6 +496,8 @@ bench_net() {
 		printf '  %-42s %12s %12s %9s\n' "  TCP 1-byte req/resp /s (higher better)" "${k[2]}" "${q[2]}" "$(ratio "${k[2]}" "${q[2]}")"
 		printf '  %-42s %12s %12s %9s\n' "  ping -i 0.2 RTT avg, ms (lower better)" "${k[3]}" "${q[3]}" "$(ratio "${k[3]}" "${q[3]}")"
 		printf '  %-42s %12s %12s %9s\n' "  ping -A RTT avg, ms (lower better)" "${k[4]}" "${q[4]}" "$(ratio "${k[4]}" "${q[4]}")"
+		echo "    ping -i 0.2 min/avg/max ms: kite $(net_ping_spread "$tmp/kite-$backend")," \
+			"QEMU $(net_ping_spread "$tmp/qemu-$backend")"
 		for vmm in kite qemu; do
 			if ! grep -q 'kite-guest: cmd exit' "$tmp/$vmm-$backend/console"; then
 				echo "    $vmm $backend: the guest did not finish (exit status" \
