@@ -44,8 +44,8 @@ $(FUZZ_BUILD)/fuzz_api_body: $(FUZZ_SRCS_fuzz_api_body) src/config/config.h
 
 $(FUZZ_BUILD)/fuzz_api: $(FUZZ_SRCS_fuzz_api) src/api/api.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_api) -pthread \
-		$(JSON_LIBS) $(HTTP_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS) $(SLIRP_CFLAGS) -o $@ \
+		$(FUZZ_SRCS_fuzz_api) -pthread $(JSON_LIBS) $(HTTP_LIBS) $(SLIRP_LIBS)
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 
