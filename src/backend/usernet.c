@@ -36,6 +36,8 @@
 #define USERNET_HOSTS "/etc/hosts"
 /* A DNS reply from the hosts file: Ethernet, IP, UDP, a name and 8 addresses fit. */
 #define USERNET_REPLY_MAX 1024
+/* libslirp has one timer (IPv6 router advertisements); a few more are no harm. */
+#define USERNET_TIMERS_PER_TURN 8
 /* pollfd slots 0 and 1; libslirp's sockets follow. */
 #define POLL_STOP 0
 #define POLL_GUEST 1
@@ -62,8 +64,7 @@ struct usernet {
 	struct pollfd *pfd;
 	unsigned nr_pfd, max_pfd;
 	struct usernet_timer *timers;
-	/* One frame more than USERNET_FRAME_MAX shows an over-long one. */
-	uint8_t in[TAP_VNET_HDR_LEN + USERNET_FRAME_MAX + 1];
+	uint8_t in[TAP_VNET_HDR_LEN + USERNET_FRAME_MAX];
 	uint8_t reply[USERNET_REPLY_MAX];
 	struct {
 		_Atomic uint64_t to_guest_dropped, from_guest_bad, dns_hosts;
@@ -253,8 +254,11 @@ static void timers_run(struct usernet *u)
 	int64_t now = now_ns() / 1000000;
 	struct usernet_timer *t;
 
-	/* A callback may re-arm or free timers: start over after each one. */
-	do {
+	/*
+	 * A callback may re-arm or free timers: start over after each one. One
+	 * re-armed for the past waits for the next turn rather than looping here.
+	 */
+	for (unsigned i = 0; i < USERNET_TIMERS_PER_TURN; i++) {
 		for (t = u->timers; t && (t->expire_ms < 0 || t->expire_ms > now); t = t->next)
 			;
 		if (!t)
@@ -264,7 +268,7 @@ static void timers_run(struct usernet *u)
 			t->cb(t->cb_opaque);
 		else
 			slirp_handle_timer(u->slirp, t->id, t->cb_opaque);
-	} while (t);
+	}
 }
 
 /* One frame from the guest: answered from the hosts file, or into libslirp. */
@@ -293,7 +297,8 @@ static void frame_in(struct usernet *u, size_t len)
 static void from_guest(struct usernet *u)
 {
 	for (unsigned i = 0; i < USERNET_BATCH; i++) {
-		ssize_t r = recv(u->fd, u->in, sizeof(u->in), MSG_DONTWAIT);
+		/* MSG_TRUNC: the frame's whole length, even past the buffer. */
+		ssize_t r = recv(u->fd, u->in, sizeof(u->in), MSG_DONTWAIT | MSG_TRUNC);
 
 		if (r < 0) {
 			if (errno != EAGAIN && errno != EINTR)
