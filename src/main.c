@@ -290,14 +290,21 @@ static int parse_net_backend(const char *opt, struct vm_net_config *n)
 	return usage_error("--net: tap '%s' must be 1 to %u bytes", opt + 4, CONFIG_IFNAME_MAX);
 }
 
-static int parse_net_hostfwd(const char *rule, struct vm_net_config *n)
+/* One hostfwd= rule of cfg's interface n, which no earlier --net may forward already. */
+static int parse_net_hostfwd(const char *rule, struct vm_config *cfg, struct vm_net_config *n)
 {
+	struct vm_net_hostfwd *f = &n->hostfwd[n->nr_hostfwd];
 	struct err err = { 0 };
 
 	if (n->nr_hostfwd == VM_NET_HOSTFWD_MAX)
 		return usage_error("--net: at most %u hostfwd= per interface", VM_NET_HOSTFWD_MAX);
-	if (config_hostfwd_parse(rule, &n->hostfwd[n->nr_hostfwd], &err) < 0)
+	if (config_hostfwd_parse(rule, f, &err) < 0)
 		return usage_error("--net: hostfwd '%s': %s", rule, err.msg);
+	for (struct vm_net_config *o = cfg->nets; o <= n; o++)
+		for (unsigned i = 0; i < (o == n ? n->nr_hostfwd : o->nr_hostfwd); i++)
+			if (config_hostfwd_clash(f, &o->hostfwd[i]))
+				return usage_error("--net: hostfwd '%s': %s host port %u is forwarded already",
+						   rule, f->udp ? "udp" : "tcp", f->host_port);
 	n->nr_hostfwd++;
 	return 0;
 }
@@ -325,7 +332,7 @@ static int parse_net(char *arg, struct vm_config *cfg)
 		if (!strncmp(opt, "tap=", 4) || !strcmp(opt, "user"))
 			rc = parse_net_backend(opt, n);
 		else if (!strncmp(opt, "hostfwd=", 8))
-			rc = parse_net_hostfwd(opt + 8, n);
+			rc = parse_net_hostfwd(opt + 8, cfg, n);
 		else if (!strncmp(opt, "mac=", 4) && config_mac_parse(opt + 4, n->guest_mac) == 0)
 			n->has_mac = true;
 		else if (!strncmp(opt, "mac=", 4))

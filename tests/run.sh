@@ -617,8 +617,49 @@ bad_tests() {
 		--soft-code-cache 1K
 	bad_case missing-disk 1 "$TMP/no-disk.img;no such file" "${run[@]}" --kernel "$k" \
 		--disk "$TMP/no-disk.img"
+	usernet_bad_tests "$k"
 
 	kvm_device_tests "$k" "$nb"
+}
+
+# --net user: each bad part of a hostfwd rule is named, and a host port that
+# another program listens on is an error naming the rule and the port.
+usernet_bad_tests() {
+	local k=$1 port pid
+	local run=("$KITE" run --accel kvm --kernel "$k")
+
+	bad_case net-hostfwd-port 2 "--net;hostfwd 'tcp::99999-:22';host port '99999'" \
+		"${run[@]}" --net user,hostfwd=tcp::99999-:22
+	bad_case net-hostfwd-proto 2 "hostfwd 'sctp::22-:22';protocol 'sctp'" \
+		"${run[@]}" --net user,hostfwd=sctp::22-:22
+	bad_case net-hostfwd-guest-addr 2 "guest address '10.0.9.15' is not in 10.0.2.0/24" \
+		"${run[@]}" --net user,hostfwd=tcp::2222-10.0.9.15:22
+	bad_case net-hostfwd-shape 2 "hostfwd 'tcp:2222:22';not [tcp|udp]" \
+		"${run[@]}" --net user,hostfwd=tcp:2222:22
+	bad_case net-hostfwd-tap 2 "hostfwd= is for user networking" \
+		"${run[@]}" --net tap=tap0,hostfwd=tcp::2222-:22
+	bad_case net-user-and-tap 2 "--net;'tap=tap0': tap=IFNAME or user, once" \
+		"${run[@]}" --net user,tap=tap0
+	bad_case net-hostfwd-twice 2 "--net;hostfwd 'tcp::2222-:23': tcp host port 2222 is forwarded already" \
+		"${run[@]}" --net user,hostfwd=tcp::2222-:22 --net user,hostfwd=tcp::2222-:23
+	if ! command -v python3 >/dev/null; then
+		skip bad/net-hostfwd-port-in-use "python3 is not installed (the listener on the port)"
+		return
+	fi
+	python3 -u -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1]); time.sleep(60)' >"$TMP/listener" &
+	pid=$!
+	for _ in $(seq 100); do
+		port=$(cat "$TMP/listener")
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	# The soft engine: the port is found busy when the device is built.
+	bad_case net-hostfwd-port-in-use 1 "eth0: hostfwd tcp:127.0.0.1:$port-10.0.2.15:22;host port $port is in use" \
+		"$KITE" run --accel soft --kernel "$k" --net "user,hostfwd=tcp::$port-:22"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 }
 
 # /dev/kvm missing, replaced by another device, or not for this user: each in

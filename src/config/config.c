@@ -237,8 +237,7 @@ unsigned config_virtio_count(const struct vm_config *cfg)
 	       cfg->vsock.enabled;
 }
 
-/* Two rules that would listen on one host port: the second cannot bind. */
-static bool hostfwd_clash(const struct vm_net_hostfwd *a, const struct vm_net_hostfwd *b)
+bool config_hostfwd_clash(const struct vm_net_hostfwd *a, const struct vm_net_hostfwd *b)
 {
 	static const uint8_t any[4];
 
@@ -259,7 +258,7 @@ static int hostfwd_validate(const struct vm_config *cfg, unsigned i, unsigned k,
 		if (o->kind != VM_NET_USER)
 			continue;
 		for (unsigned l = 0; l < (j == i ? k : o->nr_hostfwd); l++)
-			if (hostfwd_clash(f, &o->hostfwd[l]))
+			if (config_hostfwd_clash(f, &o->hostfwd[l]))
 				return err_set(err, -EINVAL,
 					       "network-interfaces[%u].user.hostfwd[%u]: %s host port %u is network-interfaces[%u].user.hostfwd[%u]'s already",
 					       i, k, f->udp ? "udp" : "tcp", f->host_port, j, l);

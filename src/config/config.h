@@ -168,6 +168,9 @@ int config_mac_parse(const char *text, uint8_t mac[6]);
  */
 int config_hostfwd_parse(const char *text, struct vm_net_hostfwd *fwd, struct err *err);
 
+/* Whether rules a and b would listen on one host port (the second could not). */
+bool config_hostfwd_clash(const struct vm_net_hostfwd *a, const struct vm_net_hostfwd *b);
+
 /* Writes fwd as config_hostfwd_parse() reads it into buf (CONFIG_HOSTFWD_TEXT_MAX + 1). */
 void config_hostfwd_format(const struct vm_net_hostfwd *fwd, char *buf, size_t size);
 
