@@ -347,6 +347,31 @@ virtio_case() {
 	rm -f "$img" "$want"
 }
 
+# netarp_tap_case ENGINE: tests/guests/netarp.S over a TAP whose side of the
+# link is 10.0.2.2, in a network namespace of its own so that no route of
+# this host changes (the host's kernel answers the ARP request).
+netarp_tap_case() {
+	local engine=$1 ns=kite-arp$$ why=""
+
+	selected netarp_tap netarp || return 0
+	engine_skipped "guest/$engine/netarp_tap" "$engine" && return
+	if [ ! -c /dev/net/tun ]; then
+		why="/dev/net/tun is missing"
+	elif ! ip netns add "$ns" 2>/dev/null; then
+		why="cannot create a network namespace (ip netns add: not root?)"
+	elif ! { ip -n "$ns" tuntap add dev kt0 mode tap &&
+		ip -n "$ns" addr add 10.0.2.2/24 dev kt0 && ip -n "$ns" link set kt0 up; }; then
+		why="cannot set up a TAP interface in a namespace"
+	fi
+	if [ -n "$why" ]; then
+		skip "guest/$engine/netarp_tap" "$why"
+	else
+		TIMEOUT="ip netns exec $ns $TIMEOUT" guest_case netarp_tap "$GUESTS/netarp.elf" 0 "" \
+			"$engine" --mem 64M --no-rng --net tap=kt0,mac=02:6b:69:74:65:02
+	fi
+	ip netns del "$ns" 2>/dev/null
+}
+
 guest_tests() {
 	local e g=$GUESTS
 
@@ -382,6 +407,7 @@ guest_tests() {
 		guest_case ptloop "$g/ptloop.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case longinsn "$g/longinsn.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		virtio_case "$e"
+		netarp_tap_case "$e"
 		# Paging outside long mode, invalid opcodes, VMCALL, faulting INT
 		# delivery and 32-bit IRET at CPL 0, which kvm-pvm does not run (a KVM
 		# internal error there, or a hang).
