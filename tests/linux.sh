@@ -676,11 +676,13 @@ free_port() {
 
 # The guest gets 10.0.2.15 by DHCP from /init, downloads a file from an HTTP
 # server on the host's loopback (10.0.2.2) and serves one through a hostfwd
-# rule that the host reads from 127.0.0.1; both intact (sha256). The driver
+# rule that the host reads from 127.0.0.1; both intact (sha256). A datagram
+# the host sends to a hostfwd=udp port reaches the guest's listener and comes
+# back. The driver
 # negotiated no checksum or TSO offloads, and a second --net user is eth1
 # with its own MAC.
 linux_usernet_case() {
-	local id=$1 e=$2 name=${1//\//_} why cmd feat bit hport peer want
+	local id=$1 e=$2 name=${1//\//_} why cmd feat bit hport uport peer upeer want
 	local www=$TMP/$name.www
 
 	why=$(usernet_setup "$name")
@@ -696,10 +698,14 @@ linux_usernet_case() {
 		return
 	fi
 	hport=$(free_port)
+	uport=$(free_port)
 	: >"$TMP/$name.out"
-	timeout 250 python3 tests/hostfwd_peer.py "$TMP/$name.out" hostfwd=listening "$hport" \
+	timeout 250 python3 tests/hostfwd_peer.py tcp "$TMP/$name.out" hostfwd=listening "$hport" \
 		"$USERNET_BYTES" "$TMP/$name.fwd" 2>"$TMP/$name.peer" &
 	peer=$!
+	timeout 250 python3 tests/hostfwd_peer.py udp "$TMP/$name.out" udpfwd=listening "$uport" \
+		"udp-hello-$$" 2>"$TMP/$name.upeer" &
+	upeer=$!
 	cmd='echo addr=$(ip -4 -o addr show dev eth0 | awk "{print \$4}")'
 	cmd+='; echo gw=$(ip route | awk "/^default/ {print \$3}")'
 	cmd+='; echo dns=$(awk "/^nameserver/ {print \$2}" /etc/resolv.conf)'
@@ -708,11 +714,16 @@ linux_usernet_case() {
 	cmd+="; wget -q -O /tmp/d http://10.0.2.2:$usernet_http_port/blob && echo d_sha=\$(sha256sum </tmp/d | cut -d' ' -f1)"
 	cmd+="; head -c $USERNET_BYTES /dev/urandom >/tmp/g && echo g_sha=\$(sha256sum </tmp/g | cut -d' ' -f1)"
 	cmd+=' && echo hostfwd=listening && nc -l -p 8080 </tmp/g'
+	# The host sends datagrams until one comes back from the guest's echo.
+	cmd+='; udpecho 5353 60 >/tmp/u & sleep 0.2; echo udpfwd=listening; wait'
+	cmd+='; echo udp_got=$(head -n 1 /tmp/u)'
 	KITE=$usernet_kite linux_cmd "$name" "$e" "$cmd" \
-		--net "user,hostfwd=tcp:127.0.0.1:$hport-:8080,mac=02:6b:69:74:65:11" \
+		--net "user,hostfwd=tcp:127.0.0.1:$hport-:8080,hostfwd=udp::$uport-:5353,mac=02:6b:69:74:65:11" \
 		--net user,mac=02:6b:69:74:65:12
 	wait "$peer"
 	local peer_rc=$?
+	wait "$upeer"
+	local upeer_rc=$?
 	kill "$usernet_http_pid" 2>/dev/null
 	wait "$usernet_http_pid" 2>/dev/null
 	why=$linux_why
@@ -732,6 +743,10 @@ linux_usernet_case() {
 		why="the host's read through hostfwd: $(cat "$TMP/$name.peer")"
 	elif [ -z "$why" ] && [ "$(sha256sum <"$TMP/$name.fwd" | cut -d' ' -f1)" != "$(linux_value "$name" g_sha)" ]; then
 		why="what the host read through hostfwd differs from the guest's file"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" udp_got)" != "udp-hello-$$" ]; then
+		why="the guest's UDP listener got '$(linux_value "$name" udp_got)' through hostfwd=udp, want udp-hello-$$"
+	elif [ -z "$why" ] && [ "$upeer_rc" -ne 0 ]; then
+		why="the host's UDP peer: $(cat "$TMP/$name.upeer")"
 	fi
 	# MAC, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
 	for bit in 5 16 32; do
