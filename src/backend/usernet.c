@@ -1,4 +1,4 @@
-/* backend/usernet.c: user-mode networking: libslirp on a thread of its own, frames over a socket. */
+/* backend/usernet.c: user-mode networking: libslirp on its own thread, frames over a socket. */
 #include "backend/backend.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* tests/unit/test_hostsdns.c: the user-mode network's DNS answers from a hosts file, against hostile frames. */
+/* tests/unit/test_hostsdns.c: the DNS relay answering from a hosts file, against hostile frames. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* tests/unit/test_usernet.c: the user-mode network back-end through its socket, as virtio-net sees it. */
+/* tests/unit/test_usernet.c: the user-mode network back-end driven through its socket. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
