@@ -18,9 +18,15 @@ JSON_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 HTTP_CFLAGS := $(shell pkg-config --cflags libmicrohttpd libcurl 2>/dev/null)
 HTTP_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl 2>/dev/null || echo -lmicrohttpd -lcurl)
 
-CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Isrc -MMD -MP $(SANFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS)
+# libslirp is the user-mode network's TCP/IP stack (backend/usernet.c). Its
+# .pc names glib, which its header does not need: without glib's .pc the
+# header's own directory and -lslirp do.
+SLIRP_CFLAGS := $(shell pkg-config --cflags slirp 2>/dev/null || echo -I/usr/include/slirp)
+SLIRP_LIBS := $(shell pkg-config --libs slirp 2>/dev/null || echo -lslirp)
+
+CFLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Isrc -MMD -MP $(SANFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS) $(SLIRP_CFLAGS)
 LDFLAGS := $(SANFLAGS) -pthread
-LDLIBS := $(JSON_LIBS) $(HTTP_LIBS)
+LDLIBS := $(JSON_LIBS) $(HTTP_LIBS) $(SLIRP_LIBS)
 
 LIB_SRCS := $(filter-out src/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -10,13 +10,14 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BASE := $(filter-out src/base/reaper.c,$(wildcard src/base/*.c)) src/memory/memory.c
-FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_boot fuzz_config fuzz_api_body fuzz_api
+FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_boot fuzz_config fuzz_api_body fuzz_api fuzz_hostsdns
 
 FUZZ_SRCS_fuzz_virtq := fuzz/fuzz_virtq.c src/virtio/virtq.c $(FUZZ_BASE)
 FUZZ_SRCS_fuzz_blk := fuzz/fuzz_blk.c src/virtio/blkreq.c src/virtio/virtq.c $(FUZZ_BASE)
 FUZZ_SRCS_fuzz_boot := fuzz/fuzz_boot.c $(wildcard src/boot/*.c) $(FUZZ_BASE)
 FUZZ_SRCS_fuzz_config := fuzz/fuzz_config.c $(wildcard src/config/*.c) $(FUZZ_BASE)
 FUZZ_SRCS_fuzz_api_body := fuzz/fuzz_api_body.c $(wildcard src/config/*.c) $(FUZZ_BASE)
+FUZZ_SRCS_fuzz_hostsdns := fuzz/fuzz_hostsdns.c src/backend/hostsdns.c $(FUZZ_BASE)
 # The request handling reaches the builder, the VM and devices: all of libkite.
 FUZZ_SRCS_fuzz_api := fuzz/fuzz_api.c $(LIB_SRCS)
 
@@ -44,8 +45,12 @@ $(FUZZ_BUILD)/fuzz_api_body: $(FUZZ_SRCS_fuzz_api_body) src/config/config.h
 
 $(FUZZ_BUILD)/fuzz_api: $(FUZZ_SRCS_fuzz_api) src/api/api.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_api) -pthread \
-		$(JSON_LIBS) $(HTTP_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS) $(SLIRP_CFLAGS) -o $@ \
+		$(FUZZ_SRCS_fuzz_api) -pthread $(JSON_LIBS) $(HTTP_LIBS) $(SLIRP_LIBS)
+
+$(FUZZ_BUILD)/fuzz_hostsdns: $(FUZZ_SRCS_fuzz_hostsdns) src/backend/backend.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_hostsdns) -pthread
 
 fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 

@@ -50,7 +50,7 @@ stale() {
 }
 
 # Local inputs; the packages are inputs too but are only looked at below.
-inputs=("$self" "$here/init")
+inputs=("$self" "$here/init" "$here/udhcpc.script")
 scripts=()
 if [ -d "$here/scripts" ]; then
 	mapfile -t scripts < <(find "$here/scripts" -maxdepth 1 -type f | LC_ALL=C sort)
@@ -304,6 +304,11 @@ build_initramfs() {
 	[ -L "$stage/bin/sh" ] || die "busybox has no sh applet"
 
 	install -m 755 "$here/init" "$stage/init"
+	# Debian's busybox looks for udhcpc's script in /etc/udhcpc, upstream's
+	# in /usr/share/udhcpc: a udhcpc typed at the shell finds it either way.
+	install -D -m 755 "$here/udhcpc.script" "$stage/etc/udhcpc/default.script"
+	mkdir -p "$stage/usr/share/udhcpc"
+	ln -s /etc/udhcpc/default.script "$stage/usr/share/udhcpc/default.script"
 	local s
 	for s in "${scripts[@]}"; do
 		install -m 755 "$s" "$stage/scripts/"

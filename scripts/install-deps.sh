@@ -9,6 +9,8 @@ pkgs=(
 	# libmicrohttpd serves the API, libcurl is kite ctl's client
 	gcc make binutils libc6-dev libcmocka-dev libjson-c-dev pkg-config
 	libmicrohttpd-dev libcurl4-openssl-dev
+	# libslirp: --net user's TCP/IP stack
+	libslirp-dev
 	# the API tests talk to kite with curl; the network test's host end
 	# (tests/net_peer.py) and iproute2's ip make and address its TAP
 	curl python3 iproute2

@@ -55,7 +55,7 @@ static void usage(FILE *out)
 		"usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
 		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
 		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
-		"                [--net tap=IFNAME[,mac=MAC]]...\n"
+		"                [--net tap=IFNAME|user[,hostfwd=RULE]...[,mac=MAC]]...\n"
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
 		"                [--soft-code-cache SIZE] [--vsock cid=N,uds=PATH] [--testdev]\n"
 		"       kite run --config-file FILE [--log-level LEVEL]\n"
@@ -76,8 +76,12 @@ static void usage(FILE *out)
 		"  --disk SPEC      raw image as a virtio disk (repeatable, at most 8 virtio\n"
 		"                   devices in all): PATH, then ,ro for read-only and\n"
 		"                   ,id=NAME (up to 20 bytes) for its serial\n"
-		"  --net SPEC       virtio network device over an existing host TAP\n"
-		"                   (repeatable: eth0, eth1...): tap=IFNAME, then ,mac=MAC\n"
+		"  --net SPEC       virtio network device (repeatable: eth0, eth1...):\n"
+		"                   tap=IFNAME for an existing host TAP, or user for\n"
+		"                   user-mode networking (no root: 10.0.2.0/24, DHCP, DNS\n"
+		"                   at 10.0.2.3, the host at 10.0.2.2), with any number of\n"
+		"                   ,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT\n"
+		"                   (HOSTADDR default 127.0.0.1); then ,mac=MAC\n"
 		"                   (aa:bb:cc:dd:ee:ff; default: the guest picks one)\n"
 		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
 		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
@@ -272,11 +276,48 @@ static int parse_disk(char *arg, struct vm_config *cfg)
 	return 0;
 }
 
-/* --net tap=IFNAME[,mac=MAC]: like parse_disk(), prints its own usage error. */
+/* One --net option that names the back-end: tap=IFNAME or user. */
+static int parse_net_backend(const char *opt, struct vm_net_config *n)
+{
+	if (n->kind == VM_NET_USER || n->host_dev_name[0])
+		return usage_error("--net: '%s': tap=IFNAME or user, once", opt);
+	if (!strcmp(opt, "user")) {
+		n->kind = VM_NET_USER;
+		return 0;
+	}
+	if (opt[4] && config_str_set(n->host_dev_name, sizeof(n->host_dev_name), opt + 4) == 0)
+		return 0;
+	return usage_error("--net: tap '%s' must be 1 to %u bytes", opt + 4, CONFIG_IFNAME_MAX);
+}
+
+/* One hostfwd= rule of cfg's interface n, which no earlier --net may forward already. */
+static int parse_net_hostfwd(const char *rule, struct vm_config *cfg, struct vm_net_config *n)
+{
+	struct vm_net_hostfwd *f = &n->hostfwd[n->nr_hostfwd];
+	struct err err = { 0 };
+
+	if (n->nr_hostfwd == VM_NET_HOSTFWD_MAX)
+		return usage_error("--net: at most %u hostfwd= per interface", VM_NET_HOSTFWD_MAX);
+	if (config_hostfwd_parse(rule, f, &err) < 0)
+		return usage_error("--net: hostfwd '%s': %s", rule, err.msg);
+	for (struct vm_net_config *o = cfg->nets; o <= n; o++)
+		for (unsigned i = 0; i < (o == n ? n->nr_hostfwd : o->nr_hostfwd); i++)
+			if (config_hostfwd_clash(f, &o->hostfwd[i]))
+				return usage_error("--net: hostfwd '%s': %s host port %u is forwarded already",
+						   rule, f->udp ? "udp" : "tcp", f->host_port);
+	n->nr_hostfwd++;
+	return 0;
+}
+
+/*
+ * --net tap=IFNAME|user[,hostfwd=RULE]...[,mac=MAC]: like parse_disk(), prints
+ * its own usage error.
+ */
 static int parse_net(char *arg, struct vm_config *cfg)
 {
 	struct vm_net_config *n;
 	char *opt, *next;
+	int rc = 0;
 
 	if (cfg->nr_nets == VM_MAX_NETS) {
 		usage_error("--net: at most %u network interfaces", VM_MAX_NETS);
@@ -284,31 +325,30 @@ static int parse_net(char *arg, struct vm_config *cfg)
 	}
 	n = &cfg->nets[cfg->nr_nets];
 	*n = (struct vm_net_config){ 0 };
-	for (opt = arg; opt; opt = next) {
+	for (opt = arg; opt && rc == 0; opt = next) {
 		next = strchr(opt, ',');
 		if (next)
 			*next++ = '\0';
-		if (!strncmp(opt, "tap=", 4)) {
-			if (opt[4] && config_str_set(n->host_dev_name, sizeof(n->host_dev_name),
-						     opt + 4) == 0)
-				continue;
-			usage_error("--net: tap '%s' must be 1 to %u bytes", opt + 4,
-				    CONFIG_IFNAME_MAX);
-			return -EINVAL;
-		} else if (!strncmp(opt, "mac=", 4)) {
-			if (config_mac_parse(opt + 4, n->guest_mac) == 0) {
-				n->has_mac = true;
-				continue;
-			}
-			usage_error("--net: mac '%s' is not a unicast aa:bb:cc:dd:ee:ff", opt + 4);
-			return -EINVAL;
-		} else {
-			usage_error("--net: unknown option '%s' (tap=IFNAME or mac=MAC)", opt);
-			return -EINVAL;
-		}
+		if (!strncmp(opt, "tap=", 4) || !strcmp(opt, "user"))
+			rc = parse_net_backend(opt, n);
+		else if (!strncmp(opt, "hostfwd=", 8))
+			rc = parse_net_hostfwd(opt + 8, cfg, n);
+		else if (!strncmp(opt, "mac=", 4) && config_mac_parse(opt + 4, n->guest_mac) == 0)
+			n->has_mac = true;
+		else if (!strncmp(opt, "mac=", 4))
+			rc = usage_error("--net: mac '%s' is not a unicast aa:bb:cc:dd:ee:ff", opt + 4);
+		else
+			rc = usage_error("--net: unknown option '%s' (tap=IFNAME, user, hostfwd=RULE or mac=MAC)",
+					 opt);
 	}
-	if (!n->host_dev_name[0]) {
-		usage_error("--net: no tap=IFNAME given");
+	if (rc)
+		return -EINVAL;
+	if (n->kind == VM_NET_TAP && !n->host_dev_name[0]) {
+		usage_error("--net: no tap=IFNAME or user given");
+		return -EINVAL;
+	}
+	if (n->kind != VM_NET_USER && n->nr_hostfwd) {
+		usage_error("--net: hostfwd= is for user networking, not a TAP");
 		return -EINVAL;
 	}
 	snprintf(n->iface_id, sizeof(n->iface_id), "eth%u", cfg->nr_nets);

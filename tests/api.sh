@@ -183,6 +183,8 @@ api_bad_case() {
 	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0"}' 400 "host_dev_name: missing"
 	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth1", "host_dev_name": "tap0"}' 400 "is not the path's"
 	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "zz"}' 400 "guest_mac"
+	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "user": {"hostfwd": ["tcp::70000-:22"]}}' 400 "user.hostfwd[0]: host port '70000' is not 1 to 65535"
+	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "user": {}, "host_dev_name": "tap0"}' 400 "host_dev_name: not with"
 	api_expect PUT /vsock '{"guest_cid": 2, "uds_path": "/tmp/v.sock"}' 400 "guest_cid"
 	api_expect PUT /vsock '{"guest_cid": 3}' 400 "uds_path: missing"
 	api_expect PUT /entropy '{"rate_limiter": 1}' 400 "rate_limiter: must be an object"

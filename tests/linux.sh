@@ -222,11 +222,12 @@ linux_tests() {
 # linux_cmd_case ID ENGINE CMD kite-args...: runs CMD in the guest (via
 # kite.cmd), expects exit 0 and "kite-guest: cmd exit 0"; the console is in
 # $TMP/<name>.out for further checks by the caller ($linux_why is set on failure).
+# LINUX_CMDLINE_EXTRA adds words to the guest's command line.
 linux_cmd() {
 	local name=$1 engine=$2 cmd=$3 b64
 	shift 3
 	b64=$(printf '%s' "$cmd" | base64 -w0)
-	linux_boot "$name" "$engine" vmlinux /dev/null "kite.cmd=$b64" "$@"
+	linux_boot "$name" "$engine" vmlinux /dev/null "kite.cmd=$b64 ${LINUX_CMDLINE_EXTRA:-}" "$@"
 	linux_why=""
 	if [ "$linux_rc" -ne 0 ]; then
 		linux_why="exit status $linux_rc, want 0"
@@ -576,11 +577,14 @@ linux_net_case() {
 	cmd="ip addr add $NET_GUEST/24 dev eth0 && ip link set eth0 up && sleep 1"
 	cmd+=" && echo mac=\$(cat /sys/class/net/eth0/address)"
 	cmd+=" && echo features=\$(cat /sys/class/net/eth0/device/features)"
+	cmd+=" && echo addrs=\$(ip -4 -o addr show dev eth0 | awk '{print \$4}')"
 	cmd+=" && ping -c 3 $NET_HOST && echo ping=ok"
 	cmd+=" && nc -w 60 $NET_HOST 7001 </dev/null >/tmp/a && echo a_sha=\$(sha256sum </tmp/a | cut -d' ' -f1)"
 	cmd+=" && head -c $NET_BYTES /dev/urandom >/tmp/b && echo b_sha=\$(sha256sum </tmp/b | cut -d' ' -f1)"
 	cmd+=" && nc -w 60 $NET_HOST 7002 </tmp/b"
-	linux_cmd "$name" "$e" "$cmd" --net "tap=$net_tap,mac=02:6b:69:74:65:01"
+	# kite.net=static: /init leaves eth0 to the command rather than asking for DHCP.
+	LINUX_CMDLINE_EXTRA=kite.net=static linux_cmd "$name" "$e" "$cmd" \
+		--net "tap=$net_tap,mac=02:6b:69:74:65:01"
 	kill "$peer" 2>/dev/null
 	wait "$peer" 2>/dev/null
 	net_cleanup
@@ -588,6 +592,8 @@ linux_net_case() {
 	feat=$(linux_value "$name" features)
 	if [ -z "$why" ] && [ "$(linux_value "$name" mac)" != 02:6b:69:74:65:01 ]; then
 		why="eth0 has address '$(linux_value "$name" mac)', want 02:6b:69:74:65:01"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" addrs)" != "$NET_GUEST/24" ]; then
+		why="eth0 has '$(linux_value "$name" addrs)', want only the static $NET_GUEST/24"
 	elif [ -z "$why" ] && [ "$(linux_value "$name" ping)" != ok ]; then
 		why="the guest could not ping the host"
 	elif [ -z "$why" ] && [ "$(linux_value "$name" a_sha)" != "$(sha256sum <"$a" | cut -d' ' -f1)" ]; then
@@ -617,7 +623,185 @@ linux_net_missing_case() {
 	linux_report "$id" "$name" "$why"
 }
 
+# ---- user-mode networking, --net user (issue 13) -----------------------------
+
+USERNET_BYTES=3000000
+
+# usernet_setup NAME: what keeps this host from running the user-network
+# cases, or "" with $usernet_kite set: a wrapper that runs kite in a mount
+# namespace of its own where /etc/resolv.conf names 127.0.0.1, so that no
+# DNS query the guest makes leaves the machine (libslirp forwards what the
+# hosts file does not answer to the host's resolver), and /etc/hosts is
+# $TMP/NAME.hosts, a copy of the host's that a case may add names to (the
+# host's own file is never written).
+usernet_setup() {
+	local name=$1
+	[ "$(id -u)" = 0 ] || { echo "not root: the private /etc/hosts needs a mount namespace"; return; }
+	command -v python3 >/dev/null || { echo "python3 is not installed"; return; }
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	unshare -m sh -c 'mount --bind /etc/hosts /etc/hosts' 2>/dev/null ||
+		{ echo "cannot bind-mount over /etc/hosts in a mount namespace here"; return; }
+	cp /etc/hosts "$TMP/$name.hosts"
+	echo "nameserver 127.0.0.1" >"$TMP/$name.resolv"
+	usernet_kite=$TMP/$name.kite
+	cat >"$usernet_kite" <<WRAP
+#!/bin/sh
+exec unshare -m sh -c 'mount --bind "\$0" /etc/hosts || exit 1
+if [ -e /etc/resolv.conf ]; then mount --bind "\$1" /etc/resolv.conf || exit 1; fi
+shift
+exec "\$@"' "$TMP/$name.hosts" "$TMP/$name.resolv" "$KITE" "\$@"
+WRAP
+	chmod +x "$usernet_kite"
+}
+
+# usernet_http NAME DIR: serves DIR on the host's loopback (the guest's
+# 10.0.2.2); sets $usernet_http_pid and $usernet_http_port, or returns 1.
+usernet_http() {
+	local name=$1 dir=$2
+	python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$dir" >"$TMP/$name.http" 2>&1 &
+	usernet_http_pid=$!
+	for _ in $(seq 100); do
+		usernet_http_port=$(sed -n 's/^Serving HTTP on 127.0.0.1 port \([0-9]*\).*/\1/p' "$TMP/$name.http")
+		[ -n "$usernet_http_port" ] && return 0
+		sleep 0.05
+	done
+	kill "$usernet_http_pid" 2>/dev/null
+	return 1
+}
+
+# A free TCP port on the host's loopback (free when asked: the kernel picks it).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The guest gets 10.0.2.15 by DHCP from /init, downloads a file from an HTTP
+# server on the host's loopback (10.0.2.2) and serves one through a hostfwd
+# rule that the host reads from 127.0.0.1; both intact (sha256). A datagram
+# the host sends to a hostfwd=udp port reaches the guest's listener and comes
+# back. The driver
+# negotiated no checksum or TSO offloads, and a second --net user is eth1
+# with its own MAC.
+linux_usernet_case() {
+	local id=$1 e=$2 name=${1//\//_} why cmd feat bit hport uport peer upeer want
+	local www=$TMP/$name.www
+
+	why=$(usernet_setup "$name")
+	if [ -n "$why" ]; then
+		skip "$id" "$why"
+		return
+	fi
+	usernet_kite=$TMP/$name.kite
+	mkdir -p "$www"
+	head -c "$USERNET_BYTES" /dev/urandom >"$www/blob"
+	if ! usernet_http "$name" "$www"; then
+		fail "$id" "the host's HTTP server did not start: $(head -c 300 "$TMP/$name.http")"
+		return
+	fi
+	hport=$(free_port)
+	uport=$(free_port)
+	: >"$TMP/$name.out"
+	timeout 250 python3 tests/hostfwd_peer.py tcp "$TMP/$name.out" hostfwd=listening "$hport" \
+		"$USERNET_BYTES" "$TMP/$name.fwd" 2>"$TMP/$name.peer" &
+	peer=$!
+	timeout 250 python3 tests/hostfwd_peer.py udp "$TMP/$name.out" udpfwd=listening "$uport" \
+		"udp-hello-$$" 2>"$TMP/$name.upeer" &
+	upeer=$!
+	cmd='echo addr=$(ip -4 -o addr show dev eth0 | awk "{print \$4}")'
+	cmd+='; echo gw=$(ip route | awk "/^default/ {print \$3}")'
+	cmd+='; echo dns=$(awk "/^nameserver/ {print \$2}" /etc/resolv.conf)'
+	cmd+='; echo features=$(cat /sys/class/net/eth0/device/features)'
+	cmd+='; echo macs=$(cat /sys/class/net/eth0/address),$(cat /sys/class/net/eth1/address)'
+	cmd+="; wget -q -O /tmp/d http://10.0.2.2:$usernet_http_port/blob && echo d_sha=\$(sha256sum </tmp/d | cut -d' ' -f1)"
+	cmd+="; head -c $USERNET_BYTES /dev/urandom >/tmp/g && echo g_sha=\$(sha256sum </tmp/g | cut -d' ' -f1)"
+	cmd+=' && echo hostfwd=listening && nc -l -p 8080 </tmp/g'
+	# The host sends datagrams until one comes back from the guest's echo.
+	cmd+='; udpecho 5353 60 >/tmp/u & sleep 0.2; echo udpfwd=listening; wait'
+	cmd+='; echo udp_got=$(head -n 1 /tmp/u)'
+	KITE=$usernet_kite linux_cmd "$name" "$e" "$cmd" \
+		--net "user,hostfwd=tcp:127.0.0.1:$hport-:8080,hostfwd=udp::$uport-:5353,mac=02:6b:69:74:65:11" \
+		--net user,mac=02:6b:69:74:65:12
+	wait "$peer"
+	local peer_rc=$?
+	wait "$upeer"
+	local upeer_rc=$?
+	kill "$usernet_http_pid" 2>/dev/null
+	wait "$usernet_http_pid" 2>/dev/null
+	why=$linux_why
+	feat=$(linux_value "$name" features)
+	want=$(sha256sum <"$www/blob" | cut -d' ' -f1)
+	if [ -z "$why" ] && [ "$(linux_value "$name" addr)" != 10.0.2.15/24 ]; then
+		why="eth0 has '$(linux_value "$name" addr)' by DHCP, want 10.0.2.15/24"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" gw)" != 10.0.2.2 ]; then
+		why="the default route is '$(linux_value "$name" gw)', want 10.0.2.2"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" dns)" != 10.0.2.3 ]; then
+		why="/etc/resolv.conf names '$(linux_value "$name" dns)', want 10.0.2.3"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" macs)" != 02:6b:69:74:65:11,02:6b:69:74:65:12 ]; then
+		why="eth0,eth1 have addresses '$(linux_value "$name" macs)', want the two --net in order"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" d_sha)" != "$want" ]; then
+		why="the guest's download from 10.0.2.2 has sha256 '$(linux_value "$name" d_sha)', want $want"
+	elif [ -z "$why" ] && [ "$peer_rc" -ne 0 ]; then
+		why="the host's read through hostfwd: $(cat "$TMP/$name.peer")"
+	elif [ -z "$why" ] && [ "$(sha256sum <"$TMP/$name.fwd" | cut -d' ' -f1)" != "$(linux_value "$name" g_sha)" ]; then
+		why="what the host read through hostfwd differs from the guest's file"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" udp_got)" != "udp-hello-$$" ]; then
+		why="the guest's UDP listener got '$(linux_value "$name" udp_got)' through hostfwd=udp, want udp-hello-$$"
+	elif [ -z "$why" ] && [ "$upeer_rc" -ne 0 ]; then
+		why="the host's UDP peer: $(cat "$TMP/$name.upeer")"
+	fi
+	# MAC, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
+	for bit in 5 16 32; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
+			why="feature bit $bit not negotiated (features $feat)"
+		fi
+	done
+	for bit in 0 1 7 8 11 12; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 0 ]; then
+			why="offload feature bit $bit negotiated with the user network (features $feat)"
+		fi
+	done
+	linux_report "$id" "$name" "$why"
+}
+
+# The guest resolves a name that only the host's /etc/hosts knows (here the
+# case's private copy with a unique name added) through 10.0.2.3: A and AAAA,
+# in any case, and wget by that name reaches the host's HTTP server.
+linux_usernet_dns_case() {
+	local id=$1 e=$2 name=${1//\//_} why cmd host www=$TMP/$name.www
+
+	why=$(usernet_setup "$name")
+	if [ -n "$why" ]; then
+		skip "$id" "$why"
+		return
+	fi
+	usernet_kite=$TMP/$name.kite
+	host=kite-$$-$RANDOM.hosts.test
+	printf '\n# kite test\n10.0.2.2 %s\n2001:db8::7 %s\n' "$host" "$host" >>"$TMP/$name.hosts"
+	mkdir -p "$www"
+	echo "hello-by-name-$$" >"$www/hello"
+	if ! usernet_http "$name" "$www"; then
+		fail "$id" "the host's HTTP server did not start: $(head -c 300 "$TMP/$name.http")"
+		return
+	fi
+	cmd="echo a=\$(nslookup -type=A ${host^^} 10.0.2.3 | awk '/^Address: / {print \$2}')"
+	cmd+="; echo aaaa=\$(nslookup -type=AAAA $host 10.0.2.3 | awk '/^Address: / {print \$2}')"
+	cmd+="; echo by_name=\$(wget -q -O - http://$host:$usernet_http_port/hello)"
+	KITE=$usernet_kite linux_cmd "$name" "$e" "$cmd" --net user
+	kill "$usernet_http_pid" 2>/dev/null
+	wait "$usernet_http_pid" 2>/dev/null
+	why=$linux_why
+	if [ -z "$why" ] && [ "$(linux_value "$name" a)" != 10.0.2.2 ]; then
+		why="${host^^} resolved to '$(linux_value "$name" a)', want 10.0.2.2 from /etc/hosts"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" aaaa)" != 2001:db8::7 ]; then
+		why="$host's AAAA is '$(linux_value "$name" aaaa)', want 2001:db8::7 from /etc/hosts"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" by_name)" != "hello-by-name-$$" ]; then
+		why="wget by name got '$(linux_value "$name" by_name)'"
+	fi
+	linux_report "$id" "$name" "$why"
+}
+
 linux_net_tests() {
 	linux_net_case "linux/$1/virtio-net-tap" "$1"
 	linux_net_missing_case "linux/$1/virtio-net-missing-tap" "$1"
+	linux_usernet_case "linux/$1/virtio-net-user" "$1"
+	linux_usernet_dns_case "linux/$1/virtio-net-user-dns" "$1"
 }

@@ -347,6 +347,31 @@ virtio_case() {
 	rm -f "$img" "$want"
 }
 
+# netarp_tap_case ENGINE: tests/guests/netarp.S over a TAP whose side of the
+# link is 10.0.2.2, in a network namespace of its own so that no route of
+# this host changes (the host's kernel answers the ARP request).
+netarp_tap_case() {
+	local engine=$1 ns=kite-arp$$ why=""
+
+	selected netarp_tap netarp || return 0
+	engine_skipped "guest/$engine/netarp_tap" "$engine" && return
+	if [ ! -c /dev/net/tun ]; then
+		why="/dev/net/tun is missing"
+	elif ! ip netns add "$ns" 2>/dev/null; then
+		why="cannot create a network namespace (ip netns add: not root?)"
+	elif ! { ip -n "$ns" tuntap add dev kt0 mode tap &&
+		ip -n "$ns" addr add 10.0.2.2/24 dev kt0 && ip -n "$ns" link set kt0 up; }; then
+		why="cannot set up a TAP interface in a namespace"
+	fi
+	if [ -n "$why" ]; then
+		skip "guest/$engine/netarp_tap" "$why"
+	else
+		TIMEOUT="ip netns exec $ns $TIMEOUT" guest_case netarp_tap "$GUESTS/netarp.elf" 0 "" \
+			"$engine" --mem 64M --no-rng --net tap=kt0,mac=02:6b:69:74:65:02
+	fi
+	ip netns del "$ns" 2>/dev/null
+}
+
 guest_tests() {
 	local e g=$GUESTS
 
@@ -382,6 +407,10 @@ guest_tests() {
 		guest_case ptloop "$g/ptloop.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		guest_case longinsn "$g/longinsn.elf" 3 "triple fault;rip=" "$e" --mem 64M
 		virtio_case "$e"
+		# libslirp answers for 10.0.2.2 inside kite: no host set-up, no traffic.
+		guest_case netarp "$g/netarp.elf" 0 "" "$e" --mem 64M --no-rng \
+			--net user,mac=02:6b:69:74:65:02
+		netarp_tap_case "$e"
 		# Paging outside long mode, invalid opcodes, VMCALL, faulting INT
 		# delivery and 32-bit IRET at CPL 0, which kvm-pvm does not run (a KVM
 		# internal error there, or a hang).
@@ -617,8 +646,49 @@ bad_tests() {
 		--soft-code-cache 1K
 	bad_case missing-disk 1 "$TMP/no-disk.img;no such file" "${run[@]}" --kernel "$k" \
 		--disk "$TMP/no-disk.img"
+	usernet_bad_tests "$k"
 
 	kvm_device_tests "$k" "$nb"
+}
+
+# --net user: each bad part of a hostfwd rule is named, and a host port that
+# another program listens on is an error naming the rule and the port.
+usernet_bad_tests() {
+	local k=$1 port pid
+	local run=("$KITE" run --accel kvm --kernel "$k")
+
+	bad_case net-hostfwd-port 2 "--net;hostfwd 'tcp::99999-:22';host port '99999'" \
+		"${run[@]}" --net user,hostfwd=tcp::99999-:22
+	bad_case net-hostfwd-proto 2 "hostfwd 'sctp::22-:22';protocol 'sctp'" \
+		"${run[@]}" --net user,hostfwd=sctp::22-:22
+	bad_case net-hostfwd-guest-addr 2 "guest address '10.0.9.15' is not in 10.0.2.0/24" \
+		"${run[@]}" --net user,hostfwd=tcp::2222-10.0.9.15:22
+	bad_case net-hostfwd-shape 2 "hostfwd 'tcp:2222:22';not [tcp|udp]" \
+		"${run[@]}" --net user,hostfwd=tcp:2222:22
+	bad_case net-hostfwd-tap 2 "hostfwd= is for user networking" \
+		"${run[@]}" --net tap=tap0,hostfwd=tcp::2222-:22
+	bad_case net-user-and-tap 2 "--net;'tap=tap0': tap=IFNAME or user, once" \
+		"${run[@]}" --net user,tap=tap0
+	bad_case net-hostfwd-twice 2 "--net;hostfwd 'tcp::2222-:23': tcp host port 2222 is forwarded already" \
+		"${run[@]}" --net user,hostfwd=tcp::2222-:22 --net user,hostfwd=tcp::2222-:23
+	if ! command -v python3 >/dev/null; then
+		skip bad/net-hostfwd-port-in-use "python3 is not installed (the listener on the port)"
+		return
+	fi
+	python3 -u -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1]); time.sleep(60)' >"$TMP/listener" &
+	pid=$!
+	for _ in $(seq 100); do
+		port=$(cat "$TMP/listener")
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	# The soft engine: the port is found busy when the device is built.
+	bad_case net-hostfwd-port-in-use 1 "eth0: hostfwd tcp:127.0.0.1:$port-10.0.2.15:22;host port $port is in use" \
+		"$KITE" run --accel soft --kernel "$k" --net "user,hostfwd=tcp::$port-:22"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 }
 
 # /dev/kvm missing, replaced by another device, or not for this user: each in

@@ -1,12 +1,14 @@
-/* backend/backend.h: the VM's I/O thread and the block image back-end. */
+/* backend/backend.h: the VM's I/O thread and the block, TAP and user-mode network back-ends. */
 #ifndef KITE_BACKEND_BACKEND_H
 #define KITE_BACKEND_BACKEND_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "base/err.h"
+#include "config/config.h"
 
 /*
  * One I/O thread per VM (docs/virtio.md): an epoll loop over eventfds. vCPU
@@ -126,5 +128,83 @@ int tap_open(const char *ifname, int *fd, unsigned *offloads, struct err *err);
 
 /* Sets the offloads frames read from fd may carry; 0 or -errno. */
 int tap_set_offload(int fd, unsigned offloads);
+
+/*
+ * User-mode networking (backend/usernet.c): libslirp's TCP/IP stack on a
+ * thread of its own, QEMU's network 10.0.2.0/24 (the host's loopback at
+ * 10.0.2.2, DNS at 10.0.2.3, DHCP from 10.0.2.15), IPv4 only. The device
+ * talks to it over a socket as to a TAP: frames with the 12-byte virtio-net
+ * header in front, whole and checksummed both ways (no offloads).
+ */
+struct usernet;
+
+struct usernet_stats {
+	uint64_t to_guest_dropped; /* the device's socket was full: the guest is not reading */
+	uint64_t from_guest_bad;   /* shorter than a header and an Ethernet header, or too long */
+	uint64_t dns_hosts;	   /* DNS queries answered from the hosts file */
+};
+
+/*
+ * Starts the stack for interface name (in messages) with the forwards in
+ * fwd, listening on their host ports now; *fd gets the device's end of the
+ * socket (non-blocking). hosts_path is the hosts file DNS answers from
+ * (NULL: /etc/hosts). err names a rule whose host port is in use.
+ */
+int usernet_create(struct usernet **out, const char *name, const struct vm_net_hostfwd *fwd,
+		   unsigned nr_fwd, const char *hosts_path, int *fd, struct err *err);
+
+/* The counters so far; callable from any thread. */
+void usernet_stats(struct usernet *u, struct usernet_stats *st);
+
+/* Stops the thread and closes every socket (the device's end is the device's). NULL is fine. */
+void usernet_destroy(struct usernet *u);
+
+/*
+ * The DNS relay's wire code (backend/hostsdns.c): libslirp hands queries to
+ * the host's resolver, which never reads /etc/hosts; A and AAAA queries for
+ * names in it are answered here instead.
+ */
+#define HOSTSDNS_NAME_MAX 253 /* dotted, no trailing dot */
+#define HOSTSDNS_ADDRS_MAX 8  /* answers in one reply */
+
+struct hostsdns_query {
+	uint16_t id;
+	bool rd;
+	uint16_t qtype;
+	char name[HOSTSDNS_NAME_MAX + 1]; /* lower case */
+	size_t question_len;		  /* bytes of the question section */
+};
+
+/*
+ * Parses a DNS query of len bytes: 0, or -EINVAL unless it is a standard
+ * query with exactly one question of class IN whose name is uncompressed,
+ * printable, without dots inside labels, at most HOSTSDNS_NAME_MAX bytes.
+ */
+int hostsdns_query_parse(const uint8_t *msg, size_t len, struct hostsdns_query *q);
+
+/*
+ * The addresses of family (AF_INET or AF_INET6) that the hosts file at path
+ * gives name (case-insensitive; comments and malformed lines ignored), at
+ * most max, into addrs: how many (0 when the file names it only with the
+ * other family), -ENOENT when it does not name it, or -errno from opening.
+ */
+int hostsdns_lookup(const char *path, const char *name, int family, uint8_t (*addrs)[16],
+		    unsigned max);
+
+/*
+ * Writes the reply to query (q parsed from it, qtype A or AAAA) with nr
+ * addresses into out: its length, or -ENOSPC.
+ */
+ssize_t hostsdns_answer(const uint8_t *query, const struct hostsdns_query *q,
+			const uint8_t (*addrs)[16], unsigned nr, uint8_t *out, size_t size);
+
+/*
+ * If frame (len bytes of Ethernet from the guest) is a checksummed UDP query
+ * to dns_addr (host byte order) port 53 for an A or AAAA record of a name
+ * hosts_path knows, writes the whole reply frame into out and returns its
+ * length; 0 otherwise (the frame goes to libslirp unchanged).
+ */
+size_t hostsdns_reply(const uint8_t *frame, size_t len, uint32_t dns_addr,
+		      const char *hosts_path, uint8_t *out, size_t size);
 
 #endif

@@ -141,7 +141,14 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 	}
 	for (unsigned i = 0; i < cfg->nr_nets; i++) {
 		const struct vm_net_config *n = &cfg->nets[i];
-		struct virtio_net_config nc = { .tap = n->host_dev_name, .has_mac = n->has_mac };
+		struct virtio_net_config nc = {
+			.id = n->iface_id,
+			.tap = n->host_dev_name,
+			.user = n->kind == VM_NET_USER,
+			.hostfwd = n->hostfwd,
+			.nr_hostfwd = n->nr_hostfwd,
+			.has_mac = n->has_mac,
+		};
 
 		memcpy(nc.mac, n->guest_mac, sizeof(nc.mac));
 		if (!virtio_net_create(vm, vm->iothread, slot++, &nc, err))

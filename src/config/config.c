@@ -1,6 +1,7 @@
 /* config/config.c: the machine configuration's defaults, validation and file reading. */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "memory/memory.h"
 #include "soft/bt/bt.h"
 
@@ -134,6 +136,87 @@ int config_mac_parse(const char *text, uint8_t mac[6])
 	return 0;
 }
 
+/* Splits *p at the next sep: returns the part before it (sep replaced by NUL), or NULL. */
+static char *cut(char **p, char sep)
+{
+	char *start = *p, *at = strchr(start, sep);
+
+	if (!at)
+		return NULL;
+	*at = '\0';
+	*p = at + 1;
+	return start;
+}
+
+static int port_parse(const char *text, const char *what, uint16_t *port, struct err *err)
+{
+	uint64_t v;
+
+	if (parse_uint(text, 1, 65535, &v, NULL) < 0)
+		return err_set(err, -EINVAL, "%s port '%s' is not 1 to 65535", what, text);
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* addr's host part inside 10.0.2.0/24, and none of the network's own. */
+static int guest_addr_check(const char *text, const uint8_t addr[4], struct err *err)
+{
+	uint32_t a = (uint32_t)addr[0] << 24 | addr[1] << 16 | addr[2] << 8 | addr[3];
+	uint32_t host = a & 0xff;
+
+	if ((a & 0xffffff00u) != USERNET_NET)
+		return err_set(err, -EINVAL, "guest address '%s' is not in 10.0.2.0/24", text);
+	if (host == 0 || host == 255 || a == USERNET_HOST || a == USERNET_DNS)
+		return err_set(err, -EINVAL,
+			       "guest address '%s' is the network's own (.0, .2, .3 or .255)", text);
+	return 0;
+}
+
+int config_hostfwd_parse(const char *text, struct vm_net_hostfwd *fwd, struct err *err)
+{
+	char buf[CONFIG_HOSTFWD_TEXT_MAX + 1], *p = buf, *proto, *haddr, *hport, *gaddr;
+	struct vm_net_hostfwd f = { .udp = false,
+				    .host_addr = { 127, 0, 0, 1 },
+				    .guest_addr = { 10, 0, 2, 15 } };
+	int rc;
+
+	if (config_str_set(buf, sizeof(buf), text) < 0)
+		return err_set(err, -EINVAL, "longer than %u bytes", CONFIG_HOSTFWD_TEXT_MAX);
+	proto = cut(&p, ':');
+	haddr = proto ? cut(&p, ':') : NULL;
+	hport = haddr ? cut(&p, '-') : NULL;
+	gaddr = hport ? cut(&p, ':') : NULL;
+	if (!gaddr)
+		return err_set(err, -EINVAL,
+			       "not [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT");
+	if (!strcmp(proto, "udp"))
+		f.udp = true;
+	else if (proto[0] && strcmp(proto, "tcp"))
+		return err_set(err, -EINVAL, "protocol '%s' is not tcp or udp", proto);
+	if (haddr[0] && inet_pton(AF_INET, haddr, f.host_addr) != 1)
+		return err_set(err, -EINVAL, "host address '%s' is not an IPv4 address", haddr);
+	rc = port_parse(hport, "host", &f.host_port, err);
+	if (rc < 0)
+		return rc;
+	if (gaddr[0] && inet_pton(AF_INET, gaddr, f.guest_addr) != 1)
+		return err_set(err, -EINVAL, "guest address '%s' is not an IPv4 address", gaddr);
+	if (gaddr[0] && (rc = guest_addr_check(gaddr, f.guest_addr, err)) < 0)
+		return rc;
+	rc = port_parse(p, "guest", &f.guest_port, err);
+	if (rc < 0)
+		return rc;
+	*fwd = f;
+	return 0;
+}
+
+void config_hostfwd_format(const struct vm_net_hostfwd *f, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%u.%u.%u.%u:%u-%u.%u.%u.%u:%u", f->udp ? "udp" : "tcp",
+		 f->host_addr[0], f->host_addr[1], f->host_addr[2], f->host_addr[3], f->host_port,
+		 f->guest_addr[0], f->guest_addr[1], f->guest_addr[2], f->guest_addr[3],
+		 f->guest_port);
+}
+
 const struct vm_net_config *config_net_find(const struct vm_config *cfg, const char *id)
 {
 	for (unsigned i = 0; i < cfg->nr_nets && i < VM_MAX_NETS; i++)
@@ -154,23 +237,67 @@ unsigned config_virtio_count(const struct vm_config *cfg)
 	       cfg->vsock.enabled;
 }
 
+bool config_hostfwd_clash(const struct vm_net_hostfwd *a, const struct vm_net_hostfwd *b)
+{
+	static const uint8_t any[4];
+
+	if (a->udp != b->udp || a->host_port != b->host_port)
+		return false;
+	return !memcmp(a->host_addr, b->host_addr, 4) || !memcmp(a->host_addr, any, 4) ||
+	       !memcmp(b->host_addr, any, 4);
+}
+
+/* Rule k of interface i against every rule before it, on any interface. */
+static int hostfwd_validate(const struct vm_config *cfg, unsigned i, unsigned k, struct err *err)
+{
+	const struct vm_net_hostfwd *f = &cfg->nets[i].hostfwd[k];
+
+	for (unsigned j = 0; j <= i; j++) {
+		const struct vm_net_config *o = &cfg->nets[j];
+
+		if (o->kind != VM_NET_USER)
+			continue;
+		for (unsigned l = 0; l < (j == i ? k : o->nr_hostfwd); l++)
+			if (config_hostfwd_clash(f, &o->hostfwd[l]))
+				return err_set(err, -EINVAL,
+					       "network-interfaces[%u].user.hostfwd[%u]: %s host port %u is network-interfaces[%u].user.hostfwd[%u]'s already",
+					       i, k, f->udp ? "udp" : "tcp", f->host_port, j, l);
+	}
+	return 0;
+}
+
 static int net_validate(const struct vm_config *cfg, unsigned i, struct err *err)
 {
 	const struct vm_net_config *n = &cfg->nets[i];
+	int rc;
 
 	if (!n->iface_id[0])
 		return err_set(err, -EINVAL, "network-interfaces[%u].iface_id: missing", i);
-	if (!n->host_dev_name[0])
-		return err_set(err, -EINVAL, "network-interfaces[%u].host_dev_name: missing", i);
+	if (n->kind == VM_NET_TAP && !n->host_dev_name[0])
+		return err_set(err, -EINVAL,
+			       "network-interfaces[%u].host_dev_name: missing (or \"user\" for user-mode networking)",
+			       i);
+	if (n->kind == VM_NET_USER && n->host_dev_name[0])
+		return err_set(err, -EINVAL,
+			       "network-interfaces[%u].user: not with host_dev_name (a TAP)", i);
+	if (n->nr_hostfwd > VM_NET_HOSTFWD_MAX || (n->kind != VM_NET_USER && n->nr_hostfwd))
+		return err_set(err, -EINVAL, "network-interfaces[%u].user.hostfwd: at most %u", i,
+			       n->kind == VM_NET_USER ? VM_NET_HOSTFWD_MAX : 0);
 	for (unsigned j = 0; j < i; j++) {
 		if (!strcmp(cfg->nets[j].iface_id, n->iface_id))
 			return err_set(err, -EINVAL,
 				       "network-interfaces[%u].iface_id: \"%s\" is used twice", i,
 				       n->iface_id);
-		if (!strcmp(cfg->nets[j].host_dev_name, n->host_dev_name))
+		if (n->kind == VM_NET_TAP && cfg->nets[j].kind == VM_NET_TAP &&
+		    !strcmp(cfg->nets[j].host_dev_name, n->host_dev_name))
 			return err_set(err, -EINVAL,
 				       "network-interfaces[%u].host_dev_name: %s is used twice", i,
 				       n->host_dev_name);
+	}
+	for (unsigned k = 0; k < n->nr_hostfwd; k++) {
+		rc = hostfwd_validate(cfg, i, k, err);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -57,15 +57,45 @@ struct vm_drive_config {
 };
 
 /*
- * A virtio network device over an existing host TAP (--net, a config file's
- * "network-interfaces", PUT /network-interfaces/{id}): eth0, eth1... in
- * order. Field names follow Firecracker's NetworkInterface.
+ * One port forwarded from the host into a user-mode network (QEMU's
+ * hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT). Addresses
+ * are in network byte order.
+ */
+struct vm_net_hostfwd {
+	bool udp;
+	uint8_t host_addr[4]; /* where kite listens; 0.0.0.0: every address */
+	uint16_t host_port;
+	uint8_t guest_addr[4]; /* inside 10.0.2.0/24; default 10.0.2.15 */
+	uint16_t guest_port;
+};
+
+/* The longest hostfwd text: "udp:255.255.255.255:65535-255.255.255.255:65535". */
+#define CONFIG_HOSTFWD_TEXT_MAX 48
+#define VM_NET_HOSTFWD_MAX 16
+
+/* QEMU's user-mode network: 10.0.2.0/24, host .2, DNS .3, DHCP from .15. */
+#define USERNET_NET 0x0a000200u
+#define USERNET_HOST 0x0a000202u
+#define USERNET_DNS 0x0a000203u
+#define USERNET_DHCP_START 0x0a00020fu
+
+/* Where an interface's frames go: a host TAP, or kite's user-mode stack. */
+enum vm_net_kind { VM_NET_TAP, VM_NET_USER };
+
+/*
+ * A virtio network device (--net, a config file's "network-interfaces", PUT
+ * /network-interfaces/{id}): eth0, eth1... in order. Field names follow
+ * Firecracker's NetworkInterface; "user" is kite's extension (docs/config.md).
  */
 struct vm_net_config {
 	char iface_id[CONFIG_IFACE_ID_MAX + 1];
-	char host_dev_name[CONFIG_IFNAME_MAX + 1];
+	enum vm_net_kind kind;
+	char host_dev_name[CONFIG_IFNAME_MAX + 1]; /* VM_NET_TAP: the TAP; else "" */
 	bool has_mac; /* else the guest's driver picks a random address */
 	uint8_t guest_mac[6];
+	/* VM_NET_USER */
+	struct vm_net_hostfwd hostfwd[VM_NET_HOSTFWD_MAX];
+	unsigned nr_hostfwd;
 };
 
 /* Where kite's log goes (PUT /logger): a file or FIFO, opened non-blocking. */
@@ -129,6 +159,20 @@ const char *config_default_cmdline(const struct vm_config *cfg);
 
 /* Parses "aa:bb:cc:dd:ee:ff" into mac; -EINVAL unless it is a unicast address. */
 int config_mac_parse(const char *text, uint8_t mac[6]);
+
+/*
+ * Parses one hostfwd rule, QEMU's [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT
+ * (protocol default tcp, HOSTADDR default 127.0.0.1, GUESTADDR default
+ * 10.0.2.15), into fwd. -EINVAL with err naming the bad part ("host port
+ * '99999' is not 1 to 65535").
+ */
+int config_hostfwd_parse(const char *text, struct vm_net_hostfwd *fwd, struct err *err);
+
+/* Whether rules a and b would listen on one host port (the second could not). */
+bool config_hostfwd_clash(const struct vm_net_hostfwd *a, const struct vm_net_hostfwd *b);
+
+/* Writes fwd as config_hostfwd_parse() reads it into buf (CONFIG_HOSTFWD_TEXT_MAX + 1). */
+void config_hostfwd_format(const struct vm_net_hostfwd *fwd, char *buf, size_t size);
 
 /* Whether cfg names a log file, a log level or a metrics file (config file's logger/metrics). */
 bool config_has_sinks(const struct vm_config *cfg);

@@ -484,7 +484,49 @@ static int host_dev_name(struct parse_ctx *pc, struct json_object *v, const char
 	if (!n->host_dev_name[0] || strchr(n->host_dev_name, '/'))
 		return err_set(err, -EINVAL, "%s: \"%s\" is not an interface name", path,
 			       n->host_dev_name);
+	if (n->kind == VM_NET_USER)
+		return err_set(err, -EINVAL, "%s: not with \"user\" (user-mode networking)", path);
 	return 0;
+}
+
+/* kite's "user": {"hostfwd": ["tcp::2222-:22", ...]}: QEMU's rules, as --net user,hostfwd=. */
+static int user_hostfwd(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct err *err)
+{
+	struct vm_net_config *n = pc->net;
+	char sub[PATH_MAX_LEN], text[CONFIG_HOSTFWD_TEXT_MAX + 1];
+	size_t nr;
+	int rc;
+
+	if (!json_object_is_type(v, json_type_array))
+		return err_set(err, -EINVAL, "%s: must be an array", path);
+	nr = json_object_array_length(v);
+	if (nr > VM_NET_HOSTFWD_MAX)
+		return err_set(err, -EINVAL, "%s: %zu rules; kite has at most %u", path, nr,
+			       VM_NET_HOSTFWD_MAX);
+	for (size_t i = 0; i < nr; i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		rc = want_string(json_object_array_get_idx(v, i), sub, text, sizeof(text), err);
+		if (rc < 0)
+			return rc;
+		rc = config_hostfwd_parse(text, &n->hostfwd[i], err);
+		if (rc < 0)
+			return err_wrap(err, "%s", sub);
+	}
+	n->nr_hostfwd = (unsigned)nr;
+	return 0;
+}
+
+static const struct field user_fields[] = {
+	{ "hostfwd", false, user_hostfwd },
+};
+
+static int user(struct parse_ctx *pc, struct json_object *v, const char *path, struct err *err)
+{
+	if (pc->net->host_dev_name[0])
+		return err_set(err, -EINVAL, "%s: not with host_dev_name (a TAP)", path);
+	pc->net->kind = VM_NET_USER;
+	return fields_parse(pc, v, path, user_fields, ARRAY_SIZE(user_fields), err);
 }
 
 static int guest_mac(struct parse_ctx *pc, struct json_object *v, const char *path,
@@ -504,7 +546,9 @@ static int guest_mac(struct parse_ctx *pc, struct json_object *v, const char *pa
 
 static const struct field net_fields[] = {
 	{ "iface_id", true, iface_id },
-	{ "host_dev_name", true, host_dev_name },
+	/* One of host_dev_name and user: config_validate() says when neither is there. */
+	{ "host_dev_name", false, host_dev_name },
+	{ "user", false, user },
 	{ "guest_mac", false, guest_mac },
 	{ "rx_rate_limiter", false, rate_limiter },
 	{ "tx_rate_limiter", false, rate_limiter },
@@ -1043,7 +1087,20 @@ static struct json_object *net_json(const struct vm_net_config *n)
 	char mac[18];
 
 	put_str(o, "iface_id", n->iface_id);
-	put_str(o, "host_dev_name", n->host_dev_name);
+	if (n->kind == VM_NET_USER) {
+		struct json_object *user = json_object_new_object();
+		struct json_object *fwd = json_object_new_array();
+		char rule[CONFIG_HOSTFWD_TEXT_MAX + 1];
+
+		for (unsigned i = 0; i < n->nr_hostfwd && i < VM_NET_HOSTFWD_MAX; i++) {
+			config_hostfwd_format(&n->hostfwd[i], rule, sizeof(rule));
+			json_object_array_add(fwd, json_object_new_string(rule));
+		}
+		json_object_object_add(user, "hostfwd", fwd);
+		json_object_object_add(o, "user", user);
+	} else {
+		put_str(o, "host_dev_name", n->host_dev_name);
+	}
 	if (n->has_mac) {
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n->guest_mac[0],
 			 n->guest_mac[1], n->guest_mac[2], n->guest_mac[3], n->guest_mac[4],

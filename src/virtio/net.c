@@ -1,4 +1,4 @@
-/* virtio/net.c: virtio network device over a host TAP interface (backend/tap.c). */
+/* virtio/net.c: virtio network device over a host TAP (backend/tap.c) or user-mode networking. */
 #include "virtio/virtio.h"
 
 #include <errno.h>
@@ -21,15 +21,16 @@
 #define CFG_LEN 8
 #define NET_S_LINK_UP 1
 
-/* A frame read from the TAP waits here, header first, until the guest gives a buffer. */
+/* A frame read from the back-end waits here, header first, until the guest gives a buffer. */
 #define NET_RX_BUF (VIRTIO_NET_HDR_LEN + VIRTIO_NET_FRAME_MAX)
 /* offloads_set's value before the first negotiation: never a real TAP_OFFLOAD_* set. */
 #define NET_OFFLOADS_UNSET (~0u)
 
 struct net {
 	struct virtio_dev vdev;
-	int tap_fd;
-	char tap[32];
+	int tap_fd;	       /* the TAP, or the user-mode network's socket */
+	char backend[48];      /* "tap NAME" or "user network", for messages */
+	struct usernet *user;  /* NULL: a TAP */
 	unsigned tap_offloads; /* what the TAP accepted at open */
 	/* Under the rx queue's lock. */
 	unsigned offloads_set; /* what TUNSETOFFLOAD was last given */
@@ -160,7 +161,7 @@ static void tx_send(struct net *n, const struct virtq_chain *c, const struct vir
 	w = writev(n->tap_fd, n->tx_iov, (int)cnt);
 	if (w < 0) {
 		if (errno != EAGAIN)
-			log_ratelimited(LOG_WARN, "%s: write to tap %s: %s", n->vdev.name, n->tap,
+			log_ratelimited(LOG_WARN, "%s: write to %s: %s", n->vdev.name, n->backend,
 					strerror(errno));
 		counter_add_owned(&n->stats.tx_dropped, 1);
 		return;
@@ -217,7 +218,7 @@ static void offloads_apply(struct net *n)
 		return;
 	rc = tap_set_offload(n->tap_fd, want);
 	if (rc < 0)
-		log_ratelimited(LOG_WARN, "%s: TUNSETOFFLOAD on %s: %s", n->vdev.name, n->tap,
+		log_ratelimited(LOG_WARN, "%s: TUNSETOFFLOAD on %s: %s", n->vdev.name, n->backend,
 				strerror(-rc));
 	n->offloads_set = want;
 }
@@ -232,8 +233,8 @@ static bool rx_read(struct net *n)
 			continue;
 		if (r < 0) {
 			if (errno != EAGAIN)
-				log_ratelimited(LOG_WARN, "%s: read from tap %s: %s", n->vdev.name,
-						n->tap, strerror(errno));
+				log_ratelimited(LOG_WARN, "%s: read from %s: %s", n->vdev.name,
+						n->backend, strerror(errno));
 			return false;
 		}
 		if (r == 0) /* the back-end hung up (a test's socket); a TAP never does */
@@ -380,6 +381,8 @@ static void net_destroy(struct virtio_dev *vdev)
 	if (n->tap_fd >= 0)
 		close(n->tap_fd);
 	n->tap_fd = -1;
+	usernet_destroy(n->user);
+	n->user = NULL;
 }
 
 static unsigned net_metrics(struct virtio_dev *vdev, struct metric *out, unsigned max)
@@ -395,6 +398,14 @@ static unsigned net_metrics(struct virtio_dev *vdev, struct metric *out, unsigne
 	metric_put(out, &k, max, "tx_bytes", counter_get(&n->stats.tx_bytes));
 	metric_put(out, &k, max, "tx_dropped", counter_get(&n->stats.tx_dropped));
 	metric_put(out, &k, max, "tx_malformed", counter_get(&n->stats.tx_malformed));
+	if (n->user) {
+		struct usernet_stats st;
+
+		usernet_stats(n->user, &st);
+		metric_put(out, &k, max, "user_rx_dropped", st.to_guest_dropped);
+		metric_put(out, &k, max, "user_tx_malformed", st.from_guest_bad);
+		metric_put(out, &k, max, "user_dns_hosts", st.dns_hosts);
+	}
 	return k;
 }
 
@@ -410,12 +421,18 @@ static const struct virtio_dev_ops net_ops = {
 	.metrics = net_metrics,
 };
 
-/* Host offloads (guest -> TAP) always work with IFF_VNET_HDR; guest ones need TUNSETOFFLOAD. */
+/*
+ * Host offloads (guest -> TAP) always work with IFF_VNET_HDR; guest ones need
+ * TUNSETOFFLOAD. The user-mode network takes and gives only whole frames
+ * with their checksums, so it is offered none.
+ */
 static uint64_t features_of(const struct virtio_net_config *cfg, unsigned tap_offloads)
 {
-	uint64_t f = (1ull << VIRTIO_NET_F_STATUS) | (1ull << VIRTIO_NET_F_CSUM) |
-		     (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6);
+	uint64_t f = 1ull << VIRTIO_NET_F_STATUS;
 
+	if (!cfg->user)
+		f |= (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_HOST_TSO4) |
+		     (1ull << VIRTIO_NET_F_HOST_TSO6);
 	if (cfg->has_mac)
 		f |= 1ull << VIRTIO_NET_F_MAC;
 	if (tap_offloads & TAP_OFFLOAD_CSUM)
@@ -427,34 +444,46 @@ static uint64_t features_of(const struct virtio_net_config *cfg, unsigned tap_of
 	return f;
 }
 
+/* Opens the back-end: the test's fd, the user-mode network or the TAP. */
+static int backend_open(struct net *n, const struct virtio_net_config *cfg, const char *name,
+			struct err *err)
+{
+	if (cfg->fd > 0) {
+		n->tap_fd = cfg->fd;
+		snprintf(n->backend, sizeof(n->backend), "tap %s", cfg->tap ? cfg->tap : "");
+		return 0;
+	}
+	if (cfg->user) {
+		snprintf(n->backend, sizeof(n->backend), "user network");
+		return usernet_create(&n->user, cfg->id ? cfg->id : name, cfg->hostfwd,
+				      cfg->nr_hostfwd, NULL, &n->tap_fd, err);
+	}
+	snprintf(n->backend, sizeof(n->backend), "tap %s", cfg->tap);
+	return tap_open(cfg->tap, &n->tap_fd, &n->tap_offloads, err);
+}
+
 struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned slot,
 				 const struct virtio_net_config *cfg, struct err *err)
 {
 	struct net *n = calloc(1, sizeof(*n));
-	unsigned offloads = 0;
 	char name[32];
-	int fd;
 
+	snprintf(name, sizeof(name), "virtio-net%u", slot);
 	if (!n) {
 		if (cfg->fd > 0)
 			close(cfg->fd);
-		err_set(err, -ENOMEM, "tap %s: out of memory", cfg->tap);
+		err_set(err, -ENOMEM, "%s: out of memory", name);
 		return NULL;
 	}
-	if (cfg->fd > 0) {
-		fd = cfg->fd;
-	} else if (tap_open(cfg->tap, &fd, &offloads, err) < 0) {
+	n->tap_fd = -1;
+	if (backend_open(n, cfg, name, err) < 0) {
 		free(n);
 		return NULL;
 	}
-	n->tap_fd = fd;
-	n->tap_offloads = offloads;
 	n->offloads_set = NET_OFFLOADS_UNSET;
-	snprintf(n->tap, sizeof(n->tap), "%s", cfg->tap);
-	snprintf(name, sizeof(name), "virtio-net%u", slot);
-	/* From here the VM owns n; net_destroy closes the TAP. */
-	if (virtio_dev_init(&n->vdev, vm, io, &net_ops, slot, name, features_of(cfg, offloads),
-			    err) < 0)
+	/* From here the VM owns n; net_destroy closes the back-end. */
+	if (virtio_dev_init(&n->vdev, vm, io, &net_ops, slot, name,
+			    features_of(cfg, n->tap_offloads), err) < 0)
 		return NULL;
 	if (cfg->has_mac)
 		memcpy(n->vdev.config + CFG_MAC, cfg->mac, 6);

@@ -375,6 +375,7 @@ struct virtio_net_hdr {
 #define VIRTIO_NET_FRAME_MAX (65536u + 18u)
 
 struct virtio_net_config {
+	const char *id;	 /* the interface's name in messages (eth0); NULL: the device's */
 	const char *tap; /* host interface name */
 	/*
 	 * Tests: > 0 is an open non-blocking fd that carries header-first frames
@@ -382,11 +383,21 @@ struct virtio_net_config {
 	 * offloads. The device owns it from the call on.
 	 */
 	int fd;
+	/*
+	 * User-mode networking (backend/usernet.c) instead of a TAP, with these
+	 * host port forwards; no checksum or segmentation offloads either way.
+	 */
+	bool user;
+	const struct vm_net_hostfwd *hostfwd;
+	unsigned nr_hostfwd;
 	bool has_mac;	 /* else no VIRTIO_NET_F_MAC: the driver picks an address */
 	uint8_t mac[6];
 };
 
-/* eth<n> in slot order: a TAP back-end (backend/tap.c); err names the interface. */
+/*
+ * eth<n> in slot order: a TAP (backend/tap.c) or the user-mode network;
+ * err names the interface, or the forward whose host port is in use.
+ */
 struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned slot,
 				 const struct virtio_net_config *cfg, struct err *err);
 

@@ -7,7 +7,7 @@ GUEST_OUT := $(BUILD)/guests
 GUEST_PVH := hello mmio uart rtc timer hpet clock smp reset port92 triplefault bench spin cpuloop hashloop panic fpu virtio ticker
 # The soft CPU's system-level guests (modes, faults, hostile code).
 GUEST_PVH += modes pagefault divide smc wildjump ptloop longinsn udstream btcode btsmp hypercall
-GUEST_PVH += apicctl apicid intfault lowprio nmi nmishadow nmitwo debug x2apic
+GUEST_PVH += apicctl apicid intfault lowprio nmi nmishadow nmitwo debug x2apic netarp
 GUEST_ASFLAGS := -nostdinc -I$(GUEST_SRC) -Wa,--fatal-warnings
 GUEST_MULTIBOOT := multiboot testdev realmode
 GUEST_BINS := $(GUEST_PVH:%=$(GUEST_OUT)/%.elf) $(GUEST_OUT)/bzimage.bin \

@@ -497,6 +497,168 @@ static void test_api_bodies(void **state)
 	free(text);
 }
 
+static void hostfwd_ok(const char *text, bool udp, const char *host, unsigned hport,
+		       const char *guest, unsigned gport)
+{
+	struct vm_net_hostfwd f;
+	struct err err = { 0 };
+	char hbuf[16], gbuf[16];
+
+	if (config_hostfwd_parse(text, &f, &err) != 0)
+		fail_msg("%s: %s", text, err.msg);
+	snprintf(hbuf, sizeof(hbuf), "%u.%u.%u.%u", f.host_addr[0], f.host_addr[1], f.host_addr[2],
+		 f.host_addr[3]);
+	snprintf(gbuf, sizeof(gbuf), "%u.%u.%u.%u", f.guest_addr[0], f.guest_addr[1],
+		 f.guest_addr[2], f.guest_addr[3]);
+	assert_int_equal(f.udp, udp);
+	assert_string_equal(hbuf, host);
+	assert_int_equal(f.host_port, hport);
+	assert_string_equal(gbuf, guest);
+	assert_int_equal(f.guest_port, gport);
+}
+
+static void hostfwd_bad(const char *text, const char *want)
+{
+	struct vm_net_hostfwd f;
+	struct err err = { 0 };
+
+	if (config_hostfwd_parse(text, &f, &err) == 0 || !strstr(err.msg, want))
+		fail_msg("%s\n  message \"%s\", want \"%s\"", text, err.msg, want);
+}
+
+/* QEMU's hostfwd rules, every part optional where QEMU's is, and each bad part named. */
+static void test_hostfwd(void **state)
+{
+	struct vm_net_hostfwd f;
+	struct err err = { 0 };
+	char text[CONFIG_HOSTFWD_TEXT_MAX + 1], big[200];
+
+	(void)state;
+	hostfwd_ok("tcp::2222-:22", false, "127.0.0.1", 2222, "10.0.2.15", 22);
+	hostfwd_ok("udp:0.0.0.0:5353-10.0.2.20:53", true, "0.0.0.0", 5353, "10.0.2.20", 53);
+	hostfwd_ok(":127.0.0.2:1-:65535", false, "127.0.0.2", 1, "10.0.2.15", 65535);
+	/* What config_hostfwd_format() writes reads back the same. */
+	assert_int_equal(config_hostfwd_parse("udp::7-10.0.2.99:8", &f, &err), 0);
+	config_hostfwd_format(&f, text, sizeof(text));
+	assert_string_equal(text, "udp:127.0.0.1:7-10.0.2.99:8");
+	config_hostfwd_format(&(struct vm_net_hostfwd){ true, { 255, 255, 255, 255 }, 65535,
+							{ 255, 255, 255, 255 }, 65535 },
+			      text, sizeof(text));
+	assert_string_equal(text, "udp:255.255.255.255:65535-255.255.255.255:65535");
+
+	hostfwd_bad("", "not [tcp|udp]");
+	hostfwd_bad("tcp", "not [tcp|udp]");
+	hostfwd_bad("tcp::22", "not [tcp|udp]");
+	hostfwd_bad("tcp::22-22", "not [tcp|udp]");
+	hostfwd_bad("icmp::1-:1", "protocol 'icmp'");
+	hostfwd_bad("TCP::1-:1", "protocol 'TCP'");
+	hostfwd_bad("tcp:localhost:1-:1", "host address 'localhost'");
+	hostfwd_bad("tcp:1.2.3:1-:1", "host address '1.2.3'");
+	hostfwd_bad("tcp:::1:1-:1", "host port ':1:1'"); /* no IPv6 */
+	hostfwd_bad("tcp::-:1", "host port ''");
+	hostfwd_bad("tcp::0-:1", "host port '0'");
+	hostfwd_bad("tcp::65536-:1", "host port '65536'");
+	hostfwd_bad("tcp::-1-:1", "host port ''");
+	hostfwd_bad("tcp::+5-:1", "host port '+5'");
+	hostfwd_bad("tcp::99999999999999999999-:1", "host port");
+	hostfwd_bad("tcp::1-10.0.2:1", "guest address '10.0.2'");
+	hostfwd_bad("tcp::1-10.0.3.15:1", "not in 10.0.2.0/24");
+	hostfwd_bad("tcp::1-10.0.2.2:1", "the network's own");
+	hostfwd_bad("tcp::1-10.0.2.3:1", "the network's own");
+	hostfwd_bad("tcp::1-10.0.2.0:1", "the network's own");
+	hostfwd_bad("tcp::1-10.0.2.255:1", "the network's own");
+	hostfwd_bad("tcp::1-:", "guest port ''");
+	hostfwd_bad("tcp::1-:0", "guest port '0'");
+	hostfwd_bad("tcp::1-:22x", "guest port '22x'");
+	hostfwd_bad("tcp::1-:2:3", "guest port '2:3'");
+	memset(big, '1', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	hostfwd_bad(big, "longer than");
+}
+
+#define NET(x) "{" BOOT ", \"drives\": [], \"network-interfaces\": [" x "]}"
+
+/* kite's "user" interfaces in a config file: hostfwd rules, and what cannot go with them. */
+static void test_user_net(void **state)
+{
+	char *text;
+
+	(void)state;
+	accepted(NET("{\"iface_id\": \"eth0\", \"user\": {}}"));
+	assert_int_equal(cfg.nets[0].kind, VM_NET_USER);
+	assert_int_equal(cfg.nets[0].nr_hostfwd, 0);
+	accepted(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"},"
+		     "{\"iface_id\": \"eth1\", \"user\": {\"hostfwd\": [\"tcp::2222-:22\","
+		     " \"udp:0.0.0.0:5353-:53\"]}, \"guest_mac\": \"02:00:00:00:00:02\"},"
+		     "{\"iface_id\": \"eth2\", \"user\": {\"hostfwd\": [\"tcp::2223-:22\"]}}"));
+	assert_int_equal(cfg.nr_nets, 3);
+	assert_int_equal(cfg.nets[0].kind, VM_NET_TAP);
+	assert_int_equal(cfg.nets[1].kind, VM_NET_USER);
+	assert_int_equal(cfg.nets[1].nr_hostfwd, 2);
+	assert_int_equal(cfg.nets[1].hostfwd[0].host_port, 2222);
+	assert_true(cfg.nets[1].hostfwd[1].udp);
+	assert_true(cfg.nets[1].has_mac);
+	assert_int_equal(cfg.nets[2].hostfwd[0].host_port, 2223);
+	/* Written back in the same shape. */
+	text = config_json_write(&cfg, CONFIG_JSON_FULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"user\":{\"hostfwd\":[\"tcp:127.0.0.1:2222-10.0.2.15:22\","
+				     "\"udp:0.0.0.0:5353-10.0.2.15:53\"]}"));
+	assert_non_null(strstr(text, "\"host_dev_name\":\"tap0\""));
+	free(text);
+
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {}, \"host_dev_name\": \"tap0\"}"),
+		"network-interfaces[0].host_dev_name: not with \"user\"");
+	refused(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"user\": {}}"),
+		"network-interfaces[0].user: not with host_dev_name");
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": []}"), "network-interfaces[0].user: must be an object");
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {\"dns\": 1}}"),
+		"network-interfaces[0].user.dns: unknown field");
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": \"tcp::1-:1\"}}"),
+		"network-interfaces[0].user.hostfwd: must be an array");
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp::1-:1\", 7]}}"),
+		"network-interfaces[0].user.hostfwd[1]: must be a string");
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp::1-:99999\"]}}"),
+		"network-interfaces[0].user.hostfwd[0]: guest port '99999' is not 1 to 65535");
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"" "tcp::1-:1\", \"tcp::2-:1\","
+		    "\"tcp::3-:1\", \"tcp::4-:1\", \"tcp::5-:1\", \"tcp::6-:1\", \"tcp::7-:1\", \"tcp::8-:1\","
+		    "\"tcp::9-:1\", \"tcp::10-:1\", \"tcp::11-:1\", \"tcp::12-:1\", \"tcp::13-:1\","
+		    "\"tcp::14-:1\", \"tcp::15-:1\", \"tcp::16-:1\", \"tcp::17-:1\"]}}"),
+		"network-interfaces[0].user.hostfwd: 17 rules; kite has at most 16");
+	/* One host port twice, on one interface or two; tcp and udp do not clash. */
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp::80-:80\", \"tcp::80-:81\"]}}"),
+		"network-interfaces[0].user.hostfwd[1]: tcp host port 80 is network-interfaces[0].user.hostfwd[0]'s already");
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp:0.0.0.0:80-:80\"]}},"
+		    "{\"iface_id\": \"eth1\", \"user\": {\"hostfwd\": [\"tcp:127.0.0.5:80-:81\"]}}"),
+		"network-interfaces[1].user.hostfwd[0]: tcp host port 80");
+	accepted(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp::80-:80\", \"udp::80-:80\","
+		     " \"tcp:127.0.0.2:80-:80\"]}}"));
+	/* Neither a TAP nor "user": the message says both. */
+	refused(NET("{\"iface_id\": \"eth0\"}"), "host_dev_name: missing (or \"user\"");
+	/* null is a field left out, as for Firecracker's own. */
+	refused(NET("{\"iface_id\": \"a\", \"user\": null}"), "host_dev_name: missing");
+}
+
+static void test_user_net_api(void **state)
+{
+	(void)state;
+	config_init(&cfg);
+	body_accepted(CONFIG_BODY_NET, "eth0",
+		      "{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp::2222-:22\"]}}");
+	assert_int_equal(cfg.nr_nets, 1);
+	assert_int_equal(cfg.nets[0].kind, VM_NET_USER);
+	assert_int_equal(cfg.nets[0].hostfwd[0].guest_port, 22);
+	/* A PUT replaces the interface: a TAP now, without the forwards. */
+	body_accepted(CONFIG_BODY_NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\"}");
+	assert_int_equal(cfg.nets[0].kind, VM_NET_TAP);
+	assert_int_equal(cfg.nets[0].nr_hostfwd, 0);
+	body_refused(CONFIG_BODY_NET, "eth1",
+		     "{\"iface_id\": \"eth1\", \"user\": {\"hostfwd\": [\"tcp::x-:22\"]}}",
+		     "user.hostfwd[0]: host port 'x' is not 1 to 65535");
+	body_refused(CONFIG_BODY_NET, "eth1", "{\"iface_id\": \"eth1\"}", "host_dev_name: missing");
+	assert_int_equal(cfg.nr_nets, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,7 +667,8 @@ int main(void)
 		cmocka_unit_test(test_missing_fields), cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_long_strings),  cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_validate),      cmocka_unit_test(test_file_read),
-		cmocka_unit_test(test_api_bodies),
+		cmocka_unit_test(test_api_bodies),    cmocka_unit_test(test_hostfwd),
+		cmocka_unit_test(test_user_net),      cmocka_unit_test(test_user_net_api),
 	};
 
 	/* The warnings about what kite ignores are expected here. */
