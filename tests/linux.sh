@@ -766,7 +766,8 @@ linux_usernet_case() {
 # case's private copy with a unique name added) through 10.0.2.3: A and AAAA,
 # in any case, and wget by that name reaches the host's HTTP server.
 linux_usernet_dns_case() {
-	local id=$1 e=$2 name=${1//\//_} why cmd host www=$TMP/$name.www
+	local id=$1 e=$2 name=${1//\//_} why cmd host www
+	www=$TMP/$name.www
 
 	why=$(usernet_setup "$name")
 	if [ -n "$why" ]; then
