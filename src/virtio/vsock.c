@@ -84,7 +84,7 @@ struct vsock {
 	unsigned nr_orphans;
 	bool rx_stalled;   /* the guest has no receive buffer: stop reading hosts */
 	bool evt_reset;	   /* a TRANSPORT_RESET event is owed (after a restore) */
-	/* I/O thread only: one per queue, as a receive buffer is held between packets. */
+	/* I/O thread only: the chain each queue is working on (too big for the stack). */
 	struct virtq_chain rx_chain, tx_chain, evt_chain;
 	_Atomic uint64_t rx_bytes, tx_bytes, malformed, conns_total, resets;
 };
@@ -493,57 +493,54 @@ static void hdr_for(struct vsock *v, const struct conn *c, uint16_t op,
 	};
 }
 
-/* Delivers one packet into the held chain; data comes straight from the socket. */
-static void rx_deliver(struct vsock *v, struct virtq *vq, struct virtio_vsock_hdr *h,
-		       struct conn *data)
+/*
+ * Takes the next receive buffer into v->rx_chain; false when there is none.
+ * A buffer is taken only once the packet for it is certain, and given back
+ * before the caller returns: a reset or a pause waits for every taken buffer.
+ */
+static bool rx_take(struct vsock *v, struct virtq *vq)
+{
+	struct virtq_chain *ch = &v->rx_chain;
+
+	if (virtio_queue_pop(&v->vdev, vq, ch) <= 0) {
+		v->rx_stalled = true;
+		return false;
+	}
+	if (ch->nr_readable || ch->writable_len < VIRTIO_VSOCK_HDR_LEN) {
+		virtio_queue_drop(&v->vdev, vq, "receive buffer is readable or too short");
+		return false;
+	}
+	return true;
+}
+
+/* Completes the taken buffer: header h, then the len payload bytes already in it. */
+static void rx_put(struct vsock *v, struct virtq *vq, const struct virtio_vsock_hdr *h,
+		   uint32_t len)
 {
 	struct virtq_chain *ch = &v->rx_chain;
 	const struct iovec *w = ch->iov + ch->nr_readable;
 	uint8_t raw[VIRTIO_VSOCK_HDR_LEN];
-	uint32_t len = 0;
 
-	if (data) {
-		struct iovec sl[VIRTQ_CHAIN_MAX];
-		uint32_t max = ch->writable_len - VIRTIO_VSOCK_HDR_LEN, credit = conn_credit(data);
-		unsigned n;
-		ssize_t got;
-
-		if (max > credit)
-			max = credit;
-		if (max > VIRTIO_VSOCK_PKT_MAX)
-			max = VIRTIO_VSOCK_PKT_MAX;
-		n = iov_slice(w, ch->nr_writable, VIRTIO_VSOCK_HDR_LEN, max, sl, VIRTQ_CHAIN_MAX);
-		got = readv(data->fd, sl, (int)n);
-		if (got < 0 && (errno == EAGAIN || errno == EINTR))
-			return; /* keep the chain for the next packet */
-		if (got <= 0) {
-			/* The host peer finished sending (or failed): half-close toward the guest. */
-			data->host_eof = true;
-			data->owe |= got < 0 ? OWE_RST : OWE_SHUTDOWN;
-			conn_update(v, data);
-			return;
-		}
-		len = (uint32_t)got;
-		data->tx_cnt += len;
-		h->len = len;
-		counter_add_owned(&v->rx_bytes, len);
-	}
 	virtio_vsock_hdr_encode(h, raw);
 	iov_from_buf(w, ch->nr_writable, 0, raw, sizeof(raw));
 	virtio_dma_written(&v->vdev, w, ch->nr_writable, VIRTIO_VSOCK_HDR_LEN + len);
 	virtio_queue_push(&v->vdev, vq, ch->head, VIRTIO_VSOCK_HDR_LEN + len);
-	ch->head = UINT16_MAX; /* used */
 }
 
-/* The next control packet one connection owes, if any; the bit is cleared. */
+/* The next control packet one connection owes, if any; its bit is cleared. */
 static bool conn_control(struct vsock *v, struct conn *c, struct virtio_vsock_hdr *h)
 {
 	static const struct { unsigned bit; uint16_t op; } order[] = {
 		{ OWE_REQUEST, VIRTIO_VSOCK_OP_REQUEST }, { OWE_RESPONSE, VIRTIO_VSOCK_OP_RESPONSE },
 		{ OWE_CREDIT, VIRTIO_VSOCK_OP_CREDIT_UPDATE }, { OWE_SHUTDOWN, VIRTIO_VSOCK_OP_SHUTDOWN },
-		{ OWE_RST, VIRTIO_VSOCK_OP_RST },
 	};
 
+	/* A reset ends the connection: whatever else was owed no longer matters. */
+	if (c->owe & OWE_RST) {
+		c->owe = 0;
+		hdr_for(v, c, VIRTIO_VSOCK_OP_RST, h);
+		return true;
+	}
 	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (!(c->owe & order[i].bit))
 			continue;
@@ -557,57 +554,105 @@ static bool conn_control(struct vsock *v, struct conn *c, struct virtio_vsock_hd
 	return false;
 }
 
-/* Takes a receive buffer into v->rx_chain unless one is held; false when none. */
-static bool rx_hold(struct vsock *v, struct virtq *vq)
+/* Sends the control packets c owes while there are receive buffers; a reset frees c. */
+static void conn_send_owed(struct vsock *v, struct virtq *vq, struct conn *c)
 {
-	if (v->rx_chain.head != UINT16_MAX)
-		return true;
-	if (virtio_queue_pop(&v->vdev, vq, &v->rx_chain) <= 0) {
-		v->rx_stalled = true;
-		return false;
+	struct virtio_vsock_hdr h;
+
+	while (c->used) {
+		/* Both directions finished: close with a reset, as the spec asks. */
+		if (c->host_eof && c->guest_shut_send && !c->owe && !c->buf_len)
+			c->owe = OWE_RST;
+		if (!c->owe || !rx_take(v, vq))
+			return;
+		conn_control(v, c, &h);
+		rx_put(v, vq, &h, 0);
+		if (h.op == VIRTIO_VSOCK_OP_RST) {
+			counter_add_owned(&v->resets, 1);
+			conn_free(v, c);
+		}
 	}
-	if (v->rx_chain.nr_readable || v->rx_chain.writable_len < VIRTIO_VSOCK_HDR_LEN) {
-		virtio_queue_drop(&v->vdev, vq, "receive buffer is readable or too short");
-		v->rx_chain.head = UINT16_MAX;
-		return false;
+}
+
+/* What a host socket holds for the guest, looked at without taking it. */
+enum peek { PEEK_NOTHING, PEEK_DATA, PEEK_EOF, PEEK_ERROR };
+
+static enum peek conn_peek(const struct conn *c)
+{
+	uint8_t b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n > 0)
+		return PEEK_DATA;
+	if (n == 0)
+		return PEEK_EOF;
+	return errno == EAGAIN || errno == EINTR ? PEEK_NOTHING : PEEK_ERROR;
+}
+
+/* One packet of the host peer's bytes, straight from its socket into a receive buffer. */
+static void conn_send_data(struct vsock *v, struct virtq *vq, struct conn *c)
+{
+	struct virtq_chain *ch = &v->rx_chain;
+	struct iovec sl[VIRTQ_CHAIN_MAX];
+	struct virtio_vsock_hdr h;
+	uint32_t max, credit;
+	enum peek peek;
+	unsigned n;
+	ssize_t got;
+
+	/* Control packets go first (a RESPONSE before any data). */
+	if (!c->used || c->state != CONN_ESTABLISHED || c->host_eof || c->owe)
+		return;
+	credit = conn_credit(c);
+	if (!credit)
+		return;
+	peek = conn_peek(c);
+	if (peek == PEEK_NOTHING)
+		return;
+	if (peek != PEEK_DATA) {
+		/* The host peer finished sending (or failed): half-close toward the guest. */
+		c->host_eof = true;
+		c->owe |= peek == PEEK_EOF ? OWE_SHUTDOWN : OWE_RST;
+		conn_send_owed(v, vq, c);
+		return;
 	}
-	return true;
+	if (!rx_take(v, vq))
+		return;
+	max = ch->writable_len - VIRTIO_VSOCK_HDR_LEN;
+	if (max > credit)
+		max = credit;
+	if (max > VIRTIO_VSOCK_PKT_MAX)
+		max = VIRTIO_VSOCK_PKT_MAX;
+	n = iov_slice(ch->iov + ch->nr_readable, ch->nr_writable, VIRTIO_VSOCK_HDR_LEN, max, sl,
+		      VIRTQ_CHAIN_MAX);
+	got = max ? readv(c->fd, sl, (int)n) : 0;
+	if (got <= 0) {
+		/* The peeked bytes are gone (a zero-byte buffer, a socket error): reset. */
+		hdr_for(v, c, VIRTIO_VSOCK_OP_RST, &h);
+		rx_put(v, vq, &h, 0);
+		counter_add_owned(&v->resets, 1);
+		conn_free(v, c);
+		return;
+	}
+	c->tx_cnt += (uint32_t)got;
+	counter_add_owned(&v->rx_bytes, (uint64_t)got);
+	hdr_for(v, c, VIRTIO_VSOCK_OP_RW, &h);
+	h.len = (uint32_t)got;
+	c->fwd_cnt_sent = c->fwd_cnt;
+	rx_put(v, vq, &h, h.len);
 }
 
 /* Sends what is owed: resets first, then control packets, then data. Holds both locks. */
 static void rx_process(struct vsock *v, struct virtq *vq, struct conn *ready)
 {
-	struct virtio_vsock_hdr h;
-
 	if (!virtio_queue_active(&v->vdev, vq))
 		return;
-	while (v->nr_orphans && rx_hold(v, vq))
-		rx_deliver(v, vq, &v->orphans[--v->nr_orphans], NULL);
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct conn *c = &v->conns[i];
-
-		while (c->used && c->owe && rx_hold(v, vq)) {
-			bool rst = c->owe & OWE_RST;
-
-			if (conn_control(v, c, &h))
-				rx_deliver(v, vq, &h, NULL);
-			if (rst) {
-				conn_free(v, c);
-				break;
-			}
-		}
-		if (c->used && c->host_eof && c->guest_shut_send && !c->owe && !c->buf_len) {
-			/* Both directions finished: close with a reset, as the spec asks. */
-			c->owe = OWE_RST;
-			i--;
-		}
-	}
-	if (ready && ready->used && ready->state == CONN_ESTABLISHED && !ready->host_eof &&
-	    conn_credit(ready) && rx_hold(v, vq)) {
-		hdr_for(v, ready, VIRTIO_VSOCK_OP_RW, &h);
-		ready->fwd_cnt_sent = ready->fwd_cnt;
-		rx_deliver(v, vq, &h, ready);
-	}
+	while (v->nr_orphans && rx_take(v, vq))
+		rx_put(v, vq, &v->orphans[--v->nr_orphans], 0);
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
+		conn_send_owed(v, vq, &v->conns[i]);
+	if (ready)
+		conn_send_data(v, vq, ready);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
 		if (v->conns[i].used)
 			conn_update(v, &v->conns[i]);
@@ -798,7 +843,6 @@ static void vsock_reset(struct virtio_dev *vdev)
 			conn_free(v, &v->conns[i]);
 	v->nr_orphans = 0;
 	v->rx_stalled = false;
-	v->rx_chain.head = UINT16_MAX;
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -928,7 +972,6 @@ struct device *virtio_vsock_create(struct vm *vm, struct iothread *io, unsigned 
 	pthread_mutex_init(&v->lock, NULL);
 	v->listen_fd = -1;
 	v->guest_cid = guest_cid;
-	v->rx_chain.head = UINT16_MAX;
 	snprintf(v->uds_path, sizeof(v->uds_path), "%s", uds_path);
 	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
