@@ -501,8 +501,15 @@ static void hdr_for(struct vsock *v, const struct conn *c, uint16_t op,
 static bool rx_take(struct vsock *v, struct virtq *vq)
 {
 	struct virtq_chain *ch = &v->rx_chain;
+	int rc = virtio_queue_pop(&v->vdev, vq, ch);
 
-	if (virtio_queue_pop(&v->vdev, vq, ch) <= 0) {
+	/*
+	 * With EVENT_IDX the driver notifies only once its index passes the
+	 * avail_event we publish: publish it before waiting for its next buffer.
+	 */
+	if (rc == 0 && !vq->throttled && virtq_enable_notify(vq))
+		rc = virtio_queue_pop(&v->vdev, vq, ch);
+	if (rc <= 0) {
 		v->rx_stalled = true;
 		return false;
 	}
@@ -787,19 +794,26 @@ static void evt_send(struct vsock *v)
 	struct virtq *vq = &v->vdev.queues[VSOCK_EVT];
 	struct virtq_chain *ch = &v->evt_chain;
 	uint8_t ev[4] = { VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, 0, 0, 0 };
+	int rc;
 
 	pthread_mutex_lock(&vq->lock);
-	if (v->evt_reset && virtio_queue_active(&v->vdev, vq) &&
-	    virtio_queue_pop(&v->vdev, vq, ch) > 0) {
-		if (ch->nr_readable || ch->writable_len < sizeof(ev)) {
-			virtio_queue_drop(&v->vdev, vq, "event buffer is readable or too short");
-		} else {
-			iov_from_buf(ch->iov, ch->nr_writable, 0, ev, sizeof(ev));
-			virtio_dma_written(&v->vdev, ch->iov, ch->nr_writable, sizeof(ev));
-			virtio_queue_push(&v->vdev, vq, ch->head, sizeof(ev));
-			v->evt_reset = false;
-		}
+	if (!v->evt_reset || !virtio_queue_active(&v->vdev, vq))
+		goto out_unlock;
+	rc = virtio_queue_pop(&v->vdev, vq, ch);
+	/* No buffer: ask to hear of the next one (EVENT_IDX), then look once more. */
+	if (rc == 0 && virtq_enable_notify(vq))
+		rc = virtio_queue_pop(&v->vdev, vq, ch);
+	if (rc <= 0)
+		goto out_unlock;
+	if (ch->nr_readable || ch->writable_len < sizeof(ev)) {
+		virtio_queue_drop(&v->vdev, vq, "event buffer is readable or too short");
+		goto out_unlock;
 	}
+	iov_from_buf(ch->iov, ch->nr_writable, 0, ev, sizeof(ev));
+	virtio_dma_written(&v->vdev, ch->iov, ch->nr_writable, sizeof(ev));
+	virtio_queue_push(&v->vdev, vq, ch->head, sizeof(ev));
+	v->evt_reset = false;
+out_unlock:
 	pthread_mutex_unlock(&vq->lock);
 }
 

@@ -32,7 +32,7 @@
 #define FEATURES                                                                            \
 	(VD_FEAT_BASE | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |          \
 	 (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_HOST_TSO4) |                     \
-	 (1ull << VIRTIO_F_RING_INDIRECT_DESC))
+	 (1ull << VIRTIO_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_F_RING_EVENT_IDX))
 
 struct n {
 	struct vd *f;
@@ -126,10 +126,11 @@ static void tx_works(struct n *n)
 static void rx_post(struct n *n, unsigned count, uint32_t len, bool write)
 {
 	struct vq *q = &n->q[RX];
+	uint16_t old = q->avail_idx;
 
 	for (unsigned i = 0; i < count; i++)
 		vq_offer(q, vq_chain(q, &(struct vbuf){ n->rxbuf[q->free], len, write }, 1));
-	vq_notify(q);
+	vq_kick(q, old);
 }
 
 /* The next used receive buffer: its length and, with data, its bytes. */

@@ -91,11 +91,12 @@ static void g_free(struct g *g)
 static void rx_post(struct g *g, unsigned n)
 {
 	struct vq *q = &g->q[RX];
+	uint16_t old = q->avail_idx;
 
 	assert_true((uint16_t)(q->avail_idx - q->seen_used) + n <= QSIZE);
 	for (unsigned i = 0; i < n; i++)
 		vq_offer(q, vq_chain(q, &(struct vbuf){ g->rxbuf[q->free], RX_LEN, true }, 1));
-	vq_notify(q);
+	vq_kick(q, old);
 }
 
 /* The next packet the device put in a receive buffer, within ms; false if none came. */
@@ -823,6 +824,70 @@ static void test_reset_after_host_eof(void **state)
 	g_free(g);
 }
 
+/* A snapshot of the device loaded back into it, as a restore does. */
+static void restore(struct g *g)
+{
+	struct err err = { 0 };
+	struct state_writer w;
+	struct state_reader r;
+
+	g->dev->ops->pause(g->dev);
+	state_writer_init(&w);
+	assert_int_equal(g->dev->ops->save(g->dev, &w), 0);
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(g->dev->ops->load(g->dev, &r, &err), 0);
+	assert_int_equal(r.pos, w.len);
+	g->dev->ops->resume(g->dev);
+	state_writer_free(&w);
+}
+
+/* The next event buffer, posted now; the event it got within VD_WAIT_MS. */
+static uint32_t evt_next(struct g *g)
+{
+	uint64_t ev = vd_buf(g->f, 8, 0xee);
+	uint32_t id, len;
+
+	vq_publish(&g->q[EVT], vq_chain(&g->q[EVT], &(struct vbuf){ ev, 8, true }, 1));
+	assert_true(vq_wait_used(&g->q[EVT], g->q[EVT].avail_idx));
+	vq_used_elem(&g->q[EVT], (uint16_t)(g->q[EVT].avail_idx - 1), &id, &len);
+	assert_int_equal(len, 4);
+	return *(uint32_t *)vd_hva(g->f, ev, 4);
+}
+
+/*
+ * A restored device has no connections: it tells the guest with
+ * TRANSPORT_RESET on the event queue (when the guest gives the next event
+ * buffer, which it must be told to notify about), closes the host sides and
+ * takes new connections.
+ */
+static void test_restore_resets_transport(void **state)
+{
+	struct g *g = g_new();
+	uint64_t spare = vd_buf(g->f, 8, 0xee);
+	uint32_t hport;
+	int fd;
+
+	(void)state;
+	rx_post(g, 8);
+	fd = host_established(g, 5000, &hport);
+	restore(g);
+	assert_int_equal(host_wait_closed(fd), 0);
+	close(fd);
+	vd_sleep_ms(20); /* no event buffer yet: the event waits */
+	assert_int_equal(evt_next(g), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	fd = host_established(g, 5000, &hport);
+	close(fd);
+	/* Again, now that the event queue has been used once (EVENT_IDX). */
+	restore(g);
+	vd_sleep_ms(20);
+	assert_int_equal(evt_next(g), VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+	/* One event per restore. */
+	vq_publish(&g->q[EVT], vq_chain(&g->q[EVT], &(struct vbuf){ spare, 8, true }, 1));
+	vd_sleep_ms(20);
+	assert_int_equal(vq_used_idx(&g->q[EVT]), 2);
+	g_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -843,6 +908,7 @@ int main(void)
 		cmocka_unit_test(test_ring_rx_readable),
 		cmocka_unit_test(test_ring_rx_short),
 		cmocka_unit_test(test_reset_after_host_eof),
+		cmocka_unit_test(test_restore_resets_transport),
 	};
 
 	log_set_level(getenv("KITE_TEST_LOG") ? LOG_DEBUG : LOG_ERROR);

@@ -176,6 +176,7 @@ struct vq {
 	uint16_t avail_idx;
 	uint16_t free;	   /* next descriptor to hand out */
 	uint16_t seen_used; /* used entries the test has looked at */
+	bool event_idx;	    /* VIRTIO_F_RING_EVENT_IDX negotiated: notify as Linux does */
 };
 
 struct vbuf {
@@ -245,8 +246,10 @@ static inline void vd_start(struct vd *f, unsigned slot, uint64_t features, stru
 	st |= VIRTIO_STATUS_FEATURES_OK;
 	vd_w32(f, slot, VIRTIO_MMIO_STATUS, st);
 	assert_int_equal(vd_r32(f, slot, VIRTIO_MMIO_STATUS), st);
-	for (unsigned i = 0; i < nq; i++)
+	for (unsigned i = 0; i < nq; i++) {
 		vq_setup(f, slot, i, num, &qs[i]);
+		qs[i].event_idx = features & (1ull << VIRTIO_F_RING_EVENT_IDX);
+	}
 	st |= VIRTIO_STATUS_DRIVER_OK;
 	vd_w32(f, slot, VIRTIO_MMIO_STATUS, st);
 	assert_int_equal(vd_r32(f, slot, VIRTIO_MMIO_STATUS), st);
@@ -285,10 +288,32 @@ static inline void vq_notify(struct vq *q)
 	vd_w32(q->f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 }
 
+/*
+ * Notifies about the chains offered since avail index old, unless the
+ * device's avail_event says it does not need to hear (virtio 1.2, 2.7.10):
+ * a device that forgets to publish it waits for buffers forever, as with
+ * Linux.
+ */
+static inline void vq_kick(struct vq *q, uint16_t old)
+{
+	uint16_t event;
+
+	if (q->event_idx) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		event = __atomic_load_n((uint16_t *)vd_hva(q->f, q->used + 4 + 8ull * q->num, 2),
+					__ATOMIC_ACQUIRE);
+		if ((uint16_t)(q->avail_idx - event - 1) >= (uint16_t)(q->avail_idx - old))
+			return;
+	}
+	vq_notify(q);
+}
+
 static inline void vq_publish(struct vq *q, uint16_t head)
 {
+	uint16_t old = q->avail_idx;
+
 	vq_offer(q, head);
-	vq_notify(q);
+	vq_kick(q, old);
 }
 
 /* Waits until the used index reaches idx; false after VD_WAIT_MS. */
