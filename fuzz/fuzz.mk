@@ -10,7 +10,8 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -g -O1 -Isrc -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BASE := $(filter-out src/base/reaper.c,$(wildcard src/base/*.c)) src/memory/memory.c
-FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_boot fuzz_config fuzz_api_body fuzz_api fuzz_hostsdns
+FUZZ_TARGETS := fuzz_virtq fuzz_blk fuzz_net fuzz_vsock fuzz_boot fuzz_config fuzz_api_body \
+	fuzz_api fuzz_hostsdns
 
 FUZZ_SRCS_fuzz_virtq := fuzz/fuzz_virtq.c src/virtio/virtq.c $(FUZZ_BASE)
 FUZZ_SRCS_fuzz_blk := fuzz/fuzz_blk.c src/virtio/blkreq.c src/virtio/virtq.c $(FUZZ_BASE)
@@ -20,6 +21,12 @@ FUZZ_SRCS_fuzz_api_body := fuzz/fuzz_api_body.c $(wildcard src/config/*.c) $(FUZ
 FUZZ_SRCS_fuzz_hostsdns := fuzz/fuzz_hostsdns.c src/backend/hostsdns.c $(FUZZ_BASE)
 # The request handling reaches the builder, the VM and devices: all of libkite.
 FUZZ_SRCS_fuzz_api := fuzz/fuzz_api.c $(LIB_SRCS)
+# The devices need the transport and a VM (no engine runs): all of libkite too.
+# What the targets that link all of libkite need besides it.
+FUZZ_LIBKITE_CFLAGS := $(JSON_CFLAGS) $(HTTP_CFLAGS) $(SLIRP_CFLAGS)
+FUZZ_LIBKITE_LIBS := -pthread $(JSON_LIBS) $(HTTP_LIBS) $(SLIRP_LIBS)
+FUZZ_SRCS_fuzz_net := fuzz/fuzz_net.c $(LIB_SRCS)
+FUZZ_SRCS_fuzz_vsock := fuzz/fuzz_vsock.c $(LIB_SRCS)
 
 .PHONY: fuzz fuzz-quick fuzz-build
 
@@ -30,6 +37,14 @@ $(FUZZ_BUILD)/fuzz_virtq: $(FUZZ_SRCS_fuzz_virtq) src/virtio/virtio.h
 $(FUZZ_BUILD)/fuzz_blk: $(FUZZ_SRCS_fuzz_blk) src/virtio/virtio.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_blk) -pthread
+
+$(FUZZ_BUILD)/fuzz_net: $(FUZZ_SRCS_fuzz_net) fuzz/fuzz_vdev.h src/virtio/virtio.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LIBKITE_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_net) $(FUZZ_LIBKITE_LIBS)
+
+$(FUZZ_BUILD)/fuzz_vsock: $(FUZZ_SRCS_fuzz_vsock) fuzz/fuzz_vdev.h src/virtio/virtio.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LIBKITE_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_vsock) $(FUZZ_LIBKITE_LIBS)
 
 $(FUZZ_BUILD)/fuzz_boot: $(FUZZ_SRCS_fuzz_boot) src/boot/boot.h src/boot/loader.h
 	@mkdir -p $(dir $@)
@@ -45,8 +60,7 @@ $(FUZZ_BUILD)/fuzz_api_body: $(FUZZ_SRCS_fuzz_api_body) src/config/config.h
 
 $(FUZZ_BUILD)/fuzz_api: $(FUZZ_SRCS_fuzz_api) src/api/api.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(JSON_CFLAGS) $(HTTP_CFLAGS) $(SLIRP_CFLAGS) -o $@ \
-		$(FUZZ_SRCS_fuzz_api) -pthread $(JSON_LIBS) $(HTTP_LIBS) $(SLIRP_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LIBKITE_CFLAGS) -o $@ $(FUZZ_SRCS_fuzz_api) $(FUZZ_LIBKITE_LIBS)
 
 $(FUZZ_BUILD)/fuzz_hostsdns: $(FUZZ_SRCS_fuzz_hostsdns) src/backend/backend.h
 	@mkdir -p $(dir $@)

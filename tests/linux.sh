@@ -213,6 +213,9 @@ linux_tests() {
 	linux_virtio_tests "$e"
 	[ "$e" = soft ] && linux_net_tests "$e"
 	linux_vsock_case "linux/$e/virtio-vsock" "$e"
+	linux_vsock_bulk_case "linux/$e/virtio-vsock-64m" "$e"
+	linux_vsock_many_case "linux/$e/virtio-vsock-many" "$e"
+	linux_vsock_close_case "linux/$e/virtio-vsock-early-close" "$e"
 	linux_typed_case "linux/$e/virtio-console-hvc0" "$e" \
 		'echo on-$(tty | cut -c6-)-$((6 * 7))' on-hvc0-42 --console virtio
 }
@@ -281,6 +284,177 @@ vsockio connect 2 6001 </dev/null 2>/dev/null && echo refused=no || echo refused
 		why="the guest did not get the host listener's ack"
 	elif [ "$(linux_value "$name" refused)" != yes ]; then
 		why="the guest's connect to a host port with no listener did not fail"
+	fi
+	linux_report "$id" "$name" "$why"
+}
+
+# ---- vsock: bulk streams, many connections, early closes (issue 13) --------
+
+# vsock_kv FILE CONN KEY: KEY's value in connection CONN's line of a
+# tests/vsock_peer.py report ("conn=I key=value ...").
+vsock_kv() {
+	local kv
+	for kv in $(grep "^conn=$2 " "$1" 2>/dev/null); do
+		case $kv in "$3="*) echo "${kv#*=}" ;; esac
+	done
+}
+
+# vsock_seeds FILE KEY: the sorted values of KEY over a report's lines, or over
+# the guest's "conn N got seed S" lines (KEY "guest").
+vsock_seeds() {
+	if [ "$2" = guest ]; then
+		tr -d '\r' <"$1" | sed -n 's/^vsockio: conn [0-9]* got seed \([0-9]*\)$/\1/p'
+	else
+		sed -n "s/^conn=.* $2=\([^ ]*\).*/\1/p" "$1"
+	fi | sort -n | tr '\n' ' '
+}
+
+# vsock_peer_start NAME MODE ARGS...: tests/vsock_peer.py in the background,
+# its report in $TMP/NAME, its pid added to $vsock_peers.
+vsock_peers=""
+vsock_peer_start() {
+	local out=$TMP/$1
+	shift
+	timeout 120 python3 tests/vsock_peer.py "$@" >"$out" 2>&1 &
+	vsock_peers="$vsock_peers $!"
+}
+
+vsock_peers_wait() {
+	local p
+	for p in $vsock_peers; do wait "$p" 2>/dev/null; done
+	vsock_peers=""
+}
+
+# linux_vsock_bulk_case ID ENGINE: 64 MiB each way through one connection,
+# checked by sha256 on both ends. The host sends a stream (seed 100) to the
+# guest's port 5000, which hashes what arrives; the guest sends its own (seed
+# 7) to host port 6000 and hashes it apart; the host checks every byte.
+linux_vsock_bulk_case() {
+	local id=$1 e=$2 name=${1//\//_} uds why="" cmd bytes=67108864
+	local h2g g2h
+
+	if ! command -v python3 >/dev/null; then
+		skip "$id" "the host has no python3 for the UNIX-socket peer"
+		return
+	fi
+	uds=$TMP/$name.sock h2g=$TMP/$name.h2g g2h=$TMP/$name.g2h
+	cmd="echo h2g_sha=\$(vsockio listen 5000 </dev/null | sha256sum | cut -d' ' -f1)
+echo g2h_sha=\$(vsockio gen $bytes 7 | sha256sum | cut -d' ' -f1)
+vsockio gen $bytes 7 | vsockio connect 2 6000 >/dev/null && echo g2h=sent"
+	: >"$TMP/$name.out"
+	vsock_peer_start "$name.h2g" to-guest "$uds" 5000 "$TMP/$name.out" 1 $bytes 0 100
+	vsock_peer_start "$name.g2h" from-guest "${uds}_6000" 1 0 $bytes 0
+	linux_cmd "$name" "$e" "$cmd" --vsock "cid=3,uds=$uds"
+	vsock_peers_wait
+	why=$linux_why
+	if [ -z "$why" ] && [ "$(vsock_kv "$h2g" 0 sent)" != $bytes ]; then
+		why="the host sent $(vsock_kv "$h2g" 0 sent) of $bytes bytes: $(cat "$h2g")"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" h2g_sha)" != "$(vsock_kv "$h2g" 0 sent_sha)" ]; then
+		why="the guest's sha256 $(linux_value "$name" h2g_sha) is not that of the host's stream"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" g2h)" != sent ]; then
+		why="the guest could not send its stream"
+	elif [ -z "$why" ] && [ "$(vsock_kv "$g2h" 0 verdict)" != whole ] ||
+		[ "$(vsock_kv "$g2h" 0 seed)" != 7 ]; then
+		why=${why:-"the host got $(vsock_kv "$g2h" 0 got) bytes of seed $(vsock_kv "$g2h" 0 seed): $(vsock_kv "$g2h" 0 verdict)"}
+	elif [ -z "$why" ] && [ "$(linux_value "$name" g2h_sha)" != "$(vsock_kv "$g2h" 0 got_sha)" ]; then
+		why="the host's sha256 of the guest's stream differs from the guest's"
+	fi
+	linux_report "$id" "$name" "$why"
+	[ -z "$why" ] && echo "    64 MiB host to guest $(vsock_kv "$h2g" 0 sent_mbs) MB/s, guest to host $(vsock_kv "$g2h" 0 got_mbs) MB/s"
+}
+
+# linux_vsock_many_case ID ENGINE: 16 host connections to the guest's port
+# 5000 and 16 guest connections to host port 6000, all at once, each carrying
+# 512 KiB of its own stream both ways; every receiver checks every byte and
+# names the seeds it got, which must be exactly the ones sent.
+linux_vsock_many_case() {
+	local id=$1 e=$2 name=${1//\//_} uds why="" cmd n=16 bytes=524288 r v
+	local want_ml want_mc want_h2g want_g2h
+
+	if ! command -v python3 >/dev/null; then
+		skip "$id" "the host has no python3 for the UNIX-socket peer"
+		return
+	fi
+	uds=$TMP/$name.sock
+	cmd="vsockio multi listen 5000 $n $bytes 300 >/tmp/ml & ml=\$!
+vsockio multi connect 2 6000 $n $bytes 400 >/tmp/mc; echo mc_rc=\$?
+wait \$ml; echo ml_rc=\$?
+sed 's/^/ml: /' /tmp/ml; sed 's/^/mc: /' /tmp/mc"
+	: >"$TMP/$name.out"
+	vsock_peer_start "$name.h2g" to-guest "$uds" 5000 "$TMP/$name.out" $n $bytes $bytes 100
+	vsock_peer_start "$name.g2h" from-guest "${uds}_6000" $n $bytes $bytes 200
+	linux_cmd "$name" "$e" "$cmd" --vsock "cid=3,uds=$uds"
+	vsock_peers_wait
+	want_ml=$(seq 100 $((100 + n - 1)) | tr '\n' ' ') want_mc=$(seq 200 $((200 + n - 1)) | tr '\n' ' ')
+	want_h2g=$(seq 300 $((300 + n - 1)) | tr '\n' ' ') want_g2h=$(seq 400 $((400 + n - 1)) | tr '\n' ' ')
+	why=$linux_why
+	if [ -z "$why" ] && [ "$(linux_value "$name" ml_rc)/$(linux_value "$name" mc_rc)" != 0/0 ]; then
+		why="the guest's connections were not all whole: $(tr -d '\r' <"$TMP/$name.out" | grep -E '^m[lc]: vsockio: [0-9]+ of' | tr '\n' ' ')"
+	fi
+	v=$(tr -d '\r' <"$TMP/$name.out" | sed -n 's/^ml: //p' >"$TMP/$name.ml"; vsock_seeds "$TMP/$name.ml" guest)
+	[ -z "$why" ] && [ "$v" != "$want_ml" ] && why="the guest's listener got seeds '$v', want '$want_ml'"
+	v=$(tr -d '\r' <"$TMP/$name.out" | sed -n 's/^mc: //p' >"$TMP/$name.mc"; vsock_seeds "$TMP/$name.mc" guest)
+	[ -z "$why" ] && [ "$v" != "$want_mc" ] && why="the guest's connections got seeds '$v', want '$want_mc'"
+	for r in h2g g2h; do
+		v=$(grep -c ' verdict=whole$' "$TMP/$name.$r")
+		[ -z "$why" ] && [ "$v" != $n ] && why="$v of $n host $r connections whole: $(grep -v 'verdict=whole' "$TMP/$name.$r" | head -n 3)"
+	done
+	v=$(vsock_seeds "$TMP/$name.h2g" seed)
+	[ -z "$why" ] && [ "$v" != "$want_h2g" ] && why="the host's connections got seeds '$v', want '$want_h2g'"
+	v=$(vsock_seeds "$TMP/$name.g2h" seed)
+	[ -z "$why" ] && [ "$v" != "$want_g2h" ] && why="the host's listener got seeds '$v', want '$want_g2h'"
+	linux_report "$id" "$name" "$why"
+}
+
+# linux_vsock_close_case ID ENGINE: a peer closing in the middle of a stream.
+# a) the host closes after sending 4 MiB to the guest: the guest reads exactly
+#    those bytes, then the end; b) the host closes after receiving 1 MiB of the
+#    guest's 64: the guest's send fails; c) the guest closes after 1 MiB of
+#    the host's 64: the host's send fails; d) the same with the guest as the
+#    one that connected. Then new connections both ways carry whole streams.
+linux_vsock_close_case() {
+	local id=$1 e=$2 name=${1//\//_} uds why="" cmd big=67108864 mib=1048576 v
+	local f=$TMP/$name
+
+	if ! command -v python3 >/dev/null; then
+		skip "$id" "the host has no python3 for the UNIX-socket peer"
+		return
+	fi
+	uds=$TMP/$name.sock
+	cmd="echo a_bytes=\$(vsockio listen 5001 </dev/null | wc -c)
+vsockio gen $big 8 | vsockio connect 2 6001 >/dev/null; echo b_rc=\$?
+echo c_bytes=\$(vsockio listen 5002 </dev/null | head -c $mib | wc -c)
+echo d_bytes=\$(vsockio connect 2 6002 </dev/null | head -c $mib | wc -c)
+vsockio multi listen 5003 1 65536 900 && vsockio multi connect 2 6003 1 65536 910 && echo fresh=ok"
+	: >"$f.out"
+	vsock_peer_start "$name.a" to-guest "$uds" 5001 "$f.out" 1 $big 0 100 $((4 * mib))
+	vsock_peer_start "$name.b" from-guest "${uds}_6001" 1 0 0 0 $mib
+	vsock_peer_start "$name.c" to-guest "$uds" 5002 "$f.out" 1 $big 0 200
+	vsock_peer_start "$name.d" from-guest "${uds}_6002" 1 $big 0 300
+	vsock_peer_start "$name.e1" to-guest "$uds" 5003 "$f.out" 1 65536 65536 400
+	vsock_peer_start "$name.e2" from-guest "${uds}_6003" 1 65536 65536 500
+	linux_cmd "$name" "$e" "$cmd" --vsock "cid=3,uds=$uds"
+	vsock_peers_wait
+	why=$linux_why
+	if [ -z "$why" ] && [ "$(vsock_kv "$f.a" 0 end)" != closed ]; then
+		why="a) the host did not close mid-stream: $(cat "$f.a")"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" a_bytes)" != $((4 * mib)) ]; then
+		why="a) the guest read $(linux_value "$name" a_bytes) bytes, the host sent $((4 * mib)) and closed"
+	elif [ -z "$why" ] && { [ "$(linux_value "$name" b_rc)" = 0 ] ||
+		[ "$(vsock_kv "$f.b" 0 got)" -lt $mib ]; }; then
+		why="b) after the host closed at $(vsock_kv "$f.b" 0 got) bytes the guest's send ended with $(linux_value "$name" b_rc)"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" c_bytes)" != $mib ]; then
+		why="c) the guest read $(linux_value "$name" c_bytes) bytes before closing, want $mib"
+	elif [ -z "$why" ] && [ "$(vsock_kv "$f.c" 0 end)" != send-failed ]; then
+		why="c) the host's send did not fail when the guest closed: $(cat "$f.c")"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" d_bytes)" != $mib ]; then
+		why="d) the guest read $(linux_value "$name" d_bytes) bytes before closing, want $mib"
+	elif [ -z "$why" ] && [ "$(vsock_kv "$f.d" 0 end)" != send-failed ]; then
+		why="d) the host's send did not fail when the guest closed: $(cat "$f.d")"
+	elif [ -z "$why" ] && { [ "$(linux_value "$name" fresh)" != ok ] ||
+		[ "$(vsock_kv "$f.e1" 0 verdict)/$(vsock_kv "$f.e1" 0 seed)" != whole/900 ] ||
+		[ "$(vsock_kv "$f.e2" 0 verdict)/$(vsock_kv "$f.e2" 0 seed)" != whole/910 ]; }; then
+		why="e) new connections after the early closes: guest '$(linux_value "$name" fresh)', host $(vsock_kv "$f.e1" 0 verdict), $(vsock_kv "$f.e2" 0 verdict)"
 	fi
 	linux_report "$id" "$name" "$why"
 }

@@ -120,6 +120,11 @@ int virtio_net_tx_parse(const struct virtq_chain *c, uint64_t f, struct virtio_n
 		*why = "unknown transmit header flags";
 		return -EBADMSG;
 	}
+	/* The headers a TAP copies into each segment must lie inside the frame. */
+	if (h->hdr_len > frame) {
+		*why = "hdr_len beyond the frame";
+		return -EBADMSG;
+	}
 	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		if (!has(f, VIRTIO_NET_F_CSUM)) {
 			*why = "NEEDS_CSUM without VIRTIO_NET_F_CSUM";

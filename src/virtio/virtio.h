@@ -405,7 +405,7 @@ struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned sl
  * Validates one transmit chain against the negotiated features before the
  * TAP sees it: only device-readable buffers, a whole header, a frame of at
  * most VIRTIO_NET_FRAME_MAX bytes, offload requests the driver negotiated,
- * a checksum position inside the frame. Copies the header into hdr (the
+ * a checksum position and hdr_len inside the frame. Copies the header into hdr (the
  * guest may change its own copy meanwhile). 0, or -EBADMSG and why.
  */
 int virtio_net_tx_parse(const struct virtq_chain *c, uint64_t features,

@@ -1,15 +1,16 @@
-/* virtio/vsock.c: virtio socket device with Firecracker's UNIX-socket host side. */
-#include "virtio/virtio.h"
+/*
+ * virtio/vsock.c: virtio socket device: its queues, the packets, and what is
+ * owed to the guest; the host side, Firecracker's, is in vsock_host.c.
+ */
+#include "virtio/vsock_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -21,73 +22,6 @@
 #define VSOCK_TX 1
 #define VSOCK_EVT 2
 #define VSOCK_CFG_LEN 8 /* le64 guest_cid */
-/* Connections one device holds at once; more host connects are refused. */
-#define VSOCK_MAX_CONNS 64
-/* Guest bytes held per connection while the host peer is slow: our buf_alloc. */
-#define VSOCK_CONN_BUF (256u * 1024)
-/* Longest "CONNECT <port>\n" a host peer may send. */
-#define VSOCK_CMD_MAX 32
-/* Resets owed to the guest for packets no connection takes; more are dropped. */
-#define VSOCK_ORPHAN_MAX 16
-/* Ephemeral host ports kite picks for host-initiated connections start here. */
-#define VSOCK_EPHEMERAL_BASE 0x40000000u
-#define VSOCK_EVENTS 16
-
-enum conn_state {
-	CONN_CMD,	  /* host peer connected; waiting for "CONNECT <port>\n" */
-	CONN_REQUESTED,	  /* REQUEST sent to the guest; waiting for RESPONSE or RST */
-	CONN_ESTABLISHED,
-};
-
-/* Control packets owed to the guest for one connection. */
-#define OWE_REQUEST 1u
-#define OWE_RESPONSE 2u
-#define OWE_CREDIT 4u
-#define OWE_SHUTDOWN 8u
-#define OWE_RST 16u
-
-struct conn {
-	bool used;
-	int fd;
-	enum conn_state state;
-	uint32_t local_port; /* the host's port */
-	uint32_t peer_port;  /* the guest's port */
-	unsigned owe;	     /* OWE_* */
-	/* Flow control toward the guest: its buffer and what it consumed. */
-	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
-	/* Toward the host peer: guest bytes not yet written, and those written. */
-	uint8_t *buf; /* VSOCK_CONN_BUF ring */
-	uint32_t buf_head, buf_len;
-	uint32_t fwd_cnt, fwd_cnt_sent;
-	uint32_t uncounted; /* leading buffered bytes that are kite's ("OK <port>\n") */
-	bool hup;	    /* the socket reported HUP/ERR: poll it only for what we want */
-	bool registered;    /* in epoll */
-	bool guest_shut_send; /* the guest sends no more: shut the host side's write */
-	bool host_eof;	      /* the host peer sends no more */
-	bool shut_wr_done;
-	char cmd[VSOCK_CMD_MAX + 1];
-	unsigned cmd_len;
-	uint32_t events; /* registered with epoll */
-};
-
-struct vsock {
-	struct virtio_dev vdev;
-	uint64_t guest_cid;
-	char uds_path[108];
-	int listen_fd;
-	int epoll_fd; /* the listener and every connection; the I/O thread polls it */
-	int kick_fd;  /* eventfd: receive work appeared while the rx queue was not held */
-	pthread_mutex_t lock; /* below; taken after a queue lock */
-	struct conn conns[VSOCK_MAX_CONNS];
-	uint32_t next_port;
-	struct virtio_vsock_hdr orphans[VSOCK_ORPHAN_MAX];
-	unsigned nr_orphans;
-	bool rx_stalled;   /* the guest has no receive buffer: stop reading hosts */
-	bool evt_reset;	   /* a TRANSPORT_RESET event is owed (after a restore) */
-	/* I/O thread only: one per queue, as a receive buffer is held between packets. */
-	struct virtq_chain rx_chain, tx_chain, evt_chain;
-	_Atomic uint64_t rx_bytes, tx_bytes, malformed, conns_total, resets;
-};
 
 static struct vsock *to_vsock(struct virtio_dev *vdev)
 {
@@ -95,7 +29,6 @@ static struct vsock *to_vsock(struct virtio_dev *vdev)
 }
 
 /* ---- packet headers ---------------------------------------------------- */
-
 
 void virtio_vsock_hdr_decode(const uint8_t *p, struct virtio_vsock_hdr *h)
 {
@@ -159,95 +92,9 @@ uint32_t virtio_vsock_credit(uint32_t peer_buf_alloc, uint32_t peer_fwd_cnt, uin
 	return in_flight > peer_buf_alloc ? 0 : peer_buf_alloc - in_flight;
 }
 
-/* ---- connections ------------------------------------------------------- */
+/* ---- guest -> host ----------------------------------------------------- */
 
-static struct conn *conn_find(struct vsock *v, uint32_t local_port, uint32_t peer_port)
-{
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct conn *c = &v->conns[i];
-
-		if (c->used && c->local_port == local_port && c->peer_port == peer_port &&
-		    c->state != CONN_CMD)
-			return c;
-	}
-	return NULL;
-}
-
-static bool port_in_use(struct vsock *v, const struct conn *self, uint32_t port)
-{
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
-		if (&v->conns[i] != self && v->conns[i].used && v->conns[i].local_port == port)
-			return true;
-	return false;
-}
-
-static struct conn *conn_new(struct vsock *v, int fd)
-{
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct conn *c = &v->conns[i];
-		uint8_t *buf;
-
-		if (c->used)
-			continue;
-		buf = malloc(VSOCK_CONN_BUF);
-		if (!buf)
-			return NULL;
-		*c = (struct conn){ .used = true, .fd = fd, .buf = buf, .registered = true };
-		if (epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, fd,
-			      &(struct epoll_event){ .events = 0, .data.ptr = c }) < 0) {
-			free(buf);
-			c->used = false;
-			return NULL;
-		}
-		counter_add_owned(&v->conns_total, 1);
-		return c;
-	}
-	return NULL;
-}
-
-static void conn_free(struct vsock *v, struct conn *c)
-{
-	if (c->registered)
-		epoll_ctl(v->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c->buf);
-	c->used = false;
-	c->buf = NULL;
-}
-
-static uint32_t conn_credit(const struct conn *c)
-{
-	return virtio_vsock_credit(c->peer_buf_alloc, c->peer_fwd_cnt, c->tx_cnt);
-}
-
-/* What the connection waits for on its socket, from its state. */
-static void conn_update(struct vsock *v, struct conn *c)
-{
-	uint32_t ev = 0;
-
-	if (c->state == CONN_CMD)
-		ev |= EPOLLIN;
-	if (c->state == CONN_ESTABLISHED && !c->host_eof && !v->rx_stalled && conn_credit(c))
-		ev |= EPOLLIN;
-	if (c->buf_len)
-		ev |= EPOLLOUT;
-	/* HUP is reported whatever the mask: leave epoll while nothing is wanted. */
-	if (c->hup && !ev) {
-		if (c->registered)
-			epoll_ctl(v->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-		c->registered = false;
-		return;
-	}
-	if (ev == c->events && c->registered)
-		return;
-	c->events = ev;
-	if (epoll_ctl(v->epoll_fd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
-		      &(struct epoll_event){ .events = ev, .data.ptr = c }) < 0)
-		log_ratelimited(LOG_WARN, "%s: epoll_ctl: %s", v->vdev.name, strerror(errno));
-	c->registered = true;
-}
-
-static void kick_rx(struct vsock *v)
+void vsock_kick_rx(struct vsock *v)
 {
 	uint64_t one = 1;
 
@@ -255,8 +102,7 @@ static void kick_rx(struct vsock *v)
 		log_ratelimited(LOG_WARN, "%s: kick eventfd: %s", v->vdev.name, strerror(errno));
 }
 
-/* The guest or host side failed: tell the guest (RST) and close the host side. */
-static void conn_reset(struct vsock *v, struct conn *c, bool tell_guest)
+void vsock_conn_reset(struct vsock *v, struct conn *c, bool tell_guest)
 {
 	if (tell_guest && c->state != CONN_CMD && v->nr_orphans < VSOCK_ORPHAN_MAX) {
 		v->orphans[v->nr_orphans++] = (struct virtio_vsock_hdr){
@@ -264,71 +110,11 @@ static void conn_reset(struct vsock *v, struct conn *c, bool tell_guest)
 			.src_port = c->local_port, .dst_port = c->peer_port,
 			.type = VIRTIO_VSOCK_TYPE_STREAM, .op = VIRTIO_VSOCK_OP_RST,
 		};
-		kick_rx(v);
+		vsock_kick_rx(v);
 	}
 	counter_add_owned(&v->resets, 1);
-	conn_free(v, c);
+	vsock_conn_free(v, c);
 }
-
-/* Writes buffered guest bytes to the host peer; -errno when it is gone. */
-static int conn_flush(struct vsock *v, struct conn *c)
-{
-	while (c->buf_len) {
-		uint32_t run = VSOCK_CONN_BUF - c->buf_head;
-		ssize_t n;
-
-		if (run > c->buf_len)
-			run = c->buf_len;
-		n = send(c->fd, c->buf + c->buf_head, run, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			return -errno;
-		}
-		c->buf_head = (c->buf_head + (uint32_t)n) % VSOCK_CONN_BUF;
-		c->buf_len -= (uint32_t)n;
-		if ((uint32_t)n <= c->uncounted) {
-			c->uncounted -= (uint32_t)n;
-		} else {
-			c->fwd_cnt += (uint32_t)n - c->uncounted;
-			c->uncounted = 0;
-		}
-	}
-	/* Tell the guest about freed space before it can run out (no stall). */
-	if (c->fwd_cnt - c->fwd_cnt_sent >= VSOCK_CONN_BUF / 2 && !(c->owe & OWE_CREDIT)) {
-		c->owe |= OWE_CREDIT;
-		kick_rx(v);
-	}
-	if (!c->buf_len && c->guest_shut_send && !c->shut_wr_done) {
-		shutdown(c->fd, SHUT_WR);
-		c->shut_wr_done = true;
-	}
-	return 0;
-}
-
-/* Appends bytes for the host peer; false when they do not fit (credit broken). */
-static bool conn_queue(struct conn *c, const struct iovec *iov, unsigned n, size_t off,
-		       uint32_t len)
-{
-	if (len > VSOCK_CONN_BUF - c->buf_len)
-		return false;
-	while (len) {
-		uint32_t tail = (c->buf_head + c->buf_len) % VSOCK_CONN_BUF;
-		uint32_t run = VSOCK_CONN_BUF - tail;
-
-		if (run > len)
-			run = len;
-		run = (uint32_t)iov_to_buf(iov, n, off, c->buf + tail, run);
-		if (!run)
-			return false;
-		c->buf_len += run;
-		off += run;
-		len -= run;
-	}
-	return true;
-}
-
-/* ---- guest -> host ----------------------------------------------------- */
 
 static void orphan_rst(struct vsock *v, const struct virtio_vsock_hdr *h)
 {
@@ -344,56 +130,38 @@ static void orphan_rst(struct vsock *v, const struct virtio_vsock_hdr *h)
 /* The guest connects to host port P: kite connects to the listener PATH_P. */
 static void guest_connect(struct vsock *v, const struct virtio_vsock_hdr *h)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct conn *c;
-	int fd;
+	struct conn *c = vsock_conn_connect(v, h->dst_port);
 
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%" PRIu32, v->uds_path,
-			     h->dst_port) >= sizeof(sa.sun_path))
-		goto refuse;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto refuse;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		goto refuse;
-	}
-	c = conn_new(v, fd);
 	if (!c) {
-		close(fd);
-		goto refuse;
+		orphan_rst(v, h);
+		return;
 	}
-	c->state = CONN_ESTABLISHED;
-	c->local_port = h->dst_port;
 	c->peer_port = h->src_port;
 	c->owe = OWE_RESPONSE;
 	c->peer_buf_alloc = h->buf_alloc;
 	c->peer_fwd_cnt = h->fwd_cnt;
-	conn_update(v, c);
-	return;
-refuse:
-	orphan_rst(v, h);
+	vsock_conn_update(v, c);
 }
 
 static void guest_rw(struct vsock *v, struct conn *c, const struct virtq_chain *ch,
 		     const struct virtio_vsock_hdr *h)
 {
-	if (c->guest_shut_send || !conn_queue(c, ch->iov, ch->nr_readable,
-					      VIRTIO_VSOCK_HDR_LEN, h->len)) {
+	if (c->guest_shut_send ||
+	    !vsock_conn_queue(c, ch->iov, ch->nr_readable, VIRTIO_VSOCK_HDR_LEN, h->len)) {
 		/* More than the credit we gave, or data after SHUTDOWN: a broken peer. */
 		counter_add_owned(&v->malformed, 1);
-		conn_reset(v, c, true);
+		vsock_conn_reset(v, c, true);
 		return;
 	}
 	counter_add_owned(&v->tx_bytes, h->len);
-	if (conn_flush(v, c) < 0)
-		conn_reset(v, c, true);
+	if (vsock_conn_flush(v, c) < 0)
+		vsock_conn_reset(v, c, true);
 }
 
 static void guest_packet(struct vsock *v, const struct virtq_chain *ch,
 			 const struct virtio_vsock_hdr *h)
 {
-	struct conn *c = conn_find(v, h->dst_port, h->src_port);
+	struct conn *c = vsock_conn_find(v, h->dst_port, h->src_port);
 
 	if (!c) {
 		if (h->op == VIRTIO_VSOCK_OP_REQUEST)
@@ -407,7 +175,7 @@ static void guest_packet(struct vsock *v, const struct virtq_chain *ch,
 	switch (h->op) {
 	case VIRTIO_VSOCK_OP_RESPONSE:
 		if (c->state != CONN_REQUESTED) {
-			conn_reset(v, c, true);
+			vsock_conn_reset(v, c, true);
 			return;
 		}
 		c->state = CONN_ESTABLISHED;
@@ -417,21 +185,21 @@ static void guest_packet(struct vsock *v, const struct virtq_chain *ch,
 		c->uncounted = c->buf_len;
 		break;
 	case VIRTIO_VSOCK_OP_RST:
-		conn_reset(v, c, false);
+		vsock_conn_reset(v, c, false);
 		return;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
 		if (h->flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
 			c->guest_shut_send = true;
 		if ((h->flags & VIRTIO_VSOCK_SHUTDOWN_BOTH) == VIRTIO_VSOCK_SHUTDOWN_BOTH) {
 			/* A full close: the guest waits for our RST to finish it. */
-			(void)conn_flush(v, c);
-			conn_reset(v, c, true);
+			(void)vsock_conn_flush(v, c);
+			vsock_conn_reset(v, c, true);
 			return;
 		}
 		break;
 	case VIRTIO_VSOCK_OP_RW:
 		if (c->state != CONN_ESTABLISHED) {
-			conn_reset(v, c, true);
+			vsock_conn_reset(v, c, true);
 			return;
 		}
 		guest_rw(v, c, ch, h);
@@ -440,16 +208,16 @@ static void guest_packet(struct vsock *v, const struct virtq_chain *ch,
 		c->owe |= OWE_CREDIT;
 		break;
 	case VIRTIO_VSOCK_OP_REQUEST: /* a second REQUEST on a live connection */
-		conn_reset(v, c, true);
+		vsock_conn_reset(v, c, true);
 		return;
 	default: /* CREDIT_UPDATE: the fields above were the news */
 		break;
 	}
-	if (conn_flush(v, c) < 0) {
-		conn_reset(v, c, true);
+	if (vsock_conn_flush(v, c) < 0) {
+		vsock_conn_reset(v, c, true);
 		return;
 	}
-	conn_update(v, c);
+	vsock_conn_update(v, c);
 }
 
 static void tx_drain(struct vsock *v, struct virtq *vq)
@@ -471,13 +239,13 @@ static void tx_drain(struct vsock *v, struct virtq *vq)
 				guest_packet(v, &v->tx_chain, &h);
 			}
 			if (v->nr_orphans)
-				kick_rx(v);
+				vsock_kick_rx(v);
 			pthread_mutex_unlock(&v->lock);
 			virtio_queue_push(&v->vdev, vq, v->tx_chain.head, 0);
 		}
 	} while (!vq->broken && !vq->throttled && virtq_enable_notify(vq));
 	/* Control packets may be owed (RESPONSE, credit): the rx side sends them. */
-	kick_rx(v);
+	vsock_kick_rx(v);
 }
 
 /* ---- host -> guest ----------------------------------------------------- */
@@ -493,57 +261,61 @@ static void hdr_for(struct vsock *v, const struct conn *c, uint16_t op,
 	};
 }
 
-/* Delivers one packet into the held chain; data comes straight from the socket. */
-static void rx_deliver(struct vsock *v, struct virtq *vq, struct virtio_vsock_hdr *h,
-		       struct conn *data)
+/*
+ * Takes the next receive buffer into v->rx_chain; false when there is none.
+ * A buffer is taken only once the packet for it is certain, and given back
+ * before the caller returns: a reset or a pause waits for every taken buffer.
+ */
+static bool rx_take(struct vsock *v, struct virtq *vq)
+{
+	struct virtq_chain *ch = &v->rx_chain;
+	int rc = virtio_queue_pop(&v->vdev, vq, ch);
+
+	/*
+	 * With EVENT_IDX the driver notifies only once its index passes the
+	 * avail_event we publish: publish it before waiting for its next buffer.
+	 */
+	if (rc == 0 && !vq->throttled && virtq_enable_notify(vq))
+		rc = virtio_queue_pop(&v->vdev, vq, ch);
+	if (rc <= 0) {
+		v->rx_stalled = true;
+		return false;
+	}
+	if (ch->nr_readable || ch->writable_len < VIRTIO_VSOCK_HDR_LEN) {
+		virtio_queue_drop(&v->vdev, vq, "receive buffer is readable or too short");
+		return false;
+	}
+	return true;
+}
+
+/* Completes the taken buffer: header h, then the len payload bytes already in it. */
+static void rx_put(struct vsock *v, struct virtq *vq, const struct virtio_vsock_hdr *h,
+		   uint32_t len)
 {
 	struct virtq_chain *ch = &v->rx_chain;
 	const struct iovec *w = ch->iov + ch->nr_readable;
 	uint8_t raw[VIRTIO_VSOCK_HDR_LEN];
-	uint32_t len = 0;
 
-	if (data) {
-		struct iovec sl[VIRTQ_CHAIN_MAX];
-		uint32_t max = ch->writable_len - VIRTIO_VSOCK_HDR_LEN, credit = conn_credit(data);
-		unsigned n;
-		ssize_t got;
-
-		if (max > credit)
-			max = credit;
-		if (max > VIRTIO_VSOCK_PKT_MAX)
-			max = VIRTIO_VSOCK_PKT_MAX;
-		n = iov_slice(w, ch->nr_writable, VIRTIO_VSOCK_HDR_LEN, max, sl, VIRTQ_CHAIN_MAX);
-		got = readv(data->fd, sl, (int)n);
-		if (got < 0 && (errno == EAGAIN || errno == EINTR))
-			return; /* keep the chain for the next packet */
-		if (got <= 0) {
-			/* The host peer finished sending (or failed): half-close toward the guest. */
-			data->host_eof = true;
-			data->owe |= got < 0 ? OWE_RST : OWE_SHUTDOWN;
-			conn_update(v, data);
-			return;
-		}
-		len = (uint32_t)got;
-		data->tx_cnt += len;
-		h->len = len;
-		counter_add_owned(&v->rx_bytes, len);
-	}
 	virtio_vsock_hdr_encode(h, raw);
 	iov_from_buf(w, ch->nr_writable, 0, raw, sizeof(raw));
 	virtio_dma_written(&v->vdev, w, ch->nr_writable, VIRTIO_VSOCK_HDR_LEN + len);
 	virtio_queue_push(&v->vdev, vq, ch->head, VIRTIO_VSOCK_HDR_LEN + len);
-	ch->head = UINT16_MAX; /* used */
 }
 
-/* The next control packet one connection owes, if any; the bit is cleared. */
+/* The next control packet one connection owes, if any; its bit is cleared. */
 static bool conn_control(struct vsock *v, struct conn *c, struct virtio_vsock_hdr *h)
 {
 	static const struct { unsigned bit; uint16_t op; } order[] = {
 		{ OWE_REQUEST, VIRTIO_VSOCK_OP_REQUEST }, { OWE_RESPONSE, VIRTIO_VSOCK_OP_RESPONSE },
 		{ OWE_CREDIT, VIRTIO_VSOCK_OP_CREDIT_UPDATE }, { OWE_SHUTDOWN, VIRTIO_VSOCK_OP_SHUTDOWN },
-		{ OWE_RST, VIRTIO_VSOCK_OP_RST },
 	};
 
+	/* A reset ends the connection: whatever else was owed no longer matters. */
+	if (c->owe & OWE_RST) {
+		c->owe = 0;
+		hdr_for(v, c, VIRTIO_VSOCK_OP_RST, h);
+		return true;
+	}
 	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (!(c->owe & order[i].bit))
 			continue;
@@ -557,63 +329,111 @@ static bool conn_control(struct vsock *v, struct conn *c, struct virtio_vsock_hd
 	return false;
 }
 
-/* Takes a receive buffer into v->rx_chain unless one is held; false when none. */
-static bool rx_hold(struct vsock *v, struct virtq *vq)
+/* Sends the control packets c owes while there are receive buffers; a reset frees c. */
+static void conn_send_owed(struct vsock *v, struct virtq *vq, struct conn *c)
 {
-	if (v->rx_chain.head != UINT16_MAX)
-		return true;
-	if (virtio_queue_pop(&v->vdev, vq, &v->rx_chain) <= 0) {
-		v->rx_stalled = true;
-		return false;
+	struct virtio_vsock_hdr h;
+
+	while (c->used) {
+		/* Both directions finished: close with a reset, as the spec asks. */
+		if (c->host_eof && c->guest_shut_send && !c->owe && !c->buf_len)
+			c->owe = OWE_RST;
+		if (!c->owe || !rx_take(v, vq))
+			return;
+		conn_control(v, c, &h);
+		rx_put(v, vq, &h, 0);
+		if (h.op == VIRTIO_VSOCK_OP_RST) {
+			counter_add_owned(&v->resets, 1);
+			vsock_conn_free(v, c);
+		}
 	}
-	if (v->rx_chain.nr_readable || v->rx_chain.writable_len < VIRTIO_VSOCK_HDR_LEN) {
-		virtio_queue_drop(&v->vdev, vq, "receive buffer is readable or too short");
-		v->rx_chain.head = UINT16_MAX;
-		return false;
+}
+
+/* What a host socket holds for the guest, looked at without taking it. */
+enum peek { PEEK_NOTHING, PEEK_DATA, PEEK_EOF, PEEK_ERROR };
+
+static enum peek conn_peek(const struct conn *c)
+{
+	uint8_t b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n > 0)
+		return PEEK_DATA;
+	if (n == 0)
+		return PEEK_EOF;
+	return errno == EAGAIN || errno == EINTR ? PEEK_NOTHING : PEEK_ERROR;
+}
+
+/* One packet of the host peer's bytes, straight from its socket into a receive buffer. */
+static void conn_send_data(struct vsock *v, struct virtq *vq, struct conn *c)
+{
+	struct virtq_chain *ch = &v->rx_chain;
+	struct iovec sl[VIRTQ_CHAIN_MAX];
+	struct virtio_vsock_hdr h;
+	uint32_t max, credit;
+	enum peek peek;
+	unsigned n;
+	ssize_t got;
+
+	/* Control packets go first (a RESPONSE before any data). */
+	if (!c->used || c->state != CONN_ESTABLISHED || c->host_eof || c->owe)
+		return;
+	credit = vsock_conn_credit(c);
+	if (!credit)
+		return;
+	peek = conn_peek(c);
+	if (peek == PEEK_NOTHING)
+		return;
+	if (peek != PEEK_DATA) {
+		/* The host peer finished sending (or failed): half-close toward the guest. */
+		c->host_eof = true;
+		c->owe |= peek == PEEK_EOF ? OWE_SHUTDOWN : OWE_RST;
+		conn_send_owed(v, vq, c);
+		return;
 	}
-	return true;
+	if (!rx_take(v, vq))
+		return;
+	max = ch->writable_len - VIRTIO_VSOCK_HDR_LEN;
+	if (max > credit)
+		max = credit;
+	if (max > VIRTIO_VSOCK_PKT_MAX)
+		max = VIRTIO_VSOCK_PKT_MAX;
+	n = iov_slice(ch->iov + ch->nr_readable, ch->nr_writable, VIRTIO_VSOCK_HDR_LEN, max, sl,
+		      VIRTQ_CHAIN_MAX);
+	got = max ? readv(c->fd, sl, (int)n) : 0;
+	if (got <= 0) {
+		/* The peeked bytes are gone (a zero-byte buffer, a socket error): reset. */
+		hdr_for(v, c, VIRTIO_VSOCK_OP_RST, &h);
+		rx_put(v, vq, &h, 0);
+		counter_add_owned(&v->resets, 1);
+		vsock_conn_free(v, c);
+		return;
+	}
+	c->tx_cnt += (uint32_t)got;
+	counter_add_owned(&v->rx_bytes, (uint64_t)got);
+	hdr_for(v, c, VIRTIO_VSOCK_OP_RW, &h);
+	h.len = (uint32_t)got;
+	c->fwd_cnt_sent = c->fwd_cnt;
+	rx_put(v, vq, &h, h.len);
 }
 
 /* Sends what is owed: resets first, then control packets, then data. Holds both locks. */
 static void rx_process(struct vsock *v, struct virtq *vq, struct conn *ready)
 {
-	struct virtio_vsock_hdr h;
-
 	if (!virtio_queue_active(&v->vdev, vq))
 		return;
-	while (v->nr_orphans && rx_hold(v, vq))
-		rx_deliver(v, vq, &v->orphans[--v->nr_orphans], NULL);
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
-		struct conn *c = &v->conns[i];
-
-		while (c->used && c->owe && rx_hold(v, vq)) {
-			bool rst = c->owe & OWE_RST;
-
-			if (conn_control(v, c, &h))
-				rx_deliver(v, vq, &h, NULL);
-			if (rst) {
-				conn_free(v, c);
-				break;
-			}
-		}
-		if (c->used && c->host_eof && c->guest_shut_send && !c->owe && !c->buf_len) {
-			/* Both directions finished: close with a reset, as the spec asks. */
-			c->owe = OWE_RST;
-			i--;
-		}
-	}
-	if (ready && ready->used && ready->state == CONN_ESTABLISHED && !ready->host_eof &&
-	    conn_credit(ready) && rx_hold(v, vq)) {
-		hdr_for(v, ready, VIRTIO_VSOCK_OP_RW, &h);
-		ready->fwd_cnt_sent = ready->fwd_cnt;
-		rx_deliver(v, vq, &h, ready);
-	}
+	while (v->nr_orphans && rx_take(v, vq))
+		rx_put(v, vq, &v->orphans[--v->nr_orphans], 0);
+	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
+		conn_send_owed(v, vq, &v->conns[i]);
+	if (ready)
+		conn_send_data(v, vq, ready);
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
 		if (v->conns[i].used)
-			conn_update(v, &v->conns[i]);
+			vsock_conn_update(v, &v->conns[i]);
 }
 
-static void rx_run(struct vsock *v, struct conn *ready)
+void vsock_rx_run(struct vsock *v, struct conn *ready)
 {
 	struct virtq *vq = &v->vdev.queues[VSOCK_RX];
 
@@ -624,116 +444,6 @@ static void rx_run(struct vsock *v, struct conn *ready)
 	pthread_mutex_unlock(&vq->lock);
 }
 
-/* ---- the host side's sockets --------------------------------------------- */
-
-/* "CONNECT <port>\n" from a host peer: ask the guest's listener. */
-static void host_command(struct vsock *v, struct conn *c)
-{
-	ssize_t n = recv(c->fd, c->cmd + c->cmd_len, VSOCK_CMD_MAX - c->cmd_len, MSG_DONTWAIT);
-	char *nl, *end;
-	unsigned long port;
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0)
-		goto close;
-	c->cmd_len += (unsigned)n;
-	c->cmd[c->cmd_len] = '\0';
-	nl = strchr(c->cmd, '\n');
-	if (!nl) {
-		if (c->cmd_len == VSOCK_CMD_MAX)
-			goto close; /* no line in the bytes a command may take */
-		return;
-	}
-	*nl = '\0';
-	if (strncmp(c->cmd, "CONNECT ", 8) || !c->cmd[8])
-		goto close;
-	errno = 0;
-	port = strtoul(c->cmd + 8, &end, 10);
-	if (errno || *end || port > UINT32_MAX)
-		goto close;
-	/* Bytes after the line would be the stream's first: Firecracker forbids them too. */
-	if (nl + 1 != c->cmd + c->cmd_len)
-		goto close;
-	/* At most VSOCK_MAX_CONNS ports are taken, so this ends within as many tries. */
-	do
-		c->local_port = (v->next_port++ & ~VSOCK_EPHEMERAL_BASE) | VSOCK_EPHEMERAL_BASE;
-	while (port_in_use(v, c, c->local_port));
-	c->peer_port = (uint32_t)port;
-	c->state = CONN_REQUESTED;
-	c->owe = OWE_REQUEST;
-	conn_update(v, c);
-	kick_rx(v);
-	return;
-close:
-	conn_free(v, c);
-}
-
-static void host_accept(struct vsock *v)
-{
-	for (;;) {
-		int fd = accept4(v->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct conn *c;
-
-		if (fd < 0)
-			return;
-		c = conn_new(v, fd);
-		if (!c) {
-			log_ratelimited(LOG_WARN, "%s: more than %u connections; refused",
-					v->vdev.name, VSOCK_MAX_CONNS);
-			close(fd);
-			continue;
-		}
-		c->state = CONN_CMD;
-		conn_update(v, c);
-	}
-}
-
-static void host_event(struct vsock *v, struct conn *c, uint32_t ev)
-{
-	if (c->state == CONN_CMD) {
-		host_command(v, c);
-		return;
-	}
-	if (ev & (EPOLLHUP | EPOLLERR))
-		c->hup = true;
-	if ((ev & EPOLLOUT) || (ev & (EPOLLERR | EPOLLHUP))) {
-		if (conn_flush(v, c) < 0) {
-			conn_reset(v, c, true);
-			return;
-		}
-	}
-	if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c->state == CONN_ESTABLISHED) {
-		pthread_mutex_unlock(&v->lock);
-		rx_run(v, c);
-		pthread_mutex_lock(&v->lock);
-		return;
-	}
-	if ((ev & (EPOLLHUP | EPOLLERR)) && c->state == CONN_REQUESTED)
-		conn_reset(v, c, true);
-	else
-		conn_update(v, c);
-}
-
-/* I/O thread: the listener or a connection is ready. */
-static void sockets_ready(void *opaque)
-{
-	struct vsock *v = opaque;
-	struct epoll_event ev[VSOCK_EVENTS];
-	int n = epoll_wait(v->epoll_fd, ev, VSOCK_EVENTS, 0);
-
-	pthread_mutex_lock(&v->lock);
-	for (int i = 0; i < n; i++) {
-		struct conn *c = ev[i].data.ptr;
-
-		if (!c)
-			host_accept(v);
-		else if (c->used)
-			host_event(v, c, ev[i].events);
-	}
-	pthread_mutex_unlock(&v->lock);
-}
-
 /* ---- events and the device ----------------------------------------------- */
 
 /* After a restore the guest's connections are gone: tell it so. */
@@ -742,19 +452,26 @@ static void evt_send(struct vsock *v)
 	struct virtq *vq = &v->vdev.queues[VSOCK_EVT];
 	struct virtq_chain *ch = &v->evt_chain;
 	uint8_t ev[4] = { VIRTIO_VSOCK_EVENT_TRANSPORT_RESET, 0, 0, 0 };
+	int rc;
 
 	pthread_mutex_lock(&vq->lock);
-	if (v->evt_reset && virtio_queue_active(&v->vdev, vq) &&
-	    virtio_queue_pop(&v->vdev, vq, ch) > 0) {
-		if (ch->nr_readable || ch->writable_len < sizeof(ev)) {
-			virtio_queue_drop(&v->vdev, vq, "event buffer is readable or too short");
-		} else {
-			iov_from_buf(ch->iov, ch->nr_writable, 0, ev, sizeof(ev));
-			virtio_dma_written(&v->vdev, ch->iov, ch->nr_writable, sizeof(ev));
-			virtio_queue_push(&v->vdev, vq, ch->head, sizeof(ev));
-			v->evt_reset = false;
-		}
+	if (!v->evt_reset || !virtio_queue_active(&v->vdev, vq))
+		goto out_unlock;
+	rc = virtio_queue_pop(&v->vdev, vq, ch);
+	/* No buffer: ask to hear of the next one (EVENT_IDX), then look once more. */
+	if (rc == 0 && virtq_enable_notify(vq))
+		rc = virtio_queue_pop(&v->vdev, vq, ch);
+	if (rc <= 0)
+		goto out_unlock;
+	if (ch->nr_readable || ch->writable_len < sizeof(ev)) {
+		virtio_queue_drop(&v->vdev, vq, "event buffer is readable or too short");
+		goto out_unlock;
 	}
+	iov_from_buf(ch->iov, ch->nr_writable, 0, ev, sizeof(ev));
+	virtio_dma_written(&v->vdev, ch->iov, ch->nr_writable, sizeof(ev));
+	virtio_queue_push(&v->vdev, vq, ch->head, sizeof(ev));
+	v->evt_reset = false;
+out_unlock:
 	pthread_mutex_unlock(&vq->lock);
 }
 
@@ -768,7 +485,7 @@ static void kicked(void *opaque)
 	pthread_mutex_unlock(&v->lock);
 	if (evt)
 		evt_send(v);
-	rx_run(v, NULL);
+	vsock_rx_run(v, NULL);
 }
 
 static void vsock_notify(struct virtio_dev *vdev, struct virtq *vq)
@@ -784,7 +501,7 @@ static void vsock_notify(struct virtio_dev *vdev, struct virtq *vq)
 		rx_process(v, vq, NULL);
 		pthread_mutex_unlock(&v->lock);
 	} else {
-		kick_rx(v);
+		vsock_kick_rx(v);
 	}
 }
 
@@ -793,12 +510,9 @@ static void vsock_reset(struct virtio_dev *vdev)
 	struct vsock *v = to_vsock(vdev);
 
 	pthread_mutex_lock(&v->lock);
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
-		if (v->conns[i].used)
-			conn_free(v, &v->conns[i]);
+	vsock_conns_close(v);
 	v->nr_orphans = 0;
 	v->rx_stalled = false;
-	v->rx_chain.head = UINT16_MAX;
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -809,7 +523,7 @@ static int vsock_realize(struct virtio_dev *vdev, struct err *err)
 
 	if (rc < 0)
 		return rc;
-	return iothread_add_poll(vdev->io, v->epoll_fd, sockets_ready, v, err);
+	return iothread_add_poll(vdev->io, v->epoll_fd, vsock_host_ready, v, err);
 }
 
 static int vsock_save(struct virtio_dev *vdev, struct state_writer *w)
@@ -844,7 +558,7 @@ static int vsock_load(struct virtio_dev *vdev, struct state_reader *r, struct er
 	pthread_mutex_lock(&v->lock);
 	v->evt_reset = true;
 	pthread_mutex_unlock(&v->lock);
-	kick_rx(v);
+	vsock_kick_rx(v);
 	return 0;
 }
 
@@ -852,15 +566,7 @@ static void vsock_destroy(struct virtio_dev *vdev)
 {
 	struct vsock *v = to_vsock(vdev);
 
-	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
-		if (v->conns[i].used)
-			conn_free(v, &v->conns[i]);
-	if (v->listen_fd >= 0) {
-		close(v->listen_fd);
-		unlink(v->uds_path);
-	}
-	if (v->epoll_fd >= 0)
-		close(v->epoll_fd);
+	vsock_host_close(v);
 	if (v->kick_fd >= 0)
 		close(v->kick_fd);
 	pthread_mutex_destroy(&v->lock);
@@ -891,31 +597,6 @@ static const struct virtio_dev_ops vsock_ops = {
 	.metrics = vsock_metrics,
 };
 
-static int vsock_listen(struct vsock *v, struct err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	if (strlen(v->uds_path) >= sizeof(sa.sun_path))
-		return err_set(err, -ENAMETOOLONG, "vsock: uds path '%s' is too long", v->uds_path);
-	strcpy(sa.sun_path, v->uds_path);
-	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (v->listen_fd < 0)
-		return err_set(err, -errno, "vsock: socket: %s", strerror(errno));
-	if (bind(v->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(v->listen_fd, 16) < 0) {
-		int rc = -errno;
-
-		close(v->listen_fd);
-		v->listen_fd = -1;
-		return err_set(err, rc, "vsock: cannot listen on %s: %s", v->uds_path,
-			       strerror(-rc));
-	}
-	if (epoll_ctl(v->epoll_fd, EPOLL_CTL_ADD, v->listen_fd,
-		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL }) < 0)
-		return err_set(err, -errno, "vsock: epoll_ctl: %s", strerror(errno));
-	return 0;
-}
-
 struct device *virtio_vsock_create(struct vm *vm, struct iothread *io, unsigned slot,
 				   uint64_t guest_cid, const char *uds_path, struct err *err)
 {
@@ -926,16 +607,14 @@ struct device *virtio_vsock_create(struct vm *vm, struct iothread *io, unsigned 
 		return NULL;
 	}
 	pthread_mutex_init(&v->lock, NULL);
-	v->listen_fd = -1;
+	v->listen_fd = v->epoll_fd = -1;
 	v->guest_cid = guest_cid;
-	v->rx_chain.head = UINT16_MAX;
 	snprintf(v->uds_path, sizeof(v->uds_path), "%s", uds_path);
-	v->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	v->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (virtio_dev_init(&v->vdev, vm, io, &vsock_ops, slot, "virtio-vsock", 0, err) < 0)
 		return NULL;
-	if (v->epoll_fd < 0 || v->kick_fd < 0) {
-		err_set(err, -errno, "virtio-vsock: %s", strerror(errno));
+	if (v->kick_fd < 0) {
+		err_set(err, -errno, "virtio-vsock: eventfd: %s", strerror(errno));
 		return NULL;
 	}
 	if (guest_cid < 3 || guest_cid > UINT32_MAX) {
@@ -943,7 +622,7 @@ struct device *virtio_vsock_create(struct vm *vm, struct iothread *io, unsigned 
 			UINT32_MAX);
 		return NULL;
 	}
-	if (vsock_listen(v, err) < 0)
+	if (vsock_host_open(v, err) < 0)
 		return NULL;
 	put_le64(v->vdev.config, guest_cid);
 	v->vdev.config_len = VSOCK_CFG_LEN;
