@@ -20,7 +20,7 @@ guests: $(GUEST_BINS)
 .SECONDARY: $(GUEST_PVH:%=$(GUEST_OUT)/%.o) $(GUEST_MULTIBOOT:%=$(GUEST_OUT)/%.o)
 
 $(GUEST_OUT)/%.o: $(GUEST_SRC)/%.S $(GUEST_SRC)/lib32.inc $(GUEST_SRC)/long.inc \
-		   $(GUEST_SRC)/hashloop.inc $(GUEST_SRC)/guests.mk
+		   $(GUEST_SRC)/hashloop.inc $(GUEST_SRC)/virtio_mmio.inc $(GUEST_SRC)/guests.mk
 	@mkdir -p $(dir $@)
 	$(CC) -m32 $(GUEST_ASFLAGS) -c $< -o $@
 

@@ -18,40 +18,12 @@
 #include "lib32.inc"
 
 #define VIO 0xc0000000 /* slot 0: the network device, with --no-rng */
-#define VIO_MAGIC (VIO + 0x000)
-#define VIO_VERSION (VIO + 0x004)
-#define VIO_DEVICE_ID (VIO + 0x008)
-#define VIO_DEV_FEATURES (VIO + 0x010)
-#define VIO_DEV_FEATURES_SEL (VIO + 0x014)
-#define VIO_DRV_FEATURES (VIO + 0x020)
-#define VIO_DRV_FEATURES_SEL (VIO + 0x024)
-#define VIO_QUEUE_SEL (VIO + 0x030)
-#define VIO_QUEUE_NUM_MAX (VIO + 0x034)
-#define VIO_QUEUE_NUM (VIO + 0x038)
-#define VIO_QUEUE_READY (VIO + 0x044)
-#define VIO_QUEUE_NOTIFY (VIO + 0x050)
-#define VIO_INT_STATUS (VIO + 0x060)
-#define VIO_INT_ACK (VIO + 0x064)
-#define VIO_STATUS (VIO + 0x070)
-#define VIO_QUEUE_DESC_LO (VIO + 0x080)
-#define VIO_QUEUE_DESC_HI (VIO + 0x084)
-#define VIO_QUEUE_DRIVER_LO (VIO + 0x090)
-#define VIO_QUEUE_DRIVER_HI (VIO + 0x094)
-#define VIO_QUEUE_DEVICE_LO (VIO + 0x0a0)
-#define VIO_QUEUE_DEVICE_HI (VIO + 0x0a4)
-#define VIO_MAC (VIO + 0x100) /* config space: virtio_net_config.mac */
+#include "virtio_mmio.inc"
+#define VIO_MAC (VIO_CONFIG) /* virtio_net_config.mac */
 
-#define VIRTIO_MAGIC 0x74726976 /* "virt" */
-#define ST_ACK 1
-#define ST_DRIVER 2
-#define ST_DRIVER_OK 4
-#define ST_FEATURES_OK 8
 #define F_MAC (1 << 5)
-#define F_VERSION_1_HI 1 /* VIRTIO_F_VERSION_1 is bit 32: bit 0 of the high half */
 
 #define QSIZE 8
-#define DESC_F_NEXT 1
-#define DESC_F_WRITE 2
 #define NET_HDR 12 /* virtio_net_hdr with num_buffers: VERSION_1 always has it */
 #define ARP_FRAME 42 /* Ethernet header + ARP for IPv4 over Ethernet */
 /* One queue's rings, each part at its alignment (virtio 1.2, 2.7). */
@@ -62,11 +34,6 @@
 #define RX_BUF_LEN 2048
 #define OTHER_MAX 32 /* frames that are not the reply before giving up */
 
-#define IOAPIC 0xfec00000
-#define IOAPIC_WIN (IOAPIC + 0x10)
-#define NET_GSI 16
-#define RTE_LEVEL (1 << 15)
-#define LVT_MASKED (1 << 16)
 #define NET_VECTOR 0x41
 #define WATCHDOG_VECTOR 0x40
 
@@ -299,9 +266,9 @@ send_arp:
 irq_setup:
 	mov LAPIC + 0x20, %eax
 	and $0xff000000, %eax
-	movl $0x10 + 2 * NET_GSI + 1, IOAPIC
+	movl $0x10 + 2 * VIRTIO_GSI + 1, IOAPIC
 	mov %eax, IOAPIC_WIN
-	movl $0x10 + 2 * NET_GSI, IOAPIC
+	movl $0x10 + 2 * VIRTIO_GSI, IOAPIC
 	movl $RTE_LEVEL | NET_VECTOR, IOAPIC_WIN
 	movl $WATCHDOG_VECTOR, LAPIC + 0x320 /* one-shot, unmasked */
 	movl $TICKS_4S, LAPIC + 0x380

@@ -23,50 +23,14 @@
 #include "lib32.inc"
 
 #define VIO 0xc0000000 /* slot 0: the disk, with --no-rng */
-#define VIO_MAGIC (VIO + 0x000)
-#define VIO_VERSION (VIO + 0x004)
-#define VIO_DEVICE_ID (VIO + 0x008)
-#define VIO_DEV_FEATURES (VIO + 0x010)
-#define VIO_DEV_FEATURES_SEL (VIO + 0x014)
-#define VIO_DRV_FEATURES (VIO + 0x020)
-#define VIO_DRV_FEATURES_SEL (VIO + 0x024)
-#define VIO_QUEUE_SEL (VIO + 0x030)
-#define VIO_QUEUE_NUM_MAX (VIO + 0x034)
-#define VIO_QUEUE_NUM (VIO + 0x038)
-#define VIO_QUEUE_READY (VIO + 0x044)
-#define VIO_QUEUE_NOTIFY (VIO + 0x050)
-#define VIO_INT_STATUS (VIO + 0x060)
-#define VIO_INT_ACK (VIO + 0x064)
-#define VIO_STATUS (VIO + 0x070)
-#define VIO_QUEUE_DESC_LO (VIO + 0x080)
-#define VIO_QUEUE_DESC_HI (VIO + 0x084)
-#define VIO_QUEUE_DRIVER_LO (VIO + 0x090)
-#define VIO_QUEUE_DRIVER_HI (VIO + 0x094)
-#define VIO_QUEUE_DEVICE_LO (VIO + 0x0a0)
-#define VIO_QUEUE_DEVICE_HI (VIO + 0x0a4)
-#define VIO_CONFIG_GEN (VIO + 0x0fc)
-#define VIO_CAPACITY (VIO + 0x100) /* config space: u64, read as two halves */
-
-#define VIRTIO_MAGIC 0x74726976 /* "virt" */
-#define ST_ACK 1
-#define ST_DRIVER 2
-#define ST_DRIVER_OK 4
-#define ST_FEATURES_OK 8
-#define F_VERSION_1_HI 1 /* VIRTIO_F_VERSION_1 is bit 32: bit 0 of the high half */
+#include "virtio_mmio.inc"
+#define VIO_CAPACITY (VIO_CONFIG) /* u64, read as two halves */
 
 #define QSIZE 8
-#define DESC_F_NEXT 1
-#define DESC_F_WRITE 2
 #define BLK_T_IN 0
 #define BLK_T_OUT 1
 #define SECTOR 512
 
-#define IOAPIC 0xfec00000
-#define IOAPIC_WIN (IOAPIC + 0x10)
-#define VIRTIO_GSI 16
-#define RTE_LEVEL (1 << 15) /* active high, physical, fixed, unmasked: all 0 */
-#define RTE_MASKED (1 << 16)
-#define LVT_MASKED (1 << 16)
 #define VIRTIO_VECTOR 0x41
 #define WATCHDOG_VECTOR 0x40
 
