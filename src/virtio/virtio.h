@@ -331,6 +331,7 @@ struct virtio_blk_config {
 	const char *id; /* GET_ID string, at most VIRTIO_BLK_ID_BYTES; NULL: "disk<slot>" */
 	bool read_only;
 	struct blkfile *file; /* the image opened with read_only, or NULL: open path */
+	struct ratelimit_config rate_limit; /* all-zero: none */
 };
 
 /*
@@ -344,6 +345,12 @@ struct virtio_blk_config {
  * virtio_config_changed() after the resume tells the driver. 0 or -errno.
  */
 int virtio_blk_replace(struct device *dev, const char *path, struct err *err);
+
+/*
+ * Replaces the block device dev's rate limiter at run time (Firecracker's
+ * PATCH /drives rate_limiter); it starts full. 0, or -ENODEV.
+ */
+int virtio_blk_set_rate_limit(struct device *dev, const struct ratelimit_config *cfg);
 
 /* The device's config space changed: the config interrupt, once the driver is up. */
 void virtio_config_changed(struct device *dev);

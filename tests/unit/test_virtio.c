@@ -867,6 +867,40 @@ static uint64_t metric_of(struct device *dev, const char *name)
 	return UINT64_MAX;
 }
 
+/* The drive's limiter: two ops per second; the third request waits for the refill. */
+static void test_blk_rate_limit(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct virtio_blk_config cfg = { .rate_limit.ops = { .size = 2, .refill_time_ms = 1000 } };
+	struct ratelimit_config none = { 0 };
+	struct device *dev;
+	uint64_t data, t0;
+	struct tq q;
+
+	(void)state;
+	image_make(f);
+	cfg.path = f->image;
+	dev = realized(virtio_blk_create(&f->vm, f->vm.iothread, 0, &cfg, &err), &err);
+	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	data = buf_alloc(f, 512, 0);
+	t0 = clock_monotonic_ns();
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 2, data, 512, true), VIRTIO_BLK_S_OK);
+	/* Half a second for one op: the request is answered, not before. */
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 3, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_true(clock_monotonic_ns() - t0 >= 490000000ull);
+	assert_int_equal(*(uint8_t *)hva(f, data, 1), 3);
+	assert_true(metric_of(dev, "throttled") >= 1);
+	/* Lifted at run time: the next ones go at once. */
+	assert_int_equal(virtio_blk_set_rate_limit(dev, &none), 0);
+	t0 = clock_monotonic_ns();
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 4, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_true(clock_monotonic_ns() - t0 < 400000000ull);
+	fixture_free(f);
+}
+
 static void test_blk_metrics(void **state)
 {
 	struct fixture *f = fixture_new();
@@ -1697,6 +1731,7 @@ int main(void)
 		cmocka_unit_test(test_blk_config),
 		cmocka_unit_test(test_blk_io),
 		cmocka_unit_test(test_blk_metrics),
+		cmocka_unit_test(test_blk_rate_limit),
 		cmocka_unit_test(test_blk_read_cached),
 		cmocka_unit_test(test_blk_read_only),
 		cmocka_unit_test(test_blk_wrong_direction),
