@@ -673,6 +673,25 @@ net_ns_trap_restore() {
 	eval "${net_ns_old_trap:-trap - EXIT}"
 }
 
+# net_ns_begin: the two namespaces, wired, with the EXIT trap that removes
+# them; prints why not (and leaves nothing behind) when this host cannot.
+# Must not run in a subshell: the caller's shell holds the trap and names.
+net_ns_begin() {
+	net_ns_a=kiteA$$ net_ns_b=kiteB$$ net_ns_pids=""
+	# Whatever happens from here (a failure, ^C), the namespaces go.
+	net_ns_trap_set
+	net_ns_why=$(net_ns_setup)
+	if [ -n "$net_ns_why" ]; then
+		net_ns_cleanup
+		net_ns_trap_restore
+	fi
+}
+
+net_ns_end() {
+	net_ns_cleanup
+	net_ns_trap_restore
+}
+
 # The guest, in namespace A behind its TAP, and the peer in namespace B ping
 # each other through A's routing and move a file each way over TCP (sha256);
 # the guest's eth0 has the MTU kite announced (VIRTIO_NET_F_MTU), and the
@@ -682,14 +701,9 @@ linux_net_netns_case() {
 	local a=$TMP/$name.to-guest b=$TMP/$name.from-guest guest=$NETNS_TAP_NET.2
 	local peer_ip=$NETNS_VETH_NET.2
 
-	net_ns_a=kiteA$$ net_ns_b=kiteB$$ net_ns_pids=""
-	# Whatever happens from here (a failure, ^C), the namespaces go.
-	net_ns_trap_set
-	why=$(net_ns_setup)
-	if [ -n "$why" ]; then
-		net_ns_cleanup
-		net_ns_trap_restore
-		skip "$id" "$why"
+	net_ns_begin
+	if [ -n "$net_ns_why" ]; then
+		skip "$id" "$net_ns_why"
 		return
 	fi
 	head -c "$NET_BYTES" /dev/urandom >"$a"
@@ -730,8 +744,7 @@ linux_net_netns_case() {
 	wait "$kite"
 	linux_rc=$?
 	wait "$peer" 2>/dev/null
-	net_ns_cleanup
-	net_ns_trap_restore
+	net_ns_end
 	feat=$(linux_value "$name" features)
 	if [ "$linux_rc" -ne 0 ]; then
 		why="exit status $linux_rc, want 0${why:+ ($why)}"
@@ -766,52 +779,56 @@ linux_guest_centis() {
 	linux_value "$1" "$2" | awk '/^[0-9]+(\.[0-9]+)?$/ { printf "%d\n", $1 * 100 }'
 }
 
-# The guest moves data both ways through limiters given on --net (rx 1 MB/s,
-# tx 500 kB/s): the transfers take at least what the buckets allow, and the
-# device counts its throttling. Then PATCH /network-interfaces lifts both
-# limits at run time, and the same transfers take less than half as long.
+# The guest (behind the TAP in namespace A, as in the namespace case) moves
+# data both ways with the peer in B through limiters given on --net (rx
+# 1 MB/s, tx 500 kB/s): the transfers take at least what the buckets allow,
+# and the device counts its throttling. Then PATCH /network-interfaces lifts
+# both limits at run time, and the same transfers take less than half as long.
 linux_net_ratelimit_case() {
 	local id=$1 e=$2 name=${1//\//_} sock=$TMP/netlim.sock why="" cmd b64 p1 p2 m i
 	local rx_bytes=3000000 tx_bytes=2000000 fifo=$TMP/$name.in v rl tl rf tf
+	local host=$NETNS_VETH_NET.2 guest=$NETNS_TAP_NET.2
 
-	net_tap=kl$$
-	why=$(net_setup)
-	if [ -n "$why" ]; then
-		skip "$id" "$why"
+	net_ns_begin
+	if [ -n "$net_ns_why" ]; then
+		skip "$id" "$net_ns_why"
 		return
 	fi
 	head -c "$rx_bytes" /dev/urandom >"$TMP/$name.h2g"
 	# Ports 7001/7002 while limited, 7011/7012 once the limits are lifted.
-	timeout 250 python3 tests/net_peer.py "$NET_HOST" "$TMP/$name.h2g" "$TMP/$name.g2h.7000" \
-		"$tx_bytes" 7000 >"$TMP/$name.peer.7000" 2>&1 &
+	ip netns exec "$net_ns_b" timeout 250 python3 tests/net_peer.py "$host" "$TMP/$name.h2g" \
+		"$TMP/$name.g2h.7000" "$tx_bytes" 7000 >"$TMP/$name.peer.7000" 2>&1 &
 	p1=$!
-	timeout 250 python3 tests/net_peer.py "$NET_HOST" "$TMP/$name.h2g" "$TMP/$name.g2h.7010" \
-		"$tx_bytes" 7010 >"$TMP/$name.peer.7010" 2>&1 &
+	ip netns exec "$net_ns_b" timeout 250 python3 tests/net_peer.py "$host" "$TMP/$name.h2g" \
+		"$TMP/$name.g2h.7010" "$tx_bytes" 7010 >"$TMP/$name.peer.7010" 2>&1 &
 	p2=$!
+	net_ns_pids="$p1 $p2"
 	for _ in $(seq 50); do
 		grep -q listening "$TMP/$name.peer.7000" 2>/dev/null &&
 			grep -q listening "$TMP/$name.peer.7010" 2>/dev/null && break
 		sleep 0.1
 	done
 	# nc in, nc out; time -p's "real" is the wall time in the guest.
-	cmd="ip addr add $NET_GUEST/24 dev eth0 && ip link set eth0 up && sleep 1 && ping -c 2 $NET_HOST >/dev/null"
-	cmd+=" && time -p -o /tmp/t1 sh -c 'head -c $tx_bytes /dev/zero | nc -w 60 $NET_HOST 7002'"
-	cmd+=" && time -p -o /tmp/t2 sh -c 'nc -w 60 $NET_HOST 7001 </dev/null | wc -c >/tmp/n2'"
+	cmd="ip addr add $guest/24 dev eth0 && ip link set eth0 up && ip route add default via $NETNS_TAP_NET.1"
+	cmd+=" && ping -c 2 -W 5 $host >/dev/null"
+	cmd+=" && time -p -o /tmp/t1 sh -c 'head -c $tx_bytes /dev/zero | nc -w 60 $host 7002'"
+	cmd+=" && time -p -o /tmp/t2 sh -c 'nc -w 60 $host 7001 </dev/null | wc -c >/tmp/n2'"
 	cmd+=" && echo tx_limited=\$(awk '/^real/ {print \$2}' /tmp/t1)"
 	cmd+=" && echo rx_limited=\$(awk '/^real/ {print \$2}' /tmp/t2)"
 	cmd+=" && echo rx_limited_bytes=\$(cat /tmp/n2) && echo limited-done && read go && echo got-\$go"
-	cmd+=" && time -p -o /tmp/t3 sh -c 'head -c $tx_bytes /dev/zero | nc -w 60 $NET_HOST 7012'"
-	cmd+=" && time -p -o /tmp/t4 sh -c 'nc -w 60 $NET_HOST 7011 </dev/null | wc -c >/tmp/n4'"
+	cmd+=" && time -p -o /tmp/t3 sh -c 'head -c $tx_bytes /dev/zero | nc -w 60 $host 7012'"
+	cmd+=" && time -p -o /tmp/t4 sh -c 'nc -w 60 $host 7011 </dev/null | wc -c >/tmp/n4'"
 	cmd+=" && echo tx_free=\$(awk '/^real/ {print \$2}' /tmp/t3) && echo rx_free=\$(awk '/^real/ {print \$2}' /tmp/t4)"
 	cmd+=" && echo rx_free_bytes=\$(cat /tmp/n4)"
 	b64=$(printf '%s' "$cmd" | base64 -w0)
 	mkfifo "$fifo"
-	timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" --accel "$e" \
-		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
+	ip netns exec "$net_ns_a" timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" \
+		--accel "$e" --kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
 		--cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64" \
-		--net "tap=$net_tap,rx-bw=100000/100,tx-bw=50000/100" \
+		--net "tap=tap0,rx-bw=100000/100,tx-bw=50000/100" \
 		<"$fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	linux_pid=$!
+	net_ns_pids="$p1 $p2 $linux_pid"
 	exec 9>"$fifo"
 	for i in $(seq 100); do
 		[ -S "$sock" ] && break
@@ -833,7 +850,7 @@ linux_net_ratelimit_case() {
 	exec 9>&-
 	kill $p1 $p2 2>/dev/null
 	wait $p1 $p2 2>/dev/null
-	net_cleanup
+	net_ns_end
 	rl=$(linux_guest_centis "$name" rx_limited) tl=$(linux_guest_centis "$name" tx_limited)
 	rf=$(linux_guest_centis "$name" rx_free) tf=$(linux_guest_centis "$name" tx_free)
 	if [ -n "$why" ]; then
