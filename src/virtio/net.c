@@ -385,7 +385,7 @@ static void rx_reject(struct net *n, struct virtq *vq, const struct virtq_chain 
 /* Adds c to the held chains; false when the tables cannot take it. */
 static bool rx_hold(struct net *n, const struct virtq_chain *c)
 {
-	if (n->rx_held == VIRTQ_MAX_SIZE || c->nr_writable > NET_RX_IOV_MAX - n->rx_nr_iov)
+	if (c->nr_writable > NET_RX_IOV_MAX - n->rx_nr_iov)
 		return false;
 	memcpy(n->rx_iov + n->rx_nr_iov, c->iov, c->nr_writable * sizeof(c->iov[0]));
 	n->rx_nr_iov += c->nr_writable;
@@ -404,6 +404,9 @@ static enum rx_gather rx_gather(struct net *n, struct virtq *vq)
 	int rc;
 
 	while (n->rx_held_cap < n->rx_len) {
+		/* A ring holds at most VIRTQ_MAX_SIZE chains; rx_heads[] has no room for more. */
+		if (n->rx_held == VIRTQ_MAX_SIZE)
+			return RX_TOO_BIG;
 		rc = virtio_queue_pop(&n->vdev, vq, c);
 		if (rc < 0)
 			return RX_WAIT; /* the queue failed; a reset drops the frame */
