@@ -647,6 +647,12 @@ bad_tests() {
 	bad_case missing-disk 1 "$TMP/no-disk.img;no such file" "${run[@]}" --kernel "$k" \
 		--disk "$TMP/no-disk.img"
 	usernet_bad_tests "$k"
+	bad_case net-mtu-range 2 "--net;mtu '67';68 to 65535" "${run[@]}" --kernel "$k" \
+		--net tap=kite-none0,mtu=67
+	bad_case net-bad-limit 2 "--net;tx-bw;SIZE/REFILL_MS" "${run[@]}" --kernel "$k" \
+		--net tap=kite-none0,tx-bw=1M
+	bad_case disk-bad-limit 2 "--disk;ops;'1K' is not a number" "${run[@]}" --kernel "$k" \
+		--disk "$TMP/no-disk.img,ops=1K/10"
 
 	kvm_device_tests "$k" "$nb"
 }

@@ -46,6 +46,25 @@ int iothread_add_fd(struct iothread *io, int fd, iothread_fn fn, void *opaque, s
 int iothread_add_poll(struct iothread *io, int fd, iothread_fn fn, void *opaque,
 		      struct err *err);
 
+/*
+ * A one-shot timer on the I/O thread (a timerfd in its epoll set): fn(opaque)
+ * runs there once each time an armed timer expires. Devices use it to come
+ * back to a queue later (a rate limiter's bucket refilling) instead of
+ * spinning or sleeping. The owner closes it after the I/O thread stopped.
+ */
+struct iothread_timer {
+	int fd;
+};
+
+int iothread_timer_init(struct iothread *io, struct iothread_timer *t, iothread_fn fn,
+			void *opaque, struct err *err);
+
+/* (Re)arms t to expire once, delay_ns from now (at least 1 ns); any thread. */
+void iothread_timer_arm(struct iothread_timer *t, uint64_t delay_ns);
+
+/* Closes the timerfd; t may be one iothread_timer_init() never set up (fd 0 or -1). */
+void iothread_timer_close(struct iothread_timer *t);
+
 /* Stops and joins the thread; no handler runs after it returns. NULL is fine. */
 void iothread_destroy(struct iothread *io);
 
