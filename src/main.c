@@ -85,11 +85,12 @@ static void usage(FILE *out)
 		"                   ,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT\n"
 		"                   (HOSTADDR default 127.0.0.1); then ,mac=MAC\n"
 		"                   (aa:bb:cc:dd:ee:ff; default: the guest picks one),\n"
-		"                   ,mtu=N (68-65535: the guest's MTU; a TAP's is not\n"
-		"                   changed) and rate limits (token buckets, as Firecracker's):\n"
-		"                   {rx,tx}-bw=SIZE/MS (SIZE bytes per MS milliseconds, e.g.\n"
-		"                   tx-bw=1M/1000), {rx,tx}-ops=N/MS (frames), and\n"
-		"                   {rx,tx}-bw-burst=SIZE, {rx,tx}-ops-burst=N (one-time extra)\n"
+		"                   ,mtu=N (the guest's MTU: 68-65535, for user at most 65521;\n"
+		"                   a TAP's own is not changed) and rate limits (token\n"
+		"                   buckets, as Firecracker's): {rx,tx}-bw=SIZE/MS (SIZE bytes\n"
+		"                   per MS milliseconds, e.g. tx-bw=1M/1000), {rx,tx}-ops=N/MS\n"
+		"                   (frames), and {rx,tx}-bw-burst=SIZE, {rx,tx}-ops-burst=N\n"
+		"                   (one-time extra)\n"
 		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
 		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
 		"                   and what console= the default command line names\n"
@@ -397,6 +398,11 @@ static int parse_net(char *arg, struct vm_config *cfg)
 	}
 	if (n->kind != VM_NET_USER && n->nr_hostfwd) {
 		usage_error("--net: hostfwd= is for user networking, not a TAP");
+		return -EINVAL;
+	}
+	if (n->kind == VM_NET_USER && n->mtu > USERNET_MTU_MAX) {
+		usage_error("--net: mtu %u is above %u, the most the user network takes", n->mtu,
+			    USERNET_MTU_MAX);
 		return -EINVAL;
 	}
 	snprintf(n->iface_id, sizeof(n->iface_id), "eth%u", cfg->nr_nets);

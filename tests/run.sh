@@ -673,6 +673,10 @@ usernet_bad_tests() {
 		"${run[@]}" --net user,hostfwd=tcp:2222:22
 	bad_case net-hostfwd-tap 2 "hostfwd= is for user networking" \
 		"${run[@]}" --net tap=tap0,hostfwd=tcp::2222-:22
+	bad_case net-user-mtu-range 2 "--net: mtu 65522 is above 65521, the most the user network takes" \
+		"${run[@]}" --net user,mtu=65522
+	bad_case net-user-bad-limit 2 "--net;rx-ops;'1K' is not a number" \
+		"${run[@]}" --net user,hostfwd=tcp::2222-:22,rx-ops=1K/10
 	bad_case net-user-and-tap 2 "--net;'tap=tap0': tap=IFNAME or user, once" \
 		"${run[@]}" --net user,tap=tap0
 	bad_case net-hostfwd-twice 2 "--net;hostfwd 'tcp::2222-:23': tcp host port 2222 is forwarded already" \

@@ -382,6 +382,10 @@ static int net_validate(const struct vm_config *cfg, unsigned i, struct err *err
 	if (n->mtu && n->mtu < CONFIG_MTU_MIN)
 		return err_set(err, -EINVAL, "network-interfaces[%u].mtu: %u is below %u", i, n->mtu,
 			       CONFIG_MTU_MIN);
+	if (n->kind == VM_NET_USER && n->mtu > USERNET_MTU_MAX)
+		return err_set(err, -EINVAL,
+			       "network-interfaces[%u].mtu: %u is above %u, the most the user network takes",
+			       i, n->mtu, USERNET_MTU_MAX);
 	snprintf(what, sizeof(what), "network-interfaces[%u].rx_rate_limiter", i);
 	rc = config_limit_validate(&n->rx_rate_limiter, what, err);
 	if (rc < 0)

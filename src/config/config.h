@@ -80,6 +80,9 @@ struct vm_net_hostfwd {
 #define USERNET_HOST 0x0a000202u
 #define USERNET_DNS 0x0a000203u
 #define USERNET_DHCP_START 0x0a00020fu
+/* Its MTU without mtu= (QEMU's), and the most libslirp takes (its IF_MTU_MAX). */
+#define USERNET_MTU_DEFAULT 1500
+#define USERNET_MTU_MAX 65521
 
 /* Where an interface's frames go: a host TAP, or kite's user-mode stack. */
 enum vm_net_kind { VM_NET_TAP, VM_NET_USER };

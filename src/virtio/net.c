@@ -688,7 +688,7 @@ static int backend_open(struct net *n, const struct virtio_net_config *cfg, cons
 	if (cfg->user) {
 		snprintf(n->backend, sizeof(n->backend), "user network");
 		return usernet_create(&n->user, cfg->id ? cfg->id : name, cfg->hostfwd,
-				      cfg->nr_hostfwd, NULL, &n->tap_fd, err);
+				      cfg->nr_hostfwd, cfg->mtu, NULL, &n->tap_fd, err);
 	}
 	snprintf(n->backend, sizeof(n->backend), "tap %s", cfg->tap);
 	return tap_open(cfg->tap, &n->tap_fd, &n->tap_offloads, err);

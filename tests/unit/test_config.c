@@ -748,6 +748,53 @@ static void test_net_patch(void **state)
 	assert_string_equal(cfg.drives[0].path_on_host, "/d");
 }
 
+/*
+ * A user-mode interface takes an mtu and limiters as a TAP does, up to the
+ * MTU libslirp can run; a PATCH changes its limiters and keeps its forwards.
+ */
+static void test_user_net_limits_and_mtu(void **state)
+{
+	const struct vm_net_config *n = &cfg.nets[0];
+	char *text;
+
+	(void)state;
+	accepted(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp::2222-:22\"]},"
+		     " \"mtu\": 65521, \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1000,"
+		     " \"refill_time\": 10}}, \"tx_rate_limiter\": {\"ops\": {\"size\": 5,"
+		     " \"refill_time\": 1}}}"));
+	assert_int_equal(n->kind, VM_NET_USER);
+	assert_int_equal(n->nr_hostfwd, 1);
+	assert_int_equal(n->mtu, 65521);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.size, 1000);
+	assert_int_equal(n->tx_rate_limiter.ops.size, 5);
+	text = config_json_write(&cfg, CONFIG_JSON_FULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"mtu\":65521"));
+	assert_non_null(strstr(text, "\"user\":{\"hostfwd\":[\"tcp:127.0.0.1:2222-10.0.2.15:22\"]}"));
+	free(text);
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {}, \"mtu\": 65522}"),
+		"network-interfaces[0].mtu: 65522 is above 65521, the most the user network takes");
+	/* A TAP's MTU goes to 65535: kite does not run that network. */
+	accepted(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"mtu\": 65535}"));
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {}, \"tx_rate_limiter\": {\"ops\": {\"size\": 1}}}"),
+		"network-interfaces[0].tx_rate_limiter.ops.refill_time: missing");
+
+	config_init(&cfg);
+	body_accepted(CONFIG_BODY_NET, "eth0", "{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\":"
+		      " [\"udp::5353-:53\"]}, \"mtu\": 9000}");
+	body_accepted(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\","
+		      " \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 4096, \"refill_time\": 100}}}");
+	assert_int_equal(n->kind, VM_NET_USER);
+	assert_int_equal(n->nr_hostfwd, 1);
+	assert_true(n->hostfwd[0].udp);
+	assert_int_equal(n->mtu, 9000);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.size, 4096);
+	body_refused(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\", \"user\": {}}",
+		     "user: unknown field");
+	body_refused(CONFIG_BODY_NET, "eth1", "{\"iface_id\": \"eth1\", \"user\": {}, \"mtu\": 65535}",
+		     "network-interfaces[1].mtu: 65535 is above 65521");
+}
+
 /* --net and --disk's rate-limiter options. */
 static void test_limit_options(void **state)
 {
@@ -793,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_user_net),      cmocka_unit_test(test_user_net_api),
 		cmocka_unit_test(test_net_limits_and_mtu),
 		cmocka_unit_test(test_net_patch),
+		cmocka_unit_test(test_user_net_limits_and_mtu),
 		cmocka_unit_test(test_limit_options),
 	};
 
