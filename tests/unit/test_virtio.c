@@ -1392,6 +1392,73 @@ static void test_net_mtu(void **state)
 	fixture_free(f);
 }
 
+/*
+ * --net user: the user network behind the same receive path. It is offered
+ * no checksum or TSO offloads but MRG_RXBUF and the MTU; an ARP request the
+ * driver sends reaches libslirp, whose reply (42 bytes, padded) comes back
+ * spread over two 48-byte buffers, num_buffers 2.
+ */
+static void test_net_user(void **state)
+{
+	static const uint64_t none = (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) |
+				     (1ull << VIRTIO_NET_F_GUEST_TSO4) |
+				     (1ull << VIRTIO_NET_F_GUEST_TSO6) |
+				     (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6);
+	static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x15 };
+	struct virtio_net_config nc = { .id = "eth0", .user = true, .has_mac = true, .mtu = 4000 };
+	struct fixture *f = fixture_new();
+	uint64_t hdr = buf_alloc(f, VIRTIO_NET_HDR_LEN, 0), arp = buf_alloc(f, 42, 0), b[4];
+	uint8_t *a = hva(f, arp, 42), reply[96];
+	struct err err = { 0 };
+	struct device *dev;
+	uint32_t id, len;
+	uint64_t offered;
+	struct tq q[2];
+
+	(void)state;
+	memcpy(nc.mac, mac, 6);
+	dev = realized(virtio_net_create(&f->vm, f->vm.iothread, 0, &nc, &err), &err);
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	offered = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	assert_int_equal(offered & none, 0);
+	assert_true(offered & MRG);
+	assert_true(offered & (1ull << VIRTIO_NET_F_MTU));
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 10, 2), 4000);
+	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | MRG |
+				(1ull << VIRTIO_NET_F_MTU),
+		  q, 2, 8);
+	for (int i = 0; i < 4; i++)
+		b[i] = rx_post(f, &q[0], 48);
+	/* Who has 10.0.2.2? Tell 10.0.2.15. */
+	memset(a, 0xff, 6);
+	memcpy(a + 6, mac, 6);
+	memcpy(a + 12, (uint8_t[]){ 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1 }, 10);
+	memcpy(a + 22, mac, 6);
+	memcpy(a + 28, (uint8_t[]){ 10, 0, 2, 15 }, 4);
+	memcpy(a + 38, (uint8_t[]){ 10, 0, 2, 2 }, 4);
+	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
+						      { arp, 42, false } }, 2), 0);
+	assert_true(wait_used(&q[0], 2));
+	assert_int_equal(*(uint16_t *)hva(f, b[0] + 10, 2), 2); /* num_buffers */
+	used_elem(&q[0], 0, &id, &len);
+	assert_int_equal(len, 48);
+	used_elem(&q[0], 1, &id, &len);
+	/* 42 bytes of ARP, padded to Ethernet's 60 or more by libslirp. */
+	assert_in_range(len, VIRTIO_NET_HDR_LEN + 42 - 48, 48);
+	memcpy(reply, hva(f, b[0] + VIRTIO_NET_HDR_LEN, 48 - VIRTIO_NET_HDR_LEN),
+	       48 - VIRTIO_NET_HDR_LEN);
+	memcpy(reply + 48 - VIRTIO_NET_HDR_LEN, hva(f, b[1], len), len);
+	assert_memory_equal(reply, mac, 6);
+	assert_int_equal(reply[12] << 8 | reply[13], 0x0806);
+	assert_int_equal(reply[20] << 8 | reply[21], 2);   /* a reply */
+	assert_memory_equal(reply + 28, a + 38, 4);	    /* from 10.0.2.2 */
+	assert_memory_equal(reply + 32, mac, 6);	    /* to the guest */
+	assert_int_equal(metric_of(dev, "tx_frames"), 1);
+	assert_int_equal(metric_of(dev, "rx_frames"), 1);
+	assert_int_equal(metric_of(dev, "user_tx_malformed"), 0);
+	fixture_free(f);
+}
+
 /* The tx limiter holds a frame back until its bucket refills, on a timer, and can be lifted. */
 static void test_net_tx_rate_limit(void **state)
 {
@@ -1742,6 +1809,7 @@ int main(void)
 		cmocka_unit_test(test_net_rx_mergeable),
 		cmocka_unit_test(test_net_rx_mergeable_too_big),
 		cmocka_unit_test(test_net_mtu),
+		cmocka_unit_test(test_net_user),
 		cmocka_unit_test(test_net_tx_rate_limit),
 		cmocka_unit_test(test_net_rx_rate_limit),
 		cmocka_unit_test(test_save_load_rng),
