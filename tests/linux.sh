@@ -988,6 +988,79 @@ linux_usernet_dns_case() {
 	linux_report "$id" "$name" "$why"
 }
 
+# --net user with mtu= and a receive limit, the merged features together:
+# eth0 comes up with the MTU kite announced (4000) and the driver took
+# mergeable receive buffers; a 3000-byte datagram from the host through
+# hostfwd=udp reaches the guest's listener whole and its echo, 3028 bytes of
+# IP the guest sends unfragmented, comes back (the user network runs with
+# the same MTU); a 3 MB download from the host's loopback through
+# rx-bw=100K/100 (about 1 MB/s after a 100 KiB bucket) takes 2.5 s or more
+# and arrives intact.
+linux_usernet_tuned_case() {
+	local id=$1 e=$2 name=${1//\//_} why cmd feat bit uport upeer want msg secs
+	local www=$TMP/$name.www
+
+	why=$(usernet_setup "$name")
+	if [ -n "$why" ]; then
+		skip "$id" "$why"
+		return
+	fi
+	usernet_kite=$TMP/$name.kite
+	mkdir -p "$www"
+	head -c "$USERNET_BYTES" /dev/urandom >"$www/blob"
+	if ! usernet_http "$name" "$www"; then
+		fail "$id" "the host's HTTP server did not start: $(head -c 300 "$TMP/$name.http")"
+		return
+	fi
+	uport=$(free_port)
+	msg=$(printf '%-3000s' "big-$$-" | tr ' ' x)
+	: >"$TMP/$name.out"
+	timeout 250 python3 tests/hostfwd_peer.py udp "$TMP/$name.out" udpfwd=listening "$uport" \
+		"$msg" 2>"$TMP/$name.upeer" &
+	upeer=$!
+	cmd='echo mtu=$(cat /sys/class/net/eth0/mtu)'
+	cmd+='; echo features=$(cat /sys/class/net/eth0/device/features)'
+	cmd+="; time -p -o /tmp/t wget -q -O /tmp/d http://10.0.2.2:$usernet_http_port/blob"
+	cmd+="; echo d_sha=\$(sha256sum </tmp/d | cut -d' ' -f1)"
+	cmd+="; echo secs=\$(awk '/^real/ {print \$2}' /tmp/t)"
+	cmd+='; udpecho 5353 60 >/tmp/u & sleep 0.2; echo udpfwd=listening; wait'
+	cmd+="; echo udp_sum=\$(head -n 1 /tmp/u | md5sum | cut -d' ' -f1)"
+	KITE=$usernet_kite linux_cmd "$name" "$e" "$cmd" \
+		--net "user,hostfwd=udp::$uport-:5353,mtu=4000,rx-bw=100K/100"
+	wait "$upeer"
+	local upeer_rc=$?
+	kill "$usernet_http_pid" 2>/dev/null
+	wait "$usernet_http_pid" 2>/dev/null
+	why=$linux_why
+	feat=$(linux_value "$name" features)
+	want=$(sha256sum <"$www/blob" | cut -d' ' -f1)
+	secs=$(linux_guest_centis "$name" secs)
+	if [ -z "$why" ] && [ "$(linux_value "$name" mtu)" != 4000 ]; then
+		why="eth0's MTU is '$(linux_value "$name" mtu)', want the 4000 kite announced"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" d_sha)" != "$want" ]; then
+		why="the guest's download from 10.0.2.2 has sha256 '$(linux_value "$name" d_sha)', want $want"
+	elif [ -z "$why" ] && { [ -z "$secs" ] || [ "$secs" -lt 250 ]; }; then
+		why="3 MB came in through a 1 MB/s rx limit in '$(linux_value "$name" secs)' s, want 2.5 s or more"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" udp_sum)" != "$(printf '%s\n' "$msg" | md5sum | cut -d' ' -f1)" ]; then
+		why="the guest's UDP listener did not get the 3000-byte datagram whole"
+	elif [ -z "$why" ] && [ "$upeer_rc" -ne 0 ]; then
+		why="the 3000-byte echo did not come back to the host: $(head -c 300 "$TMP/$name.upeer")"
+	fi
+	# MTU, MRG_RXBUF, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
+	for bit in 3 15 16 32; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
+			why="feature bit $bit not negotiated (features $feat)"
+		fi
+	done
+	for bit in 0 1 7 8 11 12; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 0 ]; then
+			why="offload feature bit $bit negotiated with the user network (features $feat)"
+		fi
+	done
+	echo "    user network, rx-bw=100K/100: 3 MB in $(linux_value "$name" secs) s"
+	linux_report "$id" "$name" "$why"
+}
+
 # ---- the TAP in one network namespace, the peer in another -------------------
 
 # Namespace A holds the TAP (kite runs there) and routes to namespace B over a
@@ -1262,6 +1335,7 @@ linux_net_tests() {
 	linux_net_missing_case "linux/$1/virtio-net-missing-tap" "$1"
 	linux_usernet_case "linux/$1/virtio-net-user" "$1"
 	linux_usernet_dns_case "linux/$1/virtio-net-user-dns" "$1"
+	linux_usernet_tuned_case "linux/$1/virtio-net-user-mtu-limit" "$1"
 	linux_net_netns_case "linux/$1/virtio-net-netns" "$1"
 	linux_net_ratelimit_case "linux/$1/virtio-net-rate-limit" "$1"
 }
