@@ -4,8 +4,8 @@
  *
  * Input: byte 0 picks the queue size (2^(b % 9)), byte 1 the driver's
  * features (bit 0 INDIRECT_DESC, 1 EVENT_IDX, 2 CSUM, 3 HOST_TSO4, 4
- * HOST_TSO6) and whether descriptor addresses are folded into the first MiB
- * (bit 5); byte 2 how many frames the back-end has for the guest (% 4),
+ * HOST_TSO6, 6 MRG_RXBUF, 7 MTU: the device has mtu 1500) and whether
+ * descriptor addresses are folded into the first MiB (bit 5); byte 2 how many frames the back-end has for the guest (% 4),
  * bytes 3-10 their lengths (le16 each, % the largest frame + 1; each is
  * filled from the input). The rest is guest RAM from FV_INPUT_GPA: the
  * transmit queue's table and avail ring, then (16-byte aligned) the receive
@@ -50,7 +50,7 @@ static uint64_t metric(const char *name)
 
 static void setup(void)
 {
-	struct virtio_net_config nc = { .tap = "fuzz0", .has_mac = true };
+	struct virtio_net_config nc = { .tap = "fuzz0", .has_mac = true, .mtu = 1500 };
 	struct err err = { 0 };
 	struct device *dev;
 	int sv[2];
@@ -121,9 +121,11 @@ static void inject_frames(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* Bit 5 of byte 1 is the folding, not a feature: 0 stands in for it. */
 	static const unsigned feature_bits[] = { VIRTIO_F_RING_INDIRECT_DESC, VIRTIO_F_RING_EVENT_IDX,
-						 VIRTIO_NET_F_CSUM, VIRTIO_NET_F_HOST_TSO4,
-						 VIRTIO_NET_F_HOST_TSO6 };
+						 VIRTIO_NET_F_CSUM,	      VIRTIO_NET_F_HOST_TSO4,
+						 VIRTIO_NET_F_HOST_TSO6,      0,
+						 VIRTIO_NET_F_MRG_RXBUF,      VIRTIO_NET_F_MTU };
 	uint64_t features = 0, sum, taken, rx_table;
 	unsigned num;
 
@@ -132,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!vm)
 		setup();
 	num = 1u << (data[0] % 9);
-	for (unsigned i = 0; i < 5; i++)
-		if (data[1] & (1u << i))
+	for (unsigned i = 0; i < 8; i++)
+		if (i != 5 && (data[1] & (1u << i)))
 			features |= 1ull << feature_bits[i];
 	rx_table = FV_INPUT_GPA + fv_ring_bytes(num);
 	fv_load(vm, data + HEAD, size - HEAD);

@@ -80,6 +80,7 @@ def write(target, name, data):
 # ---- fuzz_net: byte 0 log2(num), 1 features, 2 frames, 3-10 frame lengths ----
 
 NET_INDIRECT, NET_EVENT_IDX, NET_CSUM, NET_TSO4, NET_TSO6 = 1, 2, 4, 8, 16
+NET_MRG_RXBUF, NET_MTU = 64, 128
 
 
 def net_hdr(flags=0, gso=0, hdr_len=0, gso_size=0, start=0, off=0):
@@ -115,6 +116,14 @@ def net_indirect(ram):
 def net_rx_many(ram):
     for _ in range(4):
         ram.chain('rx', [(ram.buf(bytes(256)), 256, True)])
+
+
+def net_mergeable(ram):
+    # A readable chain first (returned empty), then small buffers a frame spreads over.
+    ram.chain('rx', [(ram.buf(bytes(64)), 64, False)])
+    for _ in range(6):
+        ram.chain('rx', [(ram.buf(bytes(128)), 128, True)])
+    ram.chain('rx', [(ram.buf(bytes(8)), 8, True), (ram.buf(bytes(600)), 600, True)])
 
 
 # ---- fuzz_vsock: byte 0 log2(tx num), 1 log2(rx num), 2 features ----
@@ -182,6 +191,9 @@ if __name__ == '__main__':
     net_seed('offload', NET_CSUM | NET_TSO4 | NET_TSO6 | NET_EVENT_IDX, [1514], net_offload)
     net_seed('indirect', NET_INDIRECT, [60, 1200], net_indirect)
     net_seed('rx-many', NET_EVENT_IDX, [12, 60, 300], net_rx_many)
+    # 512 bytes over four 128-byte buffers, one over the MTU (dropped), one that fits the rest.
+    net_seed('mergeable', NET_MRG_RXBUF | NET_MTU | NET_EVENT_IDX, [512, 1600, 300],
+             net_mergeable)
     vsock_seed('connect', 0, vsock_connect)
     vsock_seed('refused', 2, vsock_refused)
     vsock_seed('half-close', 0, vsock_half_close, log2tx=2, log2rx=2)

@@ -54,8 +54,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: kite run [--kernel PATH] [--initrd PATH] [--cmdline STR] [--cpus N]\n"
 		"                [--mem SIZE] [--accel kvm|soft|auto] [--log-level LEVEL]\n"
-		"                [--disk PATH[,ro][,id=NAME]]... [--rng|--no-rng]\n"
-		"                [--net tap=IFNAME|user[,hostfwd=RULE]...[,mac=MAC]]...\n"
+		"                [--disk PATH[,ro][,id=NAME][,LIMITS]]... [--rng|--no-rng]\n"
+		"                [--net tap=IFNAME|user[,hostfwd=RULE]...[,mac=MAC][,mtu=N]\n"
+		"                       [,LIMITS]]...\n"
 		"                [--console serial|virtio] [--soft-cpu bt|interp]\n"
 		"                [--soft-code-cache SIZE] [--vsock cid=N,uds=PATH] [--testdev]\n"
 		"       kite run --config-file FILE [--log-level LEVEL]\n"
@@ -74,15 +75,22 @@ static void usage(FILE *out)
 		"  --accel ENGINE   kvm, soft or auto (default auto: kvm when the CPU has VT-x/AMD-V)\n"
 		"  --log-level L    error, warn, info or debug (default warn)\n"
 		"  --disk SPEC      raw image as a virtio disk (repeatable, at most 8 virtio\n"
-		"                   devices in all): PATH, then ,ro for read-only and\n"
-		"                   ,id=NAME (up to 20 bytes) for its serial\n"
+		"                   devices in all): PATH, then ,ro for read-only,\n"
+		"                   ,id=NAME (up to 20 bytes) for its serial, and rate limits\n"
+		"                   bw=SIZE/MS, ops=N/MS, bw-burst=SIZE, ops-burst=N (as --net's)\n"
 		"  --net SPEC       virtio network device (repeatable: eth0, eth1...):\n"
 		"                   tap=IFNAME for an existing host TAP, or user for\n"
 		"                   user-mode networking (no root: 10.0.2.0/24, DHCP, DNS\n"
 		"                   at 10.0.2.3, the host at 10.0.2.2), with any number of\n"
 		"                   ,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT\n"
 		"                   (HOSTADDR default 127.0.0.1); then ,mac=MAC\n"
-		"                   (aa:bb:cc:dd:ee:ff; default: the guest picks one)\n"
+		"                   (aa:bb:cc:dd:ee:ff; default: the guest picks one),\n"
+		"                   ,mtu=N (the guest's MTU: 68-65535, for user at most 65521;\n"
+		"                   a TAP's own is not changed) and rate limits (token\n"
+		"                   buckets, as Firecracker's): {rx,tx}-bw=SIZE/MS (SIZE bytes\n"
+		"                   per MS milliseconds, e.g. tx-bw=1M/1000), {rx,tx}-ops=N/MS\n"
+		"                   (frames), and {rx,tx}-bw-burst=SIZE, {rx,tx}-ops-burst=N\n"
+		"                   (one-time extra)\n"
 		"  --rng, --no-rng  virtio entropy device from the host's getrandom (default on)\n"
 		"  --console KIND   serial (ttyS0, default) or virtio (hvc0): where stdin goes\n"
 		"                   and what console= the default command line names\n"
@@ -231,13 +239,15 @@ bad_uds:
 }
 
 /*
- * --disk PATH[,ro][,id=NAME]: splits the argument in place and copies the
- * parts. Prints the usage error itself.
+ * --disk PATH[,ro][,id=NAME][,LIMITS]: splits the argument in place and
+ * copies the parts. Prints the usage error itself.
  */
 static int parse_disk(char *arg, struct vm_config *cfg)
 {
 	struct vm_drive_config *d;
 	char *opt, *next, *id;
+	struct err err = { 0 };
+	int rc;
 
 	if (cfg->nr_drives == VM_MAX_DISKS) {
 		usage_error("--disk: at most %u disks", VM_MAX_DISKS);
@@ -267,8 +277,14 @@ static int parse_disk(char *arg, struct vm_config *cfg)
 			usage_error("--disk %s: id '%s' must be 1 to %u bytes", arg, id,
 				    CONFIG_DRIVE_ID_MAX);
 			return -EINVAL;
+		} else if ((rc = config_limit_option(opt, "", &d->rate_limiter, &err)) != 0) {
+			if (rc > 0)
+				continue;
+			usage_error("--disk %s: %s", arg, err.msg);
+			return -EINVAL;
 		} else {
-			usage_error("--disk %s: unknown option '%s' (ro or id=NAME)", arg, opt);
+			usage_error("--disk %s: unknown option '%s' (ro, id=NAME, bw=SIZE/MS, "
+				    "ops=N/MS, bw-burst=SIZE, ops-burst=N)", arg, opt);
 			return -EINVAL;
 		}
 	}
@@ -310,8 +326,35 @@ static int parse_net_hostfwd(const char *rule, struct vm_config *cfg, struct vm_
 }
 
 /*
- * --net tap=IFNAME|user[,hostfwd=RULE]...[,mac=MAC]: like parse_disk(), prints
- * its own usage error.
+ * --net's mtu= and rate-limiter options (config_limit_option()): 1 when opt
+ * was one, 0 when not, -EINVAL after printing the usage error.
+ */
+static int parse_net_tuning(const char *opt, struct vm_net_config *n)
+{
+	struct err err = { 0 };
+	uint64_t mtu;
+	int rc;
+
+	if (!strncmp(opt, "mtu=", 4)) {
+		if (parse_uint(opt + 4, CONFIG_MTU_MIN, CONFIG_MTU_MAX, &mtu, &err) == 0) {
+			n->mtu = (uint16_t)mtu;
+			return 1;
+		}
+		usage_error("--net: mtu '%s' is not a number from %u to %u", opt + 4, CONFIG_MTU_MIN,
+			    CONFIG_MTU_MAX);
+		return -EINVAL;
+	}
+	rc = config_limit_option(opt, "rx-", &n->rx_rate_limiter, &err);
+	if (rc == 0)
+		rc = config_limit_option(opt, "tx-", &n->tx_rate_limiter, &err);
+	if (rc < 0)
+		usage_error("--net: %s", err.msg);
+	return rc;
+}
+
+/*
+ * --net tap=IFNAME|user[,hostfwd=RULE]...[,mac=MAC][,mtu=N][,{rx,tx}-{bw,ops}[-burst]=...]:
+ * like parse_disk(), prints its own usage error.
  */
 static int parse_net(char *arg, struct vm_config *cfg)
 {
@@ -329,17 +372,23 @@ static int parse_net(char *arg, struct vm_config *cfg)
 		next = strchr(opt, ',');
 		if (next)
 			*next++ = '\0';
-		if (!strncmp(opt, "tap=", 4) || !strcmp(opt, "user"))
+		if (!strncmp(opt, "tap=", 4) || !strcmp(opt, "user")) {
 			rc = parse_net_backend(opt, n);
-		else if (!strncmp(opt, "hostfwd=", 8))
+		} else if (!strncmp(opt, "hostfwd=", 8)) {
 			rc = parse_net_hostfwd(opt + 8, cfg, n);
-		else if (!strncmp(opt, "mac=", 4) && config_mac_parse(opt + 4, n->guest_mac) == 0)
+		} else if (!strncmp(opt, "mac=", 4) && config_mac_parse(opt + 4, n->guest_mac) == 0) {
 			n->has_mac = true;
-		else if (!strncmp(opt, "mac=", 4))
+		} else if (!strncmp(opt, "mac=", 4)) {
 			rc = usage_error("--net: mac '%s' is not a unicast aa:bb:cc:dd:ee:ff", opt + 4);
-		else
-			rc = usage_error("--net: unknown option '%s' (tap=IFNAME, user, hostfwd=RULE or mac=MAC)",
-					 opt);
+		} else {
+			/* 1: mtu= or a limit, taken; 0: none of them; < 0: printed already. */
+			rc = parse_net_tuning(opt, n);
+			if (rc > 0)
+				rc = 0;
+			else if (rc == 0)
+				rc = usage_error("--net: unknown option '%s' (tap=IFNAME, user, hostfwd=RULE, "
+						 "mac=MAC, mtu=N, rx-bw=SIZE/MS, tx-ops=N/MS...)", opt);
+		}
 	}
 	if (rc)
 		return -EINVAL;
@@ -349,6 +398,11 @@ static int parse_net(char *arg, struct vm_config *cfg)
 	}
 	if (n->kind != VM_NET_USER && n->nr_hostfwd) {
 		usage_error("--net: hostfwd= is for user networking, not a TAP");
+		return -EINVAL;
+	}
+	if (n->kind == VM_NET_USER && n->mtu > USERNET_MTU_MAX) {
+		usage_error("--net: mtu %u is above %u, the most the user network takes", n->mtu,
+			    USERNET_MTU_MAX);
 		return -EINVAL;
 	}
 	snprintf(n->iface_id, sizeof(n->iface_id), "eth%u", cfg->nr_nets);

@@ -185,6 +185,9 @@ api_bad_case() {
 	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "guest_mac": "zz"}' 400 "guest_mac"
 	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "user": {"hostfwd": ["tcp::70000-:22"]}}' 400 "user.hostfwd[0]: host port '70000' is not 1 to 65535"
 	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "user": {}, "host_dev_name": "tap0"}' 400 "host_dev_name: not with"
+	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "mtu": 67}' 400 "mtu: 67 is outside 68 to 65535"
+	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "rx_rate_limiter": {"bandwidth": {"size": 1}}}' 400 "rx_rate_limiter.bandwidth.refill_time: missing"
+	api_expect PUT /network-interfaces/eth0 '{"iface_id": "eth0", "host_dev_name": "tap0", "tx_rate_limiter": {"ops": {"size": 1, "refill_time": -5}}}' 400 "tx_rate_limiter.ops.refill_time"
 	api_expect PUT /vsock '{"guest_cid": 2, "uds_path": "/tmp/v.sock"}' 400 "guest_cid"
 	api_expect PUT /vsock '{"guest_cid": 3}' 400 "uds_path: missing"
 	api_expect PUT /entropy '{"rate_limiter": 1}' 400 "rate_limiter: must be an object"
@@ -201,6 +204,7 @@ api_bad_case() {
 	api_expect PUT /actions '{"action_type": "FlushMetrics"}' 400 "before starting the microVM"
 	api_expect PATCH /vm '{"state": "Paused"}' 400 "before starting the microVM"
 	api_expect PATCH /drives/d1 '{"drive_id": "d1"}' 400 "before starting the microVM"
+	api_expect PATCH /network-interfaces/eth0 '{"iface_id": "eth0"}' 400 "before starting the microVM"
 	# A failed request changed nothing; good ones do.
 	api_expect GET /machine-config "" 200 '"mem_size_mib":64'
 	api_expect PUT /drives/d1 "{\"drive_id\": \"d1\", \"path_on_host\": \"$img\", \"is_root_device\": false}" 204
@@ -226,6 +230,11 @@ api_bad_case() {
 	api_expect PATCH /drives/d1 '{"drive_id": "d2"}' 400 "is not the path's"
 	api_expect PATCH /drives/d1 "{\"drive_id\": \"d1\", \"path_on_host\": \"$TMP/other.img\"}" 400 "other.img"
 	api_expect PATCH /drives/d1 "{\"drive_id\": \"d1\", \"path_on_host\": \"$img\"}" 204
+	# Rate limiters change on the running machine.
+	api_expect PATCH /drives/d1 '{"drive_id": "d1", "rate_limiter": {"ops": {"size": 1000, "refill_time": 10}}}' 204
+	api_expect PATCH /drives/d1 '{"drive_id": "d1", "rate_limiter": {"ops": {"size": -1, "refill_time": 1}}}' 400 "rate_limiter.ops.size"
+	api_expect GET /vm/config "" 200 '"rate_limiter":{"ops":{"size":1000,"refill_time":10}}'
+	api_expect PATCH /network-interfaces/eth0 '{"iface_id": "eth0"}' 400 "no network interface"
 	api_expect PUT /actions '{"action_type": "FlushMetrics"}' 204
 	grep -q '"utc_timestamp_ms"' "$TMP/api-metrics.json" 2>/dev/null ||
 		api_why="${api_why:+$api_why; }FlushMetrics wrote no metrics line"

@@ -62,7 +62,7 @@ def udp(port, message):
     while time.monotonic() < DEADLINE:
         s.sendto(message.encode(), ("127.0.0.1", port))
         try:
-            if s.recv(2048) == message.encode():
+            if s.recv(65536) == message.encode():
                 return
         except OSError:
             pass

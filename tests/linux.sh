@@ -527,6 +527,20 @@ linux_virtio_tests() {
 	fi
 	linux_report "$id" "$name" "$linux_why"
 
+	# A disk limited to 512 KiB/s (--disk ...,bw=): 2.5 MiB read past the page
+	# cache take 4 s (the first 512 KiB are the full bucket); 3 s at least.
+	id=linux/$e/virtio-blk-rate-limit name=${id//\//_} img=$TMP/$name.img
+	head -c 2621440 /dev/urandom >"$img"
+	linux_cmd "$name" "$e" 'time -p -o /tmp/t sh -c "dd if=/dev/vda bs=64k iflag=direct 2>/dev/null | wc -c >/tmp/n"; echo bytes=$(cat /tmp/n); echo secs=$(awk "/^real/ {print \$2}" /tmp/t)' \
+		--disk "$img,bw=512K/1000"
+	got=$(linux_guest_centis "$name" secs)
+	if [ -z "$linux_why" ] && [ "$(linux_value "$name" bytes)" != 2621440 ]; then
+		linux_why="the guest read $(linux_value "$name" bytes) bytes, want 2621440"
+	elif [ -z "$linux_why" ] && { [ -z "$got" ] || [ "$got" -lt 300 ]; }; then
+		linux_why="2.5 MiB came through a 512 KiB/s limit in $(linux_value "$name" secs) s, want 3 s or more"
+	fi
+	linux_report "$id" "$name" "$linux_why"
+
 	# Boot from an ext4 root disk; the file the guest created is there after poweroff.
 	id=linux/$e/virtio-blk-ext4-root name=${id//\//_} img=$TMP/$name.img
 	rm -rf "$TMP/rootfs"
@@ -775,8 +789,8 @@ linux_net_case() {
 	elif [ -z "$why" ] && [ "$(linux_value "$name" b_sha)" != "$(sha256sum <"$b" 2>/dev/null | cut -d' ' -f1)" ]; then
 		why="the host received $(stat -c %s "$b" 2>/dev/null || echo no) bytes, not the guest's file"
 	fi
-	# CSUM, GUEST_CSUM, MAC, GUEST_TSO4/6, HOST_TSO4/6, STATUS, VERSION_1.
-	for bit in 0 1 5 7 8 11 12 16 32; do
+	# CSUM, GUEST_CSUM, MAC, GUEST_TSO4/6, HOST_TSO4/6, MRG_RXBUF, STATUS, VERSION_1.
+	for bit in 0 1 5 7 8 11 12 15 16 32; do
 		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
 			why="feature bit $bit not negotiated (features $feat)"
 		fi
@@ -922,8 +936,8 @@ linux_usernet_case() {
 	elif [ -z "$why" ] && [ "$upeer_rc" -ne 0 ]; then
 		why="the host's UDP peer: $(cat "$TMP/$name.upeer")"
 	fi
-	# MAC, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
-	for bit in 5 16 32; do
+	# MAC, MRG_RXBUF, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
+	for bit in 5 15 16 32; do
 		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
 			why="feature bit $bit not negotiated (features $feat)"
 		fi
@@ -974,9 +988,354 @@ linux_usernet_dns_case() {
 	linux_report "$id" "$name" "$why"
 }
 
+# --net user with mtu= and a receive limit, the merged features together:
+# eth0 comes up with the MTU kite announced (4000) and the driver took
+# mergeable receive buffers; a 3000-byte datagram from the host through
+# hostfwd=udp reaches the guest's listener whole and its echo, 3028 bytes of
+# IP the guest sends unfragmented, comes back (the user network runs with
+# the same MTU); a 3 MB download from the host's loopback through
+# rx-bw=100K/100 (about 1 MB/s after a 100 KiB bucket) takes 2.5 s or more
+# and arrives intact.
+linux_usernet_tuned_case() {
+	local id=$1 e=$2 name=${1//\//_} why cmd feat bit uport upeer want msg secs
+	local www=$TMP/$name.www
+
+	why=$(usernet_setup "$name")
+	if [ -n "$why" ]; then
+		skip "$id" "$why"
+		return
+	fi
+	usernet_kite=$TMP/$name.kite
+	mkdir -p "$www"
+	head -c "$USERNET_BYTES" /dev/urandom >"$www/blob"
+	if ! usernet_http "$name" "$www"; then
+		fail "$id" "the host's HTTP server did not start: $(head -c 300 "$TMP/$name.http")"
+		return
+	fi
+	uport=$(free_port)
+	msg=$(printf '%-3000s' "big-$$-" | tr ' ' x)
+	: >"$TMP/$name.out"
+	timeout 250 python3 tests/hostfwd_peer.py udp "$TMP/$name.out" udpfwd=listening "$uport" \
+		"$msg" 2>"$TMP/$name.upeer" &
+	upeer=$!
+	cmd='echo mtu=$(cat /sys/class/net/eth0/mtu)'
+	cmd+='; echo features=$(cat /sys/class/net/eth0/device/features)'
+	cmd+="; time -p -o /tmp/t wget -q -O /tmp/d http://10.0.2.2:$usernet_http_port/blob"
+	cmd+="; echo d_sha=\$(sha256sum </tmp/d | cut -d' ' -f1)"
+	cmd+="; echo secs=\$(awk '/^real/ {print \$2}' /tmp/t)"
+	cmd+='; udpecho 5353 60 >/tmp/u & sleep 0.2; echo udpfwd=listening; wait'
+	cmd+="; echo udp_sum=\$(head -n 1 /tmp/u | md5sum | cut -d' ' -f1)"
+	KITE=$usernet_kite linux_cmd "$name" "$e" "$cmd" \
+		--net "user,hostfwd=udp::$uport-:5353,mtu=4000,rx-bw=100K/100"
+	wait "$upeer"
+	local upeer_rc=$?
+	kill "$usernet_http_pid" 2>/dev/null
+	wait "$usernet_http_pid" 2>/dev/null
+	why=$linux_why
+	feat=$(linux_value "$name" features)
+	want=$(sha256sum <"$www/blob" | cut -d' ' -f1)
+	secs=$(linux_guest_centis "$name" secs)
+	if [ -z "$why" ] && [ "$(linux_value "$name" mtu)" != 4000 ]; then
+		why="eth0's MTU is '$(linux_value "$name" mtu)', want the 4000 kite announced"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" d_sha)" != "$want" ]; then
+		why="the guest's download from 10.0.2.2 has sha256 '$(linux_value "$name" d_sha)', want $want"
+	elif [ -z "$why" ] && { [ -z "$secs" ] || [ "$secs" -lt 250 ]; }; then
+		why="3 MB came in through a 1 MB/s rx limit in '$(linux_value "$name" secs)' s, want 2.5 s or more"
+	elif [ -z "$why" ] && [ "$(linux_value "$name" udp_sum)" != "$(printf '%s\n' "$msg" | md5sum | cut -d' ' -f1)" ]; then
+		why="the guest's UDP listener did not get the 3000-byte datagram whole"
+	elif [ -z "$why" ] && [ "$upeer_rc" -ne 0 ]; then
+		why="the 3000-byte echo did not come back to the host: $(head -c 300 "$TMP/$name.upeer")"
+	fi
+	# MTU, MRG_RXBUF, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
+	for bit in 3 15 16 32; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
+			why="feature bit $bit not negotiated (features $feat)"
+		fi
+	done
+	for bit in 0 1 7 8 11 12; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 0 ]; then
+			why="offload feature bit $bit negotiated with the user network (features $feat)"
+		fi
+	done
+	echo "    user network, rx-bw=100K/100: 3 MB in $(linux_value "$name" secs) s"
+	linux_report "$id" "$name" "$why"
+}
+
+# ---- the TAP in one network namespace, the peer in another -------------------
+
+# Namespace A holds the TAP (kite runs there) and routes to namespace B over a
+# veth pair; the peer runs in B. Nothing is left in the host's own namespace.
+NETNS_TAP_NET=10.201.1
+NETNS_VETH_NET=10.201.2
+
+# What keeps this host from running the namespace test, or "" (then both
+# namespaces exist and are wired). Runs in a subshell: net_ns_cleanup undoes it.
+net_ns_setup() {
+	local a=$net_ns_a b=$net_ns_b
+
+	[ "$(id -u)" = 0 ] || { echo "not root: network namespaces need CAP_SYS_ADMIN"; return; }
+	command -v ip >/dev/null || { echo "ip (iproute2) is not installed"; return; }
+	command -v python3 >/dev/null || { echo "python3 is not installed"; return; }
+	[ -c /dev/net/tun ] || { echo "/dev/net/tun is missing"; return; }
+	ip netns add "$a" 2>/dev/null && ip netns add "$b" 2>/dev/null ||
+		{ echo "ip netns add failed: no network namespaces here"; return; }
+	ip -n "$a" tuntap add dev tap0 mode tap 2>/dev/null ||
+		{ echo "ip tuntap add failed in a namespace: /dev/net/tun is unusable here"; return; }
+	ip -n "$a" link add veth0 type veth peer name veth0 netns "$b" 2>/dev/null ||
+		{ echo "cannot create a veth pair between namespaces"; return; }
+	{ ip -n "$a" link set lo up && ip -n "$b" link set lo up &&
+		ip -n "$a" addr add "$NETNS_TAP_NET.1/24" dev tap0 && ip -n "$a" link set tap0 up &&
+		ip -n "$a" addr add "$NETNS_VETH_NET.1/24" dev veth0 && ip -n "$a" link set veth0 up &&
+		ip -n "$b" addr add "$NETNS_VETH_NET.2/24" dev veth0 && ip -n "$b" link set veth0 up &&
+		ip -n "$b" route add "$NETNS_TAP_NET.0/24" via "$NETNS_VETH_NET.1" &&
+		ip netns exec "$a" sysctl -qw net.ipv4.ip_forward=1; } >/dev/null 2>&1 ||
+		echo "cannot configure the namespaces' links and routes"
+}
+
+# Undoes net_ns_setup and stops what runs in the namespaces; safe to call twice.
+net_ns_cleanup() {
+	[ -n "${net_ns_pids:-}" ] && kill $net_ns_pids 2>/dev/null
+	net_ns_pids=""
+	# Deleting a namespace takes its TAP and veth end with it.
+	[ -n "${net_ns_a:-}" ] && ip netns del "$net_ns_a" 2>/dev/null
+	[ -n "${net_ns_b:-}" ] && ip netns del "$net_ns_b" 2>/dev/null
+	net_ns_a="" net_ns_b=""
+}
+
+# Runs net_ns_cleanup before whatever EXIT trap the runner has (a failure
+# anywhere, ^C, kill), until net_ns_trap_restore.
+net_ns_trap_set() {
+	local cmd=""
+
+	net_ns_old_trap=$(trap -p EXIT)
+	[ -n "$net_ns_old_trap" ] && cmd=$(eval "set -- $net_ns_old_trap"; printf '%s' "$3")
+	# shellcheck disable=SC2064 # the runner's command is fixed now, on purpose
+	trap "net_ns_cleanup; $cmd" EXIT
+}
+
+net_ns_trap_restore() {
+	eval "${net_ns_old_trap:-trap - EXIT}"
+}
+
+# net_ns_begin: the two namespaces, wired, with the EXIT trap that removes
+# them; prints why not (and leaves nothing behind) when this host cannot.
+# Must not run in a subshell: the caller's shell holds the trap and names.
+net_ns_begin() {
+	net_ns_a=kiteA$$ net_ns_b=kiteB$$ net_ns_pids=""
+	# Whatever happens from here (a failure, ^C), the namespaces go.
+	net_ns_trap_set
+	net_ns_why=$(net_ns_setup)
+	if [ -n "$net_ns_why" ]; then
+		net_ns_cleanup
+		net_ns_trap_restore
+	fi
+}
+
+net_ns_end() {
+	net_ns_cleanup
+	net_ns_trap_restore
+}
+
+# The guest, in namespace A behind its TAP, and the peer in namespace B ping
+# each other through A's routing and move a file each way over TCP (sha256);
+# the guest's eth0 has the MTU kite announced (VIRTIO_NET_F_MTU), and the
+# driver took mergeable receive buffers.
+linux_net_netns_case() {
+	local id=$1 e=$2 name=${1//\//_} why cmd b64 kite peer i feat bit
+	local a=$TMP/$name.to-guest b=$TMP/$name.from-guest guest=$NETNS_TAP_NET.2
+	local peer_ip=$NETNS_VETH_NET.2
+
+	net_ns_begin
+	if [ -n "$net_ns_why" ]; then
+		skip "$id" "$net_ns_why"
+		return
+	fi
+	head -c "$NET_BYTES" /dev/urandom >"$a"
+	rm -f "$b"
+	ip netns exec "$net_ns_b" timeout 250 python3 tests/net_peer.py "$peer_ip" "$a" "$b" \
+		"$NET_BYTES" >"$TMP/$name.peer" 2>&1 &
+	peer=$!
+	net_ns_pids=$peer
+	for _ in $(seq 50); do grep -q listening "$TMP/$name.peer" 2>/dev/null && break; sleep 0.1; done
+	cmd="ip addr add $guest/24 dev eth0 && ip link set eth0 up && ip route add default via $NETNS_TAP_NET.1"
+	cmd+=" && echo mtu=\$(cat /sys/class/net/eth0/mtu)"
+	cmd+=" && echo features=\$(cat /sys/class/net/eth0/device/features)"
+	cmd+=" && ping -c 3 -W 5 $peer_ip && echo ping=ok && echo net-up"
+	# The peer pings back now: wait (up to 30 s) until three echo requests came in.
+	cmd+=" && i=0; while [ \$(awk '/^Icmp:/ { if (!c) { for (k = 1; k <= NF; k++) if (\$k == \"InEchos\") c = k } else { print \$c; exit } }' /proc/net/snmp) -lt 3 ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done"
+	cmd+="; echo echoes=\$(awk '/^Icmp:/ { if (!c) { for (k = 1; k <= NF; k++) if (\$k == \"InEchos\") c = k } else { print \$c; exit } }' /proc/net/snmp)"
+	cmd+=" && nc -w 60 $peer_ip 7001 </dev/null >/tmp/a && echo a_sha=\$(sha256sum </tmp/a | cut -d' ' -f1)"
+	cmd+=" && head -c $NET_BYTES /dev/urandom >/tmp/b && echo b_sha=\$(sha256sum </tmp/b | cut -d' ' -f1)"
+	cmd+=" && nc -w 60 $peer_ip 7002 </tmp/b"
+	b64=$(printf '%s' "$cmd" | base64 -w0)
+	ip netns exec "$net_ns_a" timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --accel "$e" \
+		--kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
+		--cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64" \
+		--net "tap=tap0,mac=02:6b:69:74:65:02,mtu=1400" \
+		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	kite=$!
+	net_ns_pids="$peer $kite"
+	for i in $(seq $((LINUX_TIMEOUT * 5))); do
+		grep -q '^net-up' "$TMP/$name.out" 2>/dev/null && break
+		kill -0 "$kite" 2>/dev/null || break
+		sleep 0.2
+	done
+	why=""
+	# The guest's busybox, which runs on the host too: hosts may lack ping.
+	ip netns exec "$net_ns_b" "$LINUX_DIR/pkg/busybox/bin/busybox" ping -c 3 -i 0.2 -W 5 \
+		"$guest" >"$TMP/$name.ping" 2>&1 ||
+		why="the peer in namespace B could not ping the guest: $(tail -n 2 "$TMP/$name.ping" | tr '\n' ' ')"
+	wait "$kite"
+	linux_rc=$?
+	wait "$peer" 2>/dev/null
+	net_ns_end
+	feat=$(linux_value "$name" features)
+	if [ "$linux_rc" -ne 0 ]; then
+		why="exit status $linux_rc, want 0${why:+ ($why)}"
+	elif [ -n "$why" ]; then
+		:
+	elif ! grep -q 'kite-guest: cmd exit 0' "$TMP/$name.out"; then
+		why="the guest command failed"
+	elif [ "$(linux_value "$name" ping)" != ok ]; then
+		why="the guest could not ping the peer in the other namespace"
+	elif [ "$(linux_value "$name" echoes)" -lt 3 ] 2>/dev/null; then
+		why="the guest saw $(linux_value "$name" echoes) echo requests from the peer, want 3"
+	elif [ "$(linux_value "$name" mtu)" != 1400 ]; then
+		why="eth0's MTU is '$(linux_value "$name" mtu)', want the 1400 kite announced"
+	elif [ "$(linux_value "$name" a_sha)" != "$(sha256sum <"$a" | cut -d' ' -f1)" ]; then
+		why="the file the guest received has sha256 '$(linux_value "$name" a_sha)'"
+	elif [ "$(linux_value "$name" b_sha)" != "$(sha256sum <"$b" 2>/dev/null | cut -d' ' -f1)" ]; then
+		why="the peer received $(stat -c %s "$b" 2>/dev/null || echo no) bytes, not the guest's file"
+	fi
+	# MTU, MRG_RXBUF, VERSION_1.
+	for bit in 3 15 32; do
+		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
+			why="feature bit $bit not negotiated (features $feat)"
+		fi
+	done
+	linux_report "$id" "$name" "$why"
+}
+
+# ---- rate limiters (docs/api.md) ---------------------------------------------
+
+# linux_guest_centis NAME KEY: KEY's value (seconds, "2.51") in hundredths, or "".
+linux_guest_centis() {
+	linux_value "$1" "$2" | awk '/^[0-9]+(\.[0-9]+)?$/ { printf "%d\n", $1 * 100 }'
+}
+
+# The guest (behind the TAP in namespace A, as in the namespace case) moves
+# data both ways with the peer in B through limiters given on --net (rx
+# 1 MB/s, tx 500 kB/s): the transfers take at least what the buckets allow,
+# and the device counts its throttling. Then PATCH /network-interfaces lifts
+# both limits at run time, and the same transfers take less than half as long.
+linux_net_ratelimit_case() {
+	local id=$1 e=$2 name=${1//\//_} sock=$TMP/netlim.sock why="" cmd b64 p1 p2 m i
+	local rx_bytes=3000000 tx_bytes=2000000 fifo=$TMP/$name.in v rl tl rf tf
+	local host=$NETNS_VETH_NET.2 guest=$NETNS_TAP_NET.2
+
+	net_ns_begin
+	if [ -n "$net_ns_why" ]; then
+		skip "$id" "$net_ns_why"
+		return
+	fi
+	head -c "$rx_bytes" /dev/urandom >"$TMP/$name.h2g"
+	# Ports 7001/7002 while limited, 7011/7012 once the limits are lifted.
+	ip netns exec "$net_ns_b" timeout 250 python3 tests/net_peer.py "$host" "$TMP/$name.h2g" \
+		"$TMP/$name.g2h.7000" "$tx_bytes" 7000 >"$TMP/$name.peer.7000" 2>&1 &
+	p1=$!
+	ip netns exec "$net_ns_b" timeout 250 python3 tests/net_peer.py "$host" "$TMP/$name.h2g" \
+		"$TMP/$name.g2h.7010" "$tx_bytes" 7010 >"$TMP/$name.peer.7010" 2>&1 &
+	p2=$!
+	net_ns_pids="$p1 $p2"
+	for _ in $(seq 50); do
+		grep -q listening "$TMP/$name.peer.7000" 2>/dev/null &&
+			grep -q listening "$TMP/$name.peer.7010" 2>/dev/null && break
+		sleep 0.1
+	done
+	# nc in, nc out; time -p's "real" is the wall time in the guest.
+	cmd="ip addr add $guest/24 dev eth0 && ip link set eth0 up && ip route add default via $NETNS_TAP_NET.1"
+	cmd+=" && ping -c 2 -W 5 $host >/dev/null"
+	cmd+=" && time -p -o /tmp/t1 sh -c 'head -c $tx_bytes /dev/zero | nc -w 60 $host 7002'"
+	cmd+=" && time -p -o /tmp/t2 sh -c 'nc -w 60 $host 7001 </dev/null | wc -c >/tmp/n2'"
+	cmd+=" && echo tx_limited=\$(awk '/^real/ {print \$2}' /tmp/t1)"
+	cmd+=" && echo rx_limited=\$(awk '/^real/ {print \$2}' /tmp/t2)"
+	cmd+=" && echo rx_limited_bytes=\$(cat /tmp/n2) && echo limited-done && read go && echo got-\$go"
+	cmd+=" && time -p -o /tmp/t3 sh -c 'head -c $tx_bytes /dev/zero | nc -w 60 $host 7012'"
+	cmd+=" && time -p -o /tmp/t4 sh -c 'nc -w 60 $host 7011 </dev/null | wc -c >/tmp/n4'"
+	cmd+=" && echo tx_free=\$(awk '/^real/ {print \$2}' /tmp/t3) && echo rx_free=\$(awk '/^real/ {print \$2}' /tmp/t4)"
+	cmd+=" && echo rx_free_bytes=\$(cat /tmp/n4)"
+	b64=$(printf '%s' "$cmd" | base64 -w0)
+	mkfifo "$fifo"
+	ip netns exec "$net_ns_a" timeout -k 5 "$LINUX_TIMEOUT" "$KITE" run --api-sock "$sock" \
+		--accel "$e" --kernel "$LINUX_DIR/vmlinux" --initrd "$LINUX_DIR/initramfs.cpio.gz" \
+		--cmdline "$LINUX_BASE_CMDLINE kite.cmd=$b64" \
+		--net "tap=tap0,rx-bw=100000/100,tx-bw=50000/100" \
+		<"$fifo" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	linux_pid=$!
+	net_ns_pids="$p1 $p2 $linux_pid"
+	exec 9>"$fifo"
+	for i in $(seq 100); do
+		[ -S "$sock" ] && break
+		sleep 0.05
+	done
+	linux_api_send "$sock" PUT /actions '{"action_type": "InstanceStart"}'
+	for i in $(seq $((LINUX_TIMEOUT * 5))); do
+		tr -d '\r' <"$TMP/$name.out" | grep -qx 'limited-done' && break
+		kill -0 "$linux_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	m=$(curl -s --unix-socket "$sock" http://localhost/metrics)
+	linux_api_send "$sock" PATCH /network-interfaces/eth0 '{"iface_id": "eth0",
+		"rx_rate_limiter": {"bandwidth": {"size": 0, "refill_time": 0}},
+		"tx_rate_limiter": {"bandwidth": {"size": 0, "refill_time": 0}}}'
+	echo go >&9
+	wait "$linux_pid"
+	linux_rc=$?
+	exec 9>&-
+	kill $p1 $p2 2>/dev/null
+	wait $p1 $p2 2>/dev/null
+	net_ns_end
+	rl=$(linux_guest_centis "$name" rx_limited) tl=$(linux_guest_centis "$name" tx_limited)
+	rf=$(linux_guest_centis "$name" rx_free) tf=$(linux_guest_centis "$name" tx_free)
+	if [ -n "$why" ]; then
+		:
+	elif [ "$linux_rc" -ne 0 ]; then
+		why="exit status $linux_rc, want 0"
+	elif ! grep -q 'kite-guest: cmd exit 0' "$TMP/$name.out"; then
+		why="the guest command failed"
+	elif [ "$(linux_value "$name" rx_limited_bytes)" != "$rx_bytes" ] ||
+		[ "$(linux_value "$name" rx_free_bytes)" != "$rx_bytes" ]; then
+		why="the guest received $(linux_value "$name" rx_limited_bytes) and $(linux_value "$name" rx_free_bytes) bytes, want $rx_bytes twice"
+	elif [ "$(stat -c %s "$TMP/$name.g2h.7000" 2>/dev/null)" != "$tx_bytes" ] ||
+		[ "$(stat -c %s "$TMP/$name.g2h.7010" 2>/dev/null)" != "$tx_bytes" ]; then
+		why="the host did not receive $tx_bytes bytes twice from the guest"
+	elif [ -z "$rl" ] || [ -z "$tl" ] || [ -z "$rf" ] || [ -z "$tf" ]; then
+		why="the guest did not report its times"
+	# 3 MB at 1 MB/s, less the first 100 kB bucket and one 64 kB frame's debt: 2.8 s.
+	elif [ "$rl" -lt 250 ]; then
+		why="3 MB came in through a 1 MB/s rx limit in ${rl}0 ms, want 2.5 s or more"
+	# 2 MB at 500 kB/s, less the first 50 kB and one frame's debt: 3.7 s.
+	elif [ "$tl" -lt 350 ]; then
+		why="2 MB went out through a 500 kB/s tx limit in ${tl}0 ms, want 3.5 s or more"
+	elif [ "$rf" -ge $((rl / 2)) ] || [ "$tf" -ge $((tl / 2)) ]; then
+		why="with the limits lifted the transfers took ${rf}0 ms (rx) and ${tf}0 ms (tx), not under half of ${rl}0 and ${tl}0 ms"
+	else
+		for v in rx_throttled tx_throttled; do
+			if [ -z "$why" ] && ! grep -qE "\"$v\": ?[1-9]" <<<"$m"; then
+				why="the metrics show no $v while limited: $(grep -oE "\"(rx|tx)_throttled\": ?[0-9]+" <<<"$m" | tr '\n' ' ')"
+			fi
+		done
+	fi
+	echo "    rate limits: rx ${rl}0 ms limited, ${rf}0 ms free; tx ${tl}0 ms limited, ${tf}0 ms free"
+	linux_report "$id" "$name" "$why"
+}
+
 linux_net_tests() {
 	linux_net_case "linux/$1/virtio-net-tap" "$1"
 	linux_net_missing_case "linux/$1/virtio-net-missing-tap" "$1"
 	linux_usernet_case "linux/$1/virtio-net-user" "$1"
 	linux_usernet_dns_case "linux/$1/virtio-net-user-dns" "$1"
+	linux_usernet_tuned_case "linux/$1/virtio-net-user-mtu-limit" "$1"
+	linux_net_netns_case "linux/$1/virtio-net-netns" "$1"
+	linux_net_ratelimit_case "linux/$1/virtio-net-rate-limit" "$1"
 }

@@ -647,6 +647,12 @@ bad_tests() {
 	bad_case missing-disk 1 "$TMP/no-disk.img;no such file" "${run[@]}" --kernel "$k" \
 		--disk "$TMP/no-disk.img"
 	usernet_bad_tests "$k"
+	bad_case net-mtu-range 2 "--net;mtu '67';68 to 65535" "${run[@]}" --kernel "$k" \
+		--net tap=kite-none0,mtu=67
+	bad_case net-bad-limit 2 "--net;tx-bw;SIZE/REFILL_MS" "${run[@]}" --kernel "$k" \
+		--net tap=kite-none0,tx-bw=1M
+	bad_case disk-bad-limit 2 "--disk;ops;'1K' is not a number" "${run[@]}" --kernel "$k" \
+		--disk "$TMP/no-disk.img,ops=1K/10"
 
 	kvm_device_tests "$k" "$nb"
 }
@@ -667,6 +673,10 @@ usernet_bad_tests() {
 		"${run[@]}" --net user,hostfwd=tcp:2222:22
 	bad_case net-hostfwd-tap 2 "hostfwd= is for user networking" \
 		"${run[@]}" --net tap=tap0,hostfwd=tcp::2222-:22
+	bad_case net-user-mtu-range 2 "--net: mtu 65522 is above 65521, the most the user network takes" \
+		"${run[@]}" --net user,mtu=65522
+	bad_case net-user-bad-limit 2 "--net;rx-ops;'1K' is not a number" \
+		"${run[@]}" --net user,hostfwd=tcp::2222-:22,rx-ops=1K/10
 	bad_case net-user-and-tap 2 "--net;'tap=tap0': tap=IFNAME or user, once" \
 		"${run[@]}" --net user,tap=tap0
 	bad_case net-hostfwd-twice 2 "--net;hostfwd 'tcp::2222-:23': tcp host port 2222 is forwarded already" \

@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET }, from;
 	socklen_t flen = sizeof(from);
-	char buf[2048];
+	static char buf[65536]; /* any datagram: the user network's MTU may be large */
 	struct pollfd p;
 	ssize_t n;
 	int s;

@@ -413,20 +413,58 @@ static int patch_drive(struct api *api, const struct call *c, char **reply, stru
 		if (strcmp(before->path_on_host, after->path_on_host))
 			rc = drive_swap(api, c->id, after->path_on_host, err);
 	}
+	if (rc == 0 && memcmp(&before->rate_limiter, &after->rate_limiter,
+			      sizeof(after->rate_limiter))) {
+		struct device *dev = builder_drive_device(api->vm, c->id);
+
+		rc = dev ? virtio_blk_set_rate_limit(dev, &after->rate_limiter) : -ENOENT;
+		if (rc < 0)
+			err_set(err, rc, "drives/%s: no such drive in the machine", c->id);
+	}
 	if (rc == 0)
 		api->cfg = *tmp;
 	free(tmp);
 	return rc;
 }
 
-/* Firecracker's PATCH changes rate limiters, which kite has not got. */
+/*
+ * Firecracker's PATCH /network-interfaces: new rate limiters for a running
+ * interface. A limiter the body changes is replaced (full) at once, under
+ * its queue's lock; the vCPUs run on.
+ */
 static int patch_net(struct api *api, const struct call *c, char **reply, struct err *err)
 {
+	struct vm_config *tmp = malloc(sizeof(*tmp));
+	const struct vm_net_config *before, *after;
+	struct device *dev;
+	int rc;
+
 	(void)reply;
-	if (!config_net_find(&api->cfg, c->id))
-		return err_set(err, -ENOENT, "network-interfaces/%s: no such interface", c->id);
-	return err_set(err, -ENOTSUP, "network-interfaces/%s: kite has no rate limiters",
-		       c->id);
+	if (!tmp)
+		return err_set(err, -ENOMEM, "out of memory");
+	*tmp = api->cfg;
+	rc = config_json_apply(tmp, CONFIG_BODY_NET_PATCH, c->id, c->body, c->len, err);
+	if (rc == 0) {
+		before = config_net_find(&api->cfg, c->id);
+		after = config_net_find(tmp, c->id);
+		dev = builder_net_device(api->vm, c->id);
+		if (!dev)
+			rc = err_set(err, -ENOENT, "network-interfaces/%s: no such device in the machine",
+				     c->id);
+		else
+			rc = virtio_net_set_rate_limits(
+				dev,
+				memcmp(&before->rx_rate_limiter, &after->rx_rate_limiter,
+				       sizeof(after->rx_rate_limiter)) ? &after->rx_rate_limiter : NULL,
+				memcmp(&before->tx_rate_limiter, &after->tx_rate_limiter,
+				       sizeof(after->tx_rate_limiter)) ? &after->tx_rate_limiter : NULL);
+		if (rc < 0 && !err->msg[0])
+			err_set(err, rc, "network-interfaces/%s: %s", c->id, strerror(-rc));
+	}
+	if (rc == 0)
+		api->cfg = *tmp;
+	free(tmp);
+	return rc;
 }
 
 static const struct route routes[] = {

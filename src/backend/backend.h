@@ -46,6 +46,25 @@ int iothread_add_fd(struct iothread *io, int fd, iothread_fn fn, void *opaque, s
 int iothread_add_poll(struct iothread *io, int fd, iothread_fn fn, void *opaque,
 		      struct err *err);
 
+/*
+ * A one-shot timer on the I/O thread (a timerfd in its epoll set): fn(opaque)
+ * runs there once each time an armed timer expires. Devices use it to come
+ * back to a queue later (a rate limiter's bucket refilling) instead of
+ * spinning or sleeping. The owner closes it after the I/O thread stopped.
+ */
+struct iothread_timer {
+	int fd;
+};
+
+int iothread_timer_init(struct iothread *io, struct iothread_timer *t, iothread_fn fn,
+			void *opaque, struct err *err);
+
+/* (Re)arms t to expire once, delay_ns from now (at least 1 ns); any thread. */
+void iothread_timer_arm(struct iothread_timer *t, uint64_t delay_ns);
+
+/* Closes the timerfd; t may be one iothread_timer_init() never set up (fd 0 or -1). */
+void iothread_timer_close(struct iothread_timer *t);
+
 /* Stops and joins the thread; no handler runs after it returns. NULL is fine. */
 void iothread_destroy(struct iothread *io);
 
@@ -140,18 +159,21 @@ struct usernet;
 
 struct usernet_stats {
 	uint64_t to_guest_dropped; /* the device's socket was full: the guest is not reading */
-	uint64_t from_guest_bad;   /* shorter than a header and an Ethernet header, or too long */
+	uint64_t from_guest_bad;   /* shorter than a header and an Ethernet header, or over the MTU */
 	uint64_t dns_hosts;	   /* DNS queries answered from the hosts file */
 };
 
 /*
  * Starts the stack for interface name (in messages) with the forwards in
  * fwd, listening on their host ports now; *fd gets the device's end of the
- * socket (non-blocking). hosts_path is the hosts file DNS answers from
- * (NULL: /etc/hosts). err names a rule whose host port is in use.
+ * socket (non-blocking). mtu is the network's MTU and MRU, the guest's
+ * (68 to USERNET_MTU_MAX; 0: USERNET_MTU_DEFAULT). hosts_path is the hosts
+ * file DNS answers from (NULL: /etc/hosts). err names a rule whose host
+ * port is in use.
  */
 int usernet_create(struct usernet **out, const char *name, const struct vm_net_hostfwd *fwd,
-		   unsigned nr_fwd, const char *hosts_path, int *fd, struct err *err);
+		   unsigned nr_fwd, unsigned mtu, const char *hosts_path, int *fd,
+		   struct err *err);
 
 /* The counters so far; callable from any thread. */
 void usernet_stats(struct usernet *u, struct usernet_stats *st);

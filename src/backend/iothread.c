@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -143,6 +144,43 @@ int iothread_add_poll(struct iothread *io, int fd, iothread_fn fn, void *opaque,
 		      struct err *err)
 {
 	return add(io, fd, fn, opaque, true, false, err);
+}
+
+/* A timerfd reads as its expiry count, as an eventfd does: iothread_add's reading fits. */
+int iothread_timer_init(struct iothread *io, struct iothread_timer *t, iothread_fn fn,
+			void *opaque, struct err *err)
+{
+	int rc;
+
+	t->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (t->fd < 0)
+		return err_set(err, -errno, "iothread: timerfd_create: %s", strerror(errno));
+	rc = add(io, t->fd, fn, opaque, false, false, err);
+	if (rc < 0) {
+		close(t->fd);
+		t->fd = -1;
+	}
+	return rc;
+}
+
+void iothread_timer_arm(struct iothread_timer *t, uint64_t delay_ns)
+{
+	struct itimerspec its = { 0 };
+
+	/* An all-zero it_value would disarm it. */
+	if (!delay_ns)
+		delay_ns = 1;
+	its.it_value.tv_sec = (time_t)(delay_ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(delay_ns % 1000000000u);
+	if (timerfd_settime(t->fd, 0, &its, NULL) < 0)
+		log_ratelimited(LOG_WARN, "iothread: timerfd_settime: %s", strerror(errno));
+}
+
+void iothread_timer_close(struct iothread_timer *t)
+{
+	if (t->fd > 0)
+		close(t->fd);
+	t->fd = -1;
 }
 
 void iothread_destroy(struct iothread *io)

@@ -25,10 +25,8 @@
  */
 
 #define ETH_HLEN 14
-/* libslirp's MTU and MRU (its defaults, as QEMU's): frames above are not IP it takes. */
-#define USERNET_MTU 1500
 /* The largest frame from the guest: Ethernet, a VLAN tag, the MTU. */
-#define USERNET_FRAME_MAX (ETH_HLEN + 4 + USERNET_MTU)
+#define USERNET_FRAME_MAX(mtu) (ETH_HLEN + 4 + (size_t)(mtu))
 /* Frames from the guest per loop turn, so host sockets get their turn too. */
 #define USERNET_BATCH 64
 /* Asked for each end of the socket pair; the kernel caps it at wmem_max. */
@@ -58,13 +56,15 @@ struct usernet {
 	char *hosts_path;
 	int fd; /* our end of the pair */
 	int stop_fd;
+	unsigned mtu;	  /* libslirp's MTU and MRU: larger frames are not IP it takes */
+	size_t frame_max; /* USERNET_FRAME_MAX(mtu) */
 	pthread_t thread;
 	bool started;
 	bool peer_gone; /* the device closed its end */
 	struct pollfd *pfd;
 	unsigned nr_pfd, max_pfd;
 	struct usernet_timer *timers;
-	uint8_t in[TAP_VNET_HDR_LEN + USERNET_FRAME_MAX];
+	uint8_t in[TAP_VNET_HDR_LEN + USERNET_FRAME_MAX(USERNET_MTU_MAX)];
 	uint8_t reply[USERNET_REPLY_MAX];
 	struct {
 		_Atomic uint64_t to_guest_dropped, from_guest_bad, dns_hosts;
@@ -278,7 +278,7 @@ static void frame_in(struct usernet *u, size_t len)
 	size_t n;
 
 	/* The header carries nothing: no offloads were offered. */
-	if (len < TAP_VNET_HDR_LEN + ETH_HLEN || len - TAP_VNET_HDR_LEN > USERNET_FRAME_MAX) {
+	if (len < TAP_VNET_HDR_LEN + ETH_HLEN || len - TAP_VNET_HDR_LEN > u->frame_max) {
 		log_ratelimited(LOG_WARN, "%s: user network: dropped a %zu-byte frame from the guest",
 				u->name, len);
 		counter_add_owned(&u->stats.from_guest_bad, 1);
@@ -378,8 +378,8 @@ static int slirp_start(struct usernet *u, const struct vm_net_hostfwd *fwd, unsi
 		.vhost = in4(USERNET_HOST),
 		.vdhcp_start = in4(USERNET_DHCP_START),
 		.vnameserver = in4(USERNET_DNS),
-		.if_mtu = USERNET_MTU,
-		.if_mru = USERNET_MTU,
+		.if_mtu = u->mtu,
+		.if_mru = u->mtu,
 	};
 	int rc;
 
@@ -410,15 +410,23 @@ static void usernet_free(struct usernet *u)
 }
 
 int usernet_create(struct usernet **out, const char *name, const struct vm_net_hostfwd *fwd,
-		   unsigned nr_fwd, const char *hosts_path, int *fd, struct err *err)
+		   unsigned nr_fwd, unsigned mtu, const char *hosts_path, int *fd,
+		   struct err *err)
 {
-	struct usernet *u = calloc(1, sizeof(*u));
+	struct usernet *u;
 	int sv[2] = { -1, -1 }, size = USERNET_SOCKBUF, rc;
 
+	/* libslirp refuses others with a message on stderr, not a reason. */
+	if (mtu && (mtu < 68 || mtu > USERNET_MTU_MAX))
+		return err_set(err, -EINVAL, "%s: user network: MTU %u is not 68 to %u", name, mtu,
+			       USERNET_MTU_MAX);
+	u = calloc(1, sizeof(*u));
 	if (!u)
 		return err_set(err, -ENOMEM, "%s: user network: out of memory", name);
 	u->fd = u->stop_fd = -1;
 	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->mtu = mtu ? mtu : USERNET_MTU_DEFAULT;
+	u->frame_max = USERNET_FRAME_MAX(u->mtu);
 	u->max_pfd = 16;
 	u->pfd = calloc(u->max_pfd, sizeof(*u->pfd));
 	u->hosts_path = strdup(hosts_path ? hosts_path : USERNET_HOSTS);

@@ -122,6 +122,7 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 			.id = d->drive_id[0] ? d->drive_id : NULL,
 			.read_only = d->is_read_only,
 			.file = disks[i],
+			.rate_limit = d->rate_limiter,
 		};
 
 		if (!virtio_blk_create(vm, vm->iothread, slot++, &bc, err))
@@ -151,6 +152,9 @@ static int virtio_devices_create(struct vm *vm, struct blkfile **disks, struct e
 		};
 
 		memcpy(nc.mac, n->guest_mac, sizeof(nc.mac));
+		nc.mtu = n->mtu;
+		nc.rx_rate_limit = n->rx_rate_limiter;
+		nc.tx_rate_limit = n->tx_rate_limiter;
 		if (!virtio_net_create(vm, vm->iothread, slot++, &nc, err))
 			return err->code;
 	}
@@ -359,6 +363,24 @@ int builder_vm_create(struct vm *vm, const struct vm_config *cfg, int console_ou
 	rc = machine_build(vm, disks, err);
 	disks_close(disks);
 	return rc;
+}
+
+struct device *builder_net_device(struct vm *vm, const char *iface_id)
+{
+	const struct vm_config *cfg = &vm->cfg;
+	/* virtio_devices_create()'s slots: the disks, the rng and the console come first. */
+	unsigned slot = cfg->nr_drives + cfg->rng + (cfg->console == VM_CONSOLE_VIRTIO);
+	char name[32];
+
+	for (unsigned i = 0; i < cfg->nr_nets && i < VM_MAX_NETS; i++) {
+		if (strcmp(cfg->nets[i].iface_id, iface_id))
+			continue;
+		snprintf(name, sizeof(name), "virtio-net%u", slot + i);
+		for (struct device *dev = vm->devices; dev; dev = dev->next)
+			if (!strcmp(dev->name, name))
+				return dev;
+	}
+	return NULL;
 }
 
 struct device *builder_drive_device(struct vm *vm, const char *drive_id)

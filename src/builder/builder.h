@@ -16,6 +16,9 @@
 int builder_vm_create(struct vm *vm, const struct vm_config *cfg, int console_out_fd,
 		      struct err *err);
 
+/* The virtio-net device the built machine has for iface_id, or NULL. */
+struct device *builder_net_device(struct vm *vm, const char *iface_id);
+
 /* The virtio-blk device the built machine has for drive_id, or NULL. */
 struct device *builder_drive_device(struct vm *vm, const char *drive_id);
 

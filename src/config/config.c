@@ -101,7 +101,13 @@ int config_validate_machine(const struct vm_config *cfg, struct err *err)
 static int drive_validate(const struct vm_config *cfg, unsigned i, struct err *err)
 {
 	const struct vm_drive_config *d = &cfg->drives[i];
+	char what[64];
+	int rc;
 
+	snprintf(what, sizeof(what), "drives[%u].rate_limiter", i);
+	rc = config_limit_validate(&d->rate_limiter, what, err);
+	if (rc < 0)
+		return rc;
 	if (!has_nul(d->drive_id, sizeof(d->drive_id)))
 		return err_set(err, -EINVAL, "drives[%u].drive_id: longer than %u bytes", i,
 			       CONFIG_DRIVE_ID_MAX);
@@ -225,6 +231,95 @@ const struct vm_net_config *config_net_find(const struct vm_config *cfg, const c
 	return NULL;
 }
 
+/* "SIZE/MS": bytes (with K/M/G) or a plain count, then the refill time in ms. */
+static int bucket_parse(const char *text, bool bytes, struct ratelimit_bucket_config *b,
+			struct err *err)
+{
+	char amount[32];
+	const char *slash = strchr(text, '/');
+	uint64_t size, ms;
+	int rc;
+
+	if (!slash || (size_t)(slash - text) >= sizeof(amount))
+		return err_set(err, -EINVAL, "'%s' is not %s/REFILL_MS", text, bytes ? "SIZE" : "N");
+	memcpy(amount, text, (size_t)(slash - text));
+	amount[slash - text] = '\0';
+	rc = bytes ? parse_size(amount, &size, err) : parse_uint(amount, 0, UINT64_MAX, &size, err);
+	if (rc == 0)
+		rc = parse_uint(slash + 1, 0, RATELIMIT_REFILL_MS_MAX, &ms, err);
+	if (rc == 0 && size > RATELIMIT_SIZE_MAX)
+		rc = err_set(err, -ERANGE, "%s is more than %llu", amount, RATELIMIT_SIZE_MAX);
+	if (rc < 0)
+		return err_wrap(err, "'%s'", text);
+	b->size = size;
+	b->refill_time_ms = ms;
+	return 0;
+}
+
+static int burst_parse(const char *text, bool bytes, struct ratelimit_bucket_config *b,
+		       struct err *err)
+{
+	uint64_t v;
+	int rc = bytes ? parse_size(text, &v, err) : parse_uint(text, 0, UINT64_MAX, &v, err);
+
+	if (rc == 0 && v > RATELIMIT_SIZE_MAX)
+		rc = err_set(err, -ERANGE, "%s is more than %llu", text, RATELIMIT_SIZE_MAX);
+	if (rc == 0)
+		b->one_time_burst = v;
+	return rc;
+}
+
+int config_limit_option(const char *opt, const char *prefix, struct ratelimit_config *rl,
+			struct err *err)
+{
+	static const struct {
+		const char *name;
+		bool bytes, burst;
+	} kinds[] = {
+		{ "bw=", true, false },
+		{ "bw-burst=", true, true },
+		{ "ops=", false, false },
+		{ "ops-burst=", false, true },
+	};
+	size_t plen = strlen(prefix);
+	int rc;
+
+	if (strncmp(opt, prefix, plen))
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		size_t nlen = strlen(kinds[i].name);
+		struct ratelimit_bucket_config *b = kinds[i].bytes ? &rl->bandwidth : &rl->ops;
+
+		if (strncmp(opt + plen, kinds[i].name, nlen))
+			continue;
+		rc = kinds[i].burst ? burst_parse(opt + plen + nlen, kinds[i].bytes, b, err)
+				    : bucket_parse(opt + plen + nlen, kinds[i].bytes, b, err);
+		if (rc < 0)
+			return err_wrap(err, "%.*s", (int)(plen + nlen - 1), opt);
+		return 1;
+	}
+	return 0;
+}
+
+static int bucket_validate(const struct ratelimit_bucket_config *b, const char *what,
+			   const char *name, struct err *err)
+{
+	if (b->size > RATELIMIT_SIZE_MAX || b->one_time_burst > RATELIMIT_SIZE_MAX)
+		return err_set(err, -EINVAL, "%s.%s: size and one_time_burst are at most %llu", what,
+			       name, RATELIMIT_SIZE_MAX);
+	if (b->refill_time_ms > RATELIMIT_REFILL_MS_MAX)
+		return err_set(err, -EINVAL, "%s.%s.refill_time: at most %llu ms", what, name,
+			       RATELIMIT_REFILL_MS_MAX);
+	return 0;
+}
+
+int config_limit_validate(const struct ratelimit_config *rl, const char *what, struct err *err)
+{
+	int rc = bucket_validate(&rl->bandwidth, what, "bandwidth", err);
+
+	return rc < 0 ? rc : bucket_validate(&rl->ops, what, "ops", err);
+}
+
 bool config_has_sinks(const struct vm_config *cfg)
 {
 	return cfg->logger.log_path[0] || cfg->logger.level != CONFIG_LOG_DEFAULT ||
@@ -269,6 +364,7 @@ static int hostfwd_validate(const struct vm_config *cfg, unsigned i, unsigned k,
 static int net_validate(const struct vm_config *cfg, unsigned i, struct err *err)
 {
 	const struct vm_net_config *n = &cfg->nets[i];
+	char what[64];
 	int rc;
 
 	if (!n->iface_id[0])
@@ -283,6 +379,21 @@ static int net_validate(const struct vm_config *cfg, unsigned i, struct err *err
 	if (n->nr_hostfwd > VM_NET_HOSTFWD_MAX || (n->kind != VM_NET_USER && n->nr_hostfwd))
 		return err_set(err, -EINVAL, "network-interfaces[%u].user.hostfwd: at most %u", i,
 			       n->kind == VM_NET_USER ? VM_NET_HOSTFWD_MAX : 0);
+	if (n->mtu && n->mtu < CONFIG_MTU_MIN)
+		return err_set(err, -EINVAL, "network-interfaces[%u].mtu: %u is below %u", i, n->mtu,
+			       CONFIG_MTU_MIN);
+	if (n->kind == VM_NET_USER && n->mtu > USERNET_MTU_MAX)
+		return err_set(err, -EINVAL,
+			       "network-interfaces[%u].mtu: %u is above %u, the most the user network takes",
+			       i, n->mtu, USERNET_MTU_MAX);
+	snprintf(what, sizeof(what), "network-interfaces[%u].rx_rate_limiter", i);
+	rc = config_limit_validate(&n->rx_rate_limiter, what, err);
+	if (rc < 0)
+		return rc;
+	snprintf(what, sizeof(what), "network-interfaces[%u].tx_rate_limiter", i);
+	rc = config_limit_validate(&n->tx_rate_limiter, what, err);
+	if (rc < 0)
+		return rc;
 	for (unsigned j = 0; j < i; j++) {
 		if (!strcmp(cfg->nets[j].iface_id, n->iface_id))
 			return err_set(err, -EINVAL,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/ratelimit.h"
 
 #define VM_MAX_VCPUS 64
 #define VM_DEFAULT_MEM (256ull << 20)
@@ -54,6 +55,7 @@ struct vm_drive_config {
 	/* First virtio slot (/dev/vda) and root= on the kernel command line. */
 	bool is_root_device;
 	char partuuid[CONFIG_PARTUUID_MAX + 1]; /* "": root=/dev/vda, else root=PARTUUID= */
+	struct ratelimit_config rate_limiter; /* all-zero: none */
 };
 
 /*
@@ -78,6 +80,9 @@ struct vm_net_hostfwd {
 #define USERNET_HOST 0x0a000202u
 #define USERNET_DNS 0x0a000203u
 #define USERNET_DHCP_START 0x0a00020fu
+/* Its MTU without mtu= (QEMU's), and the most libslirp takes (its IF_MTU_MAX). */
+#define USERNET_MTU_DEFAULT 1500
+#define USERNET_MTU_MAX 65521
 
 /* Where an interface's frames go: a host TAP, or kite's user-mode stack. */
 enum vm_net_kind { VM_NET_TAP, VM_NET_USER };
@@ -96,7 +101,15 @@ struct vm_net_config {
 	/* VM_NET_USER */
 	struct vm_net_hostfwd hostfwd[VM_NET_HOSTFWD_MAX];
 	unsigned nr_hostfwd;
+	/* kite's own: the MTU the guest is told (VIRTIO_NET_F_MTU); 0: none. A TAP's stays. */
+	uint16_t mtu;
+	/* rx: back-end -> guest, tx: guest -> back-end; all-zero: none. */
+	struct ratelimit_config rx_rate_limiter, tx_rate_limiter;
 };
+
+/* What mtu= / "mtu" may be: IPv4's minimum to the 16-bit config field's maximum. */
+#define CONFIG_MTU_MIN 68
+#define CONFIG_MTU_MAX 65535
 
 /* Where kite's log goes (PUT /logger): a file or FIFO, opened non-blocking. */
 enum config_log_level { CONFIG_LOG_DEFAULT, CONFIG_LOG_ERROR, CONFIG_LOG_WARN, CONFIG_LOG_INFO,
@@ -174,6 +187,19 @@ bool config_hostfwd_clash(const struct vm_net_hostfwd *a, const struct vm_net_ho
 /* Writes fwd as config_hostfwd_parse() reads it into buf (CONFIG_HOSTFWD_TEXT_MAX + 1). */
 void config_hostfwd_format(const struct vm_net_hostfwd *fwd, char *buf, size_t size);
 
+/*
+ * One rate-limiter option of --net or --disk, after its prefix ("rx-",
+ * "tx-" or ""): bw=SIZE/MS (SIZE bytes, K/M/G suffixes, refilled every MS
+ * milliseconds), bw-burst=SIZE, ops=N/MS, ops-burst=N. Returns 1 when opt
+ * was one (rl updated), 0 when it is not a rate-limiter option, or -EINVAL
+ * with err naming the problem.
+ */
+int config_limit_option(const char *opt, const char *prefix, struct ratelimit_config *rl,
+			struct err *err);
+
+/* Checks a limiter's values (RATELIMIT_*_MAX); err names it as what. */
+int config_limit_validate(const struct ratelimit_config *rl, const char *what, struct err *err);
+
 /* Whether cfg names a log file, a log level or a metrics file (config file's logger/metrics). */
 bool config_has_sinks(const struct vm_config *cfg);
 
@@ -229,6 +255,7 @@ enum config_body {
 	CONFIG_BODY_LOGGER,	   /* PUT /logger */
 	CONFIG_BODY_METRICS,	   /* PUT /metrics */
 	CONFIG_BODY_NET,	   /* PUT /network-interfaces/{id}: adds or replaces it */
+	CONFIG_BODY_NET_PATCH,	   /* PATCH /network-interfaces/{id}: its rate limiters */
 	CONFIG_BODY_VSOCK,	   /* PUT /vsock: guest_cid, uds_path */
 };
 
@@ -240,7 +267,7 @@ enum config_body {
  * nothing: on error cfg is unchanged and err names the field, as
  * config_json_parse() does, with the body as the root ("vcpu_count: must be
  * an integer"). id is the path's drive id for CONFIG_BODY_DRIVE (the body's
- * drive_id must be the same) or iface id for CONFIG_BODY_NET, else unused. Checks what that part of the
+ * drive_id must be the same) or iface id for CONFIG_BODY_NET(_PATCH), else unused. Checks what that part of the
  * configuration can get wrong by itself (config_validate_machine() or
  * _devices()); whether files exist is the caller's business.
  */

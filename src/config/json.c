@@ -22,6 +22,8 @@ struct parse_ctx {
 	struct vm_config *cfg;
 	struct vm_drive_config *drive; /* the drive being parsed */
 	struct vm_net_config *net;     /* the network interface being parsed */
+	struct ratelimit_config *limiter;	 /* the rate limiter being parsed */
+	struct ratelimit_bucket_config *bucket; /* and its token bucket */
 	bool has_boot_args;
 	const char *root; /* what the top-level value is called in messages */
 	const char *const *choices; /* config_json_parse_choice() */
@@ -327,14 +329,92 @@ static int socket_path(struct parse_ctx *pc, struct json_object *v, const char *
 	return err_set(err, -EINVAL, "%s: kite has no vhost-user block devices", path);
 }
 
-static int rate_limiter(struct parse_ctx *pc, struct json_object *v, const char *path,
+/* ---- rate limiters (Firecracker's RateLimiter and TokenBucket) -------- */
+
+static int bucket_u64(struct json_object *v, const char *path, uint64_t max, uint64_t *out,
+		      struct err *err)
+{
+	return want_uint(v, path, 0, max, out, err);
+}
+
+static int bucket_size(struct parse_ctx *pc, struct json_object *v, const char *path,
+		       struct err *err)
+{
+	return bucket_u64(v, path, RATELIMIT_SIZE_MAX, &pc->bucket->size, err);
+}
+
+static int bucket_burst(struct parse_ctx *pc, struct json_object *v, const char *path,
 			struct err *err)
 {
-	(void)pc;
-	if (!json_object_is_type(v, json_type_object))
-		return err_set(err, -EINVAL, "%s: must be an object", path);
-	log_warn("config: %s: kite has no rate limiter yet; ignored", path);
+	return bucket_u64(v, path, RATELIMIT_SIZE_MAX, &pc->bucket->one_time_burst, err);
+}
+
+static int bucket_refill(struct parse_ctx *pc, struct json_object *v, const char *path,
+			 struct err *err)
+{
+	return bucket_u64(v, path, RATELIMIT_REFILL_MS_MAX, &pc->bucket->refill_time_ms, err);
+}
+
+static const struct field bucket_fields[] = {
+	{ "size", true, bucket_size },
+	{ "one_time_burst", false, bucket_burst },
+	{ "refill_time", true, bucket_refill },
+};
+
+/* A bucket given replaces the old one whole; one left out stays (PATCH merges). */
+static int bucket_parse(struct parse_ctx *pc, struct json_object *v, const char *path,
+			struct ratelimit_bucket_config *b, struct err *err)
+{
+	struct ratelimit_bucket_config *outer = pc->bucket;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	pc->bucket = b;
+	rc = fields_parse(pc, v, path, bucket_fields, ARRAY_SIZE(bucket_fields), err);
+	pc->bucket = outer;
+	return rc;
+}
+
+static int limiter_bandwidth(struct parse_ctx *pc, struct json_object *v, const char *path,
+			     struct err *err)
+{
+	return bucket_parse(pc, v, path, &pc->limiter->bandwidth, err);
+}
+
+static int limiter_ops(struct parse_ctx *pc, struct json_object *v, const char *path,
+		       struct err *err)
+{
+	return bucket_parse(pc, v, path, &pc->limiter->ops, err);
+}
+
+static const struct field limiter_fields[] = {
+	{ "bandwidth", false, limiter_bandwidth },
+	{ "ops", false, limiter_ops },
+};
+
+static int limiter_parse(struct parse_ctx *pc, struct json_object *v, const char *path,
+			 struct ratelimit_config *rl, struct err *err)
+{
+	pc->limiter = rl;
+	return fields_parse(pc, v, path, limiter_fields, ARRAY_SIZE(limiter_fields), err);
+}
+
+/* The entropy device's limiter: kite serves entropy without one. */
+static int rate_limiter_ignored(struct parse_ctx *pc, struct json_object *v, const char *path,
+				struct err *err)
+{
+	struct ratelimit_config unused = { 0 };
+
+	if (limiter_parse(pc, v, path, &unused, err) < 0)
+		return err->code;
+	log_warn("config: %s: the entropy device has no rate limiter in kite; ignored", path);
 	return 0;
+}
+
+static int drive_rate_limiter(struct parse_ctx *pc, struct json_object *v, const char *path,
+			      struct err *err)
+{
+	return limiter_parse(pc, v, path, &pc->drive->rate_limiter, err);
 }
 
 static const struct field drive_fields[] = {
@@ -345,7 +425,7 @@ static const struct field drive_fields[] = {
 	{ "partuuid", false, partuuid },
 	{ "cache_type", false, cache_type },
 	{ "io_engine", false, io_engine },
-	{ "rate_limiter", false, rate_limiter },
+	{ "rate_limiter", false, drive_rate_limiter },
 	{ "socket", false, socket_path },
 };
 
@@ -395,7 +475,7 @@ static int drives(struct parse_ctx *pc, struct json_object *v, const char *path,
 /* ---- entropy and what kite has not got -------------------------------- */
 
 static const struct field entropy_fields[] = {
-	{ "rate_limiter", false, rate_limiter },
+	{ "rate_limiter", false, rate_limiter_ignored },
 };
 
 static int entropy(struct parse_ctx *pc, struct json_object *v, const char *path,
@@ -544,14 +624,38 @@ static int guest_mac(struct parse_ctx *pc, struct json_object *v, const char *pa
 	return 0;
 }
 
+static int net_mtu(struct parse_ctx *pc, struct json_object *v, const char *path,
+		   struct err *err)
+{
+	uint64_t mtu = 0;
+	int rc = want_uint(v, path, CONFIG_MTU_MIN, CONFIG_MTU_MAX, &mtu, err);
+
+	if (rc == 0)
+		pc->net->mtu = (uint16_t)mtu;
+	return rc;
+}
+
+static int rx_rate_limiter(struct parse_ctx *pc, struct json_object *v, const char *path,
+			   struct err *err)
+{
+	return limiter_parse(pc, v, path, &pc->net->rx_rate_limiter, err);
+}
+
+static int tx_rate_limiter(struct parse_ctx *pc, struct json_object *v, const char *path,
+			   struct err *err)
+{
+	return limiter_parse(pc, v, path, &pc->net->tx_rate_limiter, err);
+}
+
 static const struct field net_fields[] = {
 	{ "iface_id", true, iface_id },
 	/* One of host_dev_name and user: config_validate() says when neither is there. */
 	{ "host_dev_name", false, host_dev_name },
 	{ "user", false, user },
 	{ "guest_mac", false, guest_mac },
-	{ "rx_rate_limiter", false, rate_limiter },
-	{ "tx_rate_limiter", false, rate_limiter },
+	{ "rx_rate_limiter", false, rx_rate_limiter },
+	{ "tx_rate_limiter", false, tx_rate_limiter },
+	{ "mtu", false, net_mtu },
 };
 
 static void net_select(struct parse_ctx *pc, size_t i)
@@ -591,6 +695,46 @@ static int net_apply(struct parse_ctx *pc, struct json_object *root, const char 
 	if (slot == cfg->nr_nets)
 		cfg->nr_nets++;
 	return config_validate_devices(cfg, err);
+}
+
+/* PATCH /network-interfaces/{id}: Firecracker's PartialNetworkInterface. */
+static int patch_iface_id(struct parse_ctx *pc, struct json_object *v, const char *path,
+			  struct err *err)
+{
+	return want_string(v, path, pc->net->iface_id, sizeof(pc->net->iface_id), err);
+}
+
+static const struct field net_patch_fields[] = {
+	{ "iface_id", true, patch_iface_id },
+	{ "rx_rate_limiter", false, rx_rate_limiter },
+	{ "tx_rate_limiter", false, tx_rate_limiter },
+};
+
+/* The limiters given are merged into the interface's: a bucket left out stays. */
+static int net_patch_apply(struct parse_ctx *pc, struct json_object *root, const char *id,
+			   struct err *err)
+{
+	struct vm_net_config *n = NULL;
+	struct vm_net_config patch;
+	int rc;
+
+	for (unsigned i = 0; i < pc->cfg->nr_nets && i < VM_MAX_NETS; i++)
+		if (!strcmp(pc->cfg->nets[i].iface_id, id))
+			n = &pc->cfg->nets[i];
+	if (!n)
+		return err_set(err, -ENOENT, "iface_id: no network interface \"%.64s\"", id);
+	patch = *n;
+	patch.iface_id[0] = '\0';
+	pc->net = &patch;
+	rc = fields_parse(pc, root, "", net_patch_fields, ARRAY_SIZE(net_patch_fields), err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(patch.iface_id, id))
+		return err_set(err, -EINVAL, "iface_id: \"%s\" is not the path's \"%.64s\"",
+			       patch.iface_id, id);
+	n->rx_rate_limiter = patch.rx_rate_limiter;
+	n->tx_rate_limiter = patch.tx_rate_limiter;
+	return config_validate_devices(pc->cfg, err);
 }
 
 /* Sections that would change what the guest sees: refused rather than dropped. */
@@ -806,7 +950,7 @@ static int patch_drive_id(struct parse_ctx *pc, struct json_object *v, const cha
 static const struct field drive_patch_fields[] = {
 	{ "drive_id", true, patch_drive_id },
 	{ "path_on_host", false, path_on_host },
-	{ "rate_limiter", false, rate_limiter },
+	{ "rate_limiter", false, drive_rate_limiter },
 };
 
 static int drive_patch_apply(struct parse_ctx *pc, struct json_object *root, const char *id,
@@ -816,6 +960,12 @@ static int drive_patch_apply(struct parse_ctx *pc, struct json_object *root, con
 	unsigned slot;
 	int rc;
 
+	for (slot = 0; slot < pc->cfg->nr_drives; slot++)
+		if (!strcmp(pc->cfg->drives[slot].drive_id, id))
+			break;
+	/* The drive's limiter is the base a partial one merges into. */
+	if (slot < pc->cfg->nr_drives)
+		patch.rate_limiter = pc->cfg->drives[slot].rate_limiter;
 	pc->drive = &patch;
 	rc = fields_parse(pc, root, "", drive_patch_fields, ARRAY_SIZE(drive_patch_fields), err);
 	if (rc < 0)
@@ -823,15 +973,13 @@ static int drive_patch_apply(struct parse_ctx *pc, struct json_object *root, con
 	if (strcmp(patch.drive_id, id))
 		return err_set(err, -EINVAL, "drive_id: \"%s\" is not the path's \"%.64s\"",
 			       patch.drive_id, id);
-	for (slot = 0; slot < pc->cfg->nr_drives; slot++)
-		if (!strcmp(pc->cfg->drives[slot].drive_id, id))
-			break;
 	if (slot == pc->cfg->nr_drives)
 		return err_set(err, -ENOENT, "drive_id: no drive \"%s\"", id);
 	if (patch.path_on_host[0])
 		memcpy(pc->cfg->drives[slot].path_on_host, patch.path_on_host,
 		       sizeof(patch.path_on_host));
-	return 0;
+	pc->cfg->drives[slot].rate_limiter = patch.rate_limiter;
+	return config_validate_devices(pc->cfg, err);
 }
 
 /* PUT /logger: Firecracker's Logger; the level's name in any case. */
@@ -983,6 +1131,8 @@ static int body_apply(struct parse_ctx *pc, enum config_body which, const char *
 		return drive_patch_apply(pc, root, id ? id : "", err);
 	case CONFIG_BODY_NET:
 		return net_apply(pc, root, id ? id : "", err);
+	case CONFIG_BODY_NET_PATCH:
+		return net_patch_apply(pc, root, id ? id : "", err);
 	case CONFIG_BODY_LOGGER:
 		memset(&cfg->logger, 0, sizeof(cfg->logger));
 		return fields_parse(pc, root, "", logger_fields, ARRAY_SIZE(logger_fields), err);
@@ -1066,6 +1216,34 @@ static struct json_object *machine_json(const struct vm_config *cfg)
 	return o;
 }
 
+static struct json_object *bucket_json(const struct ratelimit_bucket_config *b)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)b->size));
+	if (b->one_time_burst)
+		json_object_object_add(o, "one_time_burst",
+				       json_object_new_int64((int64_t)b->one_time_burst));
+	json_object_object_add(o, "refill_time", json_object_new_int64((int64_t)b->refill_time_ms));
+	return o;
+}
+
+/* Firecracker's RateLimiter with the buckets that limit; nothing when none does. */
+static void limiter_json(struct json_object *parent, const char *key,
+			 const struct ratelimit_config *rl)
+{
+	struct json_object *o;
+
+	if (!ratelimit_bucket_enabled(&rl->bandwidth) && !ratelimit_bucket_enabled(&rl->ops))
+		return;
+	o = json_object_new_object();
+	if (ratelimit_bucket_enabled(&rl->bandwidth))
+		json_object_object_add(o, "bandwidth", bucket_json(&rl->bandwidth));
+	if (ratelimit_bucket_enabled(&rl->ops))
+		json_object_object_add(o, "ops", bucket_json(&rl->ops));
+	json_object_object_add(parent, key, o);
+}
+
 static struct json_object *drive_json(const struct vm_drive_config *d)
 {
 	struct json_object *o = json_object_new_object();
@@ -1078,6 +1256,7 @@ static struct json_object *drive_json(const struct vm_drive_config *d)
 	json_object_object_add(o, "is_read_only", json_object_new_boolean(d->is_read_only));
 	put_str(o, "path_on_host", d->path_on_host);
 	put_str(o, "io_engine", "Sync");
+	limiter_json(o, "rate_limiter", &d->rate_limiter);
 	return o;
 }
 
@@ -1107,6 +1286,10 @@ static struct json_object *net_json(const struct vm_net_config *n)
 			 n->guest_mac[5]);
 		put_str(o, "guest_mac", mac);
 	}
+	limiter_json(o, "rx_rate_limiter", &n->rx_rate_limiter);
+	limiter_json(o, "tx_rate_limiter", &n->tx_rate_limiter);
+	if (n->mtu)
+		json_object_object_add(o, "mtu", json_object_new_int(n->mtu));
 	return o;
 }
 

@@ -8,6 +8,7 @@
 
 #include "backend/backend.h"
 #include "base/log.h"
+#include "base/ratelimit.h"
 #include "base/util.h"
 #include "vm/vm.h"
 
@@ -36,6 +37,8 @@ struct blk {
 	bool read_only;
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct virtq_chain chain; /* under the queue's lock */
+	struct ratelimit limit;	  /* under the queue's lock */
+	struct iothread_timer timer; /* the limiter's bucket has refilled */
 	/* Counters (docs/metrics.md): completed requests, from the I/O thread and workers. */
 	struct {
 		_Atomic uint64_t reads, read_bytes;
@@ -44,6 +47,7 @@ struct blk {
 		_Atomic uint64_t discards; /* DISCARD and WRITE_ZEROES */
 		_Atomic uint64_t errors;   /* VIRTIO_BLK_S_IOERR: back-end failure or a bad range */
 		_Atomic uint64_t unsupported; /* VIRTIO_BLK_S_UNSUPP */
+		_Atomic uint64_t throttled;   /* times the rate limiter held the queue back */
 	} stats;
 };
 
@@ -151,38 +155,63 @@ static void job_submit(struct blk *b, struct blk_job *job)
 	blkfile_submit(b->file, &job->io);
 }
 
-static void blk_handle(struct blk *b, struct virtq *vq, const struct virtq_chain *c)
+/*
+ * Charges the limiter for a request that goes to the image: one op, and its
+ * data bytes. False (the timer armed) when the bucket must refill first.
+ */
+static bool blk_pay(struct blk *b, const struct virtio_blk_req *req)
+{
+	uint64_t bytes = req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT ? req->len : 0;
+	uint64_t wait;
+
+	if (!ratelimit_enabled(&b->limit))
+		return true;
+	wait = ratelimit_consume(&b->limit, bytes, clock_monotonic_ns());
+	if (!wait)
+		return true;
+	counter_add(&b->stats.throttled, 1);
+	iothread_timer_arm(&b->timer, wait);
+	return false;
+}
+
+/* Starts the request in c; false when the rate limiter holds it back (c is not taken). */
+static bool blk_handle(struct blk *b, struct virtq *vq, const struct virtq_chain *c)
 {
 	struct blk_job *job = malloc(sizeof(*job));
 
 	if (!job) {
 		log_ratelimited(LOG_ERROR, "%s: out of memory for a request", b->vdev.name);
 		virtio_queue_push(&b->vdev, vq, c->head, 0);
-		return;
+		return true;
 	}
 	*job = (struct blk_job){ .blk = b, .vq = vq, .head = c->head };
 	switch (virtio_blk_parse(c, b->capacity, b->read_only, &job->req)) {
 	case BLK_REQ_MALFORMED:
 		free(job);
 		virtio_queue_drop(&b->vdev, vq, "malformed block request");
-		return;
+		return true;
 	case BLK_REQ_DONE:
 		if (job->req.type == VIRTIO_BLK_T_GET_ID && job->req.status == VIRTIO_BLK_S_OK)
 			job->written = (uint32_t)iov_from_buf(job->req.iov, job->req.nr_iov, 0,
 							      b->id, job->req.len);
 		job_finish_locked(job, job->req.status);
-		return;
+		return true;
 	case BLK_REQ_IO:
+		if (!blk_pay(b, &job->req)) {
+			free(job);
+			return false;
+		}
 		/* Already in the host's page cache: done now, without a worker's wake-up. */
 		if (job->req.type == VIRTIO_BLK_T_IN &&
 		    blkfile_read_cached(b->file, job->req.iov, job->req.nr_iov, job->req.offset) == 0) {
 			job->written = (uint32_t)job->req.len;
 			job_finish_locked(job, VIRTIO_BLK_S_OK);
-			return;
+			return true;
 		}
 		job_submit(b, job);
-		return;
+		return true;
 	}
+	return true;
 }
 
 static void blk_notify(struct virtio_dev *vdev, struct virtq *vq)
@@ -190,9 +219,33 @@ static void blk_notify(struct virtio_dev *vdev, struct virtq *vq)
 	struct blk *b = container_of(vdev, struct blk, vdev);
 
 	do {
-		while (virtio_queue_pop(vdev, vq, &b->chain) > 0)
-			blk_handle(b, vq, &b->chain);
+		while (virtio_queue_pop(vdev, vq, &b->chain) > 0) {
+			if (!blk_handle(b, vq, &b->chain)) {
+				/* The request stays the driver's; the limiter's timer resumes us. */
+				virtio_queue_unpop(vdev, vq, 1);
+				return;
+			}
+		}
 	} while (!vq->broken && !vq->throttled && virtq_enable_notify(vq));
+}
+
+/* I/O thread: the limiter's bucket has refilled. */
+static void blk_timer_fired(void *opaque)
+{
+	struct blk *b = opaque;
+	struct virtq *vq = &b->vdev.queues[0];
+
+	pthread_mutex_lock(&vq->lock);
+	if (virtio_queue_active(&b->vdev, vq))
+		blk_notify(&b->vdev, vq);
+	pthread_mutex_unlock(&vq->lock);
+}
+
+static int blk_realize(struct virtio_dev *vdev, struct err *err)
+{
+	struct blk *b = container_of(vdev, struct blk, vdev);
+
+	return iothread_timer_init(vdev->io, &b->timer, blk_timer_fired, b, err);
 }
 
 static int blk_save(struct virtio_dev *vdev, struct state_writer *w)
@@ -241,6 +294,7 @@ static void blk_destroy(struct virtio_dev *vdev)
 
 	blkfile_close(b->file);
 	b->file = NULL;
+	iothread_timer_close(&b->timer);
 }
 
 static unsigned blk_metrics(struct virtio_dev *vdev, struct metric *out, unsigned max)
@@ -256,12 +310,14 @@ static unsigned blk_metrics(struct virtio_dev *vdev, struct metric *out, unsigne
 	metric_put(out, &n, max, "discard_requests", counter_get(&b->stats.discards));
 	metric_put(out, &n, max, "io_errors", counter_get(&b->stats.errors));
 	metric_put(out, &n, max, "unsupported_requests", counter_get(&b->stats.unsupported));
+	metric_put(out, &n, max, "throttled", counter_get(&b->stats.throttled));
 	return n;
 }
 
 static const struct virtio_dev_ops blk_ops = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.nr_queues = 1,
+	.realize = blk_realize,
 	.queue_notify = blk_notify,
 	.notify_on_vcpu = true,
 	.save = blk_save,
@@ -307,6 +363,8 @@ struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned sl
 		return NULL;
 	}
 	b->read_only = cfg->read_only;
+	b->timer.fd = -1;
+	ratelimit_init(&b->limit, &cfg->rate_limit, clock_monotonic_ns());
 	features |= b->read_only ? 1ull << VIRTIO_BLK_F_RO
 				 : (1ull << VIRTIO_BLK_F_DISCARD) | (1ull << VIRTIO_BLK_F_WRITE_ZEROES);
 	snprintf(name, sizeof(name), "virtio-blk%u", slot);
@@ -332,6 +390,22 @@ struct device *virtio_blk_create(struct vm *vm, struct iothread *io, unsigned sl
 			 b->read_only ? "" : " and grows the file when written");
 	config_build(b);
 	return &b->vdev.dev;
+}
+
+int virtio_blk_set_rate_limit(struct device *dev, const struct ratelimit_config *cfg)
+{
+	struct virtio_dev *vdev = virtio_dev_of(dev);
+	struct blk *b;
+
+	if (!vdev || vdev->ops != &blk_ops)
+		return -ENODEV;
+	b = container_of(vdev, struct blk, vdev);
+	pthread_mutex_lock(&vdev->queues[0].lock);
+	ratelimit_init(&b->limit, cfg, clock_monotonic_ns());
+	pthread_mutex_unlock(&vdev->queues[0].lock);
+	/* Requests held back by the old bucket go now, if the new one lets them. */
+	virtio_queue_kick(&vdev->queues[0]);
+	return 0;
 }
 
 int virtio_blk_replace(struct device *dev, const char *path, struct err *err)

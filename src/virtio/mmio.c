@@ -194,13 +194,20 @@ void virtio_queue_drop(struct virtio_dev *vdev, struct virtq *vq, const char *wh
 
 void virtio_queue_push(struct virtio_dev *vdev, struct virtq *vq, uint16_t head, uint32_t len)
 {
+	virtio_queue_push_many(vdev, vq, &head, &len, 1);
+}
+
+void virtio_queue_push_many(struct virtio_dev *vdev, struct virtq *vq, const uint16_t *heads,
+			    const uint32_t *lens, unsigned n)
+{
 	/* A failed queue is not touched again; its in-flight work only drains. */
 	if (vq->broken) {
-		if (vq->in_flight && --vq->in_flight == 0)
+		vq->in_flight = vq->in_flight > n ? vq->in_flight - n : 0;
+		if (!vq->in_flight)
 			pthread_cond_broadcast(&vq->idle);
 		return;
 	}
-	virtq_push(vq, head, len);
+	virtq_push_many(vq, heads, lens, n);
 	if (vq->in_flight == 0)
 		pthread_cond_broadcast(&vq->idle);
 	if (vq->throttled) {
@@ -209,6 +216,20 @@ void virtio_queue_push(struct virtio_dev *vdev, struct virtq *vq, uint16_t head,
 	}
 	if (virtq_should_interrupt(vq))
 		virtio_irq_raise(vdev, VIRTIO_INT_USED);
+}
+
+void virtio_queue_unpop(struct virtio_dev *vdev, struct virtq *vq, unsigned n)
+{
+	(void)vdev;
+	if (vq->broken) {
+		vq->in_flight = vq->in_flight > n ? vq->in_flight - n : 0;
+	} else {
+		virtq_unpop(vq, n);
+		/* The chains that made the queue look full are back with the driver. */
+		vq->throttled = false;
+	}
+	if (!vq->in_flight)
+		pthread_cond_broadcast(&vq->idle);
 }
 
 void virtio_queue_complete(struct virtio_dev *vdev, struct virtq *vq, uint16_t head,

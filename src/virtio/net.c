@@ -9,22 +9,33 @@
 
 #include "backend/backend.h"
 #include "base/log.h"
+#include "base/ratelimit.h"
 #include "base/util.h"
 
 #define NET_STATE_VERSION 1
 #define NET_RX 0
 #define NET_TX 1
 
-/* Config space layout (virtio 1.2, 5.1.4): mac, then status. */
+/* Config space layout (virtio 1.2, 5.1.4): mac, status, max_virtqueue_pairs, mtu. */
 #define CFG_MAC 0
 #define CFG_STATUS 6
-#define CFG_LEN 8
+#define CFG_MAX_VQ_PAIRS 8
+#define CFG_MTU 10
+#define CFG_LEN 12
 #define NET_S_LINK_UP 1
+/* With VIRTIO_NET_F_MTU, the Ethernet header and one VLAN tag come on top of the MTU. */
+#define NET_MTU_L2_HDR 18u
 
 /* A frame read from the back-end waits here, header first, until the guest gives a buffer. */
 #define NET_RX_BUF (VIRTIO_NET_HDR_LEN + VIRTIO_NET_FRAME_MAX)
 /* offloads_set's value before the first negotiation: never a real TAP_OFFLOAD_* set. */
 #define NET_OFFLOADS_UNSET (~0u)
+/*
+ * With MRG_RXBUF a frame spreads over receive chains: at most one per ring
+ * entry, and this many buffers in all (a hostile driver's long chains end
+ * in a dropped frame, not an overrun; Linux gives one buffer per chain).
+ */
+#define NET_RX_IOV_MAX (2 * VIRTQ_CHAIN_MAX)
 
 struct net {
 	struct virtio_dev vdev;
@@ -32,18 +43,31 @@ struct net {
 	char backend[48];      /* "tap NAME" or "user network", for messages */
 	struct usernet *user;  /* NULL: a TAP */
 	unsigned tap_offloads; /* what the TAP accepted at open */
+	uint16_t mtu;	       /* config space mtu; 0: VIRTIO_NET_F_MTU not offered */
 	/* Under the rx queue's lock. */
 	unsigned offloads_set; /* what TUNSETOFFLOAD was last given */
 	size_t rx_len;	       /* bytes waiting in rx_buf; 0: none */
+	bool rx_paid;	       /* the rx limiter was charged for the waiting frame */
 	struct virtq_chain rx_chain;
 	uint8_t rx_buf[NET_RX_BUF];
+	/* MRG_RXBUF: the chains popped for the waiting frame, never kept past one call. */
+	unsigned rx_held, rx_nr_iov;
+	uint32_t rx_held_cap; /* their writable bytes */
+	uint16_t rx_heads[VIRTQ_MAX_SIZE];
+	uint32_t rx_lens[VIRTQ_MAX_SIZE]; /* each one's writable bytes, then bytes written */
+	struct iovec rx_iov[NET_RX_IOV_MAX];
+	struct ratelimit rx_limit;
+	struct iothread_timer rx_timer; /* the rx bucket has refilled */
 	/* Under the tx queue's lock. */
 	struct virtq_chain tx_chain;
 	struct iovec tx_iov[VIRTQ_CHAIN_MAX + 1];
+	struct ratelimit tx_limit;
+	struct iothread_timer tx_timer;
 	/* Counters (docs/metrics.md), I/O thread only. */
 	struct {
 		_Atomic uint64_t rx_frames, rx_bytes, rx_dropped, rx_bad_buffers;
 		_Atomic uint64_t tx_frames, tx_bytes, tx_dropped, tx_malformed;
+		_Atomic uint64_t rx_throttled, tx_throttled;
 	} stats;
 };
 
@@ -57,7 +81,7 @@ static bool has(uint64_t features, unsigned bit)
 	return features & (1ull << bit);
 }
 
-/* ---- transmit: guest -> TAP -------------------------------------------- */
+/* ---- transmit: guest -> back-end ---------------------------------------- */
 
 static int tx_gso_check(const struct virtio_net_hdr *h, uint64_t f, const char **why)
 {
@@ -175,6 +199,25 @@ static void tx_send(struct net *n, const struct virtq_chain *c, const struct vir
 	counter_add_owned(&n->stats.tx_bytes, frame);
 }
 
+/*
+ * Charges a limiter for one frame of bytes; false (and the timer armed for
+ * when the bucket will have refilled) when it must wait.
+ */
+static bool limit_pay(struct ratelimit *rl, struct iothread_timer *t, _Atomic uint64_t *throttled,
+		      uint64_t bytes)
+{
+	uint64_t wait;
+
+	if (!ratelimit_enabled(rl))
+		return true;
+	wait = ratelimit_consume(rl, bytes, clock_monotonic_ns());
+	if (!wait)
+		return true;
+	counter_add_owned(throttled, 1);
+	iothread_timer_arm(t, wait);
+	return false;
+}
+
 static void tx_drain(struct net *n, struct virtq *vq)
 {
 	struct virtio_net_hdr h;
@@ -187,6 +230,11 @@ static void tx_drain(struct net *n, struct virtq *vq)
 				log_ratelimited(LOG_WARN, "%s: dropped a transmit frame: %s",
 						n->vdev.name, why);
 				counter_add_owned(&n->stats.tx_malformed, 1);
+			} else if (!limit_pay(&n->tx_limit, &n->tx_timer, &n->stats.tx_throttled,
+					      n->tx_chain.readable_len - VIRTIO_NET_HDR_LEN)) {
+				/* The frame stays with the driver; the timer brings us back. */
+				virtio_queue_unpop(&n->vdev, vq, 1);
+				return;
 			} else {
 				tx_send(n, &n->tx_chain, &h);
 			}
@@ -195,7 +243,7 @@ static void tx_drain(struct net *n, struct virtq *vq)
 	} while (!vq->broken && !vq->throttled && virtq_enable_notify(vq));
 }
 
-/* ---- receive: TAP -> guest --------------------------------------------- */
+/* ---- receive: back-end -> guest ---------------------------------------- */
 
 /* The TAP may hand us only what the driver said it can take (5.1.6.4). */
 static unsigned offloads_wanted(const struct net *n)
@@ -228,7 +276,21 @@ static void offloads_apply(struct net *n)
 	n->offloads_set = want;
 }
 
-/* Reads the next frame into rx_buf; false when the TAP has none now. */
+/* The waiting frame is gone: delivered or dropped. */
+static void rx_frame_done(struct net *n)
+{
+	n->rx_len = 0;
+	n->rx_paid = false;
+}
+
+/* With VIRTIO_NET_F_MTU the driver takes no plain frame above mtu (5.1.6.3.2). */
+static bool rx_over_mtu(const struct net *n, size_t frame)
+{
+	return has(n->vdev.driver_features, VIRTIO_NET_F_MTU) &&
+	       n->rx_buf[1] == VIRTIO_NET_HDR_GSO_NONE && frame > n->mtu + NET_MTU_L2_HDR;
+}
+
+/* Reads the next frame into rx_buf; false when the back-end has none now. */
 static bool rx_read(struct net *n)
 {
 	for (;;) {
@@ -244,13 +306,19 @@ static bool rx_read(struct net *n)
 		}
 		if (r == 0) /* the back-end hung up (a test's socket); a TAP never does */
 			return false;
-		if (r <= VIRTIO_NET_HDR_LEN) {
+		if (r <= VIRTIO_NET_HDR_LEN || rx_over_mtu(n, (size_t)r - VIRTIO_NET_HDR_LEN)) {
 			counter_add_owned(&n->stats.rx_dropped, 1);
 			continue;
 		}
 		n->rx_len = (size_t)r;
 		return true;
 	}
+}
+
+static void rx_count(struct net *n)
+{
+	counter_add_owned(&n->stats.rx_frames, 1);
+	counter_add_owned(&n->stats.rx_bytes, n->rx_len - VIRTIO_NET_HDR_LEN);
 }
 
 /* Puts the waiting frame in chain c, or drops it when c cannot hold it. */
@@ -267,40 +335,173 @@ static void rx_deliver(struct net *n, struct virtq *vq, const struct virtq_chain
 				n->vdev.name, c->writable_len, n->rx_len);
 		counter_add_owned(&n->stats.rx_bad_buffers, 1);
 		counter_add_owned(&n->stats.rx_dropped, 1);
-		n->rx_len = 0;
+		rx_frame_done(n);
 	} else {
 		/* num_buffers: the frame takes exactly this one buffer. */
-		n->rx_buf[10] = 1;
-		n->rx_buf[11] = 0;
+		put_le16(n->rx_buf + 10, 1);
 		len = (uint32_t)iov_from_buf(c->iov, c->nr_writable, 0, n->rx_buf, n->rx_len);
 		virtio_dma_written(&n->vdev, c->iov, c->nr_writable, len);
-		counter_add_owned(&n->stats.rx_frames, 1);
-		counter_add_owned(&n->stats.rx_bytes, n->rx_len - VIRTIO_NET_HDR_LEN);
-		n->rx_len = 0;
+		rx_count(n);
+		rx_frame_done(n);
 	}
 	virtio_queue_push(&n->vdev, vq, c->head, len);
 }
 
-/* Moves frames from the TAP while the guest has buffers; rx queue's lock held. */
+/* One frame, one chain (no MRG_RXBUF); false when the guest has no buffer now. */
+static bool rx_single(struct net *n, struct virtq *vq)
+{
+	if (!virtq_has_avail(vq)) {
+		/* The frame waits; the driver's next rx notification resumes us. */
+		return virtq_enable_notify(vq);
+	}
+	if (virtio_queue_pop(&n->vdev, vq, &n->rx_chain) <= 0)
+		return false;
+	rx_deliver(n, vq, &n->rx_chain);
+	return true;
+}
+
+/* ---- receive with VIRTIO_NET_F_MRG_RXBUF (5.1.6.4) ---------------------- */
+
+/* Gives the held chains back to the driver untouched. */
+static void rx_release(struct net *n, struct virtq *vq)
+{
+	virtio_queue_unpop(&n->vdev, vq, n->rx_held);
+	n->rx_held = n->rx_nr_iov = 0;
+	n->rx_held_cap = 0;
+}
+
+/*
+ * A chain the device cannot write into (readable, empty, or a first one
+ * shorter than the header): it and the chains held before it go back
+ * empty, counted. The frame waits for good ones.
+ */
+static void rx_reject(struct net *n, struct virtq *vq, const struct virtq_chain *c)
+{
+	log_ratelimited(LOG_WARN, "%s: unusable receive buffer (%u readable, %u writable bytes)",
+			n->vdev.name, c->readable_len, c->writable_len);
+	counter_add_owned(&n->stats.rx_bad_buffers, 1);
+	n->rx_heads[n->rx_held] = c->head;
+	for (unsigned i = 0; i <= n->rx_held; i++)
+		n->rx_lens[i] = 0;
+	virtio_queue_push_many(&n->vdev, vq, n->rx_heads, n->rx_lens, n->rx_held + 1);
+	n->rx_held = n->rx_nr_iov = 0;
+	n->rx_held_cap = 0;
+}
+
+/* Adds c to the held chains; false when the tables cannot take it. */
+static bool rx_hold(struct net *n, const struct virtq_chain *c)
+{
+	if (c->nr_writable > NET_RX_IOV_MAX - n->rx_nr_iov)
+		return false;
+	memcpy(n->rx_iov + n->rx_nr_iov, c->iov, c->nr_writable * sizeof(c->iov[0]));
+	n->rx_nr_iov += c->nr_writable;
+	n->rx_heads[n->rx_held] = c->head;
+	n->rx_lens[n->rx_held++] = c->writable_len;
+	n->rx_held_cap += c->writable_len;
+	return true;
+}
+
+enum rx_gather { RX_READY, RX_WAIT, RX_TOO_BIG };
+
+/* Pops chains until they hold the waiting frame. */
+static enum rx_gather rx_gather(struct net *n, struct virtq *vq)
+{
+	struct virtq_chain *c = &n->rx_chain;
+	int rc;
+
+	while (n->rx_held_cap < n->rx_len) {
+		/* A ring holds at most VIRTQ_MAX_SIZE chains; rx_heads[] has no room for more. */
+		if (n->rx_held == VIRTQ_MAX_SIZE)
+			return RX_TOO_BIG;
+		rc = virtio_queue_pop(&n->vdev, vq, c);
+		if (rc < 0)
+			return RX_WAIT; /* the queue failed; a reset drops the frame */
+		if (rc == 0 && vq->throttled)
+			return RX_TOO_BIG; /* every buffer of the ring is held */
+		if (rc == 0) {
+			/* More may have come while we looked; else the next one notifies. */
+			if (virtq_enable_notify(vq))
+				continue;
+			return RX_WAIT;
+		}
+		if (c->nr_readable || !c->writable_len ||
+		    (!n->rx_held && c->writable_len < VIRTIO_NET_HDR_LEN))
+			rx_reject(n, vq, c);
+		else if (!rx_hold(n, c))
+			return RX_TOO_BIG;
+	}
+	return RX_READY;
+}
+
+/* Writes the frame over the held chains and publishes them at once. */
+static void rx_deliver_merged(struct net *n, struct virtq *vq)
+{
+	size_t left = n->rx_len;
+
+	put_le16(n->rx_buf + 10, (uint16_t)n->rx_held);
+	iov_from_buf(n->rx_iov, n->rx_nr_iov, 0, n->rx_buf, n->rx_len);
+	virtio_dma_written(&n->vdev, n->rx_iov, n->rx_nr_iov, n->rx_len);
+	for (unsigned i = 0; i < n->rx_held; i++) {
+		uint32_t take = n->rx_lens[i] < left ? n->rx_lens[i] : (uint32_t)left;
+
+		n->rx_lens[i] = take;
+		left -= take;
+	}
+	virtio_queue_push_many(&n->vdev, vq, n->rx_heads, n->rx_lens, n->rx_held);
+	n->rx_held = n->rx_nr_iov = 0;
+	n->rx_held_cap = 0;
+	rx_count(n);
+	rx_frame_done(n);
+}
+
+/*
+ * One frame over as many chains as it needs; false when the guest has not
+ * given enough buffers yet (the frame waits, the chains stay the driver's).
+ * A frame larger than every buffer the ring can hold is dropped and counted;
+ * it never goes out in part.
+ */
+static bool rx_merge(struct net *n, struct virtq *vq)
+{
+	switch (rx_gather(n, vq)) {
+	case RX_READY:
+		rx_deliver_merged(n, vq);
+		return true;
+	case RX_TOO_BIG:
+		log_ratelimited(LOG_WARN, "%s: dropped a %zu-byte frame: more than the receive ring holds",
+				n->vdev.name, n->rx_len);
+		counter_add_owned(&n->stats.rx_dropped, 1);
+		rx_release(n, vq);
+		rx_frame_done(n);
+		return true;
+	case RX_WAIT:
+		break;
+	}
+	rx_release(n, vq);
+	return false;
+}
+
+/* Moves frames from the back-end while the guest has buffers; rx queue's lock held. */
 static void rx_process(struct net *n, struct virtq *vq)
 {
+	bool merge = has(n->vdev.driver_features, VIRTIO_NET_F_MRG_RXBUF);
+
 	offloads_apply(n);
 	for (;;) {
 		if (!n->rx_len && !rx_read(n))
 			return; /* the next frame raises a new edge */
-		if (!virtq_has_avail(vq)) {
-			/* The frame waits; the driver's next rx notification resumes us. */
-			if (!virtq_enable_notify(vq))
+		if (!n->rx_paid) {
+			/* The frame waits in rx_buf until the bucket's timer fires. */
+			if (!limit_pay(&n->rx_limit, &n->rx_timer, &n->stats.rx_throttled,
+				       n->rx_len - VIRTIO_NET_HDR_LEN))
 				return;
-			continue;
+			n->rx_paid = true;
 		}
-		if (virtio_queue_pop(&n->vdev, vq, &n->rx_chain) <= 0)
+		if (!(merge ? rx_merge(n, vq) : rx_single(n, vq)))
 			return;
-		rx_deliver(n, vq, &n->rx_chain);
 	}
 }
 
-/* I/O thread: the TAP has frames. */
+/* I/O thread: the back-end has frames, or the rx bucket has refilled. */
 static void tap_readable(void *opaque)
 {
 	struct net *n = opaque;
@@ -309,6 +510,18 @@ static void tap_readable(void *opaque)
 	pthread_mutex_lock(&vq->lock);
 	if (virtio_queue_active(&n->vdev, vq))
 		rx_process(n, vq);
+	pthread_mutex_unlock(&vq->lock);
+}
+
+/* I/O thread: the tx bucket has refilled. */
+static void tx_timer_fired(void *opaque)
+{
+	struct net *n = opaque;
+	struct virtq *vq = &n->vdev.queues[NET_TX];
+
+	pthread_mutex_lock(&vq->lock);
+	if (virtio_queue_active(&n->vdev, vq))
+		tx_drain(n, vq);
 	pthread_mutex_unlock(&vq->lock);
 }
 
@@ -325,8 +538,14 @@ static void net_notify(struct virtio_dev *vdev, struct virtq *vq)
 static int net_realize(struct virtio_dev *vdev, struct err *err)
 {
 	struct net *n = to_net(vdev);
+	int rc;
 
-	return iothread_add_fd(vdev->io, n->tap_fd, tap_readable, n, err);
+	rc = iothread_timer_init(vdev->io, &n->rx_timer, tap_readable, n, err);
+	if (rc == 0)
+		rc = iothread_timer_init(vdev->io, &n->tx_timer, tx_timer_fired, n, err);
+	if (rc == 0)
+		rc = iothread_add_fd(vdev->io, n->tap_fd, tap_readable, n, err);
+	return rc;
 }
 
 static void net_reset(struct virtio_dev *vdev)
@@ -335,7 +554,7 @@ static void net_reset(struct virtio_dev *vdev)
 	struct virtq *vq = &vdev->queues[NET_RX];
 
 	pthread_mutex_lock(&vq->lock);
-	n->rx_len = 0;
+	rx_frame_done(n);
 	n->offloads_set = NET_OFFLOADS_UNSET;
 	pthread_mutex_unlock(&vq->lock);
 }
@@ -375,7 +594,7 @@ static int net_load(struct virtio_dev *vdev, struct state_reader *r, struct err 
 	vdev->config[CFG_STATUS] = (uint8_t)status;
 	/* The restored features decide the TAP's offloads on the next receive. */
 	n->offloads_set = NET_OFFLOADS_UNSET;
-	n->rx_len = 0;
+	rx_frame_done(n);
 	return 0;
 }
 
@@ -388,6 +607,8 @@ static void net_destroy(struct virtio_dev *vdev)
 	n->tap_fd = -1;
 	usernet_destroy(n->user);
 	n->user = NULL;
+	iothread_timer_close(&n->rx_timer);
+	iothread_timer_close(&n->tx_timer);
 }
 
 static unsigned net_metrics(struct virtio_dev *vdev, struct metric *out, unsigned max)
@@ -403,6 +624,8 @@ static unsigned net_metrics(struct virtio_dev *vdev, struct metric *out, unsigne
 	metric_put(out, &k, max, "tx_bytes", counter_get(&n->stats.tx_bytes));
 	metric_put(out, &k, max, "tx_dropped", counter_get(&n->stats.tx_dropped));
 	metric_put(out, &k, max, "tx_malformed", counter_get(&n->stats.tx_malformed));
+	metric_put(out, &k, max, "rx_throttled", counter_get(&n->stats.rx_throttled));
+	metric_put(out, &k, max, "tx_throttled", counter_get(&n->stats.tx_throttled));
 	if (n->user) {
 		struct usernet_stats st;
 
@@ -446,6 +669,10 @@ static uint64_t features_of(const struct virtio_net_config *cfg, unsigned tap_of
 		f |= 1ull << VIRTIO_NET_F_GUEST_TSO4;
 	if (tap_offloads & TAP_OFFLOAD_TSO6)
 		f |= 1ull << VIRTIO_NET_F_GUEST_TSO6;
+	/* Frames over several receive chains (rx_merge): Linux then posts small buffers. */
+	f |= 1ull << VIRTIO_NET_F_MRG_RXBUF;
+	if (cfg->mtu)
+		f |= 1ull << VIRTIO_NET_F_MTU;
 	return f;
 }
 
@@ -461,7 +688,7 @@ static int backend_open(struct net *n, const struct virtio_net_config *cfg, cons
 	if (cfg->user) {
 		snprintf(n->backend, sizeof(n->backend), "user network");
 		return usernet_create(&n->user, cfg->id ? cfg->id : name, cfg->hostfwd,
-				      cfg->nr_hostfwd, NULL, &n->tap_fd, err);
+				      cfg->nr_hostfwd, cfg->mtu, NULL, &n->tap_fd, err);
 	}
 	snprintf(n->backend, sizeof(n->backend), "tap %s", cfg->tap);
 	return tap_open(cfg->tap, &n->tap_fd, &n->tap_offloads, err);
@@ -481,6 +708,7 @@ struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned sl
 		return NULL;
 	}
 	n->tap_fd = -1;
+	n->rx_timer.fd = n->tx_timer.fd = -1;
 	if (backend_open(n, cfg, name, err) < 0) {
 		free(n);
 		return NULL;
@@ -493,6 +721,40 @@ struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned sl
 	if (cfg->has_mac)
 		memcpy(n->vdev.config + CFG_MAC, cfg->mac, 6);
 	n->vdev.config[CFG_STATUS] = NET_S_LINK_UP;
+	put_le16(n->vdev.config + CFG_MAX_VQ_PAIRS, 1);
+	n->mtu = cfg->mtu;
+	put_le16(n->vdev.config + CFG_MTU, cfg->mtu);
 	n->vdev.config_len = CFG_LEN;
+	ratelimit_init(&n->rx_limit, &cfg->rx_rate_limit, clock_monotonic_ns());
+	ratelimit_init(&n->tx_limit, &cfg->tx_rate_limit, clock_monotonic_ns());
 	return &n->vdev.dev;
+}
+
+/* Replaces one queue's limiter under its lock, then lets the queue run under the new one. */
+static void limit_replace(struct net *n, unsigned q, struct ratelimit *rl,
+			  const struct ratelimit_config *cfg)
+{
+	struct virtq *vq = &n->vdev.queues[q];
+
+	pthread_mutex_lock(&vq->lock);
+	ratelimit_init(rl, cfg, clock_monotonic_ns());
+	pthread_mutex_unlock(&vq->lock);
+	/* A frame may be waiting on the old bucket's timer, or the back-end on a full guest. */
+	virtio_queue_kick(vq);
+}
+
+int virtio_net_set_rate_limits(struct device *dev, const struct ratelimit_config *rx,
+			       const struct ratelimit_config *tx)
+{
+	struct virtio_dev *vdev = virtio_dev_of(dev);
+	struct net *n;
+
+	if (!vdev || vdev->ops != &net_ops)
+		return -ENODEV;
+	n = to_net(vdev);
+	if (rx)
+		limit_replace(n, NET_RX, &n->rx_limit, rx);
+	if (tx)
+		limit_replace(n, NET_TX, &n->tx_limit, tx);
+	return 0;
 }

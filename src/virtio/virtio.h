@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "base/err.h"
+#include "base/ratelimit.h"
 #include "base/state.h"
 #include "devices/device.h"
 #include "memory/memory.h"
@@ -166,6 +167,21 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c, const char **why);
 /* Puts chain head in the used ring with len bytes written (release order). */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 
+/*
+ * Puts n chains in the used ring and publishes them with one used index
+ * store, so the driver sees all of them or none (a receive frame merged over
+ * several buffers).
+ */
+void virtq_push_many(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n);
+
+/*
+ * Gives back the last n chains popped and not pushed: they are available
+ * again, and the next pops return them (walked and checked anew). For a
+ * device that found it cannot use them yet (a frame that needs more buffers,
+ * a rate limiter), so no chain is held across I/O thread wake-ups.
+ */
+void virtq_unpop(struct virtq *vq, unsigned n);
+
 /* After pushes: whether the driver asked to be interrupted (EVENT_IDX aware). */
 bool virtq_should_interrupt(struct virtq *vq);
 
@@ -287,6 +303,11 @@ void virtio_dma_written(struct virtio_dev *vdev, const struct iovec *iov, unsign
 int virtio_queue_pop(struct virtio_dev *vdev, struct virtq *vq, struct virtq_chain *c);
 /* Completes a chain inline (caller holds vq->lock) and interrupts if asked. */
 void virtio_queue_push(struct virtio_dev *vdev, struct virtq *vq, uint16_t head, uint32_t len);
+/* virtq_push_many() for queue_notify, with virtio_queue_push()'s bookkeeping and interrupt. */
+void virtio_queue_push_many(struct virtio_dev *vdev, struct virtq *vq, const uint16_t *heads,
+			    const uint32_t *lens, unsigned n);
+/* virtq_unpop() for queue_notify (caller holds vq->lock). */
+void virtio_queue_unpop(struct virtio_dev *vdev, struct virtq *vq, unsigned n);
 /* Completes a chain from any thread (takes vq->lock). */
 void virtio_queue_complete(struct virtio_dev *vdev, struct virtq *vq, uint16_t head,
 			   uint32_t len);
@@ -310,6 +331,7 @@ struct virtio_blk_config {
 	const char *id; /* GET_ID string, at most VIRTIO_BLK_ID_BYTES; NULL: "disk<slot>" */
 	bool read_only;
 	struct blkfile *file; /* the image opened with read_only, or NULL: open path */
+	struct ratelimit_config rate_limit; /* all-zero: none */
 };
 
 /*
@@ -323,6 +345,12 @@ struct virtio_blk_config {
  * virtio_config_changed() after the resume tells the driver. 0 or -errno.
  */
 int virtio_blk_replace(struct device *dev, const char *path, struct err *err);
+
+/*
+ * Replaces the block device dev's rate limiter at run time (Firecracker's
+ * PATCH /drives rate_limiter); it starts full. 0, or -ENODEV.
+ */
+int virtio_blk_set_rate_limit(struct device *dev, const struct ratelimit_config *cfg);
 
 /* The device's config space changed: the config interrupt, once the driver is up. */
 void virtio_config_changed(struct device *dev);
@@ -345,6 +373,7 @@ size_t virtio_console_receive(struct device *dev, const uint8_t *buf, size_t len
 
 #define VIRTIO_NET_F_CSUM 0
 #define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU 3
 #define VIRTIO_NET_F_MAC 5
 #define VIRTIO_NET_F_GUEST_TSO4 7
 #define VIRTIO_NET_F_GUEST_TSO6 8
@@ -392,6 +421,10 @@ struct virtio_net_config {
 	unsigned nr_hostfwd;
 	bool has_mac;	 /* else no VIRTIO_NET_F_MAC: the driver picks an address */
 	uint8_t mac[6];
+	/* The guest's MTU (VIRTIO_NET_F_MTU), 68..65535; 0: the feature is not offered. */
+	uint16_t mtu;
+	/* Receive (back-end -> guest) and transmit limiters; all-zero: none. */
+	struct ratelimit_config rx_rate_limit, tx_rate_limit;
 };
 
 /*
@@ -400,6 +433,15 @@ struct virtio_net_config {
  */
 struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned slot,
 				 const struct virtio_net_config *cfg, struct err *err);
+
+/*
+ * Replaces the rate limiters of the network device dev at run time
+ * (Firecracker's PATCH /network-interfaces): NULL leaves that direction as
+ * it is; a new limiter starts full. Any thread. 0, or -ENODEV when dev is
+ * not a virtio-net device.
+ */
+int virtio_net_set_rate_limits(struct device *dev, const struct ratelimit_config *rx,
+			       const struct ratelimit_config *tx);
 
 /*
  * Validates one transmit chain against the negotiated features before the

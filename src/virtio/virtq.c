@@ -213,20 +213,35 @@ bool virtq_has_avail(struct virtq *vq)
 	return ld16_acquire(vq->avail + AVAIL_IDX) != vq->last_avail;
 }
 
-void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+void virtq_push_many(struct virtq *vq, const uint16_t *heads, const uint32_t *lens, unsigned n)
 {
 	uint8_t *elem;
 
 	if (!vq->used)
 		return;
-	elem = vq->used + USED_RING + (size_t)USED_ELEM_SIZE * (vq->used_idx & (vq->num - 1));
-	st32(elem, head);
-	st32(elem + 4, len);
-	vq->used_idx++;
-	/* Release: the element is visible before the index that publishes it. */
+	for (unsigned i = 0; i < n; i++) {
+		elem = vq->used + USED_RING +
+		       (size_t)USED_ELEM_SIZE * ((uint16_t)(vq->used_idx + i) & (vq->num - 1));
+		st32(elem, heads[i]);
+		st32(elem + 4, lens[i]);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	/* Release: the elements are visible before the index that publishes them. */
 	st16_release(vq->used + USED_IDX, vq->used_idx);
-	if (vq->in_flight)
-		vq->in_flight--;
+	vq->in_flight = vq->in_flight > n ? vq->in_flight - n : 0;
+}
+
+void virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
+{
+	virtq_push_many(vq, &head, &len, 1);
+}
+
+void virtq_unpop(struct virtq *vq, unsigned n)
+{
+	if (n > vq->in_flight)
+		n = vq->in_flight;
+	vq->last_avail = (uint16_t)(vq->last_avail - n);
+	vq->in_flight -= n;
 }
 
 /* The driver wants an event when new moved past event since old (virtio 1.2, 2.7.10). */

@@ -659,6 +659,175 @@ static void test_user_net_api(void **state)
 	assert_int_equal(cfg.nr_nets, 1);
 }
 
+#define NET_TAP0 "{" BOOT ", \"drives\": [], \"network-interfaces\": [{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\""
+
+/* Firecracker's RateLimiter and TokenBucket, and kite's mtu, in network-interfaces. */
+static void test_net_limits_and_mtu(void **state)
+{
+	const struct vm_net_config *n = &cfg.nets[0];
+
+	(void)state;
+	accepted(NET_TAP0 ", \"mtu\": 9000, \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1048576,"
+		 " \"one_time_burst\": 4096, \"refill_time\": 1000}, \"ops\": {\"size\": 100,"
+		 " \"refill_time\": 10}}, \"tx_rate_limiter\": {\"ops\": {\"size\": 5,"
+		 " \"refill_time\": 1}}}]}");
+	assert_int_equal(n->mtu, 9000);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.size, 1048576);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.one_time_burst, 4096);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.refill_time_ms, 1000);
+	assert_int_equal(n->rx_rate_limiter.ops.size, 100);
+	assert_int_equal(n->rx_rate_limiter.ops.refill_time_ms, 10);
+	assert_int_equal(n->tx_rate_limiter.bandwidth.size, 0);
+	assert_int_equal(n->tx_rate_limiter.ops.size, 5);
+	/* An empty limiter, or null, limits nothing. */
+	accepted(NET_TAP0 ", \"rx_rate_limiter\": {}, \"tx_rate_limiter\": null}]}");
+	assert_int_equal(n->mtu, 0);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.size, 0);
+	refused(NET_TAP0 ", \"mtu\": 67}]}", "network-interfaces[0].mtu: 67 is outside 68 to 65535");
+	refused(NET_TAP0 ", \"mtu\": 65536}]}", "network-interfaces[0].mtu");
+	refused(NET_TAP0 ", \"mtu\": \"1500\"}]}", "mtu: must be an integer");
+	refused(NET_TAP0 ", \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1}}}]}",
+		"network-interfaces[0].rx_rate_limiter.bandwidth.refill_time: missing");
+	refused(NET_TAP0 ", \"tx_rate_limiter\": {\"ops\": {\"refill_time\": 1}}}]}",
+		"tx_rate_limiter.ops.size: missing");
+	refused(NET_TAP0 ", \"tx_rate_limiter\": {\"ops\": {\"size\": -1, \"refill_time\": 1}}}]}",
+		"tx_rate_limiter.ops.size: -1 is outside");
+	refused(NET_TAP0 ", \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1, \"refill_time\": 4294967297}}}]}",
+		"refill_time: 4294967297 is outside");
+	refused(NET_TAP0 ", \"tx_rate_limiter\": {\"bw\": {}}}]}", "tx_rate_limiter.bw: unknown field");
+	refused(NET_TAP0 ", \"tx_rate_limiter\": []}]}", "tx_rate_limiter: must be an object");
+	/* Drives take one too; the entropy device's is checked and ignored. */
+	accepted("{" BOOT ", \"drives\": [{\"drive_id\": \"a\", \"is_root_device\": false,"
+		 " \"path_on_host\": \"/a\", \"rate_limiter\": {\"ops\": {\"size\": 10,"
+		 " \"refill_time\": 100}}}], \"entropy\": {\"rate_limiter\": {}}}");
+	assert_int_equal(cfg.drives[0].rate_limiter.ops.size, 10);
+	refused("{" BOOT ", \"drives\": [], \"entropy\": {\"rate_limiter\": {\"ops\": 1}}}",
+		"entropy.rate_limiter.ops: must be an object");
+}
+
+/* PATCH /network-interfaces/{id} merges: a bucket given replaces one, the rest stay. */
+static void test_net_patch(void **state)
+{
+	const struct vm_net_config *n = &cfg.nets[0];
+	char *text;
+
+	(void)state;
+	config_init(&cfg);
+	body_accepted(CONFIG_BODY_NET, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\","
+		      " \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 1000, \"refill_time\": 100}},"
+		      " \"rx_rate_limiter\": {\"ops\": {\"size\": 7, \"refill_time\": 70}}}");
+	body_accepted(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\","
+		      " \"tx_rate_limiter\": {\"ops\": {\"size\": 3, \"refill_time\": 30}}}");
+	assert_int_equal(n->tx_rate_limiter.bandwidth.size, 1000);
+	assert_int_equal(n->tx_rate_limiter.ops.size, 3);
+	assert_int_equal(n->rx_rate_limiter.ops.size, 7);
+	/* Firecracker's way to lift a limit: a 0-sized bucket. */
+	body_accepted(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\","
+		      " \"tx_rate_limiter\": {\"bandwidth\": {\"size\": 0, \"refill_time\": 0}}}");
+	assert_false(ratelimit_bucket_enabled(&n->tx_rate_limiter.bandwidth));
+	assert_int_equal(n->tx_rate_limiter.ops.size, 3);
+	body_refused(CONFIG_BODY_NET_PATCH, "eth1", "{\"iface_id\": \"eth1\"}", "no network interface");
+	body_refused(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth2\"}", "is not the path's");
+	body_refused(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\", \"host_dev_name\": \"x\"}",
+		     "host_dev_name: unknown field");
+	body_refused(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\", \"rx_rate_limiter\":"
+		     " {\"ops\": {\"size\": 1}}}", "rx_rate_limiter.ops.refill_time: missing");
+	/* GET /vm/config shows the limiters that limit, in Firecracker's shape. */
+	text = config_json_write(&cfg, CONFIG_JSON_FULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"tx_rate_limiter\":{\"ops\":{\"size\":3,\"refill_time\":30}}"));
+	assert_non_null(strstr(text, "\"rx_rate_limiter\":{\"ops\":{\"size\":7,\"refill_time\":70}}"));
+	free(text);
+	/* PATCH /drives merges a drive's limiter the same way. */
+	body_accepted(CONFIG_BODY_DRIVE, "d", "{\"drive_id\": \"d\", \"path_on_host\": \"/d\","
+		      " \"is_root_device\": false, \"rate_limiter\": {\"ops\": {\"size\": 9, \"refill_time\": 9}}}");
+	body_accepted(CONFIG_BODY_DRIVE_PATCH, "d", "{\"drive_id\": \"d\", \"rate_limiter\":"
+		      " {\"bandwidth\": {\"size\": 512, \"refill_time\": 1}}}");
+	assert_int_equal(cfg.drives[0].rate_limiter.ops.size, 9);
+	assert_int_equal(cfg.drives[0].rate_limiter.bandwidth.size, 512);
+	assert_string_equal(cfg.drives[0].path_on_host, "/d");
+}
+
+/*
+ * A user-mode interface takes an mtu and limiters as a TAP does, up to the
+ * MTU libslirp can run; a PATCH changes its limiters and keeps its forwards.
+ */
+static void test_user_net_limits_and_mtu(void **state)
+{
+	const struct vm_net_config *n = &cfg.nets[0];
+	char *text;
+
+	(void)state;
+	accepted(NET("{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\": [\"tcp::2222-:22\"]},"
+		     " \"mtu\": 65521, \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 1000,"
+		     " \"refill_time\": 10}}, \"tx_rate_limiter\": {\"ops\": {\"size\": 5,"
+		     " \"refill_time\": 1}}}"));
+	assert_int_equal(n->kind, VM_NET_USER);
+	assert_int_equal(n->nr_hostfwd, 1);
+	assert_int_equal(n->mtu, 65521);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.size, 1000);
+	assert_int_equal(n->tx_rate_limiter.ops.size, 5);
+	text = config_json_write(&cfg, CONFIG_JSON_FULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"mtu\":65521"));
+	assert_non_null(strstr(text, "\"user\":{\"hostfwd\":[\"tcp:127.0.0.1:2222-10.0.2.15:22\"]}"));
+	free(text);
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {}, \"mtu\": 65522}"),
+		"network-interfaces[0].mtu: 65522 is above 65521, the most the user network takes");
+	/* A TAP's MTU goes to 65535: kite does not run that network. */
+	accepted(NET("{\"iface_id\": \"eth0\", \"host_dev_name\": \"tap0\", \"mtu\": 65535}"));
+	refused(NET("{\"iface_id\": \"eth0\", \"user\": {}, \"tx_rate_limiter\": {\"ops\": {\"size\": 1}}}"),
+		"network-interfaces[0].tx_rate_limiter.ops.refill_time: missing");
+
+	config_init(&cfg);
+	body_accepted(CONFIG_BODY_NET, "eth0", "{\"iface_id\": \"eth0\", \"user\": {\"hostfwd\":"
+		      " [\"udp::5353-:53\"]}, \"mtu\": 9000}");
+	body_accepted(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\","
+		      " \"rx_rate_limiter\": {\"bandwidth\": {\"size\": 4096, \"refill_time\": 100}}}");
+	assert_int_equal(n->kind, VM_NET_USER);
+	assert_int_equal(n->nr_hostfwd, 1);
+	assert_true(n->hostfwd[0].udp);
+	assert_int_equal(n->mtu, 9000);
+	assert_int_equal(n->rx_rate_limiter.bandwidth.size, 4096);
+	body_refused(CONFIG_BODY_NET_PATCH, "eth0", "{\"iface_id\": \"eth0\", \"user\": {}}",
+		     "user: unknown field");
+	body_refused(CONFIG_BODY_NET, "eth1", "{\"iface_id\": \"eth1\", \"user\": {}, \"mtu\": 65535}",
+		     "network-interfaces[1].mtu: 65535 is above 65521");
+}
+
+/* --net and --disk's rate-limiter options. */
+static void test_limit_options(void **state)
+{
+	struct ratelimit_config rl = { 0 };
+	struct err err = { 0 };
+
+	(void)state;
+	assert_int_equal(config_limit_option("tx-bw=1M/1000", "tx-", &rl, &err), 1);
+	assert_int_equal(rl.bandwidth.size, 1 << 20);
+	assert_int_equal(rl.bandwidth.refill_time_ms, 1000);
+	assert_int_equal(config_limit_option("tx-bw-burst=64K", "tx-", &rl, &err), 1);
+	assert_int_equal(rl.bandwidth.one_time_burst, 64 << 10);
+	assert_int_equal(config_limit_option("tx-ops=500/100", "tx-", &rl, &err), 1);
+	assert_int_equal(rl.ops.size, 500);
+	assert_int_equal(rl.ops.refill_time_ms, 100);
+	assert_int_equal(config_limit_option("tx-ops-burst=20", "tx-", &rl, &err), 1);
+	assert_int_equal(rl.ops.one_time_burst, 20);
+	assert_int_equal(config_limit_option("bw=100/1", "", &rl, &err), 1);
+	assert_int_equal(rl.bandwidth.size, 100);
+	/* Not ours: another prefix, another option. */
+	assert_int_equal(config_limit_option("rx-bw=1M/1", "tx-", &rl, &err), 0);
+	assert_int_equal(config_limit_option("mac=02:00:00:00:00:01", "", &rl, &err), 0);
+	assert_int_equal(config_limit_option("tx-bw=1M", "tx-", &rl, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "tx-bw: '1M' is not SIZE/REFILL_MS"));
+	assert_true(config_limit_option("tx-ops=1K/10", "tx-", &rl, &err) < 0);
+	assert_non_null(strstr(err.msg, "tx-ops"));
+	assert_true(config_limit_option("tx-bw=1M/-1", "tx-", &rl, &err) < 0);
+	assert_true(config_limit_option("tx-bw=1M/4294967297", "tx-", &rl, &err) < 0);
+	assert_true(config_limit_option("tx-bw=8T/1", "tx-", &rl, &err) == 1);
+	assert_true(config_limit_option("tx-bw=99999999T/1", "tx-", &rl, &err) < 0);
+	assert_true(config_limit_option("tx-bw-burst=x", "tx-", &rl, &err) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -669,6 +838,10 @@ int main(void)
 		cmocka_unit_test(test_validate),      cmocka_unit_test(test_file_read),
 		cmocka_unit_test(test_api_bodies),    cmocka_unit_test(test_hostfwd),
 		cmocka_unit_test(test_user_net),      cmocka_unit_test(test_user_net_api),
+		cmocka_unit_test(test_net_limits_and_mtu),
+		cmocka_unit_test(test_net_patch),
+		cmocka_unit_test(test_user_net_limits_and_mtu),
+		cmocka_unit_test(test_limit_options),
 	};
 
 	/* The warnings about what kite ignores are expected here. */

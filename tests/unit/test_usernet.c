@@ -48,17 +48,10 @@ static void send_frame(int fd, const uint8_t *frame, size_t len)
 	assert_int_equal(send(fd, msg, HDR + len, 0), (ssize_t)(HDR + len));
 }
 
-/* An ARP request for 10.0.2.2: libslirp answers with its host's address. */
-static void test_arp(void **state)
+/* The guest (10.0.2.15) asks who has 10.0.2.2: a 60-byte frame in f. */
+static void arp_request(uint8_t f[60])
 {
-	struct usernet *u;
-	struct err err = { 0 };
-	uint8_t f[60] = { 0 }, got[1600];
-	ssize_t n;
-	int fd;
-
-	(void)state;
-	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, NULL, &fd, &err), 0);
+	memset(f, 0, 60);
 	memset(f, 0xff, 6);
 	memcpy(f + 6, guest_mac, 6);
 	f[12] = 0x08, f[13] = 0x06;
@@ -66,6 +59,20 @@ static void test_arp(void **state)
 	memcpy(f + 22, guest_mac, 6);
 	inet_pton(AF_INET, "10.0.2.15", f + 28);
 	inet_pton(AF_INET, "10.0.2.2", f + 38);
+}
+
+/* An ARP request for 10.0.2.2: libslirp answers with its host's address. */
+static void test_arp(void **state)
+{
+	struct usernet *u;
+	struct err err = { 0 };
+	uint8_t f[60], got[1600];
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, 0, NULL, &fd, &err), 0);
+	arp_request(f);
 	send_frame(fd, f, sizeof(f));
 	n = next_frame(fd, got, sizeof(got));
 	assert_true(n >= 42);
@@ -88,7 +95,7 @@ static void test_bad_frames(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, NULL, &fd, &err), 0);
+	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, 0, NULL, &fd, &err), 0);
 	assert_int_equal(send(fd, big, 1, 0), 1);
 	assert_int_equal(send(fd, big, HDR + 13, 0), HDR + 13);
 	assert_int_equal(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
@@ -124,7 +131,7 @@ static void test_dns(void **state)
 	assert_true(hfd >= 0);
 	assert_int_equal(write(hfd, "192.0.2.44 kite.test\n", 21), 21);
 	close(hfd);
-	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, hosts, &fd, &err), 0);
+	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, 0, hosts, &fd, &err), 0);
 	f[0] = 0x52, f[1] = 0x55, f[2] = 10, f[5] = 3;
 	memcpy(f + 6, guest_mac, 6);
 	f[12] = 0x08;
@@ -153,6 +160,97 @@ static void test_dns(void **state)
 	unlink(hosts);
 }
 
+/* An IPv4 header's checksum (RFC 1071). */
+static uint16_t ip_csum(const uint8_t *p)
+{
+	uint32_t sum = 0;
+
+	for (unsigned i = 0; i < 20; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/*
+ * mtu= reaches libslirp both ways. With MTU 4000, a UDP datagram of 3000
+ * bytes (3042 of frame, DF) to 10.0.2.2 is taken, not dropped as too long,
+ * and reaches a socket on the host's loopback; the host's 3000-byte answer
+ * comes back to the guest whole, one frame of the same size. An MTU
+ * libslirp cannot take is refused up front.
+ */
+static void test_mtu(void **state)
+{
+	enum { PAYLOAD = 3000, FRAME = 14 + 20 + 8 + PAYLOAD };
+	static uint8_t f[HDR + FRAME], got[HDR + 8192], data[PAYLOAD + 1];
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) },
+			   from;
+	socklen_t alen = sizeof(a), flen = sizeof(from);
+	uint8_t *ip = f + HDR + 14, *udp = ip + 20;
+	struct pollfd p;
+	struct usernet_stats st;
+	struct usernet *u = NULL;
+	struct err err = { 0 };
+	uint16_t sum;
+	ssize_t n = -1;
+	int fd = -1, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	(void)state;
+	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, USERNET_MTU_MAX + 1, NULL, &fd, &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "eth9: user network: MTU 65522 is not 68 to 65521"));
+	assert_null(u);
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	assert_int_equal(usernet_create(&u, "eth9", NULL, 0, 4000, NULL, &fd, &err), 0);
+	/* libslirp learns the guest's address from its ARP request, as it would from Linux's. */
+	arp_request(got);
+	send_frame(fd, got, 60);
+	assert_true(next_frame(fd, got, sizeof(got)) >= 42);
+	f[HDR + 0] = 0x52, f[HDR + 1] = 0x55, f[HDR + 2] = 10, f[HDR + 5] = 2;
+	memcpy(f + HDR + 6, guest_mac, 6);
+	f[HDR + 12] = 0x08;
+	ip[0] = 0x45, ip[2] = (uint8_t)((20 + 8 + PAYLOAD) >> 8), ip[3] = (uint8_t)(20 + 8 + PAYLOAD);
+	ip[6] = 0x40; /* DF: no fragment on the way */
+	ip[8] = 64, ip[9] = 17;
+	inet_pton(AF_INET, "10.0.2.15", ip + 12);
+	inet_pton(AF_INET, "10.0.2.2", ip + 16);
+	sum = ip_csum(ip);
+	ip[10] = (uint8_t)(sum >> 8), ip[11] = (uint8_t)sum;
+	/* Source port 40000; no UDP checksum (0: none, for IPv4). */
+	udp[0] = 0x9c, udp[1] = 0x40, memcpy(udp + 2, &a.sin_port, 2);
+	udp[4] = (uint8_t)((8 + PAYLOAD) >> 8), udp[5] = (uint8_t)(8 + PAYLOAD);
+	for (unsigned i = 0; i < PAYLOAD; i++)
+		udp[8 + i] = (uint8_t)(i * 7);
+	assert_int_equal(send(fd, f, sizeof(f), 0), (ssize_t)sizeof(f));
+	p = (struct pollfd){ .fd = s, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(recvfrom(s, data, sizeof(data), 0, (struct sockaddr *)&from, &flen), PAYLOAD);
+	assert_memory_equal(data, udp + 8, PAYLOAD);
+	usernet_stats(u, &st);
+	assert_int_equal(st.from_guest_bad, 0);
+	/* The answer; anything else libslirp sends (none expected) is skipped. */
+	for (unsigned i = 0; i < PAYLOAD; i++)
+		data[i] = (uint8_t)(i * 3);
+	assert_int_equal(sendto(s, data, PAYLOAD, 0, (struct sockaddr *)&from, flen), PAYLOAD);
+	for (unsigned tries = 0; tries < 10; tries++) {
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 2000) != 1)
+			break;
+		n = recv(fd, got, sizeof(got), 0);
+		if (n >= HDR + 14 + 20 && got[HDR + 12] == 0x08 && got[HDR + 13] == 0 &&
+		    got[HDR + 14 + 9] == 17)
+			break;
+		n = -1;
+	}
+	assert_int_equal(n, HDR + FRAME);
+	assert_memory_equal(got + HDR + 14 + 20 + 8, data, PAYLOAD);
+	close(s);
+	close(fd);
+	usernet_destroy(u);
+}
+
 /* A host port someone else listens on: refused, naming the rule and the port. */
 static void test_port_in_use(void **state)
 {
@@ -174,7 +272,7 @@ static void test_port_in_use(void **state)
 	assert_int_equal(config_hostfwd_parse(rule, &fwd[0], &err), 0);
 	snprintf(rule, sizeof(rule), "tcp::%u-:22", ntohs(a.sin_port));
 	assert_int_equal(config_hostfwd_parse(rule, &fwd[1], &err), 0);
-	assert_int_equal(usernet_create(&u, "eth3", fwd, 2, NULL, &fd, &err), -EADDRINUSE);
+	assert_int_equal(usernet_create(&u, "eth3", fwd, 2, 0, NULL, &fd, &err), -EADDRINUSE);
 	assert_null(u);
 	assert_int_equal(fd, -1);
 	snprintf(rule, sizeof(rule), "eth3: hostfwd tcp:127.0.0.1:%u-10.0.2.15:22: host port %u is in use",
@@ -183,7 +281,7 @@ static void test_port_in_use(void **state)
 		fail_msg("message \"%s\", want \"%s\"", err.msg, rule);
 	/* Once the port is free, the same rules work. */
 	close(s);
-	assert_int_equal(usernet_create(&u, "eth3", fwd, 2, NULL, &fd, &err), 0);
+	assert_int_equal(usernet_create(&u, "eth3", fwd, 2, 0, NULL, &fd, &err), 0);
 	close(fd);
 	usernet_destroy(u);
 }
@@ -194,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_arp),
 		cmocka_unit_test(test_bad_frames),
 		cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_port_in_use),
 	};
 

@@ -867,6 +867,40 @@ static uint64_t metric_of(struct device *dev, const char *name)
 	return UINT64_MAX;
 }
 
+/* The drive's limiter: two ops per second; the third request waits for the refill. */
+static void test_blk_rate_limit(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct err err = { 0 };
+	struct virtio_blk_config cfg = { .rate_limit.ops = { .size = 2, .refill_time_ms = 1000 } };
+	struct ratelimit_config none = { 0 };
+	struct device *dev;
+	uint64_t data, t0;
+	struct tq q;
+
+	(void)state;
+	image_make(f);
+	cfg.path = f->image;
+	dev = realized(virtio_blk_create(&f->vm, f->vm.iothread, 0, &cfg, &err), &err);
+	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	data = buf_alloc(f, 512, 0);
+	t0 = clock_monotonic_ns();
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 2, data, 512, true), VIRTIO_BLK_S_OK);
+	/* Half a second for one op: the request is answered, not before. */
+	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 3, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_true(clock_monotonic_ns() - t0 >= 490000000ull);
+	assert_int_equal(*(uint8_t *)hva(f, data, 1), 3);
+	assert_true(metric_of(dev, "throttled") >= 1);
+	/* Lifted at run time: the next ones go at once. */
+	assert_int_equal(virtio_blk_set_rate_limit(dev, &none), 0);
+	t0 = clock_monotonic_ns();
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 4, data, 512, true), VIRTIO_BLK_S_OK);
+	assert_true(clock_monotonic_ns() - t0 < 400000000ull);
+	fixture_free(f);
+}
+
 static void test_blk_metrics(void **state)
 {
 	struct fixture *f = fixture_new();
@@ -1101,15 +1135,21 @@ static ssize_t peer_recv(int fd, uint8_t *buf, size_t len)
 	return -1;
 }
 
-static struct device *net_new(struct fixture *f, int peer[2])
+static struct device *net_new_with(struct fixture *f, int peer[2], struct virtio_net_config nc)
 {
 	struct err err = { 0 };
-	struct virtio_net_config nc = { .tap = "test0", .has_mac = true,
-					.mac = { 0x02, 1, 2, 3, 4, 5 } };
 
+	nc.tap = "test0";
+	nc.has_mac = true;
+	memcpy(nc.mac, (uint8_t[]){ 0x02, 1, 2, 3, 4, 5 }, 6);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, peer), 0);
 	nc.fd = peer[0];
 	return realized(virtio_net_create(&f->vm, f->vm.iothread, 0, &nc, &err), &err);
+}
+
+static struct device *net_new(struct fixture *f, int peer[2])
+{
+	return net_new_with(f, peer, (struct virtio_net_config){ 0 });
 }
 
 static void test_net_tx(void **state)
@@ -1193,6 +1233,309 @@ static void test_net_rx(void **state)
 	assert_int_equal(send(peer[1], frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	assert_int_equal(q_run(&q[0], &(struct buf){ rx, 2048, true }, 1), sizeof(frame));
 	assert_int_equal(*(uint8_t *)hva(f, rx + VIRTIO_NET_HDR_LEN, 1), 0x77);
+	close(peer[1]);
+	fixture_free(f);
+}
+
+#define MRG (1ull << VIRTIO_NET_F_MRG_RXBUF)
+
+/* A header and n payload bytes counting from first, as the TAP would hand them over. */
+static size_t net_frame(uint8_t *buf, size_t n, uint8_t first)
+{
+	memset(buf, 0, VIRTIO_NET_HDR_LEN);
+	for (size_t i = 0; i < n; i++)
+		buf[VIRTIO_NET_HDR_LEN + i] = (uint8_t)(first + i);
+	return VIRTIO_NET_HDR_LEN + n;
+}
+
+/* Makes one single-buffer writable chain of len bytes available. */
+static uint64_t rx_post(struct fixture *f, struct tq *q, uint32_t len)
+{
+	uint64_t gpa = buf_alloc(f, len, 0xee);
+
+	q_publish(q, q_chain(q, &(struct buf){ gpa, len, true }, 1));
+	return gpa;
+}
+
+/* With MRG_RXBUF a frame spreads over buffers; num_buffers counts them (5.1.6.4). */
+static void test_net_rx_mergeable(void **state)
+{
+	struct fixture *f = fixture_new();
+	static uint8_t frame[VIRTIO_NET_HDR_LEN + 5000];
+	uint64_t b[4];
+	uint32_t id, len;
+	struct device *dev;
+	struct tq q[2];
+	int peer[2];
+	size_t n;
+
+	(void)state;
+	dev = net_new(f, peer);
+	drv_start(f, 0, NET_FEATURES | MRG | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
+	/* 2012 bytes over 1024-byte buffers: two of them, the second part-filled. */
+	n = net_frame(frame, 2000, 1);
+	b[0] = rx_post(f, &q[0], 1024);
+	b[1] = rx_post(f, &q[0], 1024);
+	b[2] = rx_post(f, &q[0], 1024);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	assert_true(wait_used(&q[0], 2));
+	assert_int_equal(*(uint16_t *)hva(f, b[0] + 10, 2), 2); /* num_buffers */
+	used_elem(&q[0], 0, &id, &len);
+	assert_int_equal(len, 1024);
+	used_elem(&q[0], 1, &id, &len);
+	assert_int_equal(len, n - 1024);
+	assert_memory_equal(hva(f, b[0] + VIRTIO_NET_HDR_LEN, 1024 - VIRTIO_NET_HDR_LEN),
+			    frame + VIRTIO_NET_HDR_LEN, 1024 - VIRTIO_NET_HDR_LEN);
+	assert_memory_equal(hva(f, b[1], n - 1024), frame + 1024, n - 1024);
+	/* 5012 bytes, one 1024-byte buffer there: the frame waits, nothing is used in part. */
+	n = net_frame(frame, 5000, 7);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	sleep_ms(20);
+	assert_int_equal(*used_idx(&q[0]), 2);
+	b[3] = rx_post(f, &q[0], 2048);
+	sleep_ms(20);
+	assert_int_equal(*used_idx(&q[0]), 2);
+	/* Enough now: 1024 + 2048 + 2048 >= 5012; the third buffer takes 1940. */
+	rx_post(f, &q[0], 2048);
+	assert_true(wait_used(&q[0], 5));
+	assert_int_equal(*(uint16_t *)hva(f, b[2] + 10, 2), 3);
+	used_elem(&q[0], 4, &id, &len);
+	assert_int_equal(len, n - 1024 - 2048);
+	assert_memory_equal(hva(f, b[3], 2048), frame + 1024, 2048);
+	assert_int_equal(metric_of(dev, "rx_frames"), 2);
+	assert_int_equal(metric_of(dev, "rx_dropped"), 0);
+	close(peer[1]);
+	fixture_free(f);
+}
+
+/* A frame larger than the whole ring is dropped, and the buffers serve the next one. */
+static void test_net_rx_mergeable_too_big(void **state)
+{
+	struct fixture *f = fixture_new();
+	static uint8_t frame[VIRTIO_NET_HDR_LEN + 1000];
+	uint64_t first, readable;
+	uint32_t id, len;
+	struct device *dev;
+	struct tq q[2];
+	int peer[2];
+	size_t n;
+
+	(void)state;
+	dev = net_new(f, peer);
+	drv_start(f, 0, NET_FEATURES | MRG, q, 2, 4);
+	/* Hostile first: a readable chain and one shorter than the header come back empty. */
+	readable = buf_alloc(f, 64, 0xee);
+	q_publish(&q[0], q_chain(&q[0], &(struct buf){ readable, 64, false }, 1));
+	rx_post(f, &q[0], VIRTIO_NET_HDR_LEN - 1);
+	n = net_frame(frame, 1000, 3);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	assert_true(wait_used(&q[0], 2));
+	used_elem(&q[0], 0, &id, &len);
+	assert_int_equal(len, 0);
+	used_elem(&q[0], 1, &id, &len);
+	assert_int_equal(len, 0);
+	assert_int_equal(metric_of(dev, "rx_bad_buffers"), 2);
+	/* Four 100-byte buffers, all the ring has, for 1012 bytes: dropped, buffers kept. */
+	first = rx_post(f, &q[0], 100);
+	for (int i = 0; i < 3; i++)
+		rx_post(f, &q[0], 100);
+	for (unsigned i = 0; i < WAIT_MS && metric_of(dev, "rx_dropped") == 0; i++)
+		sleep_ms(1);
+	assert_int_equal(metric_of(dev, "rx_dropped"), 1);
+	assert_int_equal(*used_idx(&q[0]), 2);
+	assert_int_equal(*(uint8_t *)hva(f, first, 1), 0xee);
+	/* A frame that fits goes to the first of them. */
+	n = net_frame(frame, 150, 9);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	assert_true(wait_used(&q[0], 4));
+	assert_int_equal(*(uint16_t *)hva(f, first + 10, 2), 2);
+	assert_int_equal(*(uint8_t *)hva(f, first + VIRTIO_NET_HDR_LEN, 1), 9);
+	assert_false(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	close(peer[1]);
+	fixture_free(f);
+}
+
+/* VIRTIO_NET_F_MTU: the config field, and no plain frame above it reaches the driver. */
+static void test_net_mtu(void **state)
+{
+	struct fixture *f = fixture_new();
+	static uint8_t frame[VIRTIO_NET_HDR_LEN + 1600];
+	uint64_t buf;
+	struct device *dev;
+	struct tq q[2];
+	int peer[2];
+	size_t n;
+
+	(void)state;
+	dev = net_new_with(f, peer, (struct virtio_net_config){ .mtu = 1400 });
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	assert_true(r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_NET_F_MTU));
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 10, 2), 1400);
+	drv_start(f, 0, NET_FEATURES | MRG | (1ull << VIRTIO_NET_F_MTU), q, 2, 8);
+	buf = rx_post(f, &q[0], 4096);
+	/* 1400 + 18 bytes of Ethernet header and VLAN tag is the most. */
+	n = net_frame(frame, 1419, 1);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	n = net_frame(frame, 1418, 2);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	assert_true(wait_used(&q[0], 1));
+	assert_int_equal(*(uint8_t *)hva(f, buf + VIRTIO_NET_HDR_LEN, 1), 2);
+	assert_int_equal(metric_of(dev, "rx_dropped"), 1);
+	close(peer[1]);
+	fixture_free(f);
+	/* Without mtu= the feature is not offered. */
+	f = fixture_new();
+	net_new(f, peer);
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	assert_false(r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_NET_F_MTU));
+	close(peer[1]);
+	fixture_free(f);
+}
+
+/*
+ * --net user: the user network behind the same receive path. It is offered
+ * no checksum or TSO offloads but MRG_RXBUF and the MTU; an ARP request the
+ * driver sends reaches libslirp, whose reply (42 bytes, padded) comes back
+ * spread over two 48-byte buffers, num_buffers 2.
+ */
+static void test_net_user(void **state)
+{
+	static const uint64_t none = (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) |
+				     (1ull << VIRTIO_NET_F_GUEST_TSO4) |
+				     (1ull << VIRTIO_NET_F_GUEST_TSO6) |
+				     (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6);
+	static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x15 };
+	struct virtio_net_config nc = { .id = "eth0", .user = true, .has_mac = true, .mtu = 4000 };
+	struct fixture *f = fixture_new();
+	uint64_t hdr = buf_alloc(f, VIRTIO_NET_HDR_LEN, 0), arp = buf_alloc(f, 42, 0), b[4];
+	uint8_t *a = hva(f, arp, 42), reply[96];
+	struct err err = { 0 };
+	struct device *dev;
+	uint32_t id, len;
+	uint64_t offered;
+	struct tq q[2];
+
+	(void)state;
+	memcpy(nc.mac, mac, 6);
+	dev = realized(virtio_net_create(&f->vm, f->vm.iothread, 0, &nc, &err), &err);
+	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	offered = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	assert_int_equal(offered & none, 0);
+	assert_true(offered & MRG);
+	assert_true(offered & (1ull << VIRTIO_NET_F_MTU));
+	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 10, 2), 4000);
+	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | MRG |
+				(1ull << VIRTIO_NET_F_MTU),
+		  q, 2, 8);
+	for (int i = 0; i < 4; i++)
+		b[i] = rx_post(f, &q[0], 48);
+	/* Who has 10.0.2.2? Tell 10.0.2.15. */
+	memset(a, 0xff, 6);
+	memcpy(a + 6, mac, 6);
+	memcpy(a + 12, (uint8_t[]){ 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1 }, 10);
+	memcpy(a + 22, mac, 6);
+	memcpy(a + 28, (uint8_t[]){ 10, 0, 2, 15 }, 4);
+	memcpy(a + 38, (uint8_t[]){ 10, 0, 2, 2 }, 4);
+	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
+						      { arp, 42, false } }, 2), 0);
+	assert_true(wait_used(&q[0], 2));
+	assert_int_equal(*(uint16_t *)hva(f, b[0] + 10, 2), 2); /* num_buffers */
+	used_elem(&q[0], 0, &id, &len);
+	assert_int_equal(len, 48);
+	used_elem(&q[0], 1, &id, &len);
+	/* 42 bytes of ARP, padded to Ethernet's 60 or more by libslirp. */
+	assert_in_range(len, VIRTIO_NET_HDR_LEN + 42 - 48, 48);
+	memcpy(reply, hva(f, b[0] + VIRTIO_NET_HDR_LEN, 48 - VIRTIO_NET_HDR_LEN),
+	       48 - VIRTIO_NET_HDR_LEN);
+	memcpy(reply + 48 - VIRTIO_NET_HDR_LEN, hva(f, b[1], len), len);
+	assert_memory_equal(reply, mac, 6);
+	assert_int_equal(reply[12] << 8 | reply[13], 0x0806);
+	assert_int_equal(reply[20] << 8 | reply[21], 2);   /* a reply */
+	assert_memory_equal(reply + 28, a + 38, 4);	    /* from 10.0.2.2 */
+	assert_memory_equal(reply + 32, mac, 6);	    /* to the guest */
+	assert_int_equal(metric_of(dev, "tx_frames"), 1);
+	assert_int_equal(metric_of(dev, "rx_frames"), 1);
+	assert_int_equal(metric_of(dev, "user_tx_malformed"), 0);
+	fixture_free(f);
+}
+
+/* The tx limiter holds a frame back until its bucket refills, on a timer, and can be lifted. */
+static void test_net_tx_rate_limit(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct virtio_net_config nc = {
+		/* 100 bytes per second: a 60-byte frame, then 40 left. */
+		.tx_rate_limit.bandwidth = { .size = 100, .refill_time_ms = 1000 },
+	};
+	uint64_t hdr = buf_alloc(f, VIRTIO_NET_HDR_LEN, 0), frame = buf_alloc(f, 60, 0xab);
+	struct buf chain[2] = { { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, 60, false } };
+	struct ratelimit_config none = { 0 };
+	uint64_t t0;
+	uint8_t got[128];
+	struct device *dev;
+	struct tq q[2];
+	int peer[2];
+
+	(void)state;
+	dev = net_new_with(f, peer, nc);
+	drv_start(f, 0, NET_FEATURES, q, 2, 8);
+	assert_int_equal(q_run(&q[1], chain, 2), 0);
+	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	/* The second needs 20 more tokens: 200 ms. It stays the driver's meanwhile. */
+	t0 = clock_monotonic_ns();
+	q_publish(&q[1], q_chain(&q[1], chain, 2));
+	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), -1);
+	assert_int_equal(*used_idx(&q[1]), 1);
+	for (unsigned i = 0; i < WAIT_MS && metric_of(dev, "tx_throttled") == 0; i++)
+		sleep_ms(1);
+	assert_true(metric_of(dev, "tx_throttled") >= 1);
+	assert_true(wait_used(&q[1], 2));
+	assert_true(clock_monotonic_ns() - t0 >= 190000000ull);
+	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	/* Empty again; lifting the limit lets the next one out at once. */
+	q_publish(&q[1], q_chain(&q[1], chain, 2));
+	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), -1);
+	assert_int_equal(virtio_net_set_rate_limits(dev, NULL, &none), 0);
+	assert_true(wait_used(&q[1], 3));
+	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_int_equal(metric_of(dev, "tx_frames"), 3);
+	close(peer[1]);
+	fixture_free(f);
+}
+
+/* The rx limiter keeps a frame in the device until the bucket allows it. */
+static void test_net_rx_rate_limit(void **state)
+{
+	struct fixture *f = fixture_new();
+	struct virtio_net_config nc = {
+		/* One frame per second, whatever its size. */
+		.rx_rate_limit.ops = { .size = 1, .refill_time_ms = 1000 },
+	};
+	static uint8_t frame[VIRTIO_NET_HDR_LEN + 100];
+	struct ratelimit_config fast = { .ops = { .size = 1000, .refill_time_ms = 1 } };
+	struct device *dev;
+	struct tq q[2];
+	uint64_t buf;
+	int peer[2];
+	size_t n;
+
+	(void)state;
+	dev = net_new_with(f, peer, nc);
+	drv_start(f, 0, NET_FEATURES | MRG, q, 2, 8);
+	rx_post(f, &q[0], 2048);
+	buf = rx_post(f, &q[0], 2048);
+	n = net_frame(frame, 100, 1);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	n = net_frame(frame, 100, 2);
+	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
+	assert_true(wait_used(&q[0], 1));
+	sleep_ms(100);
+	assert_int_equal(*used_idx(&q[0]), 1);
+	assert_true(metric_of(dev, "rx_throttled") >= 1);
+	/* A new limiter starts full and wakes the queue. */
+	assert_int_equal(virtio_net_set_rate_limits(dev, &fast, NULL), 0);
+	assert_true(wait_used(&q[0], 2));
+	assert_int_equal(*(uint8_t *)hva(f, buf + VIRTIO_NET_HDR_LEN, 1), 2);
 	close(peer[1]);
 	fixture_free(f);
 }
@@ -1455,6 +1798,7 @@ int main(void)
 		cmocka_unit_test(test_blk_config),
 		cmocka_unit_test(test_blk_io),
 		cmocka_unit_test(test_blk_metrics),
+		cmocka_unit_test(test_blk_rate_limit),
 		cmocka_unit_test(test_blk_read_cached),
 		cmocka_unit_test(test_blk_read_only),
 		cmocka_unit_test(test_blk_wrong_direction),
@@ -1462,6 +1806,12 @@ int main(void)
 		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_net_tx),
 		cmocka_unit_test(test_net_rx),
+		cmocka_unit_test(test_net_rx_mergeable),
+		cmocka_unit_test(test_net_rx_mergeable_too_big),
+		cmocka_unit_test(test_net_mtu),
+		cmocka_unit_test(test_net_user),
+		cmocka_unit_test(test_net_tx_rate_limit),
+		cmocka_unit_test(test_net_rx_rate_limit),
 		cmocka_unit_test(test_save_load_rng),
 		cmocka_unit_test(test_save_load_blk),
 		cmocka_unit_test(test_save_load_net),
