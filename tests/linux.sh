@@ -898,6 +898,7 @@ linux_usernet_case() {
 	cmd+='; echo gw=$(ip route | awk "/^default/ {print \$3}")'
 	cmd+='; echo dns=$(awk "/^nameserver/ {print \$2}" /etc/resolv.conf)'
 	cmd+='; echo features=$(cat /sys/class/net/eth0/device/features)'
+	cmd+='; echo mtu=$(cat /sys/class/net/eth0/mtu)'
 	cmd+='; echo macs=$(cat /sys/class/net/eth0/address),$(cat /sys/class/net/eth1/address)'
 	cmd+="; wget -q -O /tmp/d http://10.0.2.2:$usernet_http_port/blob && echo d_sha=\$(sha256sum </tmp/d | cut -d' ' -f1)"
 	cmd+="; head -c $USERNET_BYTES /dev/urandom >/tmp/g && echo g_sha=\$(sha256sum </tmp/g | cut -d' ' -f1)"
@@ -936,8 +937,12 @@ linux_usernet_case() {
 	elif [ -z "$why" ] && [ "$upeer_rc" -ne 0 ]; then
 		why="the host's UDP peer: $(cat "$TMP/$name.upeer")"
 	fi
-	# MAC, MRG_RXBUF, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
-	for bit in 5 15 16 32; do
+	# Without mtu= the user network's MTU is its largest (USERNET_MTU_DEFAULT).
+	if [ -z "$why" ] && [ "$(linux_value "$name" mtu)" != 65520 ]; then
+		why="eth0's MTU is '$(linux_value "$name" mtu)', want the user network's 65520"
+	fi
+	# MAC, MTU, MRG_RXBUF, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
+	for bit in 3 5 15 16 32; do
 		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
 			why="feature bit $bit not negotiated (features $feat)"
 		fi

@@ -654,6 +654,14 @@ static const struct virtio_dev_ops net_ops = {
  * TUNSETOFFLOAD. The user-mode network takes and gives only whole frames
  * with their checksums, so it is offered none.
  */
+/* The MTU the guest is told (0: none); the user network always has one. */
+static uint16_t mtu_of(const struct virtio_net_config *cfg)
+{
+	if (!cfg->mtu && cfg->user)
+		return USERNET_MTU_DEFAULT;
+	return cfg->mtu;
+}
+
 static uint64_t features_of(const struct virtio_net_config *cfg, unsigned tap_offloads)
 {
 	uint64_t f = 1ull << VIRTIO_NET_F_STATUS;
@@ -671,7 +679,7 @@ static uint64_t features_of(const struct virtio_net_config *cfg, unsigned tap_of
 		f |= 1ull << VIRTIO_NET_F_GUEST_TSO6;
 	/* Frames over several receive chains (rx_merge): Linux then posts small buffers. */
 	f |= 1ull << VIRTIO_NET_F_MRG_RXBUF;
-	if (cfg->mtu)
+	if (mtu_of(cfg))
 		f |= 1ull << VIRTIO_NET_F_MTU;
 	return f;
 }
@@ -722,8 +730,8 @@ struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned sl
 		memcpy(n->vdev.config + CFG_MAC, cfg->mac, 6);
 	n->vdev.config[CFG_STATUS] = NET_S_LINK_UP;
 	put_le16(n->vdev.config + CFG_MAX_VQ_PAIRS, 1);
-	n->mtu = cfg->mtu;
-	put_le16(n->vdev.config + CFG_MTU, cfg->mtu);
+	n->mtu = mtu_of(cfg);
+	put_le16(n->vdev.config + CFG_MTU, n->mtu);
 	n->vdev.config_len = CFG_LEN;
 	ratelimit_init(&n->rx_limit, &cfg->rx_rate_limit, clock_monotonic_ns());
 	ratelimit_init(&n->tx_limit, &cfg->tx_rate_limit, clock_monotonic_ns());
