@@ -12,7 +12,8 @@
 #include "base/ratelimit.h"
 #include "base/util.h"
 
-#define NET_STATE_VERSION 1
+/* 2: the MTU the driver was told. */
+#define NET_STATE_VERSION 2
 #define NET_RX 0
 #define NET_TX 1
 
@@ -568,6 +569,7 @@ static int net_save(struct virtio_dev *vdev, struct state_writer *w)
 	state_section_begin(w, "virtio-net", NET_STATE_VERSION);
 	state_put_bytes(w, vdev->config + CFG_MAC, 6);
 	state_put_u16(w, le16(vdev->config + CFG_STATUS));
+	state_put_u16(w, to_net(vdev)->mtu);
 	state_section_end(w);
 	return w->error;
 }
@@ -577,7 +579,7 @@ static int net_load(struct virtio_dev *vdev, struct state_reader *r, struct err 
 	struct net *n = to_net(vdev);
 	uint8_t mac[6];
 	uint32_t version;
-	uint16_t status;
+	uint16_t status, mtu = 0;
 	int rc;
 
 	rc = state_section_open(r, "virtio-net", NET_STATE_VERSION, &version, err);
@@ -585,11 +587,18 @@ static int net_load(struct virtio_dev *vdev, struct state_reader *r, struct err 
 		return err_wrap(err, "%s", vdev->name);
 	state_get_bytes(r, mac, sizeof(mac));
 	status = state_get_u16(r);
+	if (version >= 2)
+		mtu = state_get_u16(r);
 	rc = state_section_close(r, err);
 	if (rc < 0)
 		return err_wrap(err, "%s", vdev->name);
 	if (status & ~NET_S_LINK_UP)
 		return err_set(err, -EINVAL, "%s: unknown link status bits %#x", vdev->name, status);
+	/* The driver sized its buffers and its device's MTU once, at probe. */
+	if (version >= 2 && mtu != n->mtu)
+		return err_set(err, -EINVAL,
+			       "%s: the saved guest was told MTU %u, this interface has %u (mtu=)",
+			       vdev->name, mtu, n->mtu);
 	memcpy(vdev->config + CFG_MAC, mac, sizeof(mac));
 	vdev->config[CFG_STATUS] = (uint8_t)status;
 	/* The restored features decide the TAP's offloads on the next receive. */

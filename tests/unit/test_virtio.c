@@ -1628,6 +1628,30 @@ static void test_save_load_net(void **state)
 	fixture_free(b);
 }
 
+/* A guest told one MTU at probe cannot be restored onto an interface with another. */
+static void test_save_load_net_mtu(void **state)
+{
+	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct err err = { 0 };
+	struct state_writer w;
+	struct state_reader r;
+	struct device *da, *db;
+	int pa[2], pb[2];
+
+	(void)state;
+	da = net_new_with(a, pa, (struct virtio_net_config){ .mtu = 9000 });
+	assert_int_equal(save_dev(da, &w), 0);
+	db = net_new_with(b, pb, (struct virtio_net_config){ .mtu = 1500 });
+	state_reader_init(&r, w.buf, w.len);
+	assert_int_equal(db->ops->load(db, &r, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "told MTU 9000, this interface has 1500"));
+	state_writer_free(&w);
+	close(pa[1]);
+	close(pb[1]);
+	fixture_free(a);
+	fixture_free(b);
+}
+
 static void test_save_load_blk(void **state)
 {
 	struct fixture *a = fixture_new(), *b = fixture_new();
@@ -1815,6 +1839,7 @@ int main(void)
 		cmocka_unit_test(test_save_load_rng),
 		cmocka_unit_test(test_save_load_blk),
 		cmocka_unit_test(test_save_load_net),
+		cmocka_unit_test(test_save_load_net_mtu),
 		cmocka_unit_test(test_load_rejects_corrupt_state),
 		cmocka_unit_test(test_acpi_windows),
 	};
