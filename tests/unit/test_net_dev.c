@@ -72,19 +72,6 @@ static void n_free(struct n *n)
 	free(n);
 }
 
-/* What the "TAP" got, or -1 when nothing came within 50 ms. */
-static ssize_t peer_recv(int fd, uint8_t *buf, size_t len)
-{
-	for (unsigned i = 0; i < 50; i++) {
-		ssize_t r = recv(fd, buf, len, MSG_DONTWAIT);
-
-		if (r >= 0)
-			return r;
-		vd_sleep_ms(1);
-	}
-	return -1;
-}
-
 struct nethdr {
 	uint8_t flags, gso_type;
 	uint16_t hdr_len, gso_size, csum_start, csum_offset;
@@ -118,7 +105,7 @@ static void tx_works(struct n *n)
 	uint8_t got[256];
 
 	tx_frame(n, &(struct nethdr){ 0 }, 60);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), HDR + 60);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), HDR + 60);
 	assert_memory_equal(got + HDR, vd_hva(n->f, n->frame, 60), 60);
 }
 
@@ -188,19 +175,19 @@ static void test_tx_malformed_headers(void **state)
 	(void)state;
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		tx_frame(n, &bad[i], 100);
-		if (peer_recv(n->peer, got, sizeof(got)) >= 0)
+		if (vd_peer_recv(n->peer, got, sizeof(got)) >= 0)
 			fail_msg("malformed header %u reached the TAP", i);
 		assert_int_equal(vd_metric(n->dev, "tx_malformed"), i + 1);
 	}
 	assert_int_equal(vd_metric(n->dev, "tx_frames"), 0);
 	/* The same frame, well-formed, goes through: with and without offloads. */
 	tx_frame(n, &(struct nethdr){ .flags = C, .csum_start = 34, .csum_offset = 16 }, 100);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), HDR + 100);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), HDR + 100);
 	assert_int_equal(got[0], C);
 	tx_frame(n, &(struct nethdr){ .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .flags = C,
 				      .gso_size = 40, .hdr_len = 54, .csum_start = 34,
 				      .csum_offset = 16 }, 100);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), HDR + 100);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), HDR + 100);
 	tx_works(n);
 	assert_int_equal(vd_metric(n->dev, "tx_frames"), 3);
 	assert_false(vd_needs_reset(n->f, 0));
@@ -226,12 +213,13 @@ static void test_tx_bad_chains(void **state)
 	tx_frame(n, &(struct nethdr){ 0 }, VIRTIO_NET_FRAME_MAX + 1);
 	bad++;
 	assert_int_equal(vd_metric(n->dev, "tx_malformed"), bad);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), -1);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), -1);
 	tx_frame(n, &(struct nethdr){ 0 }, VIRTIO_NET_FRAME_MAX);
 	{
 		static uint8_t big[HDR + VIRTIO_NET_FRAME_MAX + 1];
 
-		assert_int_equal(peer_recv(n->peer, big, sizeof(big)), HDR + VIRTIO_NET_FRAME_MAX);
+		assert_int_equal(vd_peer_recv(n->peer, big, sizeof(big)),
+				 HDR + VIRTIO_NET_FRAME_MAX);
 	}
 	tx_works(n);
 	assert_int_equal(vd_metric(n->dev, "tx_malformed"), bad);
