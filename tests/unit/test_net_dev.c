@@ -240,8 +240,7 @@ static void test_rx_bad_buffers(void **state)
 	rx_post(n, 1, RX_LEN, false);
 	assert_int_equal(send(n->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	assert_int_equal(rx_get(n, NULL), 0);
-	assert_int_equal(vd_metric(n->dev, "rx_bad_buffers"), 1);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 0);
+	vd_expect_metrics(n->dev, { "rx_bad_buffers", 1 }, { "rx_dropped", 0 });
 	rx_post(n, 1, RX_LEN, true);
 	assert_int_equal(rx_get(n, got), sizeof(frame));
 	assert_memory_equal(got + HDR, frame + HDR, 100);
@@ -252,8 +251,7 @@ static void test_rx_bad_buffers(void **state)
 	rx_post(n, 1, HDR + 99, true);
 	assert_int_equal(send(n->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	assert_int_equal(rx_get(n, NULL), 0);
-	assert_int_equal(vd_metric(n->dev, "rx_bad_buffers"), 3);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 2);
+	vd_expect_metrics(n->dev, { "rx_bad_buffers", 3 }, { "rx_dropped", 2 });
 	/* Runts from the back-end (no room for a header and a byte) are dropped too. */
 	assert_int_equal(send(n->peer, frame, HDR, 0), HDR);
 	frame_make(frame, sizeof(frame), 2);
@@ -261,8 +259,7 @@ static void test_rx_bad_buffers(void **state)
 	rx_post(n, 1, RX_LEN, true);
 	assert_int_equal(rx_get(n, got), sizeof(frame));
 	assert_memory_equal(got + HDR, frame + HDR, 100);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 3);
-	assert_int_equal(vd_metric(n->dev, "rx_frames"), 2);
+	vd_expect_metrics(n->dev, { "rx_dropped", 3 }, { "rx_frames", 2 });
 	assert_false(vd_needs_reset(n->f, 0));
 	n_free(n);
 }
@@ -298,8 +295,7 @@ static void test_rx_never_refilled(void **state)
 		vd_sleep_ms(50);
 	}
 	assert_true(round < 5); /* kite stopped reading */
-	assert_int_equal(vd_metric(n->dev, "rx_frames"), 0);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 0);
+	vd_expect_metrics(n->dev, { "rx_frames", 0 }, { "rx_dropped", 0 });
 	for (unsigned i = 0; i < sent; i++) {
 		unsigned seq;
 
@@ -309,8 +305,7 @@ static void test_rx_never_refilled(void **state)
 		memcpy(&seq, got + HDR, sizeof(seq));
 		assert_int_equal(seq, i);
 	}
-	assert_int_equal(vd_metric(n->dev, "rx_frames"), sent);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 0);
+	vd_expect_metrics(n->dev, { "rx_frames", sent }, { "rx_dropped", 0 });
 	n_free(n);
 }
 
@@ -350,8 +345,7 @@ static void ring_case(enum ring_case rc)
 		break;
 	}
 	assert_true(vd_wait_needs_reset(n->f, 0));
-	assert_int_equal(vd_metric(n->dev, "queue_errors"), 1);
-	assert_int_equal(vd_metric(n->dev, "tx_frames"), 0);
+	vd_expect_metrics(n->dev, { "queue_errors", 1 }, { "tx_frames", 0 });
 	vd_start(n->f, 0, FEATURES, n->q, 2, QSIZE);
 	assert_false(vd_needs_reset(n->f, 0));
 	tx_works(n);
@@ -483,8 +477,7 @@ static void test_rx_never_refilled_tap(void **state)
 	}
 	/* Most were dropped by the kernel and counted there; kite delivered none. */
 	assert_true(tap_stat(name, "tx_dropped") >= 1000);
-	assert_int_equal(vd_metric(dev, "rx_frames"), 0);
-	assert_int_equal(vd_metric(dev, "rx_dropped"), 0);
+	vd_expect_metrics(dev, { "rx_frames", 0 }, { "rx_dropped", 0 });
 	/* The guest's first buffers get the first frames, in order. */
 	for (unsigned want = 0, used = 0; want < 3; used++) {
 		uint64_t gpa = vd_buf(f, RX_LEN, 0);

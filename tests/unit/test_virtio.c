@@ -615,16 +615,10 @@ static void test_blk_metrics(void **state)
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_run(&q, 99, 0, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
 
-	assert_int_equal(vd_metric(dev, "read_requests"), 1);
-	assert_int_equal(vd_metric(dev, "read_bytes"), 1024);
-	assert_int_equal(vd_metric(dev, "write_requests"), 1);
-	assert_int_equal(vd_metric(dev, "write_bytes"), 512);
-	assert_int_equal(vd_metric(dev, "flush_requests"), 1);
-	assert_int_equal(vd_metric(dev, "discard_requests"), 0);
-	assert_int_equal(vd_metric(dev, "io_errors"), 1);
-	assert_int_equal(vd_metric(dev, "unsupported_requests"), 1);
-	assert_int_equal(vd_metric(dev, "requests"), 5);
-	assert_int_equal(vd_metric(dev, "queue_errors"), 0);
+	vd_expect_metrics(dev, { "read_requests", 1 }, { "read_bytes", 1024 },
+			  { "write_requests", 1 }, { "write_bytes", 512 }, { "flush_requests", 1 },
+			  { "discard_requests", 0 }, { "io_errors", 1 },
+			  { "unsupported_requests", 1 }, { "requests", 5 }, { "queue_errors", 0 });
 	assert_true(vd_metric(dev, "queue_notifies") >= 1);
 	assert_true(vd_metric(dev, "interrupts") >= 1);
 
@@ -833,6 +827,14 @@ static struct device *net_new(struct vd *f, int peer[2])
 	return net_new_with(f, peer, (struct virtio_net_config){ 0 });
 }
 
+/* Transmits header hdr and a frame of len bytes, two descriptors; returns the used length. */
+static uint32_t net_tx(struct vq *q, uint64_t hdr, uint64_t frame, uint32_t len, bool writable)
+{
+	struct vbuf b[] = { { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, len, writable } };
+
+	return vq_run(q, b, 2);
+}
+
 static void test_net_tx(void **state)
 {
 	struct vd *f = vd_new();
@@ -848,31 +850,26 @@ static void test_net_tx(void **state)
 	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG + 6, 2), 1);   /* link up */
 	vd_start(f, 0, NET_FEATURES, q, 2, 8);
 	/* A frame, header and body in two descriptors, arrives whole. */
-	assert_int_equal(vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-							{ frame, 60, false } }, 2), 0);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
 	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	assert_true(all_zero(got, VIRTIO_NET_HDR_LEN));
 	assert_memory_equal(got + VIRTIO_NET_HDR_LEN, vd_hva(f, frame, 60), 60);
 	/* Hostile: a short header, a writable buffer, TSO6 not negotiated, a bad checksum spot. */
 	assert_int_equal(vq_run(&q[1], &(struct vbuf){ hdr, VIRTIO_NET_HDR_LEN - 1, false }, 1), 0);
-	assert_int_equal(vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-							{ frame, 60, true } }, 2), 0);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, true), 0);
 	memcpy(vd_hva(f, hdr, 2),
 	       (uint8_t[]){ VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6 }, 2);
 	*(uint16_t *)vd_hva(f, hdr + 4, 2) = 1000;
-	assert_int_equal(vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-							{ frame, 60, false } }, 2), 0);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
 	memcpy(vd_hva(f, hdr, 2), (uint8_t[]){ VIRTIO_NET_HDR_F_NEEDS_CSUM, 0 }, 2);
 	*(uint16_t *)vd_hva(f, hdr + 6, 2) = 59;
 	*(uint16_t *)vd_hva(f, hdr + 8, 2) = 0;
-	assert_int_equal(vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-							{ frame, 60, false } }, 2), 0);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
 	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), -1);
 	/* Dropped frames cost only themselves: the queue works on. */
 	assert_false(vd_r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 	memset(vd_hva(f, hdr, VIRTIO_NET_HDR_LEN), 0, VIRTIO_NET_HDR_LEN);
-	assert_int_equal(vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-							{ frame, 60, false } }, 2), 0);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
 	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	close(peer[1]);
 	vd_free(f);
@@ -985,8 +982,7 @@ static void test_net_rx_mergeable(void **state)
 	vq_used_elem(&q[0], 4, &id, &len);
 	assert_int_equal(len, n - 1024 - 2048);
 	assert_memory_equal(vd_hva(f, b[3], 2048), frame + 1024, 2048);
-	assert_int_equal(vd_metric(dev, "rx_frames"), 2);
-	assert_int_equal(vd_metric(dev, "rx_dropped"), 0);
+	vd_expect_metrics(dev, { "rx_frames", 2 }, { "rx_dropped", 0 });
 	close(peer[1]);
 	vd_free(f);
 }
@@ -1120,8 +1116,7 @@ static void test_net_user(void **state)
 	memcpy(a + 22, mac, 6);
 	memcpy(a + 28, (uint8_t[]){ 10, 0, 2, 15 }, 4);
 	memcpy(a + 38, (uint8_t[]){ 10, 0, 2, 2 }, 4);
-	assert_int_equal(vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-							{ arp, 42, false } }, 2), 0);
+	assert_int_equal(net_tx(&q[1], hdr, arp, 42, false), 0);
 	assert_true(vq_wait_used(&q[0], 2));
 	assert_int_equal(*(uint16_t *)vd_hva(f, b[0] + 10, 2), 2); /* num_buffers */
 	vq_used_elem(&q[0], 0, &id, &len);
@@ -1137,9 +1132,7 @@ static void test_net_user(void **state)
 	assert_int_equal(reply[20] << 8 | reply[21], 2);   /* a reply */
 	assert_memory_equal(reply + 28, a + 38, 4);	    /* from 10.0.2.2 */
 	assert_memory_equal(reply + 32, mac, 6);	    /* to the guest */
-	assert_int_equal(vd_metric(dev, "tx_frames"), 1);
-	assert_int_equal(vd_metric(dev, "rx_frames"), 1);
-	assert_int_equal(vd_metric(dev, "user_tx_malformed"), 0);
+	vd_expect_metrics(dev, { "tx_frames", 1 }, { "rx_frames", 1 }, { "user_tx_malformed", 0 });
 	vd_free(f);
 }
 
@@ -1288,7 +1281,7 @@ static void test_save_load_net(void **state)
 	(void)state;
 	da = net_new(a, pa);
 	vd_start(a, 0, NET_FEATURES, q, 2, 8);
-	vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, 60, false } }, 2);
+	net_tx(&q[1], hdr, frame, 60, false);
 	assert_int_equal(vd_peer_recv(pa[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	assert_int_equal(save_dev(da, &w), 0);
 	memcpy(b->vm.mem.base, a->vm.mem.base, a->vm.mem.ram_size);
@@ -1300,8 +1293,7 @@ static void test_save_load_net(void **state)
 	assert_int_equal(vd_rd(b, 0, VIRTIO_MMIO_CONFIG + 5, 1), 5);
 	assert_int_equal(vd_rd(b, 0, VIRTIO_MMIO_CONFIG + 6, 2), 1);
 	q[1].f = b;
-	assert_int_equal(vq_run(&q[1], (struct vbuf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-							{ frame, 60, false } }, 2), 0);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
 	assert_int_equal(vq_used_idx(&q[1]), 2);
 	assert_int_equal(vd_peer_recv(pb[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	assert_int_equal(got[VIRTIO_NET_HDR_LEN], 0x5a);

@@ -7,6 +7,7 @@
 #ifndef KITE_TESTS_VDRIVER_H
 #define KITE_TESTS_VDRIVER_H
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -212,6 +213,26 @@ static inline uint64_t vd_metric(struct device *dev, const char *name)
 			return m[i].value;
 	return UINT64_MAX;
 }
+
+struct vd_count {
+	const char *name;
+	uint64_t value;
+};
+
+static inline void vd_expect_counts(struct device *dev, const struct vd_count *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t got = vd_metric(dev, c[i].name);
+
+		if (got != c[i].value)
+			fail_msg("%s: %" PRIu64 ", expected %" PRIu64, c[i].name, got, c[i].value);
+	}
+}
+
+/* Asserts the device's counters, { "name", value } each, naming the first that differs. */
+#define vd_expect_metrics(dev, ...)                                                                \
+	vd_expect_counts(dev, (const struct vd_count[]){ __VA_ARGS__ },                            \
+			 sizeof((const struct vd_count[]){ __VA_ARGS__ }) / sizeof(struct vd_count))
 
 /* ---- queues --------------------------------------------------------------- */
 
