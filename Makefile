@@ -56,7 +56,7 @@ $(BUILD)/bench/api_bench: bench/api_bench.c
 
 # The host's end of bench/run.sh net and vsock: the guest's own tool, built
 # for the host (it defines _GNU_SOURCE itself, as the guest build needs).
-$(BUILD)/bench/tcpbench: guest/tools/tcpbench.c
+$(BUILD)/bench/tcpbench: guest/tools/tcpbench.c guest/tools/toolio.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -O2 -g -Wall -Wextra -Werror -o $@ $<
 

@@ -56,11 +56,13 @@ if [ -d "$here/scripts" ]; then
 	mapfile -t scripts < <(find "$here/scripts" -maxdepth 1 -type f | LC_ALL=C sort)
 	inputs+=("$here/scripts" "${scripts[@]}")
 fi
-# Small static tools the guest runs (bench/): built from guest/tools/*.c.
+# Small static tools the guest runs (bench/): built from guest/tools/*.c,
+# which may share guest/tools/*.h.
 tools=()
 if [ -d "$here/tools" ]; then
 	mapfile -t tools < <(find "$here/tools" -maxdepth 1 -name '*.c' | LC_ALL=C sort)
-	inputs+=("$here/tools" "${tools[@]}")
+	mapfile -t tool_headers < <(find "$here/tools" -maxdepth 1 -name '*.h' | LC_ALL=C sort)
+	inputs+=("$here/tools" "${tools[@]}" "${tool_headers[@]}")
 fi
 
 # Up to date: skip even apt, whose cache takes seconds to load. A newer

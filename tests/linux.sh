@@ -857,6 +857,26 @@ usernet_http() {
 	return 1
 }
 
+# usernet_blob_setup ID NAME WWW: the user network wrapper ($usernet_kite)
+# and the host's HTTP server of WWW holding a random $USERNET_BYTES blob;
+# returns 1 after skip or fail for ID when either cannot be had.
+usernet_blob_setup() {
+	local id=$1 name=$2 www=$3 why
+
+	why=$(usernet_setup "$name")
+	if [ -n "$why" ]; then
+		skip "$id" "$why"
+		return 1
+	fi
+	usernet_kite=$TMP/$name.kite
+	mkdir -p "$www"
+	head -c "$USERNET_BYTES" /dev/urandom >"$www/blob"
+	if ! usernet_http "$name" "$www"; then
+		fail "$id" "the host's HTTP server did not start: $(head -c 300 "$TMP/$name.http")"
+		return 1
+	fi
+}
+
 # A free TCP port on the host's loopback (free when asked: the kernel picks it).
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -873,18 +893,7 @@ linux_usernet_case() {
 	local id=$1 e=$2 name=${1//\//_} why cmd feat bit hport uport peer upeer want
 	local www=$TMP/$name.www
 
-	why=$(usernet_setup "$name")
-	if [ -n "$why" ]; then
-		skip "$id" "$why"
-		return
-	fi
-	usernet_kite=$TMP/$name.kite
-	mkdir -p "$www"
-	head -c "$USERNET_BYTES" /dev/urandom >"$www/blob"
-	if ! usernet_http "$name" "$www"; then
-		fail "$id" "the host's HTTP server did not start: $(head -c 300 "$TMP/$name.http")"
-		return
-	fi
+	usernet_blob_setup "$id" "$name" "$www" || return 0
 	hport=$(free_port)
 	uport=$(free_port)
 	: >"$TMP/$name.out"
@@ -1005,18 +1014,7 @@ linux_usernet_tuned_case() {
 	local id=$1 e=$2 name=${1//\//_} why cmd feat bit uport upeer want msg secs
 	local www=$TMP/$name.www
 
-	why=$(usernet_setup "$name")
-	if [ -n "$why" ]; then
-		skip "$id" "$why"
-		return
-	fi
-	usernet_kite=$TMP/$name.kite
-	mkdir -p "$www"
-	head -c "$USERNET_BYTES" /dev/urandom >"$www/blob"
-	if ! usernet_http "$name" "$www"; then
-		fail "$id" "the host's HTTP server did not start: $(head -c 300 "$TMP/$name.http")"
-		return
-	fi
+	usernet_blob_setup "$id" "$name" "$www" || return 0
 	uport=$(free_port)
 	msg=$(printf '%-3000s' "big-$$-" | tr ' ' x)
 	: >"$TMP/$name.out"

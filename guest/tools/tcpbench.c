@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "toolio.h"
+
 #define BUF (128 * 1024)
 #define CONNECT_TRIES 600 /* 100 ms apart */
 
@@ -186,21 +188,6 @@ static int open_accepted(struct addr *a)
 	if (a->u.sa.sa_family == AF_UNIX)
 		unlink(a->u.un.sun_path);
 	return c;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 static void report_bytes(const char *mode, unsigned long long bytes, double t)

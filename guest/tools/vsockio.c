@@ -34,6 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "toolio.h"
+
 #define BUF (64 * 1024)
 #define BLOCK 4096
 #define MULTI_MAX 64
@@ -42,22 +44,6 @@ static int fail(const char *what)
 {
 	fprintf(stderr, "vsockio: %s: %s\n", what, strerror(errno));
 	return 1;
-}
-
-/* Writes all of p; -1 on error. */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* ---- the test stream ----------------------------------------------------- */

@@ -72,19 +72,6 @@ static void n_free(struct n *n)
 	free(n);
 }
 
-/* What the "TAP" got, or -1 when nothing came within 50 ms. */
-static ssize_t peer_recv(int fd, uint8_t *buf, size_t len)
-{
-	for (unsigned i = 0; i < 50; i++) {
-		ssize_t r = recv(fd, buf, len, MSG_DONTWAIT);
-
-		if (r >= 0)
-			return r;
-		vd_sleep_ms(1);
-	}
-	return -1;
-}
-
 struct nethdr {
 	uint8_t flags, gso_type;
 	uint16_t hdr_len, gso_size, csum_start, csum_offset;
@@ -118,7 +105,7 @@ static void tx_works(struct n *n)
 	uint8_t got[256];
 
 	tx_frame(n, &(struct nethdr){ 0 }, 60);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), HDR + 60);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), HDR + 60);
 	assert_memory_equal(got + HDR, vd_hva(n->f, n->frame, 60), 60);
 }
 
@@ -188,19 +175,19 @@ static void test_tx_malformed_headers(void **state)
 	(void)state;
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		tx_frame(n, &bad[i], 100);
-		if (peer_recv(n->peer, got, sizeof(got)) >= 0)
+		if (vd_peer_recv(n->peer, got, sizeof(got)) >= 0)
 			fail_msg("malformed header %u reached the TAP", i);
 		assert_int_equal(vd_metric(n->dev, "tx_malformed"), i + 1);
 	}
 	assert_int_equal(vd_metric(n->dev, "tx_frames"), 0);
 	/* The same frame, well-formed, goes through: with and without offloads. */
 	tx_frame(n, &(struct nethdr){ .flags = C, .csum_start = 34, .csum_offset = 16 }, 100);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), HDR + 100);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), HDR + 100);
 	assert_int_equal(got[0], C);
 	tx_frame(n, &(struct nethdr){ .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .flags = C,
 				      .gso_size = 40, .hdr_len = 54, .csum_start = 34,
 				      .csum_offset = 16 }, 100);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), HDR + 100);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), HDR + 100);
 	tx_works(n);
 	assert_int_equal(vd_metric(n->dev, "tx_frames"), 3);
 	assert_false(vd_needs_reset(n->f, 0));
@@ -226,12 +213,13 @@ static void test_tx_bad_chains(void **state)
 	tx_frame(n, &(struct nethdr){ 0 }, VIRTIO_NET_FRAME_MAX + 1);
 	bad++;
 	assert_int_equal(vd_metric(n->dev, "tx_malformed"), bad);
-	assert_int_equal(peer_recv(n->peer, got, sizeof(got)), -1);
+	assert_int_equal(vd_peer_recv(n->peer, got, sizeof(got)), -1);
 	tx_frame(n, &(struct nethdr){ 0 }, VIRTIO_NET_FRAME_MAX);
 	{
 		static uint8_t big[HDR + VIRTIO_NET_FRAME_MAX + 1];
 
-		assert_int_equal(peer_recv(n->peer, big, sizeof(big)), HDR + VIRTIO_NET_FRAME_MAX);
+		assert_int_equal(vd_peer_recv(n->peer, big, sizeof(big)),
+				 HDR + VIRTIO_NET_FRAME_MAX);
 	}
 	tx_works(n);
 	assert_int_equal(vd_metric(n->dev, "tx_malformed"), bad);
@@ -252,8 +240,7 @@ static void test_rx_bad_buffers(void **state)
 	rx_post(n, 1, RX_LEN, false);
 	assert_int_equal(send(n->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	assert_int_equal(rx_get(n, NULL), 0);
-	assert_int_equal(vd_metric(n->dev, "rx_bad_buffers"), 1);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 0);
+	vd_expect_metrics(n->dev, { "rx_bad_buffers", 1 }, { "rx_dropped", 0 });
 	rx_post(n, 1, RX_LEN, true);
 	assert_int_equal(rx_get(n, got), sizeof(frame));
 	assert_memory_equal(got + HDR, frame + HDR, 100);
@@ -264,8 +251,7 @@ static void test_rx_bad_buffers(void **state)
 	rx_post(n, 1, HDR + 99, true);
 	assert_int_equal(send(n->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
 	assert_int_equal(rx_get(n, NULL), 0);
-	assert_int_equal(vd_metric(n->dev, "rx_bad_buffers"), 3);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 2);
+	vd_expect_metrics(n->dev, { "rx_bad_buffers", 3 }, { "rx_dropped", 2 });
 	/* Runts from the back-end (no room for a header and a byte) are dropped too. */
 	assert_int_equal(send(n->peer, frame, HDR, 0), HDR);
 	frame_make(frame, sizeof(frame), 2);
@@ -273,8 +259,7 @@ static void test_rx_bad_buffers(void **state)
 	rx_post(n, 1, RX_LEN, true);
 	assert_int_equal(rx_get(n, got), sizeof(frame));
 	assert_memory_equal(got + HDR, frame + HDR, 100);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 3);
-	assert_int_equal(vd_metric(n->dev, "rx_frames"), 2);
+	vd_expect_metrics(n->dev, { "rx_dropped", 3 }, { "rx_frames", 2 });
 	assert_false(vd_needs_reset(n->f, 0));
 	n_free(n);
 }
@@ -310,8 +295,7 @@ static void test_rx_never_refilled(void **state)
 		vd_sleep_ms(50);
 	}
 	assert_true(round < 5); /* kite stopped reading */
-	assert_int_equal(vd_metric(n->dev, "rx_frames"), 0);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 0);
+	vd_expect_metrics(n->dev, { "rx_frames", 0 }, { "rx_dropped", 0 });
 	for (unsigned i = 0; i < sent; i++) {
 		unsigned seq;
 
@@ -321,8 +305,7 @@ static void test_rx_never_refilled(void **state)
 		memcpy(&seq, got + HDR, sizeof(seq));
 		assert_int_equal(seq, i);
 	}
-	assert_int_equal(vd_metric(n->dev, "rx_frames"), sent);
-	assert_int_equal(vd_metric(n->dev, "rx_dropped"), 0);
+	vd_expect_metrics(n->dev, { "rx_frames", sent }, { "rx_dropped", 0 });
 	n_free(n);
 }
 
@@ -362,8 +345,7 @@ static void ring_case(enum ring_case rc)
 		break;
 	}
 	assert_true(vd_wait_needs_reset(n->f, 0));
-	assert_int_equal(vd_metric(n->dev, "queue_errors"), 1);
-	assert_int_equal(vd_metric(n->dev, "tx_frames"), 0);
+	vd_expect_metrics(n->dev, { "queue_errors", 1 }, { "tx_frames", 0 });
 	vd_start(n->f, 0, FEATURES, n->q, 2, QSIZE);
 	assert_false(vd_needs_reset(n->f, 0));
 	tx_works(n);
@@ -495,8 +477,7 @@ static void test_rx_never_refilled_tap(void **state)
 	}
 	/* Most were dropped by the kernel and counted there; kite delivered none. */
 	assert_true(tap_stat(name, "tx_dropped") >= 1000);
-	assert_int_equal(vd_metric(dev, "rx_frames"), 0);
-	assert_int_equal(vd_metric(dev, "rx_dropped"), 0);
+	vd_expect_metrics(dev, { "rx_frames", 0 }, { "rx_dropped", 0 });
 	/* The guest's first buffers get the first frames, in order. */
 	for (unsigned want = 0, used = 0; want < 3; used++) {
 		uint64_t gpa = vd_buf(f, RX_LEN, 0);

@@ -24,302 +24,7 @@
 #include "virtio/virtio.h"
 #include "vm/vm.h"
 
-#define NR_GSIS 32
-#define RING_AREA 0x100000ull  /* rings: 64 KiB per (slot, queue) */
-#define BUF_AREA 0x800000ull   /* data buffers, bump-allocated */
-#define WAIT_MS 3000
-
-/* A VM with no engine behind it: interrupt lines are only recorded. */
-struct fixture {
-	struct vm vm;
-	_Atomic int level[NR_GSIS];
-	_Atomic uint64_t dma_written; /* bytes devices reported writing to guest RAM */
-	uint64_t next_buf;
-	char image[64];
-	int pipe[2];
-};
-
-static void fake_irq_set(struct vm *vm, unsigned gsi, int level)
-{
-	struct fixture *f = container_of(vm, struct fixture, vm);
-
-	if (gsi < NR_GSIS)
-		atomic_store(&f->level[gsi], level);
-}
-
-static void fake_memory_written(struct vm *vm, const void *hva, uint64_t len)
-{
-	struct fixture *f = container_of(vm, struct fixture, vm);
-
-	assert_true((const uint8_t *)hva >= vm->mem.base &&
-		    (const uint8_t *)hva + len <= vm->mem.base + vm->mem.ram_size);
-	atomic_fetch_add(&f->dma_written, len);
-}
-
-static const struct engine_ops fake_engine = {
-	.name = "fake",
-	.irq_set = fake_irq_set,
-	.memory_written = fake_memory_written,
-};
-
-static struct fixture *fixture_new(void)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct err err = { 0 };
-
-	assert_non_null(f);
-	io_bus_init(&f->vm.pio, "pio");
-	io_bus_init(&f->vm.mmio, "mmio");
-	f->vm.engine = &fake_engine;
-	f->vm.stop_eventfd = -1;
-	assert_int_equal(memory_init(&f->vm.mem, MEM_MIN_SIZE, &err), 0);
-	assert_int_equal(iothread_create(&f->vm.iothread, &err), 0);
-	f->next_buf = BUF_AREA;
-	f->pipe[0] = f->pipe[1] = -1;
-	return f;
-}
-
-static void fixture_free(struct fixture *f)
-{
-	struct device *dev, *next;
-
-	iothread_destroy(f->vm.iothread);
-	for (dev = f->vm.devices; dev; dev = next) {
-		next = dev->next;
-		dev->ops->destroy(dev);
-	}
-	memory_destroy(&f->vm.mem);
-	if (f->image[0])
-		unlink(f->image);
-	if (f->pipe[0] >= 0)
-		close(f->pipe[0]);
-	if (f->pipe[1] >= 0)
-		close(f->pipe[1]);
-	free(f);
-}
-
-static struct device *realized(struct device *dev, struct err *err)
-{
-	assert_non_null(dev);
-	assert_int_equal(dev->ops->realize(dev, err), 0);
-	return dev;
-}
-
-static void *hva(struct fixture *f, uint64_t gpa, uint64_t len)
-{
-	void *p = gpa_to_hva(&f->vm.mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
-static uint64_t buf_alloc(struct fixture *f, uint64_t len, uint8_t fill)
-{
-	uint64_t gpa = f->next_buf;
-
-	f->next_buf = ALIGN_UP(f->next_buf + len, 64);
-	memset(hva(f, gpa, len), fill, len);
-	return gpa;
-}
-
-/* ---- register access -------------------------------------------------- */
-
-static uint64_t reg_base(unsigned slot)
-{
-	return VIRTIO_MMIO_BASE + (uint64_t)slot * VIRTIO_MMIO_STRIDE;
-}
-
-static uint32_t rd(struct fixture *f, unsigned slot, uint64_t off, unsigned len)
-{
-	uint8_t data[8] = { 0 };
-	uint32_t v = 0;
-
-	assert_true(io_bus_dispatch(&f->vm.mmio, reg_base(slot) + off, data, len, false));
-	memcpy(&v, data, len < 4 ? len : 4);
-	return v;
-}
-
-static void wr(struct fixture *f, unsigned slot, uint64_t off, uint32_t v, unsigned len)
-{
-	uint8_t data[8] = { 0 };
-
-	memcpy(data, &v, len < 4 ? len : 4);
-	assert_true(io_bus_dispatch(&f->vm.mmio, reg_base(slot) + off, data, len, true));
-}
-
-static uint32_t r32(struct fixture *f, unsigned slot, uint64_t off)
-{
-	return rd(f, slot, off, 4);
-}
-
-static void w32(struct fixture *f, unsigned slot, uint64_t off, uint32_t v)
-{
-	wr(f, slot, off, v, 4);
-}
-
-/* ---- a tiny driver ---------------------------------------------------- */
-
-struct tq {
-	struct fixture *f;
-	unsigned slot, index, num;
-	uint64_t desc, avail, used;
-	uint16_t avail_idx;
-	uint16_t free; /* next descriptor to hand out */
-};
-
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-static void desc_put(struct fixture *f, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	struct virtq_desc d = { .addr = addr, .len = len, .flags = flags, .next = next };
-
-	memcpy(hva(f, table + 16ull * i, 16), &d, 16);
-}
-
-static uint16_t *avail_ring(struct tq *q, unsigned i)
-{
-	return hva(q->f, q->avail + 4 + 2ull * i, 2);
-}
-
-static volatile uint16_t *used_idx(struct tq *q)
-{
-	return hva(q->f, q->used + 2, 2);
-}
-
-static void used_elem(struct tq *q, unsigned i, uint32_t *id, uint32_t *len)
-{
-	uint32_t *e = hva(q->f, q->used + 4 + 8ull * (i % q->num), 8);
-
-	*id = e[0];
-	*len = e[1];
-}
-
-static void q_setup(struct fixture *f, unsigned slot, unsigned index, unsigned num, struct tq *q)
-{
-	uint64_t area = RING_AREA + (slot * VIRTIO_MAX_QUEUES + index) * 0x10000ull;
-
-	*q = (struct tq){ .f = f, .slot = slot, .index = index, .num = num, .desc = area,
-			  .avail = area + 0x4000, .used = area + 0x8000 };
-	memset(hva(f, area, 0x10000), 0, 0x10000);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_SEL, index);
-	assert_int_equal(r32(f, slot, VIRTIO_MMIO_QUEUE_NUM_MAX), VIRTQ_MAX_SIZE);
-	assert_int_equal(r32(f, slot, VIRTIO_MMIO_QUEUE_READY), 0);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_NUM, num);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)q->desc);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc >> 32));
-	w32(f, slot, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)q->avail);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, 0);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)q->used);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_DEVICE_HIGH, 0);
-	w32(f, slot, VIRTIO_MMIO_QUEUE_READY, 1);
-	assert_int_equal(r32(f, slot, VIRTIO_MMIO_QUEUE_READY), 1);
-}
-
-static const uint64_t FEAT_BASE = 1ull << VIRTIO_F_VERSION_1;
-
-/* Reset, negotiate features, set up nq queues of num entries, DRIVER_OK. */
-static void drv_start(struct fixture *f, unsigned slot, uint64_t features, struct tq *qs,
-		      unsigned nq, unsigned num)
-{
-	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
-
-	w32(f, slot, VIRTIO_MMIO_STATUS, 0);
-	assert_int_equal(r32(f, slot, VIRTIO_MMIO_STATUS), 0);
-	w32(f, slot, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	w32(f, slot, VIRTIO_MMIO_STATUS, st);
-	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)features);
-	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	w32(f, slot, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(features >> 32));
-	st |= VIRTIO_STATUS_FEATURES_OK;
-	w32(f, slot, VIRTIO_MMIO_STATUS, st);
-	assert_int_equal(r32(f, slot, VIRTIO_MMIO_STATUS), st);
-	for (unsigned i = 0; i < nq; i++)
-		q_setup(f, slot, i, num, &qs[i]);
-	st |= VIRTIO_STATUS_DRIVER_OK;
-	w32(f, slot, VIRTIO_MMIO_STATUS, st);
-	assert_int_equal(r32(f, slot, VIRTIO_MMIO_STATUS), st);
-}
-
-/* Writes a direct chain; returns its head. */
-static uint16_t q_chain(struct tq *q, const struct buf *b, unsigned n)
-{
-	uint16_t head = q->free;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t idx = (uint16_t)((q->free + i) % q->num);
-		uint16_t flags = (b[i].write ? VIRTQ_DESC_F_WRITE : 0) |
-				 (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0);
-
-		desc_put(q->f, q->desc, idx, b[i].gpa, b[i].len, flags,
-			 (uint16_t)((idx + 1) % q->num));
-	}
-	q->free = (uint16_t)((q->free + n) % q->num);
-	return head;
-}
-
-static void q_publish(struct tq *q, uint16_t head)
-{
-	*avail_ring(q, q->avail_idx % q->num) = head;
-	q->avail_idx++;
-	__atomic_store_n((uint16_t *)hva(q->f, q->avail + 2, 2), q->avail_idx, __ATOMIC_RELEASE);
-	w32(q->f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static bool wait_used(struct tq *q, uint16_t idx)
-{
-	for (unsigned i = 0; i < WAIT_MS; i++) {
-		if (__atomic_load_n(used_idx(q), __ATOMIC_ACQUIRE) == idx)
-			return true;
-		sleep_ms(1);
-	}
-	return false;
-}
-
-/* Submits one chain and waits for it; returns the used length. */
-static uint32_t q_run(struct tq *q, const struct buf *b, unsigned n)
-{
-	uint16_t head = q_chain(q, b, n);
-	uint32_t id, len;
-
-	q_publish(q, head);
-	assert_true(wait_used(q, q->avail_idx));
-	used_elem(q, (uint16_t)(q->avail_idx - 1), &id, &len);
-	assert_int_equal(id, head);
-	return len;
-}
-
-static bool wait_needs_reset(struct fixture *f, unsigned slot)
-{
-	for (unsigned i = 0; i < WAIT_MS; i++) {
-		if (r32(f, slot, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET)
-			return true;
-		sleep_ms(1);
-	}
-	return false;
-}
-
-static bool wait_isr(struct fixture *f, unsigned slot, uint32_t bits)
-{
-	for (unsigned i = 0; i < WAIT_MS; i++) {
-		if ((r32(f, slot, VIRTIO_MMIO_INTERRUPT_STATUS) & bits) == bits)
-			return true;
-		sleep_ms(1);
-	}
-	return false;
-}
+#include "vdriver.h"
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -333,176 +38,176 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 static void test_identity_and_features(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	uint32_t lo, hi;
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_MAGIC_VALUE), VIRTIO_MMIO_MAGIC);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_VERSION), 2);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_VENDOR_ID), VIRTIO_VENDOR_KITE);
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	lo = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	hi = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_MAGIC_VALUE), VIRTIO_MMIO_MAGIC);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_VERSION), 2);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_VENDOR_ID), VIRTIO_VENDOR_KITE);
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	lo = vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	hi = vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
 	assert_true(lo & (1u << VIRTIO_F_RING_EVENT_IDX));
 	assert_true(lo & (1u << VIRTIO_F_RING_INDIRECT_DESC));
 	assert_true(hi & (1u << (VIRTIO_F_VERSION_1 - 32)));
 	assert_false(hi & (1u << (VIRTIO_F_ACCESS_PLATFORM - 32)));
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 2);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES), 0);
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 2);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES), 0);
 	/* Wrong-width register accesses are ignored: reads 0, writes dropped. */
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_MAGIC_VALUE, 2), 0);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_MAGIC_VALUE + 1, 4), 0);
-	wr(f, 0, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE, 1);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
-	fixture_free(f);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_MAGIC_VALUE, 2), 0);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_MAGIC_VALUE + 1, 4), 0);
+	vd_wr(f, 0, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE, 1);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	vd_free(f);
 }
 
 static void test_status_handshake(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	w32(f, 0, VIRTIO_MMIO_STATUS, st);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, st);
 	/* Without VERSION_1 the device refuses FEATURES_OK. */
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1u << VIRTIO_F_RING_EVENT_IDX);
-	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1u << VIRTIO_F_RING_EVENT_IDX);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), st);
 	/* Nor a feature it does not offer (ACCESS_PLATFORM). */
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 3);
-	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 3);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), st);
 	/* DRIVER_OK without FEATURES_OK does not stick either. */
-	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st);
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-	w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), st | VIRTIO_STATUS_FEATURES_OK);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_DRIVER_OK);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), st);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, st | VIRTIO_STATUS_FEATURES_OK);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), st | VIRTIO_STATUS_FEATURES_OK);
 	/* Features are frozen after FEATURES_OK. */
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 0);
-	w32(f, 0, VIRTIO_MMIO_STATUS, 0);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), 0);
 	/* A queue size that is not a power of two breaks the queue on QueueReady. */
-	w32(f, 0, VIRTIO_MMIO_QUEUE_SEL, 0);
-	w32(f, 0, VIRTIO_MMIO_QUEUE_NUM, 3);
-	w32(f, 0, VIRTIO_MMIO_QUEUE_READY, 1);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_QUEUE_READY), 0);
-	assert_true(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	vd_w32(f, 0, VIRTIO_MMIO_QUEUE_SEL, 0);
+	vd_w32(f, 0, VIRTIO_MMIO_QUEUE_NUM, 3);
+	vd_w32(f, 0, VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_QUEUE_READY), 0);
+	assert_true(vd_r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 	/* A queue index past the device's reads as absent. */
-	w32(f, 0, VIRTIO_MMIO_QUEUE_SEL, 5);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
-	w32(f, 0, VIRTIO_MMIO_STATUS, 0);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	vd_w32(f, 0, VIRTIO_MMIO_QUEUE_SEL, 5);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* ---- rng -------------------------------------------------------------- */
 
 static void test_rng_fills_and_caps(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q;
-	uint64_t a = buf_alloc(f, 4096, 0), big = buf_alloc(f, 128 * 1024, 0);
+	struct vq q;
+	uint64_t a = vd_buf(f, 4096, 0), big = vd_buf(f, 128 * 1024, 0);
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
-	assert_int_equal(q_run(&q, &(struct buf){ a, 4096, true }, 1), 4096);
-	assert_false(all_zero(hva(f, a, 4096), 4096));
-	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_start(f, 0, VD_FEAT_BASE, &q, 1, 16);
+	assert_int_equal(vq_run(&q, &(struct vbuf){ a, 4096, true }, 1), 4096);
+	assert_false(all_zero(vd_hva(f, a, 4096), 4096));
+	assert_true(vd_wait_isr(f, 0, VIRTIO_INT_USED));
 	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 1);
-	w32(f, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	vd_w32(f, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
 	/* One request takes at most VIRTIO_RNG_REQUEST_MAX bytes. */
-	assert_int_equal(q_run(&q, &(struct buf){ big, 128 * 1024, true }, 1),
+	assert_int_equal(vq_run(&q, &(struct vbuf){ big, 128 * 1024, true }, 1),
 			 VIRTIO_RNG_REQUEST_MAX);
-	assert_true(all_zero(hva(f, big + VIRTIO_RNG_REQUEST_MAX, 64 * 1024), 64 * 1024));
-	fixture_free(f);
+	assert_true(all_zero(vd_hva(f, big + VIRTIO_RNG_REQUEST_MAX, 64 * 1024), 64 * 1024));
+	vd_free(f);
 }
 
 static void test_indirect(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q;
-	uint64_t table = buf_alloc(f, 3 * 16, 0);
+	struct vq q;
+	uint64_t table = vd_buf(f, 3 * 16, 0);
 	uint64_t b[3];
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_INDIRECT_DESC), &q, 1, 8);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_start(f, 0, VD_FEAT_BASE | (1ull << VIRTIO_F_RING_INDIRECT_DESC), &q, 1, 8);
 	for (unsigned i = 0; i < 3; i++) {
-		b[i] = buf_alloc(f, 256, 0);
-		desc_put(f, table, i, b[i], 256, VIRTQ_DESC_F_WRITE | (i < 2 ? VIRTQ_DESC_F_NEXT : 0),
-			 (uint16_t)(i + 1));
+		b[i] = vd_buf(f, 256, 0);
+		vd_desc(f, table, i, b[i], 256,
+			VIRTQ_DESC_F_WRITE | (i < 2 ? VIRTQ_DESC_F_NEXT : 0), (uint16_t)(i + 1));
 	}
-	desc_put(f, q.desc, 0, table, 3 * 16, VIRTQ_DESC_F_INDIRECT, 0);
-	q_publish(&q, 0);
-	assert_true(wait_used(&q, 1));
+	vd_desc(f, q.desc, 0, table, 3 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	vq_publish(&q, 0);
+	assert_true(vq_wait_used(&q, 1));
 	for (unsigned i = 0; i < 3; i++)
-		assert_false(all_zero(hva(f, b[i], 256), 256));
-	fixture_free(f);
+		assert_false(all_zero(vd_hva(f, b[i], 256), 256));
+	vd_free(f);
 }
 
 static void test_event_idx_suppression(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q;
-	uint64_t a = buf_alloc(f, 64, 0);
+	struct vq q;
+	uint64_t a = vd_buf(f, 64, 0);
 	uint16_t *used_event, *avail_event;
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), &q, 1, 8);
-	used_event = avail_ring(&q, q.num);
-	avail_event = hva(f, q.used + 4 + 8ull * q.num, 2);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_start(f, 0, VD_FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), &q, 1, 8);
+	used_event = vq_avail_ring(&q, q.num);
+	avail_event = vd_hva(f, q.used + 4 + 8ull * q.num, 2);
 	/* First completion always interrupts (nothing was signalled yet). */
-	q_run(&q, &(struct buf){ a, 64, true }, 1);
-	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
-	w32(f, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
+	vq_run(&q, &(struct vbuf){ a, 64, true }, 1);
+	assert_true(vd_wait_isr(f, 0, VIRTIO_INT_USED));
+	vd_w32(f, 0, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_INT_USED);
 	/* used_event 5: no interrupt until used idx passes 5. */
 	__atomic_store_n(used_event, 5, __ATOMIC_RELEASE);
-	q_run(&q, &(struct buf){ a, 64, true }, 1);
-	sleep_ms(20);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	vq_run(&q, &(struct vbuf){ a, 64, true }, 1);
+	vd_sleep_ms(20);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
 	/* The device asked to be notified at the next avail entry. */
 	assert_int_equal(__atomic_load_n(avail_event, __ATOMIC_ACQUIRE), 2);
 	/* used_event 2: interrupt when used idx moves from 2 to 3. */
 	__atomic_store_n(used_event, 2, __ATOMIC_RELEASE);
-	q_run(&q, &(struct buf){ a, 64, true }, 1);
-	assert_true(wait_isr(f, 0, VIRTIO_INT_USED));
-	fixture_free(f);
+	vq_run(&q, &(struct vbuf){ a, 64, true }, 1);
+	assert_true(vd_wait_isr(f, 0, VIRTIO_INT_USED));
+	vd_free(f);
 }
 
 static void test_no_interrupt_flag(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q;
-	uint64_t a = buf_alloc(f, 64, 0);
+	struct vq q;
+	uint64_t a = vd_buf(f, 64, 0);
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	drv_start(f, 0, FEAT_BASE, &q, 1, 8);
-	*(uint16_t *)hva(f, q.avail, 2) = VIRTQ_AVAIL_F_NO_INTERRUPT;
-	q_run(&q, &(struct buf){ a, 64, true }, 1);
-	sleep_ms(20);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
-	fixture_free(f);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_start(f, 0, VD_FEAT_BASE, &q, 1, 8);
+	*(uint16_t *)vd_hva(f, q.avail, 2) = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	vq_run(&q, &(struct vbuf){ a, 64, true }, 1);
+	vd_sleep_ms(20);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	vd_free(f);
 }
 
 /* ---- the hostile guest ------------------------------------------------ */
@@ -524,104 +229,105 @@ enum hostile {
 };
 
 /* Builds the hostile chain on queue q (8 entries); rng device, indirect negotiated. */
-static void hostile_submit(struct fixture *f, struct tq *q, enum hostile h)
+static void hostile_submit(struct vd *f, struct vq *q, enum hostile h)
 {
-	uint64_t b = buf_alloc(f, 64, 0);
-	uint64_t t1 = buf_alloc(f, 16 * 300, 0), t2 = buf_alloc(f, 16, 0);
-	uint16_t *idx = hva(f, q->avail + 2, 2);
+	uint64_t b = vd_buf(f, 64, 0);
+	uint64_t t1 = vd_buf(f, 16 * 300, 0), t2 = vd_buf(f, 16, 0);
+	uint16_t *idx = vd_hva(f, q->avail + 2, 2);
 	uint16_t W = VIRTQ_DESC_F_WRITE, N = VIRTQ_DESC_F_NEXT;
 
 	switch (h) {
 	case H_LOOP:
-		desc_put(f, q->desc, 0, b, 8, W | N, 1);
-		desc_put(f, q->desc, 1, b, 8, W | N, 0);
+		vd_desc(f, q->desc, 0, b, 8, W | N, 1);
+		vd_desc(f, q->desc, 1, b, 8, W | N, 0);
 		break;
 	case H_TOO_LONG: /* an indirect table longer than any chain may be */
 		for (unsigned i = 0; i < 300; i++)
-			desc_put(f, t1, i, b, 1, W | (i < 299 ? N : 0), (uint16_t)(i + 1));
-		desc_put(f, q->desc, 0, t1, 16 * 300, VIRTQ_DESC_F_INDIRECT, 0);
+			vd_desc(f, t1, i, b, 1, W | (i < 299 ? N : 0), (uint16_t)(i + 1));
+		vd_desc(f, q->desc, 0, t1, 16 * 300, VIRTQ_DESC_F_INDIRECT, 0);
 		break;
 	case H_OUT_OF_RAM:
-		desc_put(f, q->desc, 0, MEM_MIN_SIZE - 8, 64, W, 0);
+		vd_desc(f, q->desc, 0, MEM_MIN_SIZE - 8, 64, W, 0);
 		break;
 	case H_ADDR_WRAP:
-		desc_put(f, q->desc, 0, UINT64_MAX - 15, 64, W, 0);
+		vd_desc(f, q->desc, 0, UINT64_MAX - 15, 64, W, 0);
 		break;
 	case H_LEN_OVERFLOW: /* 256 buffers of all 16 MiB of RAM add up to 2^32 */
 		for (unsigned i = 0; i < 256; i++)
-			desc_put(f, t1, i, 0, MEM_MIN_SIZE, W | (i < 255 ? N : 0), (uint16_t)(i + 1));
-		desc_put(f, q->desc, 0, t1, 16 * 256, VIRTQ_DESC_F_INDIRECT, 0);
+			vd_desc(f, t1, i, 0, MEM_MIN_SIZE, W | (i < 255 ? N : 0),
+				(uint16_t)(i + 1));
+		vd_desc(f, q->desc, 0, t1, 16 * 256, VIRTQ_DESC_F_INDIRECT, 0);
 		break;
 	case H_WRONG_DIRECTION: /* rng buffers must be device-writable */
-		desc_put(f, q->desc, 0, b, 64, 0, 0);
+		vd_desc(f, q->desc, 0, b, 64, 0, 0);
 		break;
 	case H_READ_AFTER_WRITE:
-		desc_put(f, q->desc, 0, b, 8, W | N, 1);
-		desc_put(f, q->desc, 1, b, 8, 0, 0);
+		vd_desc(f, q->desc, 0, b, 8, W | N, 1);
+		vd_desc(f, q->desc, 1, b, 8, 0, 0);
 		break;
 	case H_NESTED_INDIRECT:
-		desc_put(f, t2, 0, t1, 16, VIRTQ_DESC_F_INDIRECT, 0);
-		desc_put(f, t1, 0, b, 8, W, 0);
-		desc_put(f, q->desc, 0, t2, 16, VIRTQ_DESC_F_INDIRECT, 0);
+		vd_desc(f, t2, 0, t1, 16, VIRTQ_DESC_F_INDIRECT, 0);
+		vd_desc(f, t1, 0, b, 8, W, 0);
+		vd_desc(f, q->desc, 0, t2, 16, VIRTQ_DESC_F_INDIRECT, 0);
 		break;
 	case H_INDIRECT_SELF: /* the table is the ring itself: must not restart the walk */
-		desc_put(f, q->desc, 0, q->desc, 16 * q->num, VIRTQ_DESC_F_INDIRECT, 0);
+		vd_desc(f, q->desc, 0, q->desc, 16 * q->num, VIRTQ_DESC_F_INDIRECT, 0);
 		break;
 	case H_INDIRECT_NO_FEATURE:
 		break; /* set up by the caller */
 	case H_INDEX_JUMP:
-		desc_put(f, q->desc, 0, b, 8, W, 0);
+		vd_desc(f, q->desc, 0, b, 8, W, 0);
 		__atomic_store_n(idx, (uint16_t)(q->avail_idx + q->num + 1), __ATOMIC_RELEASE);
-		w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+		vd_w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 		return;
 	case H_HEAD_OUT_OF_RANGE:
-		*avail_ring(q, q->avail_idx % q->num) = (uint16_t)q->num;
+		*vq_avail_ring(q, q->avail_idx % q->num) = (uint16_t)q->num;
 		__atomic_store_n(idx, ++q->avail_idx, __ATOMIC_RELEASE);
-		w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+		vd_w32(f, q->slot, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 		return;
 	case H_NEXT_OUT_OF_RANGE:
-		desc_put(f, q->desc, 0, b, 8, W | N, 200);
+		vd_desc(f, q->desc, 0, b, 8, W | N, 200);
 		break;
 	}
-	q_publish(q, 0);
+	vq_publish(q, 0);
 }
 
 static void hostile_case(enum hostile h)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q, good;
-	uint64_t a = buf_alloc(f, 64, 0);
-	uint64_t feat = FEAT_BASE | (1ull << VIRTIO_F_RING_INDIRECT_DESC);
+	struct vq q, good;
+	uint64_t a = vd_buf(f, 64, 0);
+	uint64_t feat = VD_FEAT_BASE | (1ull << VIRTIO_F_RING_INDIRECT_DESC);
 
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 1, &err), &err);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 1, &err), &err);
 	if (h == H_INDIRECT_NO_FEATURE) {
-		uint64_t t = buf_alloc(f, 16, 0);
+		uint64_t t = vd_buf(f, 16, 0);
 
-		drv_start(f, 0, FEAT_BASE, &q, 1, 8);
-		desc_put(f, t, 0, a, 8, VIRTQ_DESC_F_WRITE, 0);
-		desc_put(f, q.desc, 0, t, 16, VIRTQ_DESC_F_INDIRECT, 0);
-		q_publish(&q, 0);
+		vd_start(f, 0, VD_FEAT_BASE, &q, 1, 8);
+		vd_desc(f, t, 0, a, 8, VIRTQ_DESC_F_WRITE, 0);
+		vd_desc(f, q.desc, 0, t, 16, VIRTQ_DESC_F_INDIRECT, 0);
+		vq_publish(&q, 0);
 	} else {
-		drv_start(f, 0, feat, &q, 1, 8);
+		vd_start(f, 0, feat, &q, 1, 8);
 		hostile_submit(f, &q, h);
 	}
-	drv_start(f, 1, feat, &good, 1, 8);
-	assert_true(wait_needs_reset(f, 0));
-	assert_true(wait_isr(f, 0, VIRTIO_INT_CONFIG));
+	vd_start(f, 1, feat, &good, 1, 8);
+	assert_true(vd_wait_needs_reset(f, 0));
+	assert_true(vd_wait_isr(f, 0, VIRTIO_INT_CONFIG));
 	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 1);
 	/* Nothing was completed on the broken queue, and it stays dead. */
-	assert_int_equal(*used_idx(&q), 0);
+	assert_int_equal(vq_used_idx(&q), 0);
 	/* The other device is untouched. */
-	assert_false(r32(f, 1, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(q_run(&good, &(struct buf){ a, 64, true }, 1), 64);
+	assert_false(vd_r32(f, 1, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(vq_run(&good, &(struct vbuf){ a, 64, true }, 1), 64);
 	/* A reset brings the broken device back. */
-	drv_start(f, 0, feat, &q, 1, 8);
-	assert_false(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	vd_start(f, 0, feat, &q, 1, 8);
+	assert_false(vd_r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 	assert_int_equal(atomic_load(&f->level[VIRTIO_MMIO_GSI_BASE]), 0);
-	assert_int_equal(q_run(&q, &(struct buf){ a, 64, true }, 1), 64);
-	fixture_free(f);
+	assert_int_equal(vq_run(&q, &(struct vbuf){ a, 64, true }, 1), 64);
+	vd_free(f);
 }
 
 /* One test per rule, so a failure names the rule. */
@@ -648,22 +354,22 @@ HOSTILE_TEST(test_hostile_next_range, H_NEXT_OUT_OF_RANGE)
 /* A ring placed outside RAM fails the queue when the driver makes it ready. */
 static void test_hostile_ring_outside_ram(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	uint32_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
-	w32(f, 0, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-	w32(f, 0, VIRTIO_MMIO_STATUS, st);
-	w32(f, 0, VIRTIO_MMIO_QUEUE_NUM, 256);
-	w32(f, 0, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(MEM_MIN_SIZE - 16));
-	w32(f, 0, VIRTIO_MMIO_QUEUE_READY, 1);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_QUEUE_READY), 0);
-	assert_true(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
-	fixture_free(f);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	vd_w32(f, 0, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	vd_w32(f, 0, VIRTIO_MMIO_STATUS, st);
+	vd_w32(f, 0, VIRTIO_MMIO_QUEUE_NUM, 256);
+	vd_w32(f, 0, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(MEM_MIN_SIZE - 16));
+	vd_w32(f, 0, VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_QUEUE_READY), 0);
+	assert_true(vd_r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	vd_free(f);
 }
 
 /* ---- blk -------------------------------------------------------------- */
@@ -671,7 +377,7 @@ static void test_hostile_ring_outside_ram(void **state)
 #define IMG_SECTORS 64
 
 /* A temp image of IMG_SECTORS sectors plus 100 stray bytes; sector i is filled with i. */
-static void image_make(struct fixture *f)
+static void image_make(struct vd *f)
 {
 	uint8_t sector[VIRTIO_BLK_SECTOR];
 	int fd;
@@ -687,7 +393,7 @@ static void image_make(struct fixture *f)
 	close(fd);
 }
 
-static void image_read(struct fixture *f, uint64_t off, void *buf, size_t len)
+static void image_read(struct vd *f, uint64_t off, void *buf, size_t len)
 {
 	int fd = open(f->image, O_RDONLY);
 
@@ -701,87 +407,87 @@ struct blkreq {
 };
 
 /* Submits type/sector with a data buffer of len bytes (writable for reads). */
-static uint8_t blk_run(struct tq *q, uint32_t type, uint64_t sector, uint64_t data, uint32_t len,
+static uint8_t blk_run(struct vq *q, uint32_t type, uint64_t sector, uint64_t data, uint32_t len,
 		       bool data_writable)
 {
-	struct fixture *f = q->f;
-	uint64_t hdr = buf_alloc(f, 16, 0), st = buf_alloc(f, 1, 0xee);
-	uint8_t *h = hva(f, hdr, 16);
-	struct buf b[3];
+	struct vd *f = q->f;
+	uint64_t hdr = vd_buf(f, 16, 0), st = vd_buf(f, 1, 0xee);
+	uint8_t *h = vd_hva(f, hdr, 16);
+	struct vbuf b[3];
 	unsigned n = 0;
 
 	memcpy(h, &type, 4);
 	memcpy(h + 8, &sector, 8);
-	b[n++] = (struct buf){ hdr, 16, false };
+	b[n++] = (struct vbuf){ hdr, 16, false };
 	if (len)
-		b[n++] = (struct buf){ data, len, data_writable };
-	b[n++] = (struct buf){ st, 1, true };
-	q_run(q, b, n);
-	return *(uint8_t *)hva(f, st, 1);
+		b[n++] = (struct vbuf){ data, len, data_writable };
+	b[n++] = (struct vbuf){ st, 1, true };
+	vq_run(q, b, n);
+	return *(uint8_t *)vd_hva(f, st, 1);
 }
 
-static struct device *blk_new(struct fixture *f, unsigned slot, bool ro, const char *id,
+static struct device *blk_new(struct vd *f, unsigned slot, bool ro, const char *id,
 			      struct err *err)
 {
 	struct virtio_blk_config cfg = { .path = f->image, .read_only = ro, .id = id };
 
-	return realized(virtio_blk_create(&f->vm, f->vm.iothread, slot, &cfg, err), err);
+	return vd_realized(virtio_blk_create(&f->vm, f->vm.iothread, slot, &cfg, err), err);
 }
 
 static void test_blk_config(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	uint32_t lo;
 
 	(void)state;
 	image_make(f);
 	blk_new(f, 0, false, NULL, &err);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BLOCK);
 	/* The partial last sector counts. */
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG), IMG_SECTORS + 1);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 4), 0);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 1), IMG_SECTORS + 1);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 2), IMG_SECTORS + 1);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 12), VIRTQ_CHAIN_MAX - 2); /* seg_max */
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 20), 512);		    /* blk_size */
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 40), VIRTIO_BLK_DWZ_SEG_MAX);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 56, 1), 1); /* write_zeroes_may_unmap */
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_CONFIG), IMG_SECTORS + 1);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_CONFIG + 4), 0);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG, 1), IMG_SECTORS + 1);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG, 2), IMG_SECTORS + 1);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_CONFIG + 12), VIRTQ_CHAIN_MAX - 2); /* seg_max */
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_CONFIG + 20), 512);		    /* blk_size */
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_CONFIG + 40), VIRTIO_BLK_DWZ_SEG_MAX);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG + 56, 1), 1); /* write_zeroes_may_unmap */
 	/* Past the config space, and 8-byte accesses, read as zero. */
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_CONFIG + 60), 0);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG, 8), 0);
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	lo = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_CONFIG + 60), 0);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG, 8), 0);
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	lo = vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
 	assert_true(lo & (1u << VIRTIO_BLK_F_FLUSH));
 	assert_true(lo & (1u << VIRTIO_BLK_F_DISCARD));
 	assert_true(lo & (1u << VIRTIO_BLK_F_WRITE_ZEROES));
 	assert_true(lo & (1u << VIRTIO_BLK_F_SEG_MAX));
 	assert_true(lo & (1u << VIRTIO_BLK_F_BLK_SIZE));
 	assert_false(lo & (1u << VIRTIO_BLK_F_RO));
-	fixture_free(f);
+	vd_free(f);
 }
 
 static void test_blk_io(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q;
-	uint64_t data = buf_alloc(f, 4096, 0);
+	struct vq q;
+	uint64_t data = vd_buf(f, 4096, 0);
 	uint8_t got[1024], want[1024];
 	struct stat st_before, st_after;
 
 	(void)state;
 	image_make(f);
 	blk_new(f, 0, false, "my-disk", &err);
-	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	vd_start(f, 0, VD_FEAT_BASE, &q, 1, 16);
 	/* Read sectors 1-2; the engine hears of the data and status bytes written. */
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 1024, true), VIRTIO_BLK_S_OK);
 	memset(want, 1, 512);
 	memset(want + 512, 2, 512);
-	assert_memory_equal(hva(f, data, 1024), want, 1024);
+	assert_memory_equal(vd_hva(f, data, 1024), want, 1024);
 	assert_int_equal(atomic_load(&f->dma_written), 1024 + 1);
 	/* Write sector 3: only the status byte was written to guest RAM. */
-	memset(hva(f, data, 512), 0xab, 512);
+	memset(vd_hva(f, data, 512), 0xab, 512);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, 3, data, 512, false), VIRTIO_BLK_S_OK);
 	assert_int_equal(atomic_load(&f->dma_written), 1024 + 2);
 	image_read(f, 3 * 512, got, 512);
@@ -789,15 +495,15 @@ static void test_blk_io(void **state)
 	assert_memory_equal(got, want, 512);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false), VIRTIO_BLK_S_OK);
 	/* GET_ID: NUL-padded to 20 bytes. */
-	memset(hva(f, data, 20), 'x', 20);
+	memset(vd_hva(f, data, 20), 'x', 20);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_GET_ID, 0, data, 20, true), VIRTIO_BLK_S_OK);
-	assert_memory_equal(hva(f, data, 20), "my-disk\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+	assert_memory_equal(vd_hva(f, data, 20), "my-disk\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
 	/* The partial last sector: the file's 100 bytes, then zeros. */
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, IMG_SECTORS - 1, data, 1024, true),
 			 VIRTIO_BLK_S_OK);
 	memset(want, IMG_SECTORS - 1, 512 + 100);
 	memset(want + 512 + 100, 0, 512 - 100);
-	assert_memory_equal(hva(f, data, 1024), want, 1024);
+	assert_memory_equal(vd_hva(f, data, 1024), want, 1024);
 	/* Past the capacity, or a partial sector: IOERR; unknown types: UNSUPP. */
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, IMG_SECTORS, data, 1024, true),
 			 VIRTIO_BLK_S_IOERR);
@@ -808,7 +514,7 @@ static void test_blk_io(void **state)
 	/* Discard sectors 8-15 and write-zeroes 16-23; the zeroes must read back. */
 	stat(f->image, &st_before);
 	for (unsigned i = 0; i < 2; i++) {
-		uint8_t *seg = hva(f, data, 16);
+		uint8_t *seg = vd_hva(f, data, 16);
 		uint64_t sector = 8 + 8 * i;
 		uint32_t n = 8, flags = i ? VIRTIO_BLK_DWZ_FLAG_UNMAP : 0;
 
@@ -828,7 +534,7 @@ static void test_blk_io(void **state)
 	assert_int_equal(st_before.st_size, st_after.st_size);
 	/* Discard may not ask to unmap; a range past the end is an I/O error. */
 	{
-		uint8_t *seg = hva(f, data, 16);
+		uint8_t *seg = vd_hva(f, data, 16);
 		uint64_t sector = IMG_SECTORS - 4;
 		uint32_t n = 8, flags = VIRTIO_BLK_DWZ_FLAG_UNMAP;
 
@@ -843,7 +549,7 @@ static void test_blk_io(void **state)
 				 VIRTIO_BLK_S_IOERR);
 	}
 	/* Writing the partial last sector makes the file whole. */
-	memset(hva(f, data, 512), 0x5c, 512);
+	memset(vd_hva(f, data, 512), 0x5c, 512);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, IMG_SECTORS, data, 512, false),
 			 VIRTIO_BLK_S_OK);
 	stat(f->image, &st_after);
@@ -851,69 +557,57 @@ static void test_blk_io(void **state)
 	image_read(f, IMG_SECTORS * 512, got, 512);
 	memset(want, 0x5c, 512);
 	assert_memory_equal(got, want, 512);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* A read the page cache holds is served on the caller's thread; the rest is left to the workers. */
-/* The counter name of a device's metrics, or UINT64_MAX when it has none by that name. */
-static uint64_t metric_of(struct device *dev, const char *name)
-{
-	struct metric m[METRICS_MAX];
-	unsigned n = dev->ops->metrics(dev, m, METRICS_MAX);
-
-	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(m[i].name, name))
-			return m[i].value;
-	return UINT64_MAX;
-}
-
 /* The drive's limiter: two ops per second; the third request waits for the refill. */
 static void test_blk_rate_limit(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	struct virtio_blk_config cfg = { .rate_limit.ops = { .size = 2, .refill_time_ms = 1000 } };
 	struct ratelimit_config none = { 0 };
 	struct device *dev;
 	uint64_t data, t0;
-	struct tq q;
+	struct vq q;
 
 	(void)state;
 	image_make(f);
 	cfg.path = f->image;
-	dev = realized(virtio_blk_create(&f->vm, f->vm.iothread, 0, &cfg, &err), &err);
-	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
-	data = buf_alloc(f, 512, 0);
+	dev = vd_realized(virtio_blk_create(&f->vm, f->vm.iothread, 0, &cfg, &err), &err);
+	vd_start(f, 0, VD_FEAT_BASE, &q, 1, 16);
+	data = vd_buf(f, 512, 0);
 	t0 = clock_monotonic_ns();
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 512, true), VIRTIO_BLK_S_OK);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 2, data, 512, true), VIRTIO_BLK_S_OK);
 	/* Half a second for one op: the request is answered, not before. */
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 3, data, 512, true), VIRTIO_BLK_S_OK);
 	assert_true(clock_monotonic_ns() - t0 >= 490000000ull);
-	assert_int_equal(*(uint8_t *)hva(f, data, 1), 3);
-	assert_true(metric_of(dev, "throttled") >= 1);
+	assert_int_equal(*(uint8_t *)vd_hva(f, data, 1), 3);
+	assert_true(vd_metric(dev, "throttled") >= 1);
 	/* Lifted at run time: the next ones go at once. */
 	assert_int_equal(virtio_blk_set_rate_limit(dev, &none), 0);
 	t0 = clock_monotonic_ns();
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 4, data, 512, true), VIRTIO_BLK_S_OK);
 	assert_true(clock_monotonic_ns() - t0 < 400000000ull);
-	fixture_free(f);
+	vd_free(f);
 }
 
 static void test_blk_metrics(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	struct json_object *root, *devs, *blk, *v;
 	struct device *dev;
-	struct tq q;
-	uint64_t data = buf_alloc(f, 4096, 0);
+	struct vq q;
+	uint64_t data = vd_buf(f, 4096, 0);
 
 	(void)state;
 	image_make(f);
 	dev = blk_new(f, 0, false, NULL, &err);
-	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	vd_start(f, 0, VD_FEAT_BASE, &q, 1, 16);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 1, data, 1024, true), VIRTIO_BLK_S_OK);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, 3, data, 512, false), VIRTIO_BLK_S_OK);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false), VIRTIO_BLK_S_OK);
@@ -921,18 +615,12 @@ static void test_blk_metrics(void **state)
 			 VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_run(&q, 99, 0, 0, 0, false), VIRTIO_BLK_S_UNSUPP);
 
-	assert_int_equal(metric_of(dev, "read_requests"), 1);
-	assert_int_equal(metric_of(dev, "read_bytes"), 1024);
-	assert_int_equal(metric_of(dev, "write_requests"), 1);
-	assert_int_equal(metric_of(dev, "write_bytes"), 512);
-	assert_int_equal(metric_of(dev, "flush_requests"), 1);
-	assert_int_equal(metric_of(dev, "discard_requests"), 0);
-	assert_int_equal(metric_of(dev, "io_errors"), 1);
-	assert_int_equal(metric_of(dev, "unsupported_requests"), 1);
-	assert_int_equal(metric_of(dev, "requests"), 5);
-	assert_int_equal(metric_of(dev, "queue_errors"), 0);
-	assert_true(metric_of(dev, "queue_notifies") >= 1);
-	assert_true(metric_of(dev, "interrupts") >= 1);
+	vd_expect_metrics(dev, { "read_requests", 1 }, { "read_bytes", 1024 },
+			  { "write_requests", 1 }, { "write_bytes", 512 }, { "flush_requests", 1 },
+			  { "discard_requests", 0 }, { "io_errors", 1 },
+			  { "unsupported_requests", 1 }, { "requests", 5 }, { "queue_errors", 0 });
+	assert_true(vd_metric(dev, "queue_notifies") >= 1);
+	assert_true(vd_metric(dev, "interrupts") >= 1);
 
 	/* The same numbers in the VM's JSON, under the device's name. */
 	assert_int_equal(vm_metrics_json(&f->vm, &root), 0);
@@ -944,12 +632,12 @@ static void test_blk_metrics(void **state)
 	assert_true(json_object_object_get_ex(root, "vcpus", &v));
 	assert_int_equal(json_object_array_length(v), 0);
 	json_object_put(root);
-	fixture_free(f);
+	vd_free(f);
 }
 
 static void test_blk_read_cached(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	struct blkfile *file;
 	static uint8_t buf[BLKFILE_CACHED_MAX + 512];
@@ -973,7 +661,7 @@ static void test_blk_read_cached(void **state)
 	close(fd);
 	if (!nowait) {
 		blkfile_close(file);
-		fixture_free(f);
+		vd_free(f);
 		print_message("this file system refuses RWF_NOWAIT reads\n");
 		skip();
 	}
@@ -985,15 +673,15 @@ static void test_blk_read_cached(void **state)
 	memset(want + 512, 3, 512);
 	assert_memory_equal(buf, want, 1024);
 	blkfile_close(file);
-	fixture_free(f);
+	vd_free(f);
 }
 
 static void test_blk_read_only(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q;
-	uint64_t data = buf_alloc(f, 512, 0x5a);
+	struct vq q;
+	uint64_t data = vd_buf(f, 512, 0x5a);
 	uint8_t before[IMG_SECTORS * 512], after[IMG_SECTORS * 512];
 	uint32_t lo;
 
@@ -1001,14 +689,14 @@ static void test_blk_read_only(void **state)
 	image_make(f);
 	image_read(f, 0, before, sizeof(before));
 	blk_new(f, 0, true, NULL, &err);
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	lo = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	lo = vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
 	assert_true(lo & (1u << VIRTIO_BLK_F_RO));
 	assert_false(lo & (1u << VIRTIO_BLK_F_DISCARD));
-	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_BLK_F_RO), &q, 1, 16);
+	vd_start(f, 0, VD_FEAT_BASE | (1ull << VIRTIO_BLK_F_RO), &q, 1, 16);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_OUT, 0, data, 512, false), VIRTIO_BLK_S_IOERR);
 	{
-		uint8_t *seg = hva(f, data, 16);
+		uint8_t *seg = vd_hva(f, data, 16);
 		uint64_t sector = 0;
 		uint32_t n = 8, flags = 0;
 
@@ -1020,42 +708,42 @@ static void test_blk_read_only(void **state)
 	}
 	/* Reads still work; the default id names the slot. */
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 5, data, 512, true), VIRTIO_BLK_S_OK);
-	assert_int_equal(*(uint8_t *)hva(f, data, 1), 5);
+	assert_int_equal(*(uint8_t *)vd_hva(f, data, 1), 5);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_GET_ID, 0, data, 20, true), VIRTIO_BLK_S_OK);
-	assert_memory_equal(hva(f, data, 6), "disk0", 6);
+	assert_memory_equal(vd_hva(f, data, 6), "disk0", 6);
 	image_read(f, 0, after, sizeof(after));
 	assert_memory_equal(before, after, sizeof(before));
-	fixture_free(f);
+	vd_free(f);
 }
 
 static void test_blk_wrong_direction(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q;
-	uint64_t data = buf_alloc(f, 512, 0);
-	uint64_t hdr = buf_alloc(f, 16, 0), st = buf_alloc(f, 1, 0xee);
+	struct vq q;
+	uint64_t data = vd_buf(f, 512, 0);
+	uint64_t hdr = vd_buf(f, 16, 0), st = vd_buf(f, 1, 0xee);
 	uint32_t type = VIRTIO_BLK_T_IN;
 
 	(void)state;
 	image_make(f);
 	blk_new(f, 0, false, NULL, &err);
-	drv_start(f, 0, FEAT_BASE, &q, 1, 16);
+	vd_start(f, 0, VD_FEAT_BASE, &q, 1, 16);
 	/* A read whose data buffer is device-readable: the device would write into it. */
-	memcpy(hva(f, hdr, 4), &type, 4);
-	q_publish(&q, q_chain(&q,
-			      (struct buf[]){ { hdr, 16, false }, { data, 512, false },
-					      { st, 1, true } },
-			      3));
-	assert_true(wait_needs_reset(f, 0));
-	assert_int_equal(*(uint8_t *)hva(f, st, 1), 0xee);
-	assert_true(all_zero(hva(f, data, 512), 512));
-	fixture_free(f);
+	memcpy(vd_hva(f, hdr, 4), &type, 4);
+	vq_publish(&q, vq_chain(&q,
+				(struct vbuf[]){ { hdr, 16, false }, { data, 512, false },
+						 { st, 1, true } },
+				3));
+	assert_true(vd_wait_needs_reset(f, 0));
+	assert_int_equal(*(uint8_t *)vd_hva(f, st, 1), 0xee);
+	assert_true(all_zero(vd_hva(f, data, 512), 512));
+	vd_free(f);
 }
 
 static void test_blk_lock(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	struct virtio_blk_config cfg;
 
@@ -1075,67 +763,54 @@ static void test_blk_lock(void **state)
 	cfg.path = "/nonexistent/kite.img";
 	assert_null(virtio_blk_create(&f->vm, f->vm.iothread, 3, &cfg, &err));
 	assert_non_null(strstr(err.msg, "/nonexistent/kite.img"));
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* ---- console ---------------------------------------------------------- */
 
 static void test_console(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
-	struct tq q[2];
+	struct vq q[2];
 	struct device *dev;
-	uint64_t rx = buf_alloc(f, 64, 0), tx = buf_alloc(f, 16, 0);
+	uint64_t rx = vd_buf(f, 64, 0), tx = vd_buf(f, 16, 0);
 	char out[16] = { 0 };
 	uint16_t head;
 
 	(void)state;
 	assert_int_equal(pipe(f->pipe), 0);
-	dev = realized(virtio_console_create(&f->vm, f->vm.iothread, 0, f->pipe[1], &err), &err);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_CONSOLE);
+	dev = vd_realized(virtio_console_create(&f->vm, f->vm.iothread, 0, f->pipe[1], &err), &err);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_CONSOLE);
 	/* Input before the driver is up is held for it. */
 	assert_int_equal(virtio_console_receive(dev, (const uint8_t *)"hi", 2), 2);
-	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
-	head = q_chain(&q[0], &(struct buf){ rx, 64, true }, 1);
-	q_publish(&q[0], head);
-	assert_true(wait_used(&q[0], 1));
-	assert_memory_equal(hva(f, rx, 2), "hi", 2);
+	vd_start(f, 0, VD_FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
+	head = vq_chain(&q[0], &(struct vbuf){ rx, 64, true }, 1);
+	vq_publish(&q[0], head);
+	assert_true(vq_wait_used(&q[0], 1));
+	assert_memory_equal(vd_hva(f, rx, 2), "hi", 2);
 	/* Input after the buffer was posted. */
-	q_publish(&q[0], q_chain(&q[0], &(struct buf){ rx + 32, 32, true }, 1));
-	sleep_ms(10);
-	assert_int_equal(*used_idx(&q[0]), 1); /* no input, buffer kept */
+	vq_publish(&q[0], vq_chain(&q[0], &(struct vbuf){ rx + 32, 32, true }, 1));
+	vd_sleep_ms(10);
+	assert_int_equal(vq_used_idx(&q[0]), 1); /* no input, buffer kept */
 	assert_int_equal(virtio_console_receive(dev, (const uint8_t *)"there", 5), 5);
-	assert_true(wait_used(&q[0], 2));
-	assert_memory_equal(hva(f, rx + 32, 5), "there", 5);
+	assert_true(vq_wait_used(&q[0], 2));
+	assert_memory_equal(vd_hva(f, rx + 32, 5), "there", 5);
 	/* Output. */
-	memcpy(hva(f, tx, 6), "hello\n", 6);
-	q_run(&q[1], &(struct buf){ tx, 6, false }, 1);
+	memcpy(vd_hva(f, tx, 6), "hello\n", 6);
+	vq_run(&q[1], &(struct vbuf){ tx, 6, false }, 1);
 	assert_int_equal(read(f->pipe[0], out, sizeof(out)), 6);
 	assert_string_equal(out, "hello\n");
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* ---- virtio-net over a socket standing in for the TAP --------------------- */
 
 #define NET_FEATURES                                                                        \
-	(FEAT_BASE | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |             \
+	(VD_FEAT_BASE | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |             \
 	 (1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_HOST_TSO4))
 
-/* What the "TAP" got from the device, or -1 when nothing came within 50 ms. */
-static ssize_t peer_recv(int fd, uint8_t *buf, size_t len)
-{
-	for (unsigned i = 0; i < 50; i++) {
-		ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
-
-		if (n >= 0)
-			return n;
-		sleep_ms(1);
-	}
-	return -1;
-}
-
-static struct device *net_new_with(struct fixture *f, int peer[2], struct virtio_net_config nc)
+static struct device *net_new_with(struct vd *f, int peer[2], struct virtio_net_config nc)
 {
 	struct err err = { 0 };
 
@@ -1144,97 +819,102 @@ static struct device *net_new_with(struct fixture *f, int peer[2], struct virtio
 	memcpy(nc.mac, (uint8_t[]){ 0x02, 1, 2, 3, 4, 5 }, 6);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, peer), 0);
 	nc.fd = peer[0];
-	return realized(virtio_net_create(&f->vm, f->vm.iothread, 0, &nc, &err), &err);
+	return vd_realized(virtio_net_create(&f->vm, f->vm.iothread, 0, &nc, &err), &err);
 }
 
-static struct device *net_new(struct fixture *f, int peer[2])
+static struct device *net_new(struct vd *f, int peer[2])
 {
 	return net_new_with(f, peer, (struct virtio_net_config){ 0 });
 }
 
+/* Transmits header hdr and a frame of len bytes, two descriptors; returns the used length. */
+static uint32_t net_tx(struct vq *q, uint64_t hdr, uint64_t frame, uint32_t len, bool writable)
+{
+	struct vbuf b[] = { { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, len, writable } };
+
+	return vq_run(q, b, 2);
+}
+
 static void test_net_tx(void **state)
 {
-	struct fixture *f = fixture_new();
-	uint64_t hdr = buf_alloc(f, VIRTIO_NET_HDR_LEN, 0), frame = buf_alloc(f, 60, 0xab);
+	struct vd *f = vd_new();
+	uint64_t hdr = vd_buf(f, VIRTIO_NET_HDR_LEN, 0), frame = vd_buf(f, 60, 0xab);
 	uint8_t got[256];
-	struct tq q[2];
+	struct vq q[2];
 	int peer[2];
 
 	(void)state;
 	net_new(f, peer);
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 5, 1), 5);   /* mac[5] */
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 6, 2), 1);   /* link up */
-	drv_start(f, 0, NET_FEATURES, q, 2, 8);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG + 5, 1), 5);   /* mac[5] */
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG + 6, 2), 1);   /* link up */
+	vd_start(f, 0, NET_FEATURES, q, 2, 8);
 	/* A frame, header and body in two descriptors, arrives whole. */
-	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-						      { frame, 60, false } }, 2), 0);
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	assert_true(all_zero(got, VIRTIO_NET_HDR_LEN));
-	assert_memory_equal(got + VIRTIO_NET_HDR_LEN, hva(f, frame, 60), 60);
+	assert_memory_equal(got + VIRTIO_NET_HDR_LEN, vd_hva(f, frame, 60), 60);
 	/* Hostile: a short header, a writable buffer, TSO6 not negotiated, a bad checksum spot. */
-	assert_int_equal(q_run(&q[1], &(struct buf){ hdr, VIRTIO_NET_HDR_LEN - 1, false }, 1), 0);
-	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-						      { frame, 60, true } }, 2), 0);
-	memcpy(hva(f, hdr, 2), (uint8_t[]){ VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6 }, 2);
-	*(uint16_t *)hva(f, hdr + 4, 2) = 1000;
-	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-						      { frame, 60, false } }, 2), 0);
-	memcpy(hva(f, hdr, 2), (uint8_t[]){ VIRTIO_NET_HDR_F_NEEDS_CSUM, 0 }, 2);
-	*(uint16_t *)hva(f, hdr + 6, 2) = 59;
-	*(uint16_t *)hva(f, hdr + 8, 2) = 0;
-	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-						      { frame, 60, false } }, 2), 0);
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), -1);
+	assert_int_equal(vq_run(&q[1], &(struct vbuf){ hdr, VIRTIO_NET_HDR_LEN - 1, false }, 1), 0);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, true), 0);
+	memcpy(vd_hva(f, hdr, 2),
+	       (uint8_t[]){ VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6 }, 2);
+	*(uint16_t *)vd_hva(f, hdr + 4, 2) = 1000;
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
+	memcpy(vd_hva(f, hdr, 2), (uint8_t[]){ VIRTIO_NET_HDR_F_NEEDS_CSUM, 0 }, 2);
+	*(uint16_t *)vd_hva(f, hdr + 6, 2) = 59;
+	*(uint16_t *)vd_hva(f, hdr + 8, 2) = 0;
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), -1);
 	/* Dropped frames cost only themselves: the queue works on. */
-	assert_false(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
-	memset(hva(f, hdr, VIRTIO_NET_HDR_LEN), 0, VIRTIO_NET_HDR_LEN);
-	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-						      { frame, 60, false } }, 2), 0);
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_false(vd_r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	memset(vd_hva(f, hdr, VIRTIO_NET_HDR_LEN), 0, VIRTIO_NET_HDR_LEN);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 }
 
 static void test_net_rx(void **state)
 {
-	struct fixture *f = fixture_new();
-	uint64_t rx = buf_alloc(f, 2048, 0xee), small = buf_alloc(f, 50, 0xee);
+	struct vd *f = vd_new();
+	uint64_t rx = vd_buf(f, 2048, 0xee), small = vd_buf(f, 50, 0xee);
 	uint8_t frame[VIRTIO_NET_HDR_LEN + 100] = { 0 };
 	uint32_t id, len;
-	struct tq q[2];
+	struct vq q[2];
 	int peer[2];
 
 	(void)state;
 	for (size_t i = VIRTIO_NET_HDR_LEN; i < sizeof(frame); i++)
 		frame[i] = (uint8_t)i;
 	net_new(f, peer);
-	drv_start(f, 0, NET_FEATURES | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
+	vd_start(f, 0, NET_FEATURES | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
 	/* A frame before any buffer waits for one. */
 	assert_int_equal(send(peer[1], frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
-	sleep_ms(10);
-	assert_int_equal(q_run(&q[0], &(struct buf){ rx, 2048, true }, 1), sizeof(frame));
-	assert_int_equal(*(uint16_t *)hva(f, rx + 10, 2), 1); /* num_buffers */
-	assert_memory_equal(hva(f, rx + VIRTIO_NET_HDR_LEN, 100), frame + VIRTIO_NET_HDR_LEN, 100);
+	vd_sleep_ms(10);
+	assert_int_equal(vq_run(&q[0], &(struct vbuf){ rx, 2048, true }, 1), sizeof(frame));
+	assert_int_equal(*(uint16_t *)vd_hva(f, rx + 10, 2), 1); /* num_buffers */
+	assert_memory_equal(vd_hva(f, rx + VIRTIO_NET_HDR_LEN, 100), frame + VIRTIO_NET_HDR_LEN,
+			    100);
 	/* Hostile: a device-readable receive buffer is returned empty, the frame kept. */
-	q_publish(&q[0], q_chain(&q[0], &(struct buf){ rx, 2048, false }, 1));
+	vq_publish(&q[0], vq_chain(&q[0], &(struct vbuf){ rx, 2048, false }, 1));
 	assert_int_equal(send(peer[1], frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
-	assert_true(wait_used(&q[0], 2));
-	used_elem(&q[0], 1, &id, &len);
+	assert_true(vq_wait_used(&q[0], 2));
+	vq_used_elem(&q[0], 1, &id, &len);
 	assert_int_equal(len, 0);
-	assert_int_equal(q_run(&q[0], &(struct buf){ rx, 2048, true }, 1), sizeof(frame));
+	assert_int_equal(vq_run(&q[0], &(struct vbuf){ rx, 2048, true }, 1), sizeof(frame));
 	/* A buffer too small for the frame: returned empty, the frame dropped, not overrun. */
 	assert_int_equal(send(peer[1], frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
-	assert_int_equal(q_run(&q[0], &(struct buf){ small, 50, true }, 1), 0);
-	assert_int_equal(*(uint8_t *)hva(f, small, 1), 0xee);
-	assert_false(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_int_equal(vq_run(&q[0], &(struct vbuf){ small, 50, true }, 1), 0);
+	assert_int_equal(*(uint8_t *)vd_hva(f, small, 1), 0xee);
+	assert_false(vd_r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 	/* The next frame goes to the next buffer. */
 	frame[VIRTIO_NET_HDR_LEN] = 0x77;
 	assert_int_equal(send(peer[1], frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
-	assert_int_equal(q_run(&q[0], &(struct buf){ rx, 2048, true }, 1), sizeof(frame));
-	assert_int_equal(*(uint8_t *)hva(f, rx + VIRTIO_NET_HDR_LEN, 1), 0x77);
+	assert_int_equal(vq_run(&q[0], &(struct vbuf){ rx, 2048, true }, 1), sizeof(frame));
+	assert_int_equal(*(uint8_t *)vd_hva(f, rx + VIRTIO_NET_HDR_LEN, 1), 0x77);
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 }
 
 #define MRG (1ull << VIRTIO_NET_F_MRG_RXBUF)
@@ -1249,147 +929,146 @@ static size_t net_frame(uint8_t *buf, size_t n, uint8_t first)
 }
 
 /* Makes one single-buffer writable chain of len bytes available. */
-static uint64_t rx_post(struct fixture *f, struct tq *q, uint32_t len)
+static uint64_t rx_post(struct vd *f, struct vq *q, uint32_t len)
 {
-	uint64_t gpa = buf_alloc(f, len, 0xee);
+	uint64_t gpa = vd_buf(f, len, 0xee);
 
-	q_publish(q, q_chain(q, &(struct buf){ gpa, len, true }, 1));
+	vq_publish(q, vq_chain(q, &(struct vbuf){ gpa, len, true }, 1));
 	return gpa;
 }
 
 /* With MRG_RXBUF a frame spreads over buffers; num_buffers counts them (5.1.6.4). */
 static void test_net_rx_mergeable(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	static uint8_t frame[VIRTIO_NET_HDR_LEN + 5000];
 	uint64_t b[4];
 	uint32_t id, len;
 	struct device *dev;
-	struct tq q[2];
+	struct vq q[2];
 	int peer[2];
 	size_t n;
 
 	(void)state;
 	dev = net_new(f, peer);
-	drv_start(f, 0, NET_FEATURES | MRG | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
+	vd_start(f, 0, NET_FEATURES | MRG | (1ull << VIRTIO_F_RING_EVENT_IDX), q, 2, 8);
 	/* 2012 bytes over 1024-byte buffers: two of them, the second part-filled. */
 	n = net_frame(frame, 2000, 1);
 	b[0] = rx_post(f, &q[0], 1024);
 	b[1] = rx_post(f, &q[0], 1024);
 	b[2] = rx_post(f, &q[0], 1024);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
-	assert_true(wait_used(&q[0], 2));
-	assert_int_equal(*(uint16_t *)hva(f, b[0] + 10, 2), 2); /* num_buffers */
-	used_elem(&q[0], 0, &id, &len);
+	assert_true(vq_wait_used(&q[0], 2));
+	assert_int_equal(*(uint16_t *)vd_hva(f, b[0] + 10, 2), 2); /* num_buffers */
+	vq_used_elem(&q[0], 0, &id, &len);
 	assert_int_equal(len, 1024);
-	used_elem(&q[0], 1, &id, &len);
+	vq_used_elem(&q[0], 1, &id, &len);
 	assert_int_equal(len, n - 1024);
-	assert_memory_equal(hva(f, b[0] + VIRTIO_NET_HDR_LEN, 1024 - VIRTIO_NET_HDR_LEN),
+	assert_memory_equal(vd_hva(f, b[0] + VIRTIO_NET_HDR_LEN, 1024 - VIRTIO_NET_HDR_LEN),
 			    frame + VIRTIO_NET_HDR_LEN, 1024 - VIRTIO_NET_HDR_LEN);
-	assert_memory_equal(hva(f, b[1], n - 1024), frame + 1024, n - 1024);
+	assert_memory_equal(vd_hva(f, b[1], n - 1024), frame + 1024, n - 1024);
 	/* 5012 bytes, one 1024-byte buffer there: the frame waits, nothing is used in part. */
 	n = net_frame(frame, 5000, 7);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
-	sleep_ms(20);
-	assert_int_equal(*used_idx(&q[0]), 2);
+	vd_sleep_ms(20);
+	assert_int_equal(vq_used_idx(&q[0]), 2);
 	b[3] = rx_post(f, &q[0], 2048);
-	sleep_ms(20);
-	assert_int_equal(*used_idx(&q[0]), 2);
+	vd_sleep_ms(20);
+	assert_int_equal(vq_used_idx(&q[0]), 2);
 	/* Enough now: 1024 + 2048 + 2048 >= 5012; the third buffer takes 1940. */
 	rx_post(f, &q[0], 2048);
-	assert_true(wait_used(&q[0], 5));
-	assert_int_equal(*(uint16_t *)hva(f, b[2] + 10, 2), 3);
-	used_elem(&q[0], 4, &id, &len);
+	assert_true(vq_wait_used(&q[0], 5));
+	assert_int_equal(*(uint16_t *)vd_hva(f, b[2] + 10, 2), 3);
+	vq_used_elem(&q[0], 4, &id, &len);
 	assert_int_equal(len, n - 1024 - 2048);
-	assert_memory_equal(hva(f, b[3], 2048), frame + 1024, 2048);
-	assert_int_equal(metric_of(dev, "rx_frames"), 2);
-	assert_int_equal(metric_of(dev, "rx_dropped"), 0);
+	assert_memory_equal(vd_hva(f, b[3], 2048), frame + 1024, 2048);
+	vd_expect_metrics(dev, { "rx_frames", 2 }, { "rx_dropped", 0 });
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* A frame larger than the whole ring is dropped, and the buffers serve the next one. */
 static void test_net_rx_mergeable_too_big(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	static uint8_t frame[VIRTIO_NET_HDR_LEN + 1000];
 	uint64_t first, readable;
 	uint32_t id, len;
 	struct device *dev;
-	struct tq q[2];
+	struct vq q[2];
 	int peer[2];
 	size_t n;
 
 	(void)state;
 	dev = net_new(f, peer);
-	drv_start(f, 0, NET_FEATURES | MRG, q, 2, 4);
+	vd_start(f, 0, NET_FEATURES | MRG, q, 2, 4);
 	/* Hostile first: a readable chain and one shorter than the header come back empty. */
-	readable = buf_alloc(f, 64, 0xee);
-	q_publish(&q[0], q_chain(&q[0], &(struct buf){ readable, 64, false }, 1));
+	readable = vd_buf(f, 64, 0xee);
+	vq_publish(&q[0], vq_chain(&q[0], &(struct vbuf){ readable, 64, false }, 1));
 	rx_post(f, &q[0], VIRTIO_NET_HDR_LEN - 1);
 	n = net_frame(frame, 1000, 3);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
-	assert_true(wait_used(&q[0], 2));
-	used_elem(&q[0], 0, &id, &len);
+	assert_true(vq_wait_used(&q[0], 2));
+	vq_used_elem(&q[0], 0, &id, &len);
 	assert_int_equal(len, 0);
-	used_elem(&q[0], 1, &id, &len);
+	vq_used_elem(&q[0], 1, &id, &len);
 	assert_int_equal(len, 0);
-	assert_int_equal(metric_of(dev, "rx_bad_buffers"), 2);
+	assert_int_equal(vd_metric(dev, "rx_bad_buffers"), 2);
 	/* Four 100-byte buffers, all the ring has, for 1012 bytes: dropped, buffers kept. */
 	first = rx_post(f, &q[0], 100);
 	for (int i = 0; i < 3; i++)
 		rx_post(f, &q[0], 100);
-	for (unsigned i = 0; i < WAIT_MS && metric_of(dev, "rx_dropped") == 0; i++)
-		sleep_ms(1);
-	assert_int_equal(metric_of(dev, "rx_dropped"), 1);
-	assert_int_equal(*used_idx(&q[0]), 2);
-	assert_int_equal(*(uint8_t *)hva(f, first, 1), 0xee);
+	for (unsigned i = 0; i < VD_WAIT_MS && vd_metric(dev, "rx_dropped") == 0; i++)
+		vd_sleep_ms(1);
+	assert_int_equal(vd_metric(dev, "rx_dropped"), 1);
+	assert_int_equal(vq_used_idx(&q[0]), 2);
+	assert_int_equal(*(uint8_t *)vd_hva(f, first, 1), 0xee);
 	/* A frame that fits goes to the first of them. */
 	n = net_frame(frame, 150, 9);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
-	assert_true(wait_used(&q[0], 4));
-	assert_int_equal(*(uint16_t *)hva(f, first + 10, 2), 2);
-	assert_int_equal(*(uint8_t *)hva(f, first + VIRTIO_NET_HDR_LEN, 1), 9);
-	assert_false(r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vq_wait_used(&q[0], 4));
+	assert_int_equal(*(uint16_t *)vd_hva(f, first + 10, 2), 2);
+	assert_int_equal(*(uint8_t *)vd_hva(f, first + VIRTIO_NET_HDR_LEN, 1), 9);
+	assert_false(vd_r32(f, 0, VIRTIO_MMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* VIRTIO_NET_F_MTU: the config field, and no plain frame above it reaches the driver. */
 static void test_net_mtu(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	static uint8_t frame[VIRTIO_NET_HDR_LEN + 1600];
 	uint64_t buf;
 	struct device *dev;
-	struct tq q[2];
+	struct vq q[2];
 	int peer[2];
 	size_t n;
 
 	(void)state;
 	dev = net_new_with(f, peer, (struct virtio_net_config){ .mtu = 1400 });
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	assert_true(r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_NET_F_MTU));
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 10, 2), 1400);
-	drv_start(f, 0, NET_FEATURES | MRG | (1ull << VIRTIO_NET_F_MTU), q, 2, 8);
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	assert_true(vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_NET_F_MTU));
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG + 10, 2), 1400);
+	vd_start(f, 0, NET_FEATURES | MRG | (1ull << VIRTIO_NET_F_MTU), q, 2, 8);
 	buf = rx_post(f, &q[0], 4096);
 	/* 1400 + 18 bytes of Ethernet header and VLAN tag is the most. */
 	n = net_frame(frame, 1419, 1);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
 	n = net_frame(frame, 1418, 2);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
-	assert_true(wait_used(&q[0], 1));
-	assert_int_equal(*(uint8_t *)hva(f, buf + VIRTIO_NET_HDR_LEN, 1), 2);
-	assert_int_equal(metric_of(dev, "rx_dropped"), 1);
+	assert_true(vq_wait_used(&q[0], 1));
+	assert_int_equal(*(uint8_t *)vd_hva(f, buf + VIRTIO_NET_HDR_LEN, 1), 2);
+	assert_int_equal(vd_metric(dev, "rx_dropped"), 1);
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 	/* Without mtu= the feature is not offered. */
-	f = fixture_new();
+	f = vd_new();
 	net_new(f, peer);
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	assert_false(r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_NET_F_MTU));
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	assert_false(vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_NET_F_MTU));
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /*
@@ -1406,27 +1085,28 @@ static void test_net_user(void **state)
 				     (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6);
 	static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x15 };
 	struct virtio_net_config nc = { .id = "eth0", .user = true, .has_mac = true, .mtu = 4000 };
-	struct fixture *f = fixture_new();
-	uint64_t hdr = buf_alloc(f, VIRTIO_NET_HDR_LEN, 0), arp = buf_alloc(f, 42, 0), b[4];
-	uint8_t *a = hva(f, arp, 42), reply[96];
+	struct vd *f = vd_new();
+	uint64_t hdr = vd_buf(f, VIRTIO_NET_HDR_LEN, 0), arp = vd_buf(f, 42, 0), b[4];
+	uint8_t *a = vd_hva(f, arp, 42), reply[96];
 	struct err err = { 0 };
 	struct device *dev;
 	uint32_t id, len;
 	uint64_t offered;
-	struct tq q[2];
+	struct vq q[2];
 
 	(void)state;
 	memcpy(nc.mac, mac, 6);
-	dev = realized(virtio_net_create(&f->vm, f->vm.iothread, 0, &nc, &err), &err);
-	w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	offered = r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
+	dev = vd_realized(virtio_net_create(&f->vm, f->vm.iothread, 0, &nc, &err), &err);
+	vd_w32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	offered = vd_r32(f, 0, VIRTIO_MMIO_DEVICE_FEATURES);
 	assert_int_equal(offered & none, 0);
 	assert_true(offered & MRG);
 	assert_true(offered & (1ull << VIRTIO_NET_F_MTU));
-	assert_int_equal(rd(f, 0, VIRTIO_MMIO_CONFIG + 10, 2), 4000);
-	drv_start(f, 0, FEAT_BASE | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | MRG |
-				(1ull << VIRTIO_NET_F_MTU),
-		  q, 2, 8);
+	assert_int_equal(vd_rd(f, 0, VIRTIO_MMIO_CONFIG + 10, 2), 4000);
+	vd_start(f, 0,
+		 VD_FEAT_BASE | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) | MRG |
+			 (1ull << VIRTIO_NET_F_MTU),
+		 q, 2, 8);
 	for (int i = 0; i < 4; i++)
 		b[i] = rx_post(f, &q[0], 48);
 	/* Who has 10.0.2.2? Tell 10.0.2.15. */
@@ -1436,77 +1116,74 @@ static void test_net_user(void **state)
 	memcpy(a + 22, mac, 6);
 	memcpy(a + 28, (uint8_t[]){ 10, 0, 2, 15 }, 4);
 	memcpy(a + 38, (uint8_t[]){ 10, 0, 2, 2 }, 4);
-	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-						      { arp, 42, false } }, 2), 0);
-	assert_true(wait_used(&q[0], 2));
-	assert_int_equal(*(uint16_t *)hva(f, b[0] + 10, 2), 2); /* num_buffers */
-	used_elem(&q[0], 0, &id, &len);
+	assert_int_equal(net_tx(&q[1], hdr, arp, 42, false), 0);
+	assert_true(vq_wait_used(&q[0], 2));
+	assert_int_equal(*(uint16_t *)vd_hva(f, b[0] + 10, 2), 2); /* num_buffers */
+	vq_used_elem(&q[0], 0, &id, &len);
 	assert_int_equal(len, 48);
-	used_elem(&q[0], 1, &id, &len);
+	vq_used_elem(&q[0], 1, &id, &len);
 	/* 42 bytes of ARP, padded to Ethernet's 60 or more by libslirp. */
 	assert_in_range(len, VIRTIO_NET_HDR_LEN + 42 - 48, 48);
-	memcpy(reply, hva(f, b[0] + VIRTIO_NET_HDR_LEN, 48 - VIRTIO_NET_HDR_LEN),
+	memcpy(reply, vd_hva(f, b[0] + VIRTIO_NET_HDR_LEN, 48 - VIRTIO_NET_HDR_LEN),
 	       48 - VIRTIO_NET_HDR_LEN);
-	memcpy(reply + 48 - VIRTIO_NET_HDR_LEN, hva(f, b[1], len), len);
+	memcpy(reply + 48 - VIRTIO_NET_HDR_LEN, vd_hva(f, b[1], len), len);
 	assert_memory_equal(reply, mac, 6);
 	assert_int_equal(reply[12] << 8 | reply[13], 0x0806);
 	assert_int_equal(reply[20] << 8 | reply[21], 2);   /* a reply */
 	assert_memory_equal(reply + 28, a + 38, 4);	    /* from 10.0.2.2 */
 	assert_memory_equal(reply + 32, mac, 6);	    /* to the guest */
-	assert_int_equal(metric_of(dev, "tx_frames"), 1);
-	assert_int_equal(metric_of(dev, "rx_frames"), 1);
-	assert_int_equal(metric_of(dev, "user_tx_malformed"), 0);
-	fixture_free(f);
+	vd_expect_metrics(dev, { "tx_frames", 1 }, { "rx_frames", 1 }, { "user_tx_malformed", 0 });
+	vd_free(f);
 }
 
 /* The tx limiter holds a frame back until its bucket refills, on a timer, and can be lifted. */
 static void test_net_tx_rate_limit(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct virtio_net_config nc = {
 		/* 100 bytes per second: a 60-byte frame, then 40 left. */
 		.tx_rate_limit.bandwidth = { .size = 100, .refill_time_ms = 1000 },
 	};
-	uint64_t hdr = buf_alloc(f, VIRTIO_NET_HDR_LEN, 0), frame = buf_alloc(f, 60, 0xab);
-	struct buf chain[2] = { { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, 60, false } };
+	uint64_t hdr = vd_buf(f, VIRTIO_NET_HDR_LEN, 0), frame = vd_buf(f, 60, 0xab);
+	struct vbuf chain[2] = { { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, 60, false } };
 	struct ratelimit_config none = { 0 };
 	uint64_t t0;
 	uint8_t got[128];
 	struct device *dev;
-	struct tq q[2];
+	struct vq q[2];
 	int peer[2];
 
 	(void)state;
 	dev = net_new_with(f, peer, nc);
-	drv_start(f, 0, NET_FEATURES, q, 2, 8);
-	assert_int_equal(q_run(&q[1], chain, 2), 0);
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	vd_start(f, 0, NET_FEATURES, q, 2, 8);
+	assert_int_equal(vq_run(&q[1], chain, 2), 0);
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	/* The second needs 20 more tokens: 200 ms. It stays the driver's meanwhile. */
 	t0 = clock_monotonic_ns();
-	q_publish(&q[1], q_chain(&q[1], chain, 2));
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), -1);
-	assert_int_equal(*used_idx(&q[1]), 1);
-	for (unsigned i = 0; i < WAIT_MS && metric_of(dev, "tx_throttled") == 0; i++)
-		sleep_ms(1);
-	assert_true(metric_of(dev, "tx_throttled") >= 1);
-	assert_true(wait_used(&q[1], 2));
+	vq_publish(&q[1], vq_chain(&q[1], chain, 2));
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), -1);
+	assert_int_equal(vq_used_idx(&q[1]), 1);
+	for (unsigned i = 0; i < VD_WAIT_MS && vd_metric(dev, "tx_throttled") == 0; i++)
+		vd_sleep_ms(1);
+	assert_true(vd_metric(dev, "tx_throttled") >= 1);
+	assert_true(vq_wait_used(&q[1], 2));
 	assert_true(clock_monotonic_ns() - t0 >= 190000000ull);
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	/* Empty again; lifting the limit lets the next one out at once. */
-	q_publish(&q[1], q_chain(&q[1], chain, 2));
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), -1);
+	vq_publish(&q[1], vq_chain(&q[1], chain, 2));
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), -1);
 	assert_int_equal(virtio_net_set_rate_limits(dev, NULL, &none), 0);
-	assert_true(wait_used(&q[1], 3));
-	assert_int_equal(peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
-	assert_int_equal(metric_of(dev, "tx_frames"), 3);
+	assert_true(vq_wait_used(&q[1], 3));
+	assert_int_equal(vd_peer_recv(peer[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_int_equal(vd_metric(dev, "tx_frames"), 3);
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* The rx limiter keeps a frame in the device until the bucket allows it. */
 static void test_net_rx_rate_limit(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct virtio_net_config nc = {
 		/* One frame per second, whatever its size. */
 		.rx_rate_limit.ops = { .size = 1, .refill_time_ms = 1000 },
@@ -1514,30 +1191,30 @@ static void test_net_rx_rate_limit(void **state)
 	static uint8_t frame[VIRTIO_NET_HDR_LEN + 100];
 	struct ratelimit_config fast = { .ops = { .size = 1000, .refill_time_ms = 1 } };
 	struct device *dev;
-	struct tq q[2];
+	struct vq q[2];
 	uint64_t buf;
 	int peer[2];
 	size_t n;
 
 	(void)state;
 	dev = net_new_with(f, peer, nc);
-	drv_start(f, 0, NET_FEATURES | MRG, q, 2, 8);
+	vd_start(f, 0, NET_FEATURES | MRG, q, 2, 8);
 	rx_post(f, &q[0], 2048);
 	buf = rx_post(f, &q[0], 2048);
 	n = net_frame(frame, 100, 1);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
 	n = net_frame(frame, 100, 2);
 	assert_int_equal(send(peer[1], frame, n, 0), (ssize_t)n);
-	assert_true(wait_used(&q[0], 1));
-	sleep_ms(100);
-	assert_int_equal(*used_idx(&q[0]), 1);
-	assert_true(metric_of(dev, "rx_throttled") >= 1);
+	assert_true(vq_wait_used(&q[0], 1));
+	vd_sleep_ms(100);
+	assert_int_equal(vq_used_idx(&q[0]), 1);
+	assert_true(vd_metric(dev, "rx_throttled") >= 1);
 	/* A new limiter starts full and wakes the queue. */
 	assert_int_equal(virtio_net_set_rate_limits(dev, &fast, NULL), 0);
-	assert_true(wait_used(&q[0], 2));
-	assert_int_equal(*(uint8_t *)hva(f, buf + VIRTIO_NET_HDR_LEN, 1), 2);
+	assert_true(vq_wait_used(&q[0], 2));
+	assert_int_equal(*(uint8_t *)vd_hva(f, buf + VIRTIO_NET_HDR_LEN, 1), 2);
 	close(peer[1]);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* ---- save / load ------------------------------------------------------ */
@@ -1551,61 +1228,61 @@ static int save_dev(struct device *dev, struct state_writer *w)
 
 static void test_save_load_rng(void **state)
 {
-	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct vd *a = vd_new(), *b = vd_new();
 	struct err err = { 0 };
 	struct state_writer w;
 	struct state_reader r;
 	struct device *da, *db;
-	struct tq q;
-	uint64_t buf = buf_alloc(a, 64, 0);
+	struct vq q;
+	uint64_t buf = vd_buf(a, 64, 0);
 
 	(void)state;
-	da = realized(virtio_rng_create(&a->vm, a->vm.iothread, 0, &err), &err);
-	drv_start(a, 0, FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), &q, 1, 8);
-	q_run(&q, &(struct buf){ buf, 64, true }, 1);
-	q_run(&q, &(struct buf){ buf, 64, true }, 1);
-	assert_true(wait_isr(a, 0, VIRTIO_INT_USED));
+	da = vd_realized(virtio_rng_create(&a->vm, a->vm.iothread, 0, &err), &err);
+	vd_start(a, 0, VD_FEAT_BASE | (1ull << VIRTIO_F_RING_EVENT_IDX), &q, 1, 8);
+	vq_run(&q, &(struct vbuf){ buf, 64, true }, 1);
+	vq_run(&q, &(struct vbuf){ buf, 64, true }, 1);
+	assert_true(vd_wait_isr(a, 0, VIRTIO_INT_USED));
 	assert_int_equal(save_dev(da, &w), 0);
 	/* The destination: same RAM contents, a fresh device. */
 	memcpy(b->vm.mem.base, a->vm.mem.base, a->vm.mem.ram_size);
-	db = realized(virtio_rng_create(&b->vm, b->vm.iothread, 0, &err), &err);
+	db = vd_realized(virtio_rng_create(&b->vm, b->vm.iothread, 0, &err), &err);
 	state_reader_init(&r, w.buf, w.len);
 	assert_int_equal(db->ops->load(db, &r, &err), 0);
 	assert_int_equal(r.pos, w.len);
 	db->ops->resume(db);
 	assert_int_equal(atomic_load(&b->level[VIRTIO_MMIO_GSI_BASE]), 1);
-	assert_int_equal(r32(b, 0, VIRTIO_MMIO_STATUS),
+	assert_int_equal(vd_r32(b, 0, VIRTIO_MMIO_STATUS),
 			 VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				 VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+			     VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 	/* The driver carries on where it was, on the restored device. */
 	q.f = b;
-	memset(hva(b, buf, 64), 0, 64);
-	assert_int_equal(q_run(&q, &(struct buf){ buf, 64, true }, 1), 64);
-	assert_int_equal(*used_idx(&q), 3);
-	assert_false(all_zero(hva(b, buf, 64), 64));
+	memset(vd_hva(b, buf, 64), 0, 64);
+	assert_int_equal(vq_run(&q, &(struct vbuf){ buf, 64, true }, 1), 64);
+	assert_int_equal(vq_used_idx(&q), 3);
+	assert_false(all_zero(vd_hva(b, buf, 64), 64));
 	state_writer_free(&w);
-	fixture_free(a);
-	fixture_free(b);
+	vd_free(a);
+	vd_free(b);
 }
 
 /* The MAC and the rings survive; the restored device sends on its own back-end. */
 static void test_save_load_net(void **state)
 {
-	struct fixture *a = fixture_new(), *b = fixture_new();
-	uint64_t hdr = buf_alloc(a, VIRTIO_NET_HDR_LEN, 0), frame = buf_alloc(a, 60, 0x5a);
+	struct vd *a = vd_new(), *b = vd_new();
+	uint64_t hdr = vd_buf(a, VIRTIO_NET_HDR_LEN, 0), frame = vd_buf(a, 60, 0x5a);
 	struct err err = { 0 };
 	struct state_writer w;
 	struct state_reader r;
 	struct device *da, *db;
 	int pa[2], pb[2];
 	uint8_t got[128];
-	struct tq q[2];
+	struct vq q[2];
 
 	(void)state;
 	da = net_new(a, pa);
-	drv_start(a, 0, NET_FEATURES, q, 2, 8);
-	q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false }, { frame, 60, false } }, 2);
-	assert_int_equal(peer_recv(pa[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	vd_start(a, 0, NET_FEATURES, q, 2, 8);
+	net_tx(&q[1], hdr, frame, 60, false);
+	assert_int_equal(vd_peer_recv(pa[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	assert_int_equal(save_dev(da, &w), 0);
 	memcpy(b->vm.mem.base, a->vm.mem.base, a->vm.mem.ram_size);
 	db = net_new(b, pb);
@@ -1613,19 +1290,18 @@ static void test_save_load_net(void **state)
 	assert_int_equal(db->ops->load(db, &r, &err), 0);
 	assert_int_equal(r.pos, w.len);
 	db->ops->resume(db);
-	assert_int_equal(rd(b, 0, VIRTIO_MMIO_CONFIG + 5, 1), 5);
-	assert_int_equal(rd(b, 0, VIRTIO_MMIO_CONFIG + 6, 2), 1);
+	assert_int_equal(vd_rd(b, 0, VIRTIO_MMIO_CONFIG + 5, 1), 5);
+	assert_int_equal(vd_rd(b, 0, VIRTIO_MMIO_CONFIG + 6, 2), 1);
 	q[1].f = b;
-	assert_int_equal(q_run(&q[1], (struct buf[]){ { hdr, VIRTIO_NET_HDR_LEN, false },
-						      { frame, 60, false } }, 2), 0);
-	assert_int_equal(*used_idx(&q[1]), 2);
-	assert_int_equal(peer_recv(pb[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
+	assert_int_equal(net_tx(&q[1], hdr, frame, 60, false), 0);
+	assert_int_equal(vq_used_idx(&q[1]), 2);
+	assert_int_equal(vd_peer_recv(pb[1], got, sizeof(got)), VIRTIO_NET_HDR_LEN + 60);
 	assert_int_equal(got[VIRTIO_NET_HDR_LEN], 0x5a);
 	state_writer_free(&w);
 	close(pa[1]);
 	close(pb[1]);
-	fixture_free(a);
-	fixture_free(b);
+	vd_free(a);
+	vd_free(b);
 }
 
 /* A guest told one MTU at probe cannot be restored onto an interface with another. */
@@ -1654,19 +1330,19 @@ static void test_save_load_net_mtu(void **state)
 
 static void test_save_load_blk(void **state)
 {
-	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct vd *a = vd_new(), *b = vd_new();
 	struct err err = { 0 };
 	struct state_writer w;
 	struct state_reader r;
 	struct device *da, *db;
-	struct tq q;
+	struct vq q;
 	uint64_t data;
 
 	(void)state;
 	image_make(a);
 	da = blk_new(a, 0, false, NULL, &err);
-	drv_start(a, 0, FEAT_BASE, &q, 1, 16);
-	data = buf_alloc(a, 512, 0);
+	vd_start(a, 0, VD_FEAT_BASE, &q, 1, 16);
+	data = vd_buf(a, 512, 0);
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 9, data, 512, true), VIRTIO_BLK_S_OK);
 	assert_int_equal(save_dev(da, &w), 0);
 	/* The image moves with the VM: close it on the source first (the lock). */
@@ -1682,17 +1358,17 @@ static void test_save_load_blk(void **state)
 	q.f = b;
 	b->next_buf = a->next_buf;
 	assert_int_equal(blk_run(&q, VIRTIO_BLK_T_IN, 10, data, 512, true), VIRTIO_BLK_S_OK);
-	assert_int_equal(*(uint8_t *)hva(b, data, 1), 10);
+	assert_int_equal(*(uint8_t *)vd_hva(b, data, 1), 10);
 	state_writer_free(&w);
-	fixture_free(a);
-	fixture_free(b);
+	vd_free(a);
+	vd_free(b);
 }
 
 /* Patches a saved stream at off, expects load to fail, and the device to be unchanged. */
 static void load_corrupt(const struct state_writer *w, size_t off, const void *val, size_t n,
 			 const char *needle)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	struct state_reader r;
 	struct device *dev;
@@ -1702,14 +1378,14 @@ static void load_corrupt(const struct state_writer *w, size_t off, const void *v
 	memcpy(copy, w->buf, w->len);
 	if (val)
 		memcpy(copy + off, val, n);
-	dev = realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	dev = vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
 	state_reader_init(&r, copy, val ? w->len : off);
 	assert_true(dev->ops->load(dev, &r, &err) < 0);
 	if (needle)
 		assert_non_null(strstr(err.msg, needle));
-	assert_int_equal(r32(f, 0, VIRTIO_MMIO_STATUS), 0);
+	assert_int_equal(vd_r32(f, 0, VIRTIO_MMIO_STATUS), 0);
 	free(copy);
-	fixture_free(f);
+	vd_free(f);
 }
 
 /* Offsets in the "virtio-mmio" section: 40-byte header, then the fields in save order. */
@@ -1725,21 +1401,21 @@ static void load_corrupt(const struct state_writer *w, size_t off, const void *v
 
 static void test_load_rejects_corrupt_state(void **state)
 {
-	struct fixture *a = fixture_new();
+	struct vd *a = vd_new();
 	struct err err = { 0 };
 	struct state_writer w;
 	struct device *da;
-	struct tq q;
-	uint64_t buf = buf_alloc(a, 64, 0);
+	struct vq q;
+	uint64_t buf = vd_buf(a, 64, 0);
 	uint32_t v32;
 	uint64_t v64;
 	uint16_t v16;
 	uint8_t v8;
 
 	(void)state;
-	da = realized(virtio_rng_create(&a->vm, a->vm.iothread, 0, &err), &err);
-	drv_start(a, 0, FEAT_BASE, &q, 1, 8);
-	q_run(&q, &(struct buf){ buf, 64, true }, 1);
+	da = vd_realized(virtio_rng_create(&a->vm, a->vm.iothread, 0, &err), &err);
+	vd_start(a, 0, VD_FEAT_BASE, &q, 1, 8);
+	vq_run(&q, &(struct vbuf){ buf, 64, true }, 1);
 	assert_int_equal(save_dev(da, &w), 0);
 	/* Sanity: the offsets above point where the test thinks. */
 	memcpy(&v32, w.buf + OFF_STATUS, 4);
@@ -1771,19 +1447,19 @@ static void test_load_rejects_corrupt_state(void **state)
 	load_corrupt(&w, 60, NULL, 0, NULL);
 	load_corrupt(&w, w.len - 3, NULL, 0, NULL);
 	state_writer_free(&w);
-	fixture_free(a);
+	vd_free(a);
 }
 
 /* ---- the machine ------------------------------------------------------ */
 
 static void test_acpi_windows(void **state)
 {
-	struct fixture *f = fixture_new();
+	struct vd *f = vd_new();
 	struct err err = { 0 };
 	struct acpi_config cfg = { 0 };
 
 	(void)state;
-	realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
+	vd_realized(virtio_rng_create(&f->vm, f->vm.iothread, 0, &err), &err);
 	image_make(f);
 	blk_new(f, 1, true, NULL, &err);
 	virtio_devices_acpi(&f->vm, &cfg);
@@ -1793,7 +1469,7 @@ static void test_acpi_windows(void **state)
 	assert_int_equal(cfg.mmio[1].base, VIRTIO_MMIO_BASE + 0x1000);
 	assert_int_equal(cfg.mmio[1].size, VIRTIO_MMIO_SIZE);
 	assert_int_equal(cfg.mmio[1].gsi, 17);
-	fixture_free(f);
+	vd_free(f);
 }
 
 int main(void)

@@ -241,6 +241,14 @@ static int host_wait_closed(int fd)
 	return 1;
 }
 
+/* kite resets connection hport-gport: an RST to the guest, EOF on the host's fd (closed). */
+static void expect_reset(struct g *g, int fd, uint32_t hport, uint32_t gport)
+{
+	rx_expect(g, VIRTIO_VSOCK_OP_RST, hport, gport);
+	assert_int_equal(host_wait_closed(fd), 0);
+	close(fd);
+}
+
 /*
  * A connection from the host to guest port 5000, accepted by the guest with
  * buf_alloc GUEST_BUF: returns the host's fd and its kite port in *hport.
@@ -342,13 +350,9 @@ static void test_host_connects(void **state)
 	assert_int_equal(h.flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
 	/* The guest closes: kite answers RST and closes the host side. */
 	tx(g, VIRTIO_VSOCK_OP_SHUTDOWN, 5000, hport, VIRTIO_VSOCK_SHUTDOWN_BOTH, 0, NULL, 0);
-	rx_expect(g, VIRTIO_VSOCK_OP_RST, hport, 5000);
-	assert_int_equal(host_wait_closed(fd), 0);
-	close(fd);
-	assert_int_equal(vd_metric(g->dev, "rx_bytes"), sizeof(buf));
-	assert_int_equal(vd_metric(g->dev, "tx_bytes"), sizeof(buf));
-	assert_int_equal(vd_metric(g->dev, "connections"), 1);
-	assert_int_equal(vd_metric(g->dev, "malformed_packets"), 0);
+	expect_reset(g, fd, hport, 5000);
+	vd_expect_metrics(g->dev, { "rx_bytes", sizeof(buf) }, { "tx_bytes", sizeof(buf) },
+			  { "connections", 1 }, { "malformed_packets", 0 });
 	assert_false(vd_needs_reset(g->f, 0));
 	g_free(g);
 }
@@ -509,8 +513,7 @@ static void test_guest_beyond_credit(void **state)
 	for (unsigned i = 0; i < 64 && vd_metric(g->dev, "resets") == 0; i++)
 		tx(g, VIRTIO_VSOCK_OP_RW, 5000, hport, 0, 0, buf, sizeof(buf));
 	/* The packet beyond the credit resets the connection and is counted. */
-	assert_int_equal(vd_metric(g->dev, "resets"), 1);
-	assert_int_equal(vd_metric(g->dev, "malformed_packets"), 1);
+	vd_expect_metrics(g->dev, { "resets", 1 }, { "malformed_packets", 1 });
 	/* Credit updates for what the host socket took, then the RST. */
 	do
 		rx_get(g, &h, NULL);
@@ -619,15 +622,11 @@ static void test_protocol_errors(void **state)
 	/* A second REQUEST on a live connection, and data before RESPONSE. */
 	fd = host_established(g, 5000, &hport);
 	tx(g, VIRTIO_VSOCK_OP_REQUEST, 5000, hport, 0, 0, NULL, 0);
-	rx_expect(g, VIRTIO_VSOCK_OP_RST, hport, 5000);
-	assert_int_equal(host_wait_closed(fd), 0);
-	close(fd);
+	expect_reset(g, fd, hport, 5000);
 	fd = host_connect(g, 5001);
 	rx_expect(g, VIRTIO_VSOCK_OP_REQUEST, HOST_PORT0 + 1, 5001);
 	tx(g, VIRTIO_VSOCK_OP_RW, 5001, HOST_PORT0 + 1, 0, 0, &b, 1);
-	rx_expect(g, VIRTIO_VSOCK_OP_RST, HOST_PORT0 + 1, 5001);
-	assert_int_equal(host_wait_closed(fd), 0);
-	close(fd);
+	expect_reset(g, fd, HOST_PORT0 + 1, 5001);
 	/* Data after the guest's own SHUTDOWN(SEND). */
 	fd = host_established(g, 5002, &hport);
 	tx(g, VIRTIO_VSOCK_OP_SHUTDOWN, 5002, hport, VIRTIO_VSOCK_SHUTDOWN_SEND, 0, NULL, 0);

@@ -1,17 +1,21 @@
 /*
  * tests/unit/vdriver.h: a VM with no engine and a tiny virtio-mmio driver over
- * its real guest RAM, for the device tests (test_net_dev.c, test_vsock_dev.c).
+ * its real guest RAM, for the device tests (test_virtio.c, test_net_dev.c,
+ * test_vsock_dev.c).
  * Every function asserts with cmocka; include after <cmocka.h>.
  */
 #ifndef KITE_TESTS_VDRIVER_H
 #define KITE_TESTS_VDRIVER_H
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "base/util.h"
@@ -27,7 +31,11 @@
 struct vd {
 	struct vm vm;
 	_Atomic int level[VD_NR_GSIS];
+	_Atomic uint64_t dma_written; /* bytes devices reported writing to guest RAM */
 	uint64_t next_buf;
+	/* Backends a test made for its devices, gone with the VM: */
+	char image[64]; /* a temp file, unlinked when named */
+	int pipe[2];    /* closed when >= 0 */
 };
 
 static inline void vd_irq_set(struct vm *vm, unsigned gsi, int level)
@@ -40,10 +48,13 @@ static inline void vd_irq_set(struct vm *vm, unsigned gsi, int level)
 
 static inline void vd_memory_written(struct vm *vm, const void *hva, uint64_t len)
 {
+	struct vd *f = container_of(vm, struct vd, vm);
+
 	/* A device writing outside guest RAM is the worst bug there is: stop at once. */
 	if ((const uint8_t *)hva < vm->mem.base ||
 	    (const uint8_t *)hva + len > vm->mem.base + vm->mem.ram_size)
 		abort();
+	atomic_fetch_add(&f->dma_written, len);
 }
 
 static const struct engine_ops vd_engine = {
@@ -65,6 +76,7 @@ static inline struct vd *vd_new(void)
 	assert_int_equal(memory_init(&f->vm.mem, MEM_MIN_SIZE, &err), 0);
 	assert_int_equal(iothread_create(&f->vm.iothread, &err), 0);
 	f->next_buf = VD_BUF_AREA;
+	f->pipe[0] = f->pipe[1] = -1;
 	return f;
 }
 
@@ -78,6 +90,12 @@ static inline void vd_free(struct vd *f)
 		dev->ops->destroy(dev);
 	}
 	memory_destroy(&f->vm.mem);
+	if (f->image[0])
+		unlink(f->image);
+	if (f->pipe[0] >= 0)
+		close(f->pipe[0]);
+	if (f->pipe[1] >= 0)
+		close(f->pipe[1]);
 	free(f);
 }
 
@@ -131,13 +149,18 @@ static inline uint32_t vd_r32(struct vd *f, unsigned slot, uint64_t off)
 	return vd_rd(f, slot, off, 4);
 }
 
-static inline void vd_w32(struct vd *f, unsigned slot, uint64_t off, uint32_t v)
+static inline void vd_wr(struct vd *f, unsigned slot, uint64_t off, uint32_t v, unsigned len)
 {
 	uint64_t base = VIRTIO_MMIO_BASE + (uint64_t)slot * VIRTIO_MMIO_STRIDE;
 	uint8_t data[8] = { 0 };
 
-	memcpy(data, &v, 4);
-	assert_true(io_bus_dispatch(&f->vm.mmio, base + off, data, 4, true));
+	memcpy(data, &v, len < 4 ? len : 4);
+	assert_true(io_bus_dispatch(&f->vm.mmio, base + off, data, len, true));
+}
+
+static inline void vd_w32(struct vd *f, unsigned slot, uint64_t off, uint32_t v)
+{
+	vd_wr(f, slot, off, v, 4);
 }
 
 static inline bool vd_needs_reset(struct vd *f, unsigned slot)
@@ -155,6 +178,30 @@ static inline bool vd_wait_needs_reset(struct vd *f, unsigned slot)
 	return false;
 }
 
+/* Waits until all of bits are set in InterruptStatus; false after VD_WAIT_MS. */
+static inline bool vd_wait_isr(struct vd *f, unsigned slot, uint32_t bits)
+{
+	for (unsigned i = 0; i < VD_WAIT_MS; i++) {
+		if ((vd_r32(f, slot, VIRTIO_MMIO_INTERRUPT_STATUS) & bits) == bits)
+			return true;
+		vd_sleep_ms(1);
+	}
+	return false;
+}
+
+/* What a backend socket's other end got, or -1 when nothing came within 50 ms. */
+static inline ssize_t vd_peer_recv(int fd, uint8_t *buf, size_t len)
+{
+	for (unsigned i = 0; i < 50; i++) {
+		ssize_t r = recv(fd, buf, len, MSG_DONTWAIT);
+
+		if (r >= 0)
+			return r;
+		vd_sleep_ms(1);
+	}
+	return -1;
+}
+
 /* The device's counter called name (the transport's too), or UINT64_MAX. */
 static inline uint64_t vd_metric(struct device *dev, const char *name)
 {
@@ -166,6 +213,26 @@ static inline uint64_t vd_metric(struct device *dev, const char *name)
 			return m[i].value;
 	return UINT64_MAX;
 }
+
+struct vd_count {
+	const char *name;
+	uint64_t value;
+};
+
+static inline void vd_expect_counts(struct device *dev, const struct vd_count *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t got = vd_metric(dev, c[i].name);
+
+		if (got != c[i].value)
+			fail_msg("%s: %" PRIu64 ", expected %" PRIu64, c[i].name, got, c[i].value);
+	}
+}
+
+/* Asserts the device's counters, { "name", value } each, naming the first that differs. */
+#define vd_expect_metrics(dev, ...)                                                                \
+	vd_expect_counts(dev, (const struct vd_count[]){ __VA_ARGS__ },                            \
+			 sizeof((const struct vd_count[]){ __VA_ARGS__ }) / sizeof(struct vd_count))
 
 /* ---- queues --------------------------------------------------------------- */
 
@@ -193,6 +260,12 @@ static inline void vd_desc(struct vd *f, uint64_t table, unsigned i, uint64_t ad
 	memcpy(vd_hva(f, table + 16ull * i, 16), &d, 16);
 }
 
+/* Avail ring entry i; entry num is used_event. */
+static inline uint16_t *vq_avail_ring(struct vq *q, unsigned i)
+{
+	return vd_hva(q->f, q->avail + 4 + 2ull * i, 2);
+}
+
 static inline uint16_t vq_used_idx(struct vq *q)
 {
 	return __atomic_load_n((uint16_t *)vd_hva(q->f, q->used + 2, 2), __ATOMIC_ACQUIRE);
@@ -216,9 +289,11 @@ static inline void vq_setup(struct vd *f, unsigned slot, unsigned index, unsigne
 			  .avail = area + 0x4000, .used = area + 0x8000 };
 	memset(vd_hva(f, area, 0x10000), 0, 0x10000);
 	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_SEL, index);
+	assert_int_equal(vd_r32(f, slot, VIRTIO_MMIO_QUEUE_NUM_MAX), VIRTQ_MAX_SIZE);
+	assert_int_equal(vd_r32(f, slot, VIRTIO_MMIO_QUEUE_READY), 0);
 	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_NUM, num);
 	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)q->desc);
-	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
+	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc >> 32));
 	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)q->avail);
 	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_DRIVER_HIGH, 0);
 	vd_w32(f, slot, VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)q->used);
@@ -275,9 +350,7 @@ static inline uint16_t vq_chain(struct vq *q, const struct vbuf *b, unsigned n)
 /* Makes head available without notifying. */
 static inline void vq_offer(struct vq *q, uint16_t head)
 {
-	uint16_t *ring = vd_hva(q->f, q->avail + 4 + 2ull * (q->avail_idx % q->num), 2);
-
-	*ring = head;
+	*vq_avail_ring(q, q->avail_idx % q->num) = head;
 	q->avail_idx++;
 	__atomic_store_n((uint16_t *)vd_hva(q->f, q->avail + 2, 2), q->avail_idx,
 			 __ATOMIC_RELEASE);
