@@ -1307,7 +1307,7 @@ static void test_save_load_net(void **state)
 /* A guest told one MTU at probe cannot be restored onto an interface with another. */
 static void test_save_load_net_mtu(void **state)
 {
-	struct fixture *a = fixture_new(), *b = fixture_new();
+	struct vd *a = vd_new(), *b = vd_new();
 	struct err err = { 0 };
 	struct state_writer w;
 	struct state_reader r;
@@ -1324,8 +1324,8 @@ static void test_save_load_net_mtu(void **state)
 	state_writer_free(&w);
 	close(pa[1]);
 	close(pb[1]);
-	fixture_free(a);
-	fixture_free(b);
+	vd_free(a);
+	vd_free(b);
 }
 
 static void test_save_load_blk(void **state)
