@@ -75,7 +75,8 @@ struct soft_vcpu {
 	bool wait_sipi; /* an AP after INIT, or before its first SIPI */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool wake;
+	_Atomic bool wake;
+	uint64_t halt_poll_ns; /* how long a halt spins before it sleeps (adaptive) */
 	/*
 	 * NMIs taken from the irqchip and not delivered yet: at most one while
 	 * an NMI handler runs (the CPU latches one until its IRET), two
@@ -437,11 +438,56 @@ static void soft_irqchip_kick(void *opaque, unsigned cpu)
 		soft_vcpu_wake(svcpu_of(&vm->vcpus[cpu]));
 }
 
+/*
+ * Halt polling, as KVM's halt_poll_ns: a vCPU whose wake-up usually comes
+ * within SOFT_HALT_POLL_MAX_NS (a network reply, an I/O completion) spins
+ * for it rather than paying a futex sleep and a scheduler wake-up, which on
+ * a nested host cost more than the reply itself. The window doubles from
+ * SOFT_HALT_POLL_START_NS while wake-ups come that soon and halves when they
+ * do not, so an idle guest (timer ticks milliseconds apart) does not spin.
+ */
+#define SOFT_HALT_POLL_MAX_NS 200000u
+#define SOFT_HALT_POLL_START_NS 10000u
+
+static bool soft_vcpu_poll_wake(struct soft_vcpu *sv, uint64_t until_ns)
+{
+	while (clock_monotonic_ns() < until_ns) {
+		if (atomic_load_explicit(&sv->wake, memory_order_acquire))
+			return true;
+		__builtin_ia32_pause();
+	}
+	return false;
+}
+
+static void soft_vcpu_halt_poll_adapt(struct soft_vcpu *sv, uint64_t waited_ns)
+{
+	if (waited_ns <= SOFT_HALT_POLL_MAX_NS) {
+		sv->halt_poll_ns = sv->halt_poll_ns ? sv->halt_poll_ns * 2 : SOFT_HALT_POLL_START_NS;
+		if (sv->halt_poll_ns > SOFT_HALT_POLL_MAX_NS)
+			sv->halt_poll_ns = SOFT_HALT_POLL_MAX_NS;
+	} else {
+		sv->halt_poll_ns /= 2;
+		if (sv->halt_poll_ns < SOFT_HALT_POLL_START_NS)
+			sv->halt_poll_ns = 0;
+	}
+}
+
 /* Sleeps until kicked or until deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: none). */
 static void soft_vcpu_sleep(struct soft_vcpu *sv, uint64_t deadline_ns)
 {
+	uint64_t start = clock_monotonic_ns();
 	struct timespec ts;
 
+	if (sv->halt_poll_ns) {
+		uint64_t until = start + sv->halt_poll_ns;
+
+		if (soft_vcpu_poll_wake(sv, until < deadline_ns ? until : deadline_ns)) {
+			pthread_mutex_lock(&sv->lock);
+			sv->wake = false;
+			pthread_mutex_unlock(&sv->lock);
+			return;
+		}
+	}
 	pthread_mutex_lock(&sv->lock);
 	if (!sv->wake) {
 		if (deadline_ns == UINT64_MAX) {
@@ -454,6 +500,7 @@ static void soft_vcpu_sleep(struct soft_vcpu *sv, uint64_t deadline_ns)
 	}
 	sv->wake = false;
 	pthread_mutex_unlock(&sv->lock);
+	soft_vcpu_halt_poll_adapt(sv, clock_monotonic_ns() - start);
 }
 
 /* ---- the engine ----------------------------------------------------------- */
