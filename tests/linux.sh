@@ -721,6 +721,20 @@ linux_api_cad_case() {
 	linux_report "$id" "$name" "$why"
 }
 
+# net_features_why FEATURES ON OFF: why the guest's negotiated virtio-net
+# features (the 0/1 string of /sys/class/net/eth0/device/features) do not
+# have every bit of ON set and every bit of OFF clear; "" when they do.
+net_features_why() {
+	local feat=$1 bit
+
+	for bit in $2; do
+		[ "${feat:$bit:1}" = 1 ] || { echo "feature bit $bit not negotiated (features $feat)"; return; }
+	done
+	for bit in $3; do
+		[ "${feat:$bit:1}" = 0 ] || { echo "feature bit $bit negotiated, want it off (features $feat)"; return; }
+	done
+}
+
 # ---- virtio-net over a host TAP (issue 13) ----------------------------------
 
 NET_HOST=192.168.100.1
@@ -790,11 +804,7 @@ linux_net_case() {
 		why="the host received $(stat -c %s "$b" 2>/dev/null || echo no) bytes, not the guest's file"
 	fi
 	# CSUM, GUEST_CSUM, MAC, GUEST_TSO4/6, HOST_TSO4/6, MRG_RXBUF, STATUS, VERSION_1.
-	for bit in 0 1 5 7 8 11 12 15 16 32; do
-		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
-			why="feature bit $bit not negotiated (features $feat)"
-		fi
-	done
+	[ -n "$why" ] || why=$(net_features_why "$feat" "0 1 5 7 8 11 12 15 16 32" "")
 	linux_report "$id" "$name" "$why"
 }
 
@@ -951,16 +961,7 @@ linux_usernet_case() {
 		why="eth0's MTU is '$(linux_value "$name" mtu)', want the user network's 65520"
 	fi
 	# MAC, MTU, MRG_RXBUF, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
-	for bit in 3 5 15 16 32; do
-		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
-			why="feature bit $bit not negotiated (features $feat)"
-		fi
-	done
-	for bit in 0 1 7 8 11 12; do
-		if [ -z "$why" ] && [ "${feat:$bit:1}" != 0 ]; then
-			why="offload feature bit $bit negotiated with the user network (features $feat)"
-		fi
-	done
+	[ -n "$why" ] || why=$(net_features_why "$feat" "3 5 15 16 32" "0 1 7 8 11 12")
 	linux_report "$id" "$name" "$why"
 }
 
@@ -1050,16 +1051,7 @@ linux_usernet_tuned_case() {
 		why="the 3000-byte echo did not come back to the host: $(head -c 300 "$TMP/$name.upeer")"
 	fi
 	# MTU, MRG_RXBUF, STATUS, VERSION_1 on; CSUM, GUEST_CSUM, GUEST/HOST_TSO4/6 off.
-	for bit in 3 15 16 32; do
-		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
-			why="feature bit $bit not negotiated (features $feat)"
-		fi
-	done
-	for bit in 0 1 7 8 11 12; do
-		if [ -z "$why" ] && [ "${feat:$bit:1}" != 0 ]; then
-			why="offload feature bit $bit negotiated with the user network (features $feat)"
-		fi
-	done
+	[ -n "$why" ] || why=$(net_features_why "$feat" "3 15 16 32" "0 1 7 8 11 12")
 	echo "    user network, rx-bw=100K/100: 3 MB in $(linux_value "$name" secs) s"
 	linux_report "$id" "$name" "$why"
 }
@@ -1211,11 +1203,7 @@ linux_net_netns_case() {
 		why="the peer received $(stat -c %s "$b" 2>/dev/null || echo no) bytes, not the guest's file"
 	fi
 	# MTU, MRG_RXBUF, VERSION_1.
-	for bit in 3 15 32; do
-		if [ -z "$why" ] && [ "${feat:$bit:1}" != 1 ]; then
-			why="feature bit $bit not negotiated (features $feat)"
-		fi
-	done
+	[ -n "$why" ] || why=$(net_features_why "$feat" "3 15 32" "")
 	linux_report "$id" "$name" "$why"
 }
 
