@@ -58,6 +58,12 @@
 
 struct soft_vm {
 	struct irqchip *irqchip;
+	/*
+	 * vCPUs vcpu_destroy has retired. The irqchip's timer thread and the
+	 * devices may still kick one (a PIT tick as the VM shuts down), so the
+	 * memory a kick touches lives until soft_vm_destroy has stopped them.
+	 */
+	struct soft_vcpu *retired[VM_MAX_VCPUS];
 	/* Which RAM pages hold decoded code; shared so one vCPU sees another's stores. */
 	struct cpu_code_map *code_map;
 	uint64_t tsc_epoch_ns;
@@ -538,6 +544,15 @@ static void soft_vm_destroy(struct vm *vm)
 
 	if (s->irqchip)
 		irqchip_destroy(s->irqchip);
+	for (unsigned i = 0; i < VM_MAX_VCPUS; i++) {
+		struct soft_vcpu *sv = s->retired[i];
+
+		if (!sv)
+			continue;
+		pthread_cond_destroy(&sv->cond);
+		pthread_mutex_destroy(&sv->lock);
+		free(sv);
+	}
 	cpu_code_map_destroy(s->code_map);
 	free(s);
 	vm->engine_data = NULL;
@@ -602,10 +617,9 @@ static void soft_vcpu_destroy(struct vcpu *vcpu)
 			 vcpu->id, st.blocks, st.guest_bytes, st.code_bytes, st.translate_ns / 1e9,
 			 st.flushes, st.helper_calls, st.entries);
 	cpu_destroy(&sv->cpu);
-	pthread_cond_destroy(&sv->cond);
-	pthread_mutex_destroy(&sv->lock);
-	free(sv);
 	vcpu->engine_data = NULL;
+	/* Freed by soft_vm_destroy, once nothing can kick it (struct soft_vm). */
+	soft_of(vcpu->vm)->retired[vcpu->id] = sv;
 }
 
 static int soft_vcpu_set_state(struct vcpu *vcpu, const struct x86_cpu_state *st, struct err *err)
