@@ -162,16 +162,8 @@ static void job_submit(struct blk *b, struct blk_job *job)
 static bool blk_pay(struct blk *b, const struct virtio_blk_req *req)
 {
 	uint64_t bytes = req->type == VIRTIO_BLK_T_IN || req->type == VIRTIO_BLK_T_OUT ? req->len : 0;
-	uint64_t wait;
 
-	if (!ratelimit_enabled(&b->limit))
-		return true;
-	wait = ratelimit_consume(&b->limit, bytes, clock_monotonic_ns());
-	if (!wait)
-		return true;
-	counter_add(&b->stats.throttled, 1);
-	iothread_timer_arm(&b->timer, wait);
-	return false;
+	return virtio_limit_pay(&b->limit, &b->timer, &b->stats.throttled, bytes);
 }
 
 /* Starts the request in c; false when the rate limiter holds it back (c is not taken). */
@@ -229,23 +221,12 @@ static void blk_notify(struct virtio_dev *vdev, struct virtq *vq)
 	} while (!vq->broken && !vq->throttled && virtq_enable_notify(vq));
 }
 
-/* I/O thread: the limiter's bucket has refilled. */
-static void blk_timer_fired(void *opaque)
-{
-	struct blk *b = opaque;
-	struct virtq *vq = &b->vdev.queues[0];
-
-	pthread_mutex_lock(&vq->lock);
-	if (virtio_queue_active(&b->vdev, vq))
-		blk_notify(&b->vdev, vq);
-	pthread_mutex_unlock(&vq->lock);
-}
-
 static int blk_realize(struct virtio_dev *vdev, struct err *err)
 {
 	struct blk *b = container_of(vdev, struct blk, vdev);
 
-	return iothread_timer_init(vdev->io, &b->timer, blk_timer_fired, b, err);
+	/* The bucket's refill resumes the queue. */
+	return iothread_timer_init(vdev->io, &b->timer, virtio_queue_run, &vdev->queues[0], err);
 }
 
 static int blk_save(struct virtio_dev *vdev, struct state_writer *w)
@@ -400,11 +381,7 @@ int virtio_blk_set_rate_limit(struct device *dev, const struct ratelimit_config 
 	if (!vdev || vdev->ops != &blk_ops)
 		return -ENODEV;
 	b = container_of(vdev, struct blk, vdev);
-	pthread_mutex_lock(&vdev->queues[0].lock);
-	ratelimit_init(&b->limit, cfg, clock_monotonic_ns());
-	pthread_mutex_unlock(&vdev->queues[0].lock);
-	/* Requests held back by the old bucket go now, if the new one lets them. */
-	virtio_queue_kick(&vdev->queues[0]);
+	virtio_queue_set_limit(&vdev->queues[0], &b->limit, cfg);
 	return 0;
 }
 

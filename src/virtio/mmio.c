@@ -241,17 +241,56 @@ void virtio_queue_complete(struct virtio_dev *vdev, struct virtq *vq, uint16_t h
 }
 
 /* The I/O thread's handler for a queue's notify eventfd (or the vCPU's, see notify_on_vcpu). */
+/* Runs vq's handler under its lock if vq is active; false when it is not. */
+static bool queue_run(struct virtq *vq)
+{
+	struct virtio_dev *vdev = vq->vdev;
+	bool active;
+
+	pthread_mutex_lock(&vq->lock);
+	active = virtio_queue_active(vdev, vq);
+	if (active)
+		vdev->ops->queue_notify(vdev, vq);
+	pthread_mutex_unlock(&vq->lock);
+	return active;
+}
+
 static void queue_notified(void *opaque)
 {
 	struct virtq *vq = opaque;
-	struct virtio_dev *vdev = vq->vdev;
 
+	if (queue_run(vq))
+		counter_add(&vq->vdev->stats.notifies, 1);
+}
+
+void virtio_queue_run(void *vq)
+{
+	queue_run(vq);
+}
+
+bool virtio_limit_pay(struct ratelimit *rl, struct iothread_timer *t, _Atomic uint64_t *throttled,
+		      uint64_t bytes)
+{
+	uint64_t wait;
+
+	if (!ratelimit_enabled(rl))
+		return true;
+	wait = ratelimit_consume(rl, bytes, clock_monotonic_ns());
+	if (!wait)
+		return true;
+	counter_add(throttled, 1);
+	iothread_timer_arm(t, wait);
+	return false;
+}
+
+void virtio_queue_set_limit(struct virtq *vq, struct ratelimit *rl,
+			    const struct ratelimit_config *cfg)
+{
 	pthread_mutex_lock(&vq->lock);
-	if (virtio_queue_active(vdev, vq)) {
-		counter_add(&vdev->stats.notifies, 1);
-		vdev->ops->queue_notify(vdev, vq);
-	}
+	ratelimit_init(rl, cfg, clock_monotonic_ns());
 	pthread_mutex_unlock(&vq->lock);
+	/* A request may be waiting on the old bucket's timer, or a back-end on a full guest. */
+	virtio_queue_kick(vq);
 }
 
 /* Waits until every popped chain of vq was pushed. Caller holds vq->lock. */

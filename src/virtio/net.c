@@ -200,25 +200,6 @@ static void tx_send(struct net *n, const struct virtq_chain *c, const struct vir
 	counter_add_owned(&n->stats.tx_bytes, frame);
 }
 
-/*
- * Charges a limiter for one frame of bytes; false (and the timer armed for
- * when the bucket will have refilled) when it must wait.
- */
-static bool limit_pay(struct ratelimit *rl, struct iothread_timer *t, _Atomic uint64_t *throttled,
-		      uint64_t bytes)
-{
-	uint64_t wait;
-
-	if (!ratelimit_enabled(rl))
-		return true;
-	wait = ratelimit_consume(rl, bytes, clock_monotonic_ns());
-	if (!wait)
-		return true;
-	counter_add_owned(throttled, 1);
-	iothread_timer_arm(t, wait);
-	return false;
-}
-
 static void tx_drain(struct net *n, struct virtq *vq)
 {
 	struct virtio_net_hdr h;
@@ -231,7 +212,7 @@ static void tx_drain(struct net *n, struct virtq *vq)
 				log_ratelimited(LOG_WARN, "%s: dropped a transmit frame: %s",
 						n->vdev.name, why);
 				counter_add_owned(&n->stats.tx_malformed, 1);
-			} else if (!limit_pay(&n->tx_limit, &n->tx_timer, &n->stats.tx_throttled,
+			} else if (!virtio_limit_pay(&n->tx_limit, &n->tx_timer, &n->stats.tx_throttled,
 					      n->tx_chain.readable_len - VIRTIO_NET_HDR_LEN)) {
 				/* The frame stays with the driver; the timer brings us back. */
 				virtio_queue_unpop(&n->vdev, vq, 1);
@@ -363,12 +344,18 @@ static bool rx_single(struct net *n, struct virtq *vq)
 
 /* ---- receive with VIRTIO_NET_F_MRG_RXBUF (5.1.6.4) ---------------------- */
 
+/* The held chains are the driver's again, or published. */
+static void rx_unhold(struct net *n)
+{
+	n->rx_held = n->rx_nr_iov = 0;
+	n->rx_held_cap = 0;
+}
+
 /* Gives the held chains back to the driver untouched. */
 static void rx_release(struct net *n, struct virtq *vq)
 {
 	virtio_queue_unpop(&n->vdev, vq, n->rx_held);
-	n->rx_held = n->rx_nr_iov = 0;
-	n->rx_held_cap = 0;
+	rx_unhold(n);
 }
 
 /*
@@ -385,8 +372,7 @@ static void rx_reject(struct net *n, struct virtq *vq, const struct virtq_chain 
 	for (unsigned i = 0; i <= n->rx_held; i++)
 		n->rx_lens[i] = 0;
 	virtio_queue_push_many(&n->vdev, vq, n->rx_heads, n->rx_lens, n->rx_held + 1);
-	n->rx_held = n->rx_nr_iov = 0;
-	n->rx_held_cap = 0;
+	rx_unhold(n);
 }
 
 /* Adds c to the held chains; false when the tables cannot take it. */
@@ -449,8 +435,7 @@ static void rx_deliver_merged(struct net *n, struct virtq *vq)
 		left -= take;
 	}
 	virtio_queue_push_many(&n->vdev, vq, n->rx_heads, n->rx_lens, n->rx_held);
-	n->rx_held = n->rx_nr_iov = 0;
-	n->rx_held_cap = 0;
+	rx_unhold(n);
 	rx_count(n);
 	rx_frame_done(n);
 }
@@ -492,7 +477,7 @@ static void rx_process(struct net *n, struct virtq *vq)
 			return; /* the next frame raises a new edge */
 		if (!n->rx_paid) {
 			/* The frame waits in rx_buf until the bucket's timer fires. */
-			if (!limit_pay(&n->rx_limit, &n->rx_timer, &n->stats.rx_throttled,
+			if (!virtio_limit_pay(&n->rx_limit, &n->rx_timer, &n->stats.rx_throttled,
 				       n->rx_len - VIRTIO_NET_HDR_LEN))
 				return;
 			n->rx_paid = true;
@@ -500,30 +485,6 @@ static void rx_process(struct net *n, struct virtq *vq)
 		if (!(merge ? rx_merge(n, vq) : rx_single(n, vq)))
 			return;
 	}
-}
-
-/* I/O thread: the back-end has frames, or the rx bucket has refilled. */
-static void tap_readable(void *opaque)
-{
-	struct net *n = opaque;
-	struct virtq *vq = &n->vdev.queues[NET_RX];
-
-	pthread_mutex_lock(&vq->lock);
-	if (virtio_queue_active(&n->vdev, vq))
-		rx_process(n, vq);
-	pthread_mutex_unlock(&vq->lock);
-}
-
-/* I/O thread: the tx bucket has refilled. */
-static void tx_timer_fired(void *opaque)
-{
-	struct net *n = opaque;
-	struct virtq *vq = &n->vdev.queues[NET_TX];
-
-	pthread_mutex_lock(&vq->lock);
-	if (virtio_queue_active(&n->vdev, vq))
-		tx_drain(n, vq);
-	pthread_mutex_unlock(&vq->lock);
 }
 
 static void net_notify(struct virtio_dev *vdev, struct virtq *vq)
@@ -541,11 +502,14 @@ static int net_realize(struct virtio_dev *vdev, struct err *err)
 	struct net *n = to_net(vdev);
 	int rc;
 
-	rc = iothread_timer_init(vdev->io, &n->rx_timer, tap_readable, n, err);
+	struct virtq *rx = &vdev->queues[NET_RX], *tx = &vdev->queues[NET_TX];
+
+	/* The back-end's frames and the rx bucket's refill both resume the rx queue. */
+	rc = iothread_timer_init(vdev->io, &n->rx_timer, virtio_queue_run, rx, err);
 	if (rc == 0)
-		rc = iothread_timer_init(vdev->io, &n->tx_timer, tx_timer_fired, n, err);
+		rc = iothread_timer_init(vdev->io, &n->tx_timer, virtio_queue_run, tx, err);
 	if (rc == 0)
-		rc = iothread_add_fd(vdev->io, n->tap_fd, tap_readable, n, err);
+		rc = iothread_add_fd(vdev->io, n->tap_fd, virtio_queue_run, rx, err);
 	return rc;
 }
 
@@ -658,11 +622,6 @@ static const struct virtio_dev_ops net_ops = {
 	.metrics = net_metrics,
 };
 
-/*
- * Host offloads (guest -> TAP) always work with IFF_VNET_HDR; guest ones need
- * TUNSETOFFLOAD. The user-mode network takes and gives only whole frames
- * with their checksums, so it is offered none.
- */
 /* The MTU the guest is told (0: none); the user network always has one. */
 static uint16_t mtu_of(const struct virtio_net_config *cfg)
 {
@@ -671,6 +630,11 @@ static uint16_t mtu_of(const struct virtio_net_config *cfg)
 	return cfg->mtu;
 }
 
+/*
+ * Host offloads (guest -> TAP) always work with IFF_VNET_HDR; guest ones need
+ * TUNSETOFFLOAD. The user-mode network takes and gives only whole frames
+ * with their checksums, so it is offered none.
+ */
 static uint64_t features_of(const struct virtio_net_config *cfg, unsigned tap_offloads)
 {
 	uint64_t f = 1ull << VIRTIO_NET_F_STATUS;
@@ -705,7 +669,7 @@ static int backend_open(struct net *n, const struct virtio_net_config *cfg, cons
 	if (cfg->user) {
 		snprintf(n->backend, sizeof(n->backend), "user network");
 		return usernet_create(&n->user, cfg->id ? cfg->id : name, cfg->hostfwd,
-				      cfg->nr_hostfwd, cfg->mtu, NULL, &n->tap_fd, err);
+				      cfg->nr_hostfwd, mtu_of(cfg), NULL, &n->tap_fd, err);
 	}
 	snprintf(n->backend, sizeof(n->backend), "tap %s", cfg->tap);
 	return tap_open(cfg->tap, &n->tap_fd, &n->tap_offloads, err);
@@ -747,19 +711,6 @@ struct device *virtio_net_create(struct vm *vm, struct iothread *io, unsigned sl
 	return &n->vdev.dev;
 }
 
-/* Replaces one queue's limiter under its lock, then lets the queue run under the new one. */
-static void limit_replace(struct net *n, unsigned q, struct ratelimit *rl,
-			  const struct ratelimit_config *cfg)
-{
-	struct virtq *vq = &n->vdev.queues[q];
-
-	pthread_mutex_lock(&vq->lock);
-	ratelimit_init(rl, cfg, clock_monotonic_ns());
-	pthread_mutex_unlock(&vq->lock);
-	/* A frame may be waiting on the old bucket's timer, or the back-end on a full guest. */
-	virtio_queue_kick(vq);
-}
-
 int virtio_net_set_rate_limits(struct device *dev, const struct ratelimit_config *rx,
 			       const struct ratelimit_config *tx)
 {
@@ -770,8 +721,8 @@ int virtio_net_set_rate_limits(struct device *dev, const struct ratelimit_config
 		return -ENODEV;
 	n = to_net(vdev);
 	if (rx)
-		limit_replace(n, NET_RX, &n->rx_limit, rx);
+		virtio_queue_set_limit(&vdev->queues[NET_RX], &n->rx_limit, rx);
 	if (tx)
-		limit_replace(n, NET_TX, &n->tx_limit, tx);
+		virtio_queue_set_limit(&vdev->queues[NET_TX], &n->tx_limit, tx);
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 struct vm;
 struct iothread;
+struct iothread_timer;
 struct acpi_config;
 
 /*
@@ -317,6 +318,22 @@ void virtio_queue_drop(struct virtio_dev *vdev, struct virtq *vq, const char *wh
 void virtio_queue_fail(struct virtio_dev *vdev, struct virtq *vq, const char *why);
 /* Wakes queue processing on the I/O thread, as a guest notification would. */
 void virtio_queue_kick(struct virtq *vq);
+/*
+ * An iothread_fn (opaque: the struct virtq): runs the queue's queue_notify
+ * under its lock if the queue is active, as a notification would. For what
+ * resumes a queue besides the guest: a back-end's fd, a limiter's timer.
+ */
+void virtio_queue_run(void *vq);
+/*
+ * Charges rl for one request of bytes (and one op). False when the request
+ * must wait: throttled is counted and t armed for when the bucket will have
+ * refilled (its handler resumes the queue).
+ */
+bool virtio_limit_pay(struct ratelimit *rl, struct iothread_timer *t, _Atomic uint64_t *throttled,
+		      uint64_t bytes);
+/* Replaces vq's limiter rl under vq's lock, then kicks vq: what the old one held goes now. */
+void virtio_queue_set_limit(struct virtq *vq, struct ratelimit *rl,
+			    const struct ratelimit_config *cfg);
 /* Raises InterruptStatus bits and the line. */
 void virtio_irq_raise(struct virtio_dev *vdev, uint32_t bits);
 /* True when the transport lets the device use vq (DRIVER_OK, ready, not broken). */
